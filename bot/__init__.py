@@ -1,0 +1,3 @@
+"""posthog-slack-signals: PostHog product events to enriched, scored, routed Slack alerts."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,85 @@
+"""`python -m bot serve | check | demo`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bot import __version__
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot import logs
+    from bot.settings import Settings
+    from bot.signals import SignalsFileError, load_signals
+
+    settings = Settings()
+    logs.configure(settings.log_level)
+    missing = settings.missing_for_serve()
+    if missing:
+        print(f"serve: missing required setting(s): {', '.join(missing)}", file=sys.stderr)
+        print(
+            "Set them in the environment or in .env; `python -m bot check` lists everything.", file=sys.stderr
+        )
+        return 2
+    try:
+        config = load_signals(settings.signals_config)
+    except SignalsFileError as exc:
+        print("\n".join(exc.lines()), file=sys.stderr)
+        return 2
+
+    from bot.services import Services
+    from bot.web import create_app
+
+    services = Services(settings, config)
+    app = create_app(services)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port or settings.port,
+        access_log=False,
+        log_config=None,
+        lifespan="on",
+        timeout_graceful_shutdown=15,
+    )
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from bot.check import run_check
+
+    return run_check(online=args.online)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(events_file=args.events)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="PostHog events to Slack alerts.")
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server (Slack requests and the PostHog webhook)")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=None, help="default: $PORT or 3000")
+    serve.set_defaults(run=_serve)
+
+    check = commands.add_parser("check", help="validate settings and the signals file")
+    check.add_argument("--online", action="store_true", help="also try each configured credential")
+    check.set_defaults(run=_check)
+
+    demo = commands.add_parser("demo", help="run bundled sample events through the whole loop, offline")
+    demo.add_argument("--events", default=None, help="a JSONL file of webhook bodies (default: bundled)")
+    demo.set_defaults(run=_demo)
+
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

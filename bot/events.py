@@ -1,0 +1,147 @@
+"""PostHog webhook bodies: the default `{"event": {...}, "person": {...}}` shape, older payloads
+(`event.name`, `person.uuid`), batches, and the legacy action-webhook `{"text": ...}` body.
+
+Everything here is untrusted input: types are checked, sizes bounded, and a bad body is answered with
+an error that names the field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+MAX_BATCH = 1000
+
+
+class BodyError(ValueError):
+    """The body is not a PostHog event; `status` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def _text_id(value: Any) -> Any:
+    """Distinct ids and person ids may arrive as numbers; they are identifiers, so keep them as text."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+class WebhookEvent(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    uuid: str = Field(min_length=1, max_length=200)
+    event: str = Field(min_length=1, max_length=400, validation_alias=AliasChoices("event", "name"))
+    distinct_id: str | None = Field(default=None, max_length=400)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    timestamp: str | None = Field(default=None, max_length=64)
+    url: str | None = Field(default=None, max_length=3000)
+
+    @field_validator("distinct_id", mode="before")
+    @classmethod
+    def _distinct_id(cls, value: Any) -> Any:
+        return _text_id(value)
+
+    @field_validator("properties", mode="before")
+    @classmethod
+    def _null_properties(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+class WebhookPerson(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str | None = Field(default=None, max_length=200, validation_alias=AliasChoices("id", "uuid"))
+    name: str | None = Field(default=None, max_length=2000)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    url: str | None = Field(default=None, max_length=3000)
+
+    @field_validator("id", "name", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> Any:
+        return _text_id(value)
+
+    @field_validator("properties", mode="before")
+    @classmethod
+    def _null_properties(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+class WebhookBody(BaseModel):
+    """One forwarded event. `groups`, `project` and `source` appear when the user added them."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event: WebhookEvent
+    person: WebhookPerson | None = None
+    groups: dict[str, Any] | None = None
+    project: dict[str, Any] | None = None
+    source: dict[str, Any] | None = None
+
+    @property
+    def event_time(self) -> float | None:
+        return parse_timestamp(self.event.timestamp)
+
+    def stored(self) -> bytes:
+        """The normalised body as kept in the inbox (modern field names)."""
+        return orjson.dumps(self.model_dump(mode="json", exclude_none=True))
+
+
+def parse_timestamp(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _describe(error: dict[str, Any], prefix: str) -> str:
+    loc = prefix
+    for part in error["loc"]:
+        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+    if error["type"] == "missing":
+        if error["loc"] == ("event", "event"):
+            return f"{prefix + '.' if prefix else ''}event.event (the event name) is missing"
+        return f"{loc} is missing"
+    return f"{loc}: {error['msg']}"
+
+
+def _parse_one(item: Any, prefix: str) -> WebhookBody:
+    if not isinstance(item, dict):
+        raise BodyError(f"{prefix or 'the body'} must be a JSON object with an `event`")
+    if "event" not in item:
+        if "text" in item:
+            raise BodyError(
+                'this is the legacy action-webhook body ({"text": ...}); configure the PostHog '
+                'destination with the default body {"event": "{event}", "person": "{person}"}',
+                status=422,
+            )
+        raise BodyError(f"{prefix + '.' if prefix else ''}event is missing")
+    if not isinstance(item["event"], dict):
+        raise BodyError(f"{prefix + '.' if prefix else ''}event must be an object")
+    try:
+        return WebhookBody.model_validate(item)
+    except ValidationError as exc:
+        raise BodyError("; ".join(_describe(e, prefix) for e in exc.errors()[:5])) from None
+
+
+def parse_body(raw: bytes) -> list[WebhookBody]:
+    """All events in a request body; a JSON array is a batch. Raises BodyError."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BodyError(f"invalid JSON: {exc}") from None
+    if isinstance(data, list):
+        if not data:
+            raise BodyError("the batch is empty")
+        if len(data) > MAX_BATCH:
+            raise BodyError(f"a batch holds at most {MAX_BATCH} events", status=413)
+        return [_parse_one(item, f"[{i}]") for i, item in enumerate(data)]
+    return [_parse_one(data, "")]

@@ -1,0 +1,84 @@
+"""Prometheus metrics. Outcomes and queue depth are read from the shared store at scrape time, so they
+agree with the ledger across restarts and processes; the rest are this process's counters.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class _StoreCollector(Collector):
+    def __init__(self, outcomes: Callable[[], dict[str, int]], depth: Callable[[], int]):
+        self._outcomes = outcomes
+        self._depth = depth
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            counts = self._outcomes()
+            depth = self._depth()
+        except Exception as exc:  # a scrape must not fail because the store is down
+            log.warning("metrics: store unavailable: %s", type(exc).__name__)
+            return
+        outcomes = CounterMetricFamily(
+            "signals_outcomes", "Events by recorded outcome (the decision ledger)", labels=["outcome"]
+        )
+        for outcome, count in sorted(counts.items()):
+            outcomes.add_metric([outcome], count)
+        yield outcomes
+        yield GaugeMetricFamily(
+            "signals_queue_depth", "Events not yet decided plus alerts not yet posted", depth
+        )
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.webhook_events = Counter(
+            "signals_webhook_events", "Webhook events by result", ["result"], registry=r
+        )
+        self.alerts_posted = Counter("signals_alerts_posted", "Alerts posted to Slack", registry=r)
+        self.webhook_to_slack = Histogram(
+            "signals_webhook_to_slack_seconds",
+            "From webhook receipt to Slack accepting the alert",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.slack_errors = Counter(
+            "signals_slack_errors", "Slack API errors by error code", ["error"], registry=r
+        )
+        self.enrichment_calls = Counter(
+            "signals_enrichment_calls",
+            "Enrichment lookups by provider and result",
+            ["provider", "result"],
+            registry=r,
+        )
+        self.enrichment_seconds = Histogram(
+            "signals_enrichment_seconds", "Enrichment API call duration", registry=r
+        )
+        self.summaries = Counter("signals_summaries", "Alert summaries by kind", ["kind"], registry=r)
+        self.llm_calls = Counter(
+            "signals_llm_calls", "Claude summary calls by result", ["result"], registry=r
+        )
+        self.writebacks = Counter(
+            "signals_posthog_writebacks", "Enrichment write-backs queued to PostHog", ["kind"], registry=r
+        )
+        self.pipeline_errors = Counter(
+            "signals_pipeline_errors", "Events whose processing raised and will be retried", registry=r
+        )
+        for result in ("accepted", "duplicate", "rejected"):
+            self.webhook_events.labels(result=result)
+
+    def attach_store(self, outcomes: Callable[[], dict[str, int]], depth: Callable[[], int]) -> None:
+        self.registry.register(_StoreCollector(outcomes, depth))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,95 @@
+"""The ASGI application: Bolt's handler on `/slack/events`, the PostHog webhook, `/healthz` and
+`/metrics`. Trailing-slash redirects are off: PostHog counts a 3xx as a failed delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import orjson
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bot.services import Services
+from bot.settings import secret
+from handlers import register
+from handlers.posthog_webhook import posthog_webhook
+
+
+def build_bolt(services: Services) -> AsyncApp | None:
+    """The Bolt app, or None when Slack credentials are absent (the demo)."""
+    settings = services.settings
+    token = secret(settings.slack_bot_token)
+    signing_secret = secret(settings.slack_signing_secret)
+    if not token or not signing_secret:
+        return None
+    client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
+    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
+    register(app, services)
+    return app
+
+
+async def healthz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    try:
+        await asyncio.wait_for(asyncio.to_thread(services.store.ping), timeout=3)
+        depth = await asyncio.wait_for(asyncio.to_thread(services.store.queue_depth), timeout=3)
+    except Exception as exc:
+        body = {
+            "status": "unavailable",
+            "store": services.store.engine.dialect.name,
+            "error": type(exc).__name__,
+        }
+        return Response(orjson.dumps(body), status_code=503, media_type="application/json")
+    body = {"status": "ok", "store": services.store.engine.dialect.name, "queue_depth": depth}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+async def metrics(request: Request) -> Response:
+    services: Services = request.app.state.services
+    text = await asyncio.to_thread(services.metrics.render)
+    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def create_app(services: Services) -> Starlette:
+    bolt = build_bolt(services)
+    slack_handler = AsyncSlackRequestHandler(bolt) if bolt is not None else None
+
+    async def slack_events(request: Request) -> Response:
+        if slack_handler is None:
+            return Response(
+                orjson.dumps({"error": "Slack is not configured (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)"}),
+                status_code=503,
+                media_type="application/json",
+            )
+        return await slack_handler.handle(request)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/posthog/webhook", posthog_webhook, methods=["POST"]),
+            Route("/posthog/webhook/", posthog_webhook, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False
+    app.state.services = services
+    app.state.bolt = bolt
+    return app

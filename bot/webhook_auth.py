@@ -1,0 +1,68 @@
+"""Who may post to the webhook: a shared secret header, or a Standard Webhooks signature.
+
+Secrets are compared in constant time. The signature scheme is https://www.standardwebhooks.com:
+`webhook-signature` holds space-separated `v1,<base64 HMAC-SHA256>` of `{id}.{timestamp}.{body}`,
+keyed with the base64-decoded `whsec_` secret, and the timestamp must be within five minutes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from collections.abc import Callable, Mapping
+
+TOLERANCE_S = 300
+
+
+def _equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def shared_secret_ok(headers: Mapping[str, str], secret: str | None) -> bool:
+    """`Authorization: Bearer <secret>` or `X-Webhook-Secret: <secret>`."""
+    if not secret:
+        return False
+    authorization = headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token and _equal(token.strip(), secret):
+        return True
+    header_secret = headers.get("x-webhook-secret")
+    return bool(header_secret) and _equal(header_secret, secret)
+
+
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret (`whsec_` + base64); other secrets are used as is."""
+    if secret.startswith("whsec_"):
+        try:
+            return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except binascii.Error:
+            raise ValueError("POSTHOG_WEBHOOK_SIGNING_SECRET: the part after whsec_ is not base64") from None
+    return secret.encode()
+
+
+def sign(key: bytes, msg_id: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def standard_signature_ok(
+    headers: Mapping[str, str], body: bytes, key: bytes | None, clock: Callable[[], float] = time.time
+) -> bool:
+    if key is None:
+        return False
+    msg_id = headers.get("webhook-id")
+    timestamp = headers.get("webhook-timestamp")
+    signatures = headers.get("webhook-signature")
+    if not (msg_id and timestamp and signatures):
+        return False
+    try:
+        sent_at = int(timestamp)
+    except ValueError:
+        return False
+    if abs(clock() - sent_at) > TOLERANCE_S:
+        return False
+    expected = sign(key, msg_id, timestamp, body)
+    return any(_equal(candidate, expected) for candidate in signatures.split() if candidate.startswith("v1,"))

@@ -1,0 +1,181 @@
+"""The worker: claims stored events, runs the pipeline, commits each decision, hands alerts to delivery.
+
+Claims are leases in the store, so a crashed process's events are picked up again when the lease
+runs out, and several processes on one PostgreSQL database share the queue without coordination.
+An event whose processing keeps failing is retried with backoff and, after its last attempt,
+recorded as `failed`: it is never silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import traceback
+from collections.abc import Callable
+
+from bot.clients.posthog_writer import PostHogWriter
+from bot.delivery import Delivery
+from bot.metrics import Metrics
+from bot.pipeline import Pipeline
+from bot.store import ClaimedEvent, LedgerEntry, Store
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        pipeline: Pipeline,
+        delivery: Delivery,
+        writer: PostHogWriter,
+        metrics: Metrics,
+        worker_id: str,
+        concurrency: int = 16,
+        lease_s: float = 120.0,
+        poll_s: float = 1.0,
+        max_attempts: int = 6,
+        retry_base_s: float = 2.0,
+        on_decided: Callable[[str], None] | None = None,
+    ):
+        self.store = store
+        self.pipeline = pipeline
+        self.delivery = delivery
+        self.writer = writer
+        self.metrics = metrics
+        self.worker_id = worker_id
+        self.concurrency = concurrency
+        self.lease_s = lease_s
+        self.poll_s = poll_s
+        self.max_attempts = max_attempts
+        self.retry_base_s = retry_base_s
+        self.on_decided = on_decided
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    def notify(self) -> None:
+        """New events are stored: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            free = self.concurrency - len(self._tasks)
+            if free > 0:
+                self._wake.clear()
+                try:
+                    claimed = await asyncio.to_thread(
+                        self.store.claim_events, self.worker_id, free, self.lease_s
+                    )
+                    failures = 0
+                except Exception as exc:
+                    failures += 1
+                    log.error("cannot claim events: %s", type(exc).__name__, extra={"error": str(exc)[:500]})
+                    await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+                    continue
+                for event in claimed:
+                    task = asyncio.create_task(self._process(event))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._done)
+                if len(claimed) == free:
+                    continue  # there may be more right away
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace_s)
+
+    async def drain(self) -> None:
+        """Wait until nothing is being processed (used by the demo and tests)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    async def _process(self, event: ClaimedEvent) -> None:
+        extra = {"event_uuid": event.uuid, "request_id": event.request_id}
+        try:
+            decision = await self.pipeline.decide(event)
+        except Exception as exc:
+            self.metrics.pipeline_errors.inc()
+            await self._failed(event, exc)
+            return
+        try:
+            commit = await asyncio.to_thread(
+                self.store.finish_event,
+                event.uuid,
+                self.worker_id,
+                decision.entry,
+                decision.alerts,
+                event.received_at,
+            )
+        except Exception as exc:
+            log.error(
+                "cannot commit decision: %s", type(exc).__name__, extra={**extra, "error": str(exc)[:500]}
+            )
+            return  # the lease runs out and the event is decided again
+        if not commit.committed:
+            log.warning("lost the claim before committing; another worker decides", extra=extra)
+            return
+        channels = {a.id: a.channel for a in decision.alerts}
+        for alert_id in commit.alerts_created:
+            self.delivery.submit(alert_id, channels[alert_id])
+        log.info(
+            "event decided",
+            extra={
+                **extra,
+                "outcome": decision.entry.outcome,
+                "account": decision.entry.account,
+                "alerts": commit.alerts_created,
+            },
+        )
+        if decision.writeback is not None:
+            try:
+                self.writer.write(decision.writeback)
+            except Exception as exc:  # write-back is best effort; the alert matters more
+                log.warning("PostHog write-back failed: %s", type(exc).__name__, extra=extra)
+        if self.on_decided is not None:
+            self.on_decided(event.uuid)
+
+    async def _failed(self, event: ClaimedEvent, exc: Exception) -> None:
+        extra = {"event_uuid": event.uuid, "request_id": event.request_id, "attempt": event.attempts}
+        summary = f"{type(exc).__name__}: {exc}"[:500]
+        log.error("processing failed: %s", summary, extra={**extra, "trace": traceback.format_exc()[-2000:]})
+        try:
+            if event.attempts < self.max_attempts:
+                delay = min(600.0, self.retry_base_s * 2 ** (event.attempts - 1))
+                await asyncio.to_thread(self.store.retry_event, event.uuid, self.worker_id, summary, delay)
+                return
+            entry = LedgerEntry(
+                event_uuid=event.uuid,
+                event_name=_event_name(event),
+                distinct_id=None,
+                account=None,
+                outcome="failed",
+                signals=[
+                    {"outcome": "failed", "reason": f"gave up after {event.attempts} attempts: {summary}"}
+                ],
+                event_time=None,
+                request_id=event.request_id,
+            )
+            await asyncio.to_thread(self.store.fail_event, event.uuid, self.worker_id, entry)
+            if self.on_decided is not None:
+                self.on_decided(event.uuid)
+        except Exception as store_exc:
+            log.error("cannot record the failure: %s", type(store_exc).__name__, extra=extra)
+
+
+def _event_name(event: ClaimedEvent) -> str:
+    import orjson
+
+    try:
+        return str(orjson.loads(event.payload)["event"]["event"])[:400]
+    except Exception:
+        return "unknown"

@@ -1,0 +1,16 @@
+"""Bolt listeners, kept thin: parse, call a service in `bot/`, respond."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from slack_bolt.async_app import AsyncApp
+
+from handlers import actions
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    actions.register(app, services)

@@ -1,0 +1,91 @@
+"""`POST /posthog/webhook`: authenticate, bound, parse, store durably, then answer 202.
+
+Nothing slow happens here: enrichment, scoring and Slack run in the worker after the commit.
+Statuses follow the SPEC: 202, 400, 401, 413, 422, 503, and never a redirect.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.events import BodyError, parse_body
+from bot.services import Services
+from bot.store import StoreUnavailable
+from bot.webhook_auth import shared_secret_ok, standard_signature_ok
+
+log = logging.getLogger(__name__)
+
+
+def _json(status: int, payload: dict[str, object]) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+
+
+def _error(services: Services, status: int, message: str, request_id: str) -> Response:
+    services.metrics.webhook_events.labels(result="rejected").inc()
+    log.info("webhook rejected: %s", message[:300], extra={"request_id": request_id, "status": status})
+    return _json(status, {"error": message, "request_id": request_id})
+
+
+async def _read_capped(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it grows past `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def posthog_webhook(request: Request) -> Response:
+    services: Services = request.app.state.services
+    request_id = (request.headers.get("webhook-id") or uuid.uuid4().hex)[:64]
+    limit = services.settings.webhook_max_bytes
+
+    raw = await _read_capped(request, limit)
+    if raw is None:
+        return _error(services, 413, f"body larger than WEBHOOK_MAX_BYTES ({limit} bytes)", request_id)
+
+    headers = request.headers
+    if not (
+        shared_secret_ok(headers, services.webhook_secret)
+        or standard_signature_ok(headers, raw, services.webhook_signing_key)
+    ):
+        return _error(services, 401, "missing or invalid webhook credential", request_id)
+
+    try:
+        bodies = parse_body(raw)
+    except BodyError as exc:
+        return _error(services, exc.status, str(exc), request_id)
+
+    try:
+        result = await services.ingest.submit(bodies, request_id)
+    except StoreUnavailable:
+        services.metrics.webhook_events.labels(result="rejected").inc(len(bodies))
+        log.error("webhook not stored: the store is unavailable", extra={"request_id": request_id})
+        return _json(503, {"error": "the event store is unavailable; retry later", "request_id": request_id})
+
+    metrics = services.metrics.webhook_events
+    if result.accepted:
+        metrics.labels(result="accepted").inc(result.accepted)
+    if result.duplicates:
+        metrics.labels(result="duplicate").inc(result.duplicates)
+    log.debug(
+        "webhook stored",
+        extra={
+            "request_id": request_id,
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "event_uuids": list(result.accepted_uuids[:20]),
+        },
+    )
+    return _json(202, {"accepted": result.accepted, "duplicates": result.duplicates})

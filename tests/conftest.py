@@ -1,0 +1,188 @@
+"""Shared fixtures: databases (SQLite file, PostgreSQL schema), fake servers, and the real app served by
+uvicorn in a thread on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+
+from bot.services import Services, Tuning
+from bot.settings import Settings
+from bot.signals import SignalsConfig, load_signals
+from bot.web import create_app
+from tests.fakes.posthog import PROJECT_KEY, FakePostHog
+from tests.fakes.slack import SIGNING_SECRET, TOKEN, FakeSlack
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_SIGNALS = ROOT / "examples" / "signals.yml"
+WEBHOOK_SECRET = "test-webhook-secret"
+POSTGRES_URL = os.environ.get("SIGNALS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A database URL whose tables live in a fresh schema, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Runs the test on SQLite and on the real PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'signals.db'}"
+    else:
+        with postgres_schema() as url:
+            yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'signals.db'}"
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_posthog() -> Iterator[FakePostHog]:
+    with FakePostHog() as server:
+        yield server
+
+
+@pytest.fixture
+def example_config() -> SignalsConfig:
+    return load_signals(EXAMPLE_SIGNALS)
+
+
+def make_settings(
+    database_url: str, slack: FakeSlack | None = None, posthog: FakePostHog | None = None, **overrides: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        "slack_bot_token": TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": slack.api_url if slack else "http://127.0.0.1:9/api/",
+        "posthog_host": posthog.url if posthog else "http://127.0.0.1:9",
+        "posthog_app_host_setting": "https://us.posthog.com",
+        "posthog_project_api_key": PROJECT_KEY if posthog else None,
+        "posthog_project_id": "12345",
+        "posthog_webhook_secret": WEBHOOK_SECRET,
+        "database_url": database_url,
+        "slack_retry_backoff_s": 0.01,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def fast_tuning(**overrides: Any) -> Tuning:
+    values: dict[str, Any] = {
+        "worker_poll_s": 0.05,
+        "event_retry_base_s": 0.05,
+        "delivery_poll_s": 0.1,
+        "alert_retry_base_s": 0.05,
+        "channel_interval_s": 0.0,
+        "busy_timeout_s": 1.0,
+        "posthog_options": {"flush_interval": 0.05, "flush_at": 5, "max_retries": 1},
+    }
+    values.update(overrides)
+    return Tuning(**values)
+
+
+class RunningApp:
+    def __init__(self, services: Services, url: str):
+        self.services = services
+        self.url = url
+        self.http = httpx.Client(base_url=url, timeout=10)
+
+    def post_webhook(self, body: Any, secret: str = WEBHOOK_SECRET, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {secret}", **kwargs.pop("headers", {})}
+        return self.http.post("/posthog/webhook", json=body, headers=headers, **kwargs)
+
+    def wait_decided(self, uuids: list[str], timeout: float = 10.0) -> list[dict[str, Any]]:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            entries = self.services.store.ledger_entries(uuids)
+            if len(entries) == len(set(uuids)):
+                return entries
+            time.sleep(0.02)
+        raise AssertionError(f"events not decided within {timeout}s: {uuids}")
+
+
+@contextmanager
+def serve(settings: Settings, config: SignalsConfig, tuning: Tuning | None = None) -> Iterator[RunningApp]:
+    """The real ASGI app under uvicorn in a thread, with its worker and delivery running."""
+    services = Services(settings, config, tuning or fast_tuning())
+    app = create_app(services)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 10
+    while not server.started:
+        if not thread.is_alive() or time.time() > deadline:
+            raise RuntimeError("the app did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    running = RunningApp(services, f"http://127.0.0.1:{port}")
+    try:
+        yield running
+    finally:
+        running.http.close()
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def webhook_body(
+    event: str = "onboarding_completed",
+    *,
+    uuid_: str | None = None,
+    distinct_id: str = "u_1",
+    properties: dict[str, Any] | None = None,
+    person: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A default-body PostHog webhook payload, as the HTTP Webhook destination sends it."""
+    event_uuid = uuid_ or str(uuid.uuid4())
+    body: dict[str, Any] = {
+        "event": {
+            "uuid": event_uuid,
+            "event": event,
+            "distinct_id": distinct_id,
+            "properties": properties if properties is not None else {},
+            "elements_chain": "",
+            "timestamp": "2026-11-26T10:15:30.123Z",
+            "url": f"https://us.posthog.com/project/12345/events/{event_uuid}/2026-11-26T10%3A15%3A30.123Z",
+        },
+        "person": person
+        if person is not None
+        else {
+            "id": "018e7b2c-4f7a-7c11-a1b2-3c4d5e6f7a8b",
+            "name": "jane@acme.com",
+            "properties": {"email": "jane@acme.com", "name": "Jane Doe"},
+            "url": f"https://us.posthog.com/project/12345/person/{distinct_id}",
+        },
+    }
+    body.update(extra)
+    return body

@@ -1,0 +1,1 @@
+"""Local fake HTTP servers that speak the real wire formats of Slack, PostHog and enrichment APIs."""

@@ -1,0 +1,193 @@
+"""A fake Slack Web API (`<url>/api/<method>`) and `response_url` receiver (`<url>/response/<id>`).
+
+It checks the bot token, parses JSON and form bodies as slack_sdk sends them, enforces the Block Kit
+limits Slack enforces (answering `invalid_blocks` like Slack would), keeps channel history with
+message metadata for `conversations.history`, and can be scripted to fail: `script("chat.postMessage",
+Reply(500), Reply(429, headers={"Retry-After": "1"}))`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections import defaultdict, deque
+from typing import Any
+
+from tests.fakes.base import FakeServer, Recorded, Reply
+
+TOKEN = "xoxb-test-token"
+SIGNING_SECRET = "test-signing-secret"
+BOT_USER = "U0BOT"
+
+
+def block_problems(blocks: list[dict[str, Any]]) -> list[str]:
+    """The limits Slack checks on chat.postMessage / chat.update blocks."""
+    problems = []
+    if len(blocks) > 50:
+        problems.append("more than 50 blocks")
+    action_ids: set[str] = set()
+    block_ids: set[str] = set()
+    for block in blocks:
+        kind = block.get("type")
+        block_id = block.get("block_id")
+        if block_id:
+            if block_id in block_ids or len(block_id) > 255:
+                problems.append(f"bad block_id {block_id}")
+            block_ids.add(block_id)
+        if kind == "header":
+            text = block["text"]
+            if text.get("type") != "plain_text" or not 1 <= len(text["text"]) <= 150:
+                problems.append("header text must be plain_text of 1-150 chars")
+        if kind == "section":
+            if "text" in block and not 1 <= len(block["text"]["text"]) <= 3000:
+                problems.append("section text must be 1-3000 chars")
+            fields = block.get("fields") or []
+            if len(fields) > 10 or any(not 1 <= len(f["text"]) <= 2000 for f in fields):
+                problems.append("section fields: at most 10 of 1-2000 chars")
+            if "text" not in block and not fields:
+                problems.append("section needs text or fields")
+        if kind == "context":
+            elements = block.get("elements") or []
+            if not 1 <= len(elements) <= 10 or any(len(e.get("text", "")) > 3000 for e in elements):
+                problems.append("context: 1-10 elements of at most 3000 chars")
+        if kind == "actions":
+            elements = block.get("elements") or []
+            if not 1 <= len(elements) <= 25:
+                problems.append("actions: 1-25 elements")
+            for element in elements:
+                action_id = element.get("action_id", "")
+                if action_id in action_ids or len(action_id) > 255:
+                    problems.append(f"duplicate or long action_id {action_id}")
+                action_ids.add(action_id)
+                if element.get("type") == "button":
+                    if len(element["text"]["text"]) > 75 or len(element.get("value", "")) > 2000:
+                        problems.append("button text <= 75, value <= 2000")
+                    if len(element.get("url", "")) > 3000:
+                        problems.append("button url <= 3000")
+    return problems
+
+
+class FakeSlack(FakeServer):
+    def __init__(self, token: str = TOKEN) -> None:
+        super().__init__()
+        self.token = token
+        self.scripts: dict[str, deque[Reply]] = defaultdict(deque)
+        self.history: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.history_error: str | None = None
+        self._ts = itertools.count(1)
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api/"
+
+    def response_url(self, name: str = "r1") -> str:
+        return f"{self.url}/response/{name}"
+
+    def script(self, method: str, *replies: Reply) -> None:
+        """Answer the next calls of `method` with these replies, then behave normally."""
+        with self.lock:
+            self.scripts[method].extend(replies)
+
+    # -- what tests look at ---------------------------------------------------------------------
+    def calls(self, method: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [self.args(r) for r in self.requests if r.path == f"/api/{method}"]
+
+    def posted(self) -> list[dict[str, Any]]:
+        """Messages Slack accepted, in order (args of successful chat.postMessage calls)."""
+        with self.lock:
+            return [m["args"] for channel in self.history.values() for m in channel]
+
+    def responses(self, name: str | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                r.json()
+                for r in self.requests
+                if r.path.startswith("/response/") and (name is None or r.path == f"/response/{name}")
+            ]
+
+    @staticmethod
+    def args(request: Recorded) -> dict[str, Any]:
+        if request.headers.get("content-type", "").startswith("application/json"):
+            return request.json() if request.body else {}
+        return request.form()
+
+    # -- the API --------------------------------------------------------------------------------
+    def respond(self, request: Recorded) -> Reply:
+        if request.path.startswith("/response/"):
+            return Reply(200, b"ok", {"Content-Type": "text/html"})
+        if not request.path.startswith("/api/"):
+            return Reply(404, b"not found", {"Content-Type": "text/html"})
+        method = request.path.removeprefix("/api/")
+        with self.lock:
+            if self.scripts[method]:
+                return self.scripts[method].popleft()
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return Reply(200, {"ok": False, "error": "invalid_auth"})
+        args = self.args(request)
+        handler = getattr(self, "api_" + method.replace(".", "_"), None)
+        if handler is None:
+            return Reply(200, {"ok": True})
+        return handler(args)
+
+    def api_auth_test(self, args: dict[str, Any]) -> Reply:
+        return Reply(
+            200,
+            {
+                "ok": True,
+                "url": "https://test.slack.com/",
+                "team": "Test",
+                "user": "signals",
+                "team_id": "T0TEAM",
+                "user_id": BOT_USER,
+                "bot_id": "B0BOT",
+                "is_enterprise_install": False,
+            },
+            {"x-oauth-scopes": "commands,chat:write,chat:write.public,files:write,users:read"},
+        )
+
+    def api_chat_postMessage(self, args: dict[str, Any]) -> Reply:
+        channel = args.get("channel")
+        if not channel:
+            return Reply(200, {"ok": False, "error": "channel_not_found"})
+        blocks = args.get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        if not args.get("text") and not blocks:
+            return Reply(200, {"ok": False, "error": "no_text"})
+        problems = block_problems(blocks or [])
+        if problems:
+            return Reply(200, {"ok": False, "error": "invalid_blocks", "errors": problems})
+        ts = f"{int(time.time())}.{next(self._ts):06d}"
+        message = {
+            "type": "message",
+            "ts": ts,
+            "text": args.get("text", ""),
+            "blocks": blocks or [],
+            "bot_id": "B0BOT",
+            "user": BOT_USER,
+        }
+        if args.get("metadata"):
+            metadata = args["metadata"]
+            message["metadata"] = json.loads(metadata) if isinstance(metadata, str) else metadata
+        with self.lock:
+            self.history[channel].append({"message": message, "args": {**args, "blocks": blocks}})
+        return Reply(200, {"ok": True, "channel": channel, "ts": ts, "message": message})
+
+    def api_conversations_history(self, args: dict[str, Any]) -> Reply:
+        if self.history_error:
+            return Reply(200, {"ok": False, "error": self.history_error})
+        channel = args.get("channel", "")
+        oldest = float(args.get("oldest") or 0)
+        include_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        with self.lock:
+            messages = []
+            for item in reversed(self.history.get(channel, [])):
+                message = dict(item["message"])
+                if float(message["ts"]) < oldest:
+                    continue
+                if not include_metadata:
+                    message.pop("metadata", None)
+                messages.append(message)
+        return Reply(200, {"ok": True, "messages": messages, "has_more": False})
