@@ -29,11 +29,10 @@ def normalise_domain(value: Any) -> str | None:
     """`https://www.Acme.com/pricing` -> `acme.com`; None when it is not a plausible domain."""
     if not isinstance(value, str):
         return None
-    text = value.strip().lower()
-    if "@" in text:
-        text = text.rsplit("@", 1)[1]
-    text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", text)
-    text = text.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].split(":", 1)[0].rstrip(".")
+    text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", value.strip().lower())
+    text = text.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    text = text.rsplit("@", 1)[-1]  # an email, or user info in a URL; only after cutting the path
+    text = text.split(":", 1)[0].rstrip(".")
     text = text.removeprefix("www.")
     return text if _DOMAIN.match(text) else None
 

@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 
 from bot import ids
 from bot.facts import AlertFacts
-from bot.mrkdwn import clip, escape, escape_clip, link, plain, safe_url
+from bot.mrkdwn import ELLIPSIS, clip, escape_clip, link, plain, safe_url
 from bot.scoring import CriterionResult
 from bot.summary import employees_label, funding_label
 
@@ -77,8 +77,8 @@ def fields_section(facts: AlertFacts) -> SectionBlock:
 
 def criterion_line(result: CriterionResult) -> str:
     points = f"+{result.points:g}" if result.status == "met" else f"0/{result.weight:g}"
-    detail = escape(clip(result.detail, 200))
-    return f"{_STATUS_ICONS[result.status]} {escape(result.name)}: {detail} ({points})"
+    name, detail = escape_clip(result.name, 100), escape_clip(result.detail, 200)
+    return f"{_STATUS_ICONS[result.status]} {name}: {detail} ({points})"
 
 
 def breakdown_section(facts: AlertFacts) -> SectionBlock | None:
@@ -86,14 +86,17 @@ def breakdown_section(facts: AlertFacts) -> SectionBlock | None:
         return None
     lines = [f"*Why {facts.score.value}/100*"] + [criterion_line(r) for r in facts.score.breakdown]
     text = "\n".join(lines)
-    return SectionBlock(text=mrkdwn(text if len(text) <= SECTION_LIMIT else clip(text, SECTION_LIMIT)))
+    while len(text) > SECTION_LIMIT:  # drop whole lines, so no entity or emoji code is cut
+        lines.pop()
+        text = "\n".join([*lines, ELLIPSIS])
+    return SectionBlock(text=mrkdwn(text))
 
 
 def routing_context(facts: AlertFacts) -> ContextBlock:
-    parts = [f"Routed by {escape(clip(facts.route.reason, 500))}"]
+    parts = [f"Routed by {escape_clip(facts.route.reason, 2000)}"]
     if facts.route.owner:
         parts.append(f"Owner <@{facts.route.owner}>")  # validated as a user id when the file loaded
-    parts.append(f"Account from {escape(facts.account_source)}")
+    parts.append(f"Account from {escape_clip(facts.account_source, 200)}")
     return ContextBlock(elements=[mrkdwn(" · ".join(parts))])
 
 
@@ -107,15 +110,15 @@ def event_context(facts: AlertFacts) -> ContextBlock:
     parts = []
     if facts.event_time is not None:
         parts.append(slack_date(facts.event_time))
-    parts.append(f"`{escape(clip(facts.event_name, 100))}`")
+    parts.append(f"`{escape_clip(facts.event_name, 300)}`")
     person = facts.person_name or facts.person_email or facts.distinct_id
     if person:
-        parts.append(escape(clip(person, 200)))
-    if facts.person_url and safe_url(facts.person_url):
-        parts.append(link(facts.person_url, "Person in PostHog"))
-    if facts.event_url and safe_url(facts.event_url):
-        parts.append(link(facts.event_url, "Event"))
-    return ContextBlock(elements=[mrkdwn(clip(" · ".join(parts), CONTEXT_LIMIT))])
+        parts.append(escape_clip(person, 600))
+    for url, label in ((facts.person_url, "Person in PostHog"), (facts.event_url, "Event")):
+        # A link is added whole or not at all: a clipped one would leave a dangling `<http…`.
+        if safe_url(url) and len(" · ".join([*parts, link(url, label)])) <= CONTEXT_LIMIT:
+            parts.append(link(url, label))
+    return ContextBlock(elements=[mrkdwn(" · ".join(parts))])
 
 
 def actions(facts: AlertFacts) -> ActionsBlock:

@@ -150,7 +150,7 @@ class Delivery:
         """Pick up alerts this process did not create: retries that are due and crashed claims."""
         while not self._stopping:
             try:
-                due = await asyncio.to_thread(self.store.due_alerts, 200)
+                due = await asyncio.to_thread(self.store.due_alerts, self.worker_id, 200)
                 for alert_id, channel in due:
                     self.submit(alert_id, channel)
             except Exception as exc:
@@ -204,7 +204,6 @@ class Delivery:
                 return 0.0  # could not verify: recorded as failed, never re-posted
             if found:
                 return 0.0
-        await asyncio.to_thread(self.store.mark_sending, claimed.id, self.worker_id)
         try:
             response = await self.client.chat_postMessage(channel=claimed.channel, **claimed.message)
         except SlackApiError as exc:

@@ -7,13 +7,21 @@ an error that names the field.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any
 
 import orjson
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 MAX_BATCH = 1000
+# Deeper bodies are refused before parsing: orjson before 3.9.15 has no recursion limit (CVE-2024-27454,
+# a deeply nested object crashes the process) and bodies nested past ~250 levels cannot be stored.
+MAX_DEPTH = 100
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+_DEPTH_STEP = [{ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}.get(b, 0) for b in range(256)]
 
 
 class BodyError(ValueError):
@@ -94,12 +102,24 @@ class WebhookBody(BaseModel):
 
 
 def parse_timestamp(value: str | None) -> float | None:
+    """Epoch seconds; a timestamp without an offset is UTC (as PostHog writes them), never local time."""
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC).timestamp()  # OverflowError outside years 1-9999 in UTC
+    except (ValueError, OverflowError):
         return None
+
+
+def _too_deep(raw: bytes) -> bool:
+    """Whether arrays and objects nest deeper than MAX_DEPTH (strings are skipped)."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return False
+    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", raw))
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0) > MAX_DEPTH
 
 
 def _describe(error: dict[str, Any], prefix: str) -> str:
@@ -134,6 +154,8 @@ def _parse_one(item: Any, prefix: str) -> WebhookBody:
 
 def parse_body(raw: bytes) -> list[WebhookBody]:
     """All events in a request body; a JSON array is a batch. Raises BodyError."""
+    if _too_deep(raw):
+        raise BodyError(f"invalid JSON: nested deeper than {MAX_DEPTH} levels")
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

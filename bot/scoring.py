@@ -6,6 +6,7 @@ but is shown as unknown so an AE can tell "not a fit" from "we don't know yet".
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -109,5 +110,6 @@ def score(criteria: Sequence[Criterion], context: Mapping[str, Any]) -> Score:
     results = tuple(evaluate(c, context) for c in criteria)
     total = sum(c.weight for c in criteria)
     points = sum(r.points for r in results)
-    value = 100 if total == 0 else round(points / total * 100)
+    # Half rounds up (12.5 -> 13), not to even as round() does.
+    value = 100 if total == 0 else math.floor(points * 100 / total + 0.5)
     return Score(value=value, points=points, total=total, breakdown=results)

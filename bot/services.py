@@ -8,7 +8,9 @@ import asyncio
 import logging
 import os
 import socket
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,7 @@ import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clients.posthog_writer import PostHogWriter
+from bot.db import make_engine
 from bot.delivery import Delivery, make_slack_client
 from bot.enrich import Enricher
 from bot.ingest import IngestWriter
@@ -43,6 +46,8 @@ class Tuning:
     alert_retry_base_s: float = 2.0
     channel_interval_s: float = 1.0
     busy_timeout_s: float = 5.0
+    heartbeat_s: float = 5.0
+    stale_after_s: float = 30.0
     posthog_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -63,7 +68,10 @@ class Services:
         self.tuning = tuning or Tuning()
         self.worker_id = new_worker_id()
         self.metrics = Metrics()
-        self.store = store or Store.from_url(settings.database_url, busy_timeout_s=self.tuning.busy_timeout_s)
+        self.store = store or Store(
+            make_engine(settings.database_url, busy_timeout_s=self.tuning.busy_timeout_s),
+            stale_after_s=self.tuning.stale_after_s,
+        )
         self.metrics.attach_store(self.store.outcome_counts, self.store.queue_depth)
         self.webhook_secret = secret(settings.posthog_webhook_secret)
         signing = secret(settings.posthog_webhook_signing_secret)
@@ -90,6 +98,9 @@ class Services:
         self.ingest = IngestWriter(self.store, self.pipeline.wants, self._on_pending)
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._stop_heartbeat = threading.Event()
+        self._heartbeat_thread: threading.Thread | None = None
 
     def _on_pending(self) -> None:
         if self.worker is not None:
@@ -97,7 +108,15 @@ class Services:
 
     async def start(self) -> None:
         """Create tables, then start the ingest writer, the worker and delivery."""
+        loop = asyncio.get_running_loop()
+        # Store calls run in threads; the default pool (cores + 4) would starve them under load.
+        self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="store")
+        loop.set_default_executor(self._executor)
         await asyncio.to_thread(self.store.create)
+        await asyncio.to_thread(self.store.heartbeat, self.worker_id)
+        self._stop_heartbeat.clear()
+        self._heartbeat_thread = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
+        self._heartbeat_thread.start()
         self.ingest.start()
         self._session = aiohttp.ClientSession()
         token = secret(self.settings.slack_bot_token) or ""
@@ -134,6 +153,14 @@ class Services:
         ]
         log.info("started", extra={"worker_id": self.worker_id, "database": self.store.engine.dialect.name})
 
+    def _heartbeat(self) -> None:
+        """On its own thread, so a busy event loop or executor never makes this process look dead."""
+        while not self._stop_heartbeat.wait(self.tuning.heartbeat_s):
+            try:
+                self.store.heartbeat(self.worker_id)
+            except Exception as exc:
+                log.error("heartbeat failed: %s", type(exc).__name__)
+
     async def stop(self) -> None:
         if self.worker is not None:
             await self.worker.stop()
@@ -143,6 +170,13 @@ class Services:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.ingest.stop()
+        self._stop_heartbeat.set()
+        if self._heartbeat_thread is not None:
+            self._heartbeat_thread.join(timeout=5)
+        try:
+            await asyncio.to_thread(self.store.retire, self.worker_id)
+        except Exception as exc:
+            log.error("could not hand back claims on shutdown: %s", type(exc).__name__)
         await asyncio.to_thread(self.writer.shutdown)
         await self.http.aclose()
         if self._session is not None:

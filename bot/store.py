@@ -9,8 +9,10 @@ claimer still holds it.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +131,15 @@ enrichment_cache = Table(
 )
 
 
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("started_at", Float, nullable=False),
+)
+
+
 class StoreUnavailable(Exception):
     """The database could not take or give the data (locked, down, disk full)."""
 
@@ -206,9 +217,13 @@ def _dumps(value: Any) -> str:
 class Store:
     """All reads and writes. Methods are synchronous; async callers run them in a thread."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, stale_after_s: float = 30.0):
         self.engine = engine
+        self.stale_after_s = stale_after_s
         self.sqlite = is_sqlite(engine)
+        # SQLite has one writer at a time; queueing our own threads here is fairer and cheaper than
+        # letting them spin in SQLite's busy handler (other processes still wait via busy_timeout).
+        self._write_lock = threading.Lock() if self.sqlite else None
         self._insert = sqlite.insert if self.sqlite else postgresql.insert
 
     @classmethod
@@ -221,8 +236,14 @@ class Store:
     def dispose(self) -> None:
         self.engine.dispose()
 
-    def _write(self) -> Any:
-        return self.engine.begin()
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
 
     def _read(self) -> Any:
         return self.engine.connect().execution_options(**READ_ONLY)
@@ -231,6 +252,39 @@ class Store:
     def ping(self) -> None:
         with self._read() as conn:
             conn.exec_driver_sql("SELECT 1")
+
+    # -- liveness ---------------------------------------------------------------------------------
+    def heartbeat(self, worker: str) -> None:
+        """Say this process is alive: its claims stay its own while its heartbeat is fresh."""
+        now = time.time()
+        stmt = self._insert(workers).values(id=worker, heartbeat_at=now, started_at=now)
+        stmt = stmt.on_conflict_do_update(index_elements=[workers.c.id], set_={"heartbeat_at": now})
+        with self._write() as conn:
+            conn.execute(stmt)
+            conn.execute(delete(workers).where(workers.c.heartbeat_at < now - 86400))
+
+    def retire(self, worker: str) -> None:
+        """A clean shutdown: hand back unfinished claims at once instead of waiting for staleness."""
+        with self._write() as conn:
+            conn.execute(
+                update(inbox)
+                .where(inbox.c.claimed_by == worker, inbox.c.status == "claimed")
+                .values(status="pending", claimed_by=None, lease_until=None)
+            )
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.claimed_by == worker, alerts.c.status == "sending")
+                .values(status="pending", claimed_by=None, lease_until=None)
+            )
+            conn.execute(delete(workers).where(workers.c.id == worker))
+
+    def _abandoned(self, table: Table, now: float, worker: str) -> Any:
+        """A claim whose lease ran out, or another process's claim whose heartbeat stopped."""
+        alive = select(workers.c.id).where(workers.c.heartbeat_at >= now - self.stale_after_s)
+        return or_(
+            table.c.lease_until < now,
+            and_(table.c.claimed_by != worker, table.c.claimed_by.not_in(alive.scalar_subquery())),
+        )
 
     # -- inbox ------------------------------------------------------------------------------------
     def ingest(self, rows: Sequence[InboxRow], decided: Sequence[LedgerEntry]) -> set[str]:
@@ -285,7 +339,7 @@ class Store:
         now = time.time()
         due = or_(
             and_(inbox.c.status == "pending", inbox.c.next_attempt_at <= now),
-            and_(inbox.c.status == "claimed", inbox.c.lease_until < now),
+            and_(inbox.c.status == "claimed", self._abandoned(inbox, now, worker)),
         )
         candidates = (
             select(inbox.c.uuid)
@@ -482,46 +536,32 @@ class Store:
         claimed = self._claim_alerts(worker, lease_s, alerts.c.id == alert_id, 1)
         return claimed[0] if claimed else None
 
-    def due_alerts(self, limit: int) -> list[tuple[str, str]]:
+    def due_alerts(self, worker: str, limit: int) -> list[tuple[str, str]]:
         """(id, channel) of alerts waiting to be posted: due retries and claims whose process died."""
         now = time.time()
         with self._read() as conn:
             rows = conn.execute(
                 select(alerts.c.id, alerts.c.channel)
-                .where(self._alert_due(now))
+                .where(self._alert_due(now, worker))
                 .order_by(alerts.c.created_at)
                 .limit(limit)
             ).all()
         return [(r[0], r[1]) for r in rows]
 
-    @staticmethod
-    def _alert_due(now: float) -> Any:
+    def _alert_due(self, now: float, worker: str) -> Any:
         return or_(
             and_(alerts.c.status == "pending", alerts.c.next_attempt_at <= now),
-            and_(alerts.c.status == "sending", alerts.c.lease_until < now),
+            and_(alerts.c.status == "sending", self._abandoned(alerts, now, worker)),
         )
 
     def _claim_alerts(self, worker: str, lease_s: float, only: Any, limit: int) -> list[ClaimedAlert]:
-        due = self._alert_due(time.time())
+        """Claim and mark as sending in one transaction. The returned `sending_since` is the mark a
+        previous claimer left (None when no request can have reached Slack yet)."""
+        now = time.time()
+        due = self._alert_due(now, worker)
         condition = due if only is None else and_(due, only)
         candidates = (
-            select(alerts.c.id)
-            .where(condition)
-            .order_by(alerts.c.created_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        stmt = (
-            update(alerts)
-            .where(alerts.c.id.in_(candidates.scalar_subquery()))
-            .where(condition)
-            .values(
-                status="sending",
-                claimed_by=worker,
-                lease_until=time.time() + lease_s,
-                attempts=alerts.c.attempts + 1,
-            )
-            .returning(
+            select(
                 alerts.c.id,
                 alerts.c.event_uuid,
                 alerts.c.signal,
@@ -533,27 +573,30 @@ class Store:
                 alerts.c.request_id,
                 alerts.c.sending_since,
             )
+            .where(condition)
+            .order_by(alerts.c.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
         with self._write() as conn:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(candidates).all()
+            if not rows:
+                return []
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.id.in_([r[0] for r in rows]))
+                .values(
+                    status="sending",
+                    claimed_by=worker,
+                    lease_until=now + lease_s,
+                    attempts=alerts.c.attempts + 1,
+                    sending_since=func.coalesce(alerts.c.sending_since, now),
+                )
+            )
         return [
-            ClaimedAlert(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5]), r[6], r[7], r[8], r[9])
+            ClaimedAlert(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5]), r[6] + 1, r[7], r[8], r[9])
             for r in rows
         ]
-
-    def mark_sending(self, alert_id: str, worker: str) -> bool:
-        """Note that a request to Slack is about to leave: after a crash, this alert needs checking."""
-        with self._write() as conn:
-            return (
-                conn.execute(
-                    update(alerts)
-                    .where(
-                        alerts.c.id == alert_id, alerts.c.claimed_by == worker, alerts.c.status == "sending"
-                    )
-                    .values(sending_since=time.time())
-                ).rowcount
-                == 1
-            )
 
     def mark_posted(self, alert_id: str, worker: str, channel: str, ts: str) -> bool:
         with self._write() as conn:

@@ -48,7 +48,7 @@ def relative_time(then: float, now: float) -> str:
         return "just now"
     minutes = seconds // 60
     if minutes < 60:
-        return f"{minutes} minutes ago"
+        return "a minute ago" if minutes == 1 else f"{minutes} minutes ago"
     hours = minutes // 60
     if hours < 24:
         return "an hour ago" if hours == 1 else f"{hours} hours ago"

@@ -14,11 +14,13 @@ import logging
 import traceback
 from collections.abc import Callable
 
+import orjson
+
 from bot.clients.posthog_writer import PostHogWriter
 from bot.delivery import Delivery
 from bot.metrics import Metrics
-from bot.pipeline import Pipeline
-from bot.store import ClaimedEvent, LedgerEntry, Store
+from bot.pipeline import Decision, Pipeline
+from bot.store import ClaimedEvent, Commit, LedgerEntry, Store
 
 log = logging.getLogger(__name__)
 
@@ -107,20 +109,9 @@ class Worker:
             self.metrics.pipeline_errors.inc()
             await self._failed(event, exc)
             return
-        try:
-            commit = await asyncio.to_thread(
-                self.store.finish_event,
-                event.uuid,
-                self.worker_id,
-                decision.entry,
-                decision.alerts,
-                event.received_at,
-            )
-        except Exception as exc:
-            log.error(
-                "cannot commit decision: %s", type(exc).__name__, extra={**extra, "error": str(exc)[:500]}
-            )
-            return  # the lease runs out and the event is decided again
+        commit = await self._commit(event, decision)
+        if commit is None:
+            return
         if not commit.committed:
             log.warning("lost the claim before committing; another worker decides", extra=extra)
             return
@@ -143,6 +134,34 @@ class Worker:
                 log.warning("PostHog write-back failed: %s", type(exc).__name__, extra=extra)
         if self.on_decided is not None:
             self.on_decided(event.uuid)
+
+    async def _commit(self, event: ClaimedEvent, decision: Decision) -> Commit | None:
+        """Commit the decision, retrying briefly while the database is busy; on giving up, hand the
+        event back so it is decided again soon (the decision has no side effects yet)."""
+        extra = {"event_uuid": event.uuid, "request_id": event.request_id}
+        for attempt in range(4):
+            try:
+                return await asyncio.to_thread(
+                    self.store.finish_event,
+                    event.uuid,
+                    self.worker_id,
+                    decision.entry,
+                    decision.alerts,
+                    event.received_at,
+                )
+            except Exception as exc:
+                log.warning(
+                    "commit failed (attempt %d): %s",
+                    attempt + 1,
+                    type(exc).__name__,
+                    extra={**extra, "error": str(exc)[:300]},
+                )
+                await asyncio.sleep(0.1 * 3**attempt)
+        try:
+            await asyncio.to_thread(self.store.retry_event, event.uuid, self.worker_id, "commit failed", 1.0)
+        except Exception as exc:
+            log.error("cannot hand the event back: %s", type(exc).__name__, extra=extra)
+        return None
 
     async def _failed(self, event: ClaimedEvent, exc: Exception) -> None:
         extra = {"event_uuid": event.uuid, "request_id": event.request_id, "attempt": event.attempts}
@@ -173,8 +192,6 @@ class Worker:
 
 
 def _event_name(event: ClaimedEvent) -> str:
-    import orjson
-
     try:
         return str(orjson.loads(event.payload)["event"]["event"])[:400]
     except Exception:

@@ -105,6 +105,8 @@ def fast_tuning(**overrides: Any) -> Tuning:
         "alert_retry_base_s": 0.05,
         "channel_interval_s": 0.0,
         "busy_timeout_s": 1.0,
+        "heartbeat_s": 0.1,
+        "stale_after_s": 2.0,
         "posthog_options": {"flush_interval": 0.05, "flush_at": 5, "max_retries": 1},
     }
     values.update(overrides)

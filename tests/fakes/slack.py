@@ -109,9 +109,13 @@ class FakeSlack(FakeServer):
 
     @staticmethod
     def args(request: Recorded) -> dict[str, Any]:
+        """Arguments as Slack reads them: query string (GET methods), then a JSON or form body."""
+        args: dict[str, Any] = {k: v[0] for k, v in request.query.items()}
         if request.headers.get("content-type", "").startswith("application/json"):
-            return request.json() if request.body else {}
-        return request.form()
+            args.update(request.json() if request.body else {})
+        elif request.body:
+            args.update(request.form())
+        return args
 
     # -- the API --------------------------------------------------------------------------------
     def respond(self, request: Recorded) -> Reply:

@@ -1,0 +1,137 @@
+"""Enrichment through the real httpx client against a fake firmographics API, with the store's cache."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from bot.accounts import Account
+from bot.enrich import Enricher
+from bot.metrics import Metrics
+from bot.signals import parse_signals
+from bot.store import Store
+from tests.conftest import EXAMPLE_SIGNALS
+from tests.fakes.base import Reply
+from tests.fakes.enrichment import API_KEY, FakeEnrichment
+
+
+@pytest.fixture
+def fake_api(monkeypatch):
+    monkeypatch.setenv("ENRICH_TEST_KEY", API_KEY)
+    with FakeEnrichment() as server:
+        yield server
+
+
+def _config(url: str, **overrides):
+    data = {
+        "signals": [{"name": "S", "event": "e"}],
+        "routing": [{"channel": "C0TEST"}],
+        "enrichment": {
+            "file": str(EXAMPLE_SIGNALS.parent / "companies.json"),
+            "negative_ttl": "1h",
+            "http": {
+                "url": url + "/v1/companies?domain={domain}",
+                "auth_header": "Authorization",
+                "auth_env": "ENRICH_TEST_KEY",
+                "auth_prefix": "Bearer ",
+                "timeout": "1s",
+                "fields": {
+                    "name": "name",
+                    "employees": "metrics.employees",
+                    "industry": "category.industry",
+                    "funding_stage": "funding.stage",
+                    "tech_stack": "tech",
+                    "country": "geo.country_code",
+                },
+                **overrides,
+            },
+        },
+    }
+    return parse_signals(data, EXAMPLE_SIGNALS).enrichment
+
+
+def _run(enricher_args, *domains):
+    async def go():
+        async with httpx.AsyncClient() as client:
+            enricher = Enricher(*enricher_args[:2], client, enricher_args[2])
+            return [await enricher.company(Account(key=d, domain=d, source="test")) for d in domains]
+
+    return asyncio.run(go())
+
+
+def _store(db_url) -> Store:
+    store = Store.from_url(db_url)
+    store.create()
+    return store
+
+
+def test_file_first_then_api_with_field_mapping(db_url, fake_api):
+    store = _store(db_url)
+    acme, umbrella = _run((_config(fake_api.url), store, Metrics()), "acme.com", "umbrella.io")
+    assert acme.fields["name"] == "Acme Corp" and acme.sources == ("companies file",)
+    assert umbrella.fields == {
+        "domain": "umbrella.io",
+        "name": "Umbrella Corp",
+        "employees": 900,
+        "industry": "saas",
+        "funding_stage": "series_c",
+        "tech_stack": ["snowflake", "dbt"],
+        "country": "GB",
+    }
+    assert fake_api.lookups() == ["umbrella.io"]  # the file answered for acme.com
+
+
+def test_api_answers_are_cached_including_unknown_domains(db_url, fake_api):
+    store = _store(db_url)
+    metrics = Metrics()
+    first = _run((_config(fake_api.url), store, metrics), "umbrella.io", "nobody.example")
+    second = _run((_config(fake_api.url), store, metrics), "umbrella.io", "nobody.example")
+    assert first[0].fields == second[0].fields
+    assert not second[1].known
+    assert fake_api.lookups() == ["umbrella.io", "nobody.example"]  # the second round came from the cache
+
+
+def test_failures_are_not_cached_and_do_not_raise(db_url, fake_api):
+    store = _store(db_url)
+    fake_api.script(Reply(503, {"error": "busy"}), Reply(200, b"<html>", {"Content-Type": "text/html"}))
+    config = _config(fake_api.url)
+    failed = _run((config, store, Metrics()), "umbrella.io", "umbrella.io")
+    assert [c.known for c in failed] == [False, False]
+    recovered = _run((config, store, Metrics()), "umbrella.io")
+    assert recovered[0].fields["name"] == "Umbrella Corp"
+
+
+def test_timeout_is_bounded(db_url, fake_api):
+    store = _store(db_url)
+    fake_api.script(Reply(200, {"name": "late"}, delay_s=3))
+    import time
+
+    started = time.perf_counter()
+    result = _run((_config(fake_api.url, timeout="0.3s"), store, Metrics()), "umbrella.io")
+    assert time.perf_counter() - started < 2
+    assert not result[0].known
+
+
+def test_concurrent_lookups_of_one_domain_share_one_request(sqlite_url, fake_api):
+    store = _store(sqlite_url)
+    fake_api.default_delay_s = 0.2
+
+    async def go():
+        async with httpx.AsyncClient() as client:
+            enricher = Enricher(_config(fake_api.url), store, client, Metrics())
+            account = Account(key="umbrella.io", domain="umbrella.io", source="test")
+            return await asyncio.gather(*(enricher.company(account) for _ in range(10)))
+
+    results = asyncio.run(go())
+    assert all(r.fields["name"] == "Umbrella Corp" for r in results)
+    assert fake_api.lookups() == ["umbrella.io"]
+
+
+def test_missing_credential_skips_the_api(sqlite_url, fake_api, monkeypatch):
+    monkeypatch.delenv("ENRICH_TEST_KEY")
+    store = _store(sqlite_url)
+    result = _run((_config(fake_api.url), store, Metrics()), "umbrella.io")
+    assert not result[0].known
+    assert fake_api.lookups() == []

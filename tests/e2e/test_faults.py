@@ -1,0 +1,282 @@
+"""Faults a production deployment meets: Slack failing and rate limiting, the database locked or down,
+the process killed after answering 202. Nothing accepted is lost or alerted twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import (
+    EXAMPLE_SIGNALS,
+    POSTGRES_URL,
+    ROOT,
+    WEBHOOK_SECRET,
+    make_settings,
+    postgres_schema,
+    serve,
+    webhook_body,
+)
+from tests.fakes.base import Reply
+from tests.fakes.enrichment import API_KEY, FakeEnrichment, http_provider_yaml
+from tests.fakes.slack import SIGNING_SECRET, TOKEN
+from tests.support.tcp_proxy import TcpProxy
+
+
+def _trial(domain: str = "acme.com") -> dict:
+    return webhook_body(properties={"plan": "trial", "company_domain": domain})
+
+
+def test_slack_500_five_times_then_429_then_ok_posts_once(sqlite_url, fake_slack, example_config):
+    fake_slack.script(
+        "chat.postMessage",
+        *[Reply(500, {"ok": False, "error": "internal_error"}) for _ in range(5)],
+        Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}),
+    )
+    with serve(make_settings(sqlite_url, fake_slack), example_config) as app:
+        started = time.time()
+        assert app.post_webhook(_trial()).status_code == 202
+        fake_slack.wait_for(lambda s: s.posted(), timeout=15)
+        time.sleep(0.5)
+        assert len(fake_slack.posted()) == 1
+        attempts = [r for r in fake_slack.requests if r.path == "/api/chat.postMessage"]
+        assert len(attempts) == 7
+        # The 429 asked for a one-second rest, and it was honoured.
+        assert attempts[-1].at - attempts[-2].at >= 0.9
+        assert time.time() - started < 15
+        alert = app.services.store.alerts_for(app.services.store.ledger_entries()[0]["event_uuid"])[0]
+        assert alert["status"] == "posted" and alert["ts"]
+
+
+def test_permanent_slack_error_is_recorded_as_failed(sqlite_url, fake_slack, example_config):
+    fake_slack.script("chat.postMessage", Reply(200, {"ok": False, "error": "channel_not_found"}))
+    with serve(make_settings(sqlite_url, fake_slack), example_config) as app:
+        body = _trial()
+        app.post_webhook(body)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            entries = app.services.store.ledger_entries([body["event"]["uuid"]])
+            if entries and entries[0]["outcome"] == "failed":
+                break
+            time.sleep(0.05)
+        assert entries[0]["outcome"] == "failed"
+        assert "channel_not_found" in entries[0]["signals"][0]["reason"]
+        assert fake_slack.posted() == []
+
+
+def test_sqlite_locked_answers_503_then_accepts_the_retry(sqlite_url, fake_slack, example_config):
+    with serve(make_settings(sqlite_url, fake_slack), example_config) as app:
+        path = sqlite_url.removeprefix("sqlite:///")
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        body = _trial()
+        try:
+            response = app.post_webhook(body)
+            assert response.status_code == 503
+            assert "retry" in response.json()["error"]
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert app.post_webhook(body).json() == {"accepted": 1, "duplicates": 0}
+        fake_slack.wait_for(lambda s: s.posted())
+        health = app.http.get("/healthz")
+        assert health.status_code == 200
+
+
+@pytest.mark.postgres
+def test_postgres_down_answers_503_and_loses_nothing(fake_slack, example_config):
+    host_port = POSTGRES_URL.rsplit("@", 1)[1].split("/", 1)[0]
+    host, port = host_port.split(":")
+    with postgres_schema() as url, TcpProxy(host, int(port)) as proxy:
+        proxied = url.replace(host_port, f"127.0.0.1:{proxy.port}")
+        with serve(make_settings(proxied, fake_slack), example_config) as app:
+            before = _trial("acme.com")
+            assert app.post_webhook(before).status_code == 202
+            proxy.down()
+            during = _trial("initech.com")
+            response = app.post_webhook(during)
+            assert response.status_code == 503
+            assert app.http.get("/healthz").status_code == 503
+            proxy.up()
+            assert app.post_webhook(during).json() == {"accepted": 1, "duplicates": 0}
+            fake_slack.wait_for(lambda s: len(s.posted()) == 2, timeout=20)
+            channels = sorted(m["channel"] for m in fake_slack.posted())
+            assert channels == ["C0AE1", "C0AE1"]
+            assert app.http.get("/healthz").status_code == 200
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _Process:
+    """`tests.support.serve_process` in a child process, killable with SIGKILL."""
+
+    def __init__(self, spec: dict):
+        self.port = _free_port()
+        self.spec = {**spec, "port": self.port}
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.serve_process", json.dumps(self.spec)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError("server process did not start: " + self.kill())
+
+    def kill(self) -> str:
+        if self.proc is None:
+            return ""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        _, err = self.proc.communicate(timeout=10)
+        self.proc = None
+        return (err or b"").decode(errors="replace")[-2000:]
+
+    def post(self, body: dict) -> httpx.Response:
+        return httpx.post(
+            self.url + "/posthog/webhook",
+            json=body,
+            headers={"Authorization": f"Bearer {WEBHOOK_SECRET}"},
+            timeout=10,
+        )
+
+
+def _process_spec(db_url: str, slack_api: str, signals: Path) -> dict:
+    return {
+        "signals": str(signals),
+        "settings": {
+            "slack_bot_token": TOKEN,
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_api_url": slack_api,
+            "posthog_webhook_secret": WEBHOOK_SECRET,
+            "database_url": db_url,
+            "log_level": "WARNING",
+            "slack_retry_backoff_s": 0.01,
+        },
+        "tuning": {
+            "worker_poll_s": 0.05,
+            "delivery_poll_s": 0.1,
+            "channel_interval_s": 0.0,
+            "heartbeat_s": 0.2,
+            "stale_after_s": 1.0,
+            "event_retry_base_s": 0.05,
+            "alert_retry_base_s": 0.05,
+        },
+    }
+
+
+def test_killed_while_deciding_then_restarted_alerts_once(sqlite_url, fake_slack, tmp_path, monkeypatch):
+    """SIGKILL after the 202, while enrichment is still running: the restarted process decides the event."""
+    monkeypatch.setenv("ENRICH_TEST_KEY", API_KEY)
+    with FakeEnrichment() as enrichment:
+        signals = tmp_path / "signals.yml"
+        text = EXAMPLE_SIGNALS.read_text().replace(
+            "  file: companies.json",
+            f"  file: {EXAMPLE_SIGNALS.parent / 'companies.json'}" + http_provider_yaml(enrichment.url),
+        )
+        signals.write_text(text)
+        enrichment.script(Reply(200, {"name": "never seen"}, delay_s=30))
+        server = _Process(_process_spec(sqlite_url, fake_slack.api_url, signals))
+        server.start()
+        try:
+            body = webhook_body(
+                "feature_activated",
+                properties={"feature_name": "api_integration", "company_domain": "umbrella.io"},
+            )
+            assert server.post(body).status_code == 202
+            enrichment.wait_for(lambda s: s.lookups())
+            server.kill()
+            assert fake_slack.posted() == []
+            server.start()
+            fake_slack.wait_for(lambda s: s.posted(), timeout=15)
+            time.sleep(0.5)
+            posted = fake_slack.posted()
+            assert len(posted) == 1
+            assert "Umbrella Corp" in posted[0]["text"]
+        finally:
+            server.kill()
+
+
+@pytest.mark.parametrize("slack_got_it", [True, False])
+def test_killed_while_posting_then_restarted_posts_exactly_once(sqlite_url, fake_slack, slack_got_it):
+    """SIGKILL while chat.postMessage is in flight. The restart looks in the channel first: when Slack
+    has the message it is recorded, not re-posted; when Slack never got it, it is posted once."""
+    original = fake_slack.api_chat_postMessage
+
+    def slow_post(args):
+        if not slack_got_it:
+            return Reply(200, {"ok": False, "error": "never_answered"}, delay_s=30)
+        reply = original(args)  # Slack has the message...
+        reply.delay_s = 30  # ...but the answer never reaches the bot
+        return reply
+
+    fake_slack.api_chat_postMessage = slow_post
+    server = _Process(_process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS))
+    server.start()
+    try:
+        assert server.post(_trial()).status_code == 202
+        fake_slack.wait_for(lambda s: s.calls("chat.postMessage"))
+        server.kill()
+        fake_slack.api_chat_postMessage = original
+        server.start()
+        fake_slack.wait_for(lambda s: s.calls("conversations.history"), timeout=15)
+        fake_slack.wait_for(lambda s: s.posted(), timeout=5)
+        time.sleep(0.5)
+        assert len(fake_slack.posted()) == 1
+        assert len(fake_slack.calls("chat.postMessage")) == (1 if slack_got_it else 2)
+    finally:
+        server.kill()
+
+
+def test_interrupted_post_that_cannot_be_verified_is_not_reposted(sqlite_url, fake_slack):
+    """Without channels:history the bot cannot tell whether Slack got the message: it records a
+    failure rather than risk a duplicate alert."""
+    original = fake_slack.api_chat_postMessage
+
+    def slow_post(args):
+        reply = original(args)
+        reply.delay_s = 30
+        return reply
+
+    fake_slack.api_chat_postMessage = slow_post
+    fake_slack.history_error = "missing_scope"
+    server = _Process(_process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS))
+    server.start()
+    try:
+        body = _trial()
+        assert server.post(body).status_code == 202
+        fake_slack.wait_for(lambda s: s.posted())
+        server.kill()
+        fake_slack.api_chat_postMessage = original
+        server.start()
+        fake_slack.wait_for(lambda s: s.calls("conversations.history"), timeout=15)
+        time.sleep(0.5)
+        assert len(fake_slack.calls("chat.postMessage")) == 1
+        metrics = httpx.get(server.url + "/metrics").text
+        assert 'signals_outcomes_total{outcome="failed"} 1.0' in metrics
+    finally:
+        server.kill()
