@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -19,7 +20,7 @@ from bot.accounts import Account, person_email, resolve_account
 from bot.blocks import alert_message
 from bot.clients.posthog_writer import WriteBack
 from bot.enrich import Company, Enricher
-from bot.events import WebhookBody, parse_timestamp
+from bot.events import WebhookBody, WebhookPerson, parse_timestamp
 from bot.facts import AlertFacts, PastSignal
 from bot.matching import all_conditions_hold, describe_condition, lookup
 from bot.metrics import Metrics
@@ -83,6 +84,16 @@ def _why_not(conditions: Mapping[str, Any], context: Mapping[str, Any]) -> str:
             )
             return f"needs {describe_condition(path, expected)} (got {shown})"[:300]
     return "conditions not met"
+
+
+def _person_name(person: WebhookPerson | None) -> str | None:
+    """The person's own name when PostHog has one; else PostHog's display name (often the email)."""
+    if person is None:
+        return None
+    name = person.properties.get("name")
+    if isinstance(name, str) and name.strip():
+        return name.strip()
+    return person.name or None
 
 
 def action_phrase(signal: Signal) -> str:
@@ -183,9 +194,8 @@ class Pipeline:
                 )
                 continue
             if snoozed_until is not None:
-                decisions.append(
-                    {**base, "outcome": "snoozed", "reason": f"account snoozed until {snoozed_until:.0f}"}
-                )
+                until = datetime.fromtimestamp(snoozed_until, UTC).strftime("%a %-d %b %H:%M UTC")
+                decisions.append({**base, "outcome": "snoozed", "reason": f"account snoozed until {until}"})
                 continue
             if history is None:
                 history = await self._history(account, event.uuid, now)
@@ -248,7 +258,7 @@ class Pipeline:
             event_uuid=body.event.uuid,
             event_time=parse_timestamp(body.event.timestamp) or event_time,
             distinct_id=body.event.distinct_id,
-            person_name=person.name if person and person.name else None,
+            person_name=_person_name(person),
             person_email=person_email(body),
             account_key=account.key,
             account_source=account.source,

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -39,6 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from bot.db import READ_ONLY, is_sqlite, make_engine
+from bot.durations import format_duration
 
 metadata = MetaData()
 
@@ -207,7 +209,7 @@ class Commit:
 
     committed: bool
     alerts_created: list[str] = field(default_factory=list)
-    cooled_down: list[str] = field(default_factory=list)  # signal names refused by the cooldown
+    cooled_down: dict[str, float] = field(default_factory=dict)  # signal -> cooldown seconds
 
 
 def _dumps(value: Any) -> str:
@@ -405,7 +407,7 @@ class Store:
             commit = Commit(committed=True)
             for alert in new_alerts:
                 if not self._take_cooldown(conn, alert.signal, alert.account, alert.cooldown_s, now):
-                    commit.cooled_down.append(alert.signal)
+                    commit.cooled_down[alert.signal] = alert.cooldown_s
                     continue
                 conn.execute(
                     insert(alerts).values(
@@ -427,7 +429,7 @@ class Store:
                 )
                 commit.alerts_created.append(alert.id)
             if commit.cooled_down:
-                entry = _apply_cooldowns(entry, set(commit.cooled_down))
+                entry = _apply_cooldowns(entry, commit.cooled_down)
             conn.execute(insert(ledger).values(**self._ledger_values(entry, now)))
         return commit
 
@@ -708,15 +710,14 @@ def summarise_outcomes(decisions: Sequence[dict[str, Any]]) -> str:
     return "filtered"
 
 
-def _apply_cooldowns(entry: LedgerEntry, cooled: set[str]) -> LedgerEntry:
+def _apply_cooldowns(entry: LedgerEntry, cooled: dict[str, float]) -> LedgerEntry:
     decisions = []
     for decision in entry.signals:
-        if decision.get("signal") in cooled and decision.get("outcome") == "alerted":
-            decision = {
-                **decision,
-                "outcome": "cooldown",
-                "reason": "an alert for this account went out recently",
-            }
+        signal = decision.get("signal")
+        if signal in cooled and decision.get("outcome") == "alerted":
+            window = format_duration(timedelta(seconds=cooled[signal]))
+            reason = f"this account already had this alert within its {window} cooldown"
+            decision = {**decision, "outcome": "cooldown", "reason": reason}
             decision.pop("alert_id", None)
         decisions.append(decision)
     return LedgerEntry(
