@@ -9,6 +9,7 @@ Builder link, and a closing table says what happened to every event.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import tempfile
 import time
@@ -174,6 +175,8 @@ def run_demo(events_file: str | None = None, console: Console | None = None) -> 
         console.print(f"[red]demo needs {signals} and {events_path}; run it from the project folder.[/]")
         return 2
     events = load_events(events_path, time.time())
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        os.environ.pop(name, None)  # everything the demo talks to is on 127.0.0.1
     return asyncio.run(_run(events, signals, console))
 
 

@@ -88,4 +88,6 @@ async def posthog_webhook(request: Request) -> Response:
             "event_uuids": list(result.accepted_uuids[:20]),
         },
     )
-    return _json(202, {"accepted": result.accepted, "duplicates": result.duplicates})
+    response = _json(202, {"accepted": result.accepted, "duplicates": result.duplicates})
+    response.headers["X-Request-Id"] = request_id
+    return response

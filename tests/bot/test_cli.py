@@ -1,0 +1,143 @@
+"""The command line as an operator uses it: serve refuses without secrets, check names every
+problem, demo runs the whole loop offline."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLE_SIGNALS, ROOT, WEBHOOK_SECRET
+from tests.fakes.posthog import PROJECT_KEY
+from tests.fakes.slack import SIGNING_SECRET, TOKEN
+
+SETTING_NAMES = [
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "POSTHOG_HOST",
+    "POSTHOG_APP_HOST",
+    "POSTHOG_PROJECT_API_KEY",
+    "POSTHOG_PERSONAL_API_KEY",
+    "POSTHOG_PROJECT_ID",
+    "POSTHOG_WEBHOOK_SECRET",
+    "POSTHOG_WEBHOOK_SIGNING_SECRET",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "HUBSPOT_ACCESS_TOKEN",
+    "DATABASE_URL",
+    "SIGNALS_CONFIG",
+    "PORT",
+]
+
+
+def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
+    clean.update({"PYTHONPATH": str(ROOT), "COLUMNS": "200", **env})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=cwd, env=clean, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_serve_refuses_to_start_and_names_missing_secrets(tmp_path):
+    result = run(["serve"], tmp_path, SLACK_BOT_TOKEN=TOKEN)
+    assert result.returncode == 2
+    assert "SLACK_SIGNING_SECRET" in result.stderr and "POSTHOG_WEBHOOK_SECRET" in result.stderr
+    assert "SLACK_BOT_TOKEN" not in result.stderr.split("missing required setting(s):")[1].split("\n")[0]
+
+
+def test_serve_refuses_a_broken_signals_file(tmp_path):
+    (tmp_path / "signals.yml").write_text("signals: []\nrouting: [{channel: C0X}]\n")
+    result = run(
+        ["serve"],
+        tmp_path,
+        SLACK_BOT_TOKEN=TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        POSTHOG_WEBHOOK_SECRET=WEBHOOK_SECRET,
+    )
+    assert result.returncode == 2
+    assert "signals.yml: signals:" in result.stderr
+
+
+def _secrets(tmp_path: Path) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "POSTHOG_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "SIGNALS_CONFIG": str(EXAMPLE_SIGNALS),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'check.db'}",
+    }
+
+
+def test_check_passes_on_the_example(tmp_path):
+    result = run(["check"], tmp_path, **_secrets(tmp_path))
+    assert result.returncode == 0, result.stdout
+    assert "All good" in result.stdout
+
+
+def test_check_names_file_path_and_reason(tmp_path):
+    broken = tmp_path / "signals.yml"
+    text = EXAMPLE_SIGNALS.read_text().replace(
+        "{properties.feature_name: [api_integration]}", "{feature_name: x}"
+    )
+    text = text.replace("min_score: 50", "min_score: 500").replace(
+        "file: companies.json", "file: missing.json"
+    )
+    broken.write_text(text)
+    result = run(["check"], tmp_path, **{**_secrets(tmp_path), "SIGNALS_CONFIG": str(broken)})
+    assert result.returncode == 1
+    assert (
+        f"error: {broken}: signals[0].min_score: Input should be less than or equal to 100" in result.stdout
+    )
+    assert f"error: {broken}: signals[1].where: 'feature_name' must start with one of" in result.stdout
+
+
+def test_check_reports_missing_secrets_and_unreachable_database(tmp_path):
+    result = run(
+        ["check"],
+        tmp_path,
+        SIGNALS_CONFIG=str(EXAMPLE_SIGNALS),
+        DATABASE_URL="postgresql://nobody@127.0.0.1:1/none",
+    )
+    assert result.returncode == 1
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "POSTHOG_WEBHOOK_SECRET", "DATABASE_URL"):
+        assert f"error: {name}:" in result.stdout
+
+
+def test_check_online_tries_each_credential(tmp_path, fake_slack, fake_posthog):
+    env = {
+        **_secrets(tmp_path),
+        "SLACK_API_URL": fake_slack.api_url,
+        "POSTHOG_HOST": fake_posthog.url,
+        "POSTHOG_PROJECT_API_KEY": PROJECT_KEY,
+    }
+    good = run(["check", "--online"], tmp_path, **env)
+    assert good.returncode == 0, good.stdout
+    assert fake_slack.calls("auth.test")
+    bad = run(
+        ["check", "--online"],
+        tmp_path,
+        **{**env, "SLACK_BOT_TOKEN": "xoxb-wrong", "POSTHOG_PROJECT_API_KEY": "phc_wrong"},
+    )
+    assert bad.returncode == 1
+    assert "error: SLACK_BOT_TOKEN: Slack says invalid_auth" in bad.stdout
+    assert "error: POSTHOG_PROJECT_API_KEY: HTTP 401" in bad.stdout
+
+
+@pytest.mark.timeout(90)
+def test_demo_runs_the_whole_loop_offline(tmp_path):
+    result = run(["demo"], ROOT, HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "Trial user from Acme Corp finished onboarding. Series B fintech, 240 people." in out
+    assert "Also activated the API integration 2 days ago." in out
+    assert "Block Kit Builder: https://app.slack.com/block-kit-builder/#" in out
+    for outcome in ("alerted", "duplicate", "filtered", "below_threshold", "cooldown", "snoozed"):
+        assert outcome in out
+    assert "6 Slack messages" in out
+    assert "<!here> Richard <@U0CEO>" in out  # shown as text; Slack receives it escaped
+    assert not list(tmp_path.iterdir())  # nothing left behind
