@@ -1,0 +1,57 @@
+"""Durable state on SQLAlchemy Core: inbox, decision ledger, alerts (the outbox), cooldowns, snoozes and
+the enrichment cache. The same statements run on SQLite and PostgreSQL.
+
+Idempotency lives in keys: the inbox is keyed by `event.uuid` (insert-or-ignore is the dedupe), an
+alert by (event, signal), a cooldown by (signal, account). Work is claimed with a lease and a
+heartbeat, so a crashed process's events and alerts are picked up again, and a finished claim is only
+committed while the claimer still holds it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.store.accounts import AccountStore
+from bot.store.alerts import AlertStore
+from bot.store.events import EventStore
+from bot.store.records import (
+    OUTCOME_PRECEDENCE,
+    ClaimedAlert,
+    ClaimedEvent,
+    Commit,
+    InboxRow,
+    LedgerEntry,
+    NewAlert,
+    StoreUnavailable,
+    summarise_outcomes,
+)
+from bot.store.tables import alerts, inbox, metadata
+
+__all__ = [
+    "OUTCOME_PRECEDENCE",
+    "ClaimedAlert",
+    "ClaimedEvent",
+    "Commit",
+    "InboxRow",
+    "LedgerEntry",
+    "NewAlert",
+    "Store",
+    "StoreUnavailable",
+    "metadata",
+    "summarise_outcomes",
+]
+
+
+class Store(EventStore, AlertStore, AccountStore):
+    """All reads and writes. Methods are synchronous; async callers run them in a thread."""
+
+    def queue_depth(self) -> int:
+        """Events not yet decided plus alerts not yet posted."""
+        with self._read() as conn:
+            events = conn.execute(
+                select(func.count()).select_from(inbox).where(inbox.c.status.in_(("pending", "claimed")))
+            ).scalar_one()
+            pending_alerts = conn.execute(
+                select(func.count()).select_from(alerts).where(alerts.c.status.in_(("pending", "sending")))
+            ).scalar_one()
+        return int(events) + int(pending_alerts)

@@ -1,0 +1,165 @@
+"""Alerts waiting for Slack (the outbox): claims, outcomes, reads."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    and_,
+    func,
+    or_,
+    select,
+    update,
+)
+
+from bot.store.base import StoreBase
+from bot.store.records import (
+    ClaimedAlert,
+    summarise_outcomes,
+    to_json,
+)
+from bot.store.tables import alerts, ledger
+
+
+class AlertStore(StoreBase):
+    # -- alerts (outbox) ------------------------------------------------------------------------------
+    def claim_alert(self, alert_id: str, worker: str, lease_s: float) -> ClaimedAlert | None:
+        """Claim one alert for posting, if it is due and nobody holds it."""
+        claimed = self._claim_alerts(worker, lease_s, alerts.c.id == alert_id, 1)
+        return claimed[0] if claimed else None
+
+    def due_alerts(self, worker: str, limit: int) -> list[tuple[str, str]]:
+        """(id, channel) of alerts waiting to be posted: due retries and claims whose process died."""
+        now = time.time()
+        with self._read() as conn:
+            rows = conn.execute(
+                select(alerts.c.id, alerts.c.channel)
+                .where(self._alert_due(now, worker))
+                .order_by(alerts.c.created_at)
+                .limit(limit)
+            ).all()
+        return [(r[0], r[1]) for r in rows]
+
+    def _alert_due(self, now: float, worker: str) -> Any:
+        return or_(
+            and_(alerts.c.status == "pending", alerts.c.next_attempt_at <= now),
+            and_(alerts.c.status == "sending", self._abandoned(alerts, now, worker)),
+        )
+
+    def _claim_alerts(self, worker: str, lease_s: float, only: Any, limit: int) -> list[ClaimedAlert]:
+        """Claim and mark as sending in one transaction. The returned `sending_since` is the mark a
+        previous claimer left (None when no request can have reached Slack yet)."""
+        now = time.time()
+        due = self._alert_due(now, worker)
+        condition = due if only is None else and_(due, only)
+        candidates = (
+            select(
+                alerts.c.id,
+                alerts.c.event_uuid,
+                alerts.c.signal,
+                alerts.c.account,
+                alerts.c.channel,
+                alerts.c.message,
+                alerts.c.attempts,
+                alerts.c.received_at,
+                alerts.c.request_id,
+                alerts.c.sending_since,
+            )
+            .where(condition)
+            .order_by(alerts.c.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self._write() as conn:
+            rows = conn.execute(candidates).all()
+            if not rows:
+                return []
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.id.in_([r[0] for r in rows]))
+                .values(
+                    status="sending",
+                    claimed_by=worker,
+                    lease_until=now + lease_s,
+                    attempts=alerts.c.attempts + 1,
+                    sending_since=func.coalesce(alerts.c.sending_since, now),
+                )
+            )
+        return [
+            ClaimedAlert(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5]), r[6] + 1, r[7], r[8], r[9])
+            for r in rows
+        ]
+
+    def mark_posted(self, alert_id: str, worker: str, channel: str, ts: str) -> bool:
+        with self._write() as conn:
+            return (
+                conn.execute(
+                    update(alerts)
+                    .where(alerts.c.id == alert_id, alerts.c.status == "sending")
+                    .values(
+                        status="posted",
+                        ts=ts,
+                        posted_channel=channel,
+                        posted_at=time.time(),
+                        lease_until=None,
+                        error=None,
+                    )
+                ).rowcount
+                == 1
+            )
+
+    def alert_retry(
+        self, alert_id: str, worker: str, error: str, delay_s: float, uncertain: bool = False
+    ) -> None:
+        """Back to the queue. `uncertain`: the request may have reached Slack, so the next attempt
+        looks for the message before posting (the `sending_since` mark is kept)."""
+        values: dict[str, Any] = {
+            "status": "pending",
+            "claimed_by": None,
+            "lease_until": None,
+            "next_attempt_at": time.time() + delay_s,
+            "error": error[:2000],
+        }
+        if not uncertain:
+            values["sending_since"] = None
+        with self._write() as conn:
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.id == alert_id, alerts.c.claimed_by == worker, alerts.c.status == "sending")
+                .values(**values)
+            )
+
+    def alert_failed(self, alert_id: str, worker: str, error: str, event_uuid: str, signal: str) -> None:
+        """Give up on an alert and record it in the event's ledger entry."""
+        with self._write() as conn:
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.id == alert_id, alerts.c.status == "sending")
+                .values(status="failed", lease_until=None, error=error[:2000])
+            )
+            row = conn.execute(select(ledger.c.signals).where(ledger.c.event_uuid == event_uuid)).first()
+            if row is None:
+                return
+            decisions = orjson.loads(row[0])
+            for decision in decisions:
+                if decision.get("signal") == signal and decision.get("outcome") == "alerted":
+                    decision["outcome"] = "failed"
+                    decision["reason"] = f"Slack refused the alert: {error}"[:500]
+            outcome = summarise_outcomes(decisions)
+            conn.execute(
+                update(ledger)
+                .where(ledger.c.event_uuid == event_uuid)
+                .values(signals=to_json(decisions), outcome=outcome)
+            )
+
+    def get_alert(self, alert_id: str) -> dict[str, Any] | None:
+        with self._read() as conn:
+            row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).mappings().first()
+        return dict(row) if row else None
+
+    def alerts_for(self, event_uuid: str) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            rows = conn.execute(select(alerts).where(alerts.c.event_uuid == event_uuid)).mappings().all()
+        return [dict(r) for r in rows]

@@ -1,0 +1,96 @@
+"""Engine, transactions and process liveness shared by every part of the store."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Self
+
+from sqlalchemy import (
+    Table,
+    and_,
+    delete,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from bot.db import READ_ONLY, is_sqlite, make_engine
+from bot.store.tables import alerts, inbox, metadata, workers
+
+
+class StoreBase:
+    """The engine, write serialisation, liveness of processes, and schema creation."""
+
+    def __init__(self, engine: Engine, stale_after_s: float = 30.0):
+        self.engine = engine
+        self.stale_after_s = stale_after_s
+        self.sqlite = is_sqlite(engine)
+        # SQLite has one writer at a time; queueing our own threads here is fairer and cheaper than
+        # letting them spin in SQLite's busy handler (other processes still wait via busy_timeout).
+        self._write_lock = threading.Lock() if self.sqlite else None
+        self._insert = sqlite.insert if self.sqlite else postgresql.insert
+
+    @classmethod
+    def from_url(cls, url: str, stale_after_s: float = 30.0, **engine_options: Any) -> Self:
+        return cls(make_engine(url, **engine_options), stale_after_s=stale_after_s)
+
+    def create(self) -> None:
+        metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    def _read(self) -> Any:
+        return self.engine.connect().execution_options(**READ_ONLY)
+
+    # -- health -----------------------------------------------------------------------------------
+    def ping(self) -> None:
+        with self._read() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    # -- liveness ---------------------------------------------------------------------------------
+    def heartbeat(self, worker: str) -> None:
+        """Say this process is alive: its claims stay its own while its heartbeat is fresh."""
+        now = time.time()
+        stmt = self._insert(workers).values(id=worker, heartbeat_at=now, started_at=now)
+        stmt = stmt.on_conflict_do_update(index_elements=[workers.c.id], set_={"heartbeat_at": now})
+        with self._write() as conn:
+            conn.execute(stmt)
+            conn.execute(delete(workers).where(workers.c.heartbeat_at < now - 86400))
+
+    def retire(self, worker: str) -> None:
+        """A clean shutdown: hand back unfinished claims at once instead of waiting for staleness."""
+        with self._write() as conn:
+            conn.execute(
+                update(inbox)
+                .where(inbox.c.claimed_by == worker, inbox.c.status == "claimed")
+                .values(status="pending", claimed_by=None, lease_until=None)
+            )
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.claimed_by == worker, alerts.c.status == "sending")
+                .values(status="pending", claimed_by=None, lease_until=None)
+            )
+            conn.execute(delete(workers).where(workers.c.id == worker))
+
+    def _abandoned(self, table: Table, now: float, worker: str) -> Any:
+        """A claim whose lease ran out, or another process's claim whose heartbeat stopped."""
+        alive = select(workers.c.id).where(workers.c.heartbeat_at >= now - self.stale_after_s)
+        return or_(
+            table.c.lease_until < now,
+            and_(table.c.claimed_by != worker, table.c.claimed_by.not_in(alive.scalar_subquery())),
+        )

@@ -1,0 +1,244 @@
+"""The inbox and the decision ledger: ingest, claims, decisions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection
+
+from bot.store.base import StoreBase
+from bot.store.records import (
+    ClaimedEvent,
+    Commit,
+    InboxRow,
+    LedgerEntry,
+    NewAlert,
+    apply_cooldowns,
+    to_json,
+)
+from bot.store.tables import alerts, cooldowns, inbox, ledger
+
+
+class EventStore(StoreBase):
+    # -- inbox ------------------------------------------------------------------------------------
+    def ingest(self, rows: Sequence[InboxRow], decided: Sequence[LedgerEntry]) -> set[str]:
+        """Insert-or-ignore the rows in one transaction; returns the uuids that were new.
+
+        `decided` carries ledger entries for rows stored as already done; only those whose inbox row
+        was new are written, so a redelivered event never gets a second ledger entry.
+        """
+        if not rows:
+            return set()
+        values = [
+            {
+                "uuid": r.uuid,
+                "event_name": r.event_name,
+                "payload": r.payload.decode() if r.payload is not None else None,
+                "status": r.status,
+                "received_at": r.received_at,
+                "request_id": r.request_id,
+                "attempts": 0,
+                "next_attempt_at": 0.0,
+            }
+            for r in rows
+        ]
+        new: set[str] = set()
+        with self._write() as conn:
+            for start in range(0, len(values), 1000):  # stay under the drivers' parameter limits
+                chunk = values[start : start + 1000]
+                stmt = self._insert(inbox).values(chunk).on_conflict_do_nothing().returning(inbox.c.uuid)
+                new.update(row[0] for row in conn.execute(stmt))
+            entries = [e for e in decided if e.event_uuid in new]
+            if entries:
+                now = time.time()
+                conn.execute(insert(ledger), [self._ledger_values(e, now) for e in entries])
+        return new
+
+    @staticmethod
+    def _ledger_values(entry: LedgerEntry, now: float) -> dict[str, Any]:
+        return {
+            "event_uuid": entry.event_uuid,
+            "event_name": entry.event_name[:400],
+            "distinct_id": entry.distinct_id[:400] if entry.distinct_id else None,
+            "account": entry.account,
+            "outcome": entry.outcome,
+            "signals": to_json(entry.signals),
+            "event_time": entry.event_time,
+            "decided_at": now,
+            "request_id": entry.request_id,
+        }
+
+    def claim_events(self, worker: str, limit: int, lease_s: float) -> list[ClaimedEvent]:
+        """Lease up to `limit` due events. SKIP LOCKED keeps concurrent claimers on PostgreSQL apart."""
+        now = time.time()
+        due = or_(
+            and_(inbox.c.status == "pending", inbox.c.next_attempt_at <= now),
+            and_(inbox.c.status == "claimed", self._abandoned(inbox, now, worker)),
+        )
+        candidates = (
+            select(inbox.c.uuid)
+            .where(due)
+            .order_by(inbox.c.received_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(inbox)
+            .where(inbox.c.uuid.in_(candidates.scalar_subquery()))
+            .where(due)
+            .values(
+                status="claimed",
+                claimed_by=worker,
+                lease_until=now + lease_s,
+                attempts=inbox.c.attempts + 1,
+            )
+            .returning(
+                inbox.c.uuid, inbox.c.payload, inbox.c.attempts, inbox.c.received_at, inbox.c.request_id
+            )
+        )
+        with self._write() as conn:
+            rows = conn.execute(stmt).all()
+        claimed = [ClaimedEvent(r[0], (r[1] or "{}").encode(), r[2], r[3], r[4]) for r in rows]
+        claimed.sort(key=lambda c: c.received_at)
+        return claimed
+
+    def _release_claim(self, conn: Connection, uuid: str, worker: str, **values: Any) -> bool:
+        result = conn.execute(
+            update(inbox)
+            .where(inbox.c.uuid == uuid, inbox.c.claimed_by == worker, inbox.c.status == "claimed")
+            .values(**values)
+        )
+        return result.rowcount == 1
+
+    def retry_event(self, uuid: str, worker: str, error: str, delay_s: float) -> bool:
+        with self._write() as conn:
+            return self._release_claim(
+                conn,
+                uuid,
+                worker,
+                status="pending",
+                claimed_by=None,
+                lease_until=None,
+                next_attempt_at=time.time() + delay_s,
+                last_error=error[:2000],
+            )
+
+    def finish_event(
+        self, uuid: str, worker: str, entry: LedgerEntry, new_alerts: Sequence[NewAlert], received_at: float
+    ) -> Commit:
+        """Record the decision and create alerts atomically, while the claim is still ours.
+
+        Each alert first takes its (signal, account) cooldown slot; when another event took it first
+        (in this or another process), that signal is recorded as `cooldown` instead.
+        """
+        now = time.time()
+        with self._write() as conn:
+            if not self._release_claim(conn, uuid, worker, status="done", lease_until=None, last_error=None):
+                conn.rollback()
+                return Commit(committed=False)
+            commit = Commit(committed=True)
+            for alert in new_alerts:
+                if not self._take_cooldown(conn, alert.signal, alert.account, alert.cooldown_s, now):
+                    commit.cooled_down[alert.signal] = alert.cooldown_s
+                    continue
+                conn.execute(
+                    insert(alerts).values(
+                        id=alert.id,
+                        event_uuid=uuid,
+                        signal=alert.signal,
+                        account=alert.account,
+                        channel=alert.channel,
+                        owner=alert.owner,
+                        score=alert.score,
+                        message=to_json(alert.message),
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=0.0,
+                        received_at=received_at,
+                        created_at=now,
+                        request_id=entry.request_id,
+                    )
+                )
+                commit.alerts_created.append(alert.id)
+            if commit.cooled_down:
+                entry = apply_cooldowns(entry, commit.cooled_down)
+            conn.execute(insert(ledger).values(**self._ledger_values(entry, now)))
+        return commit
+
+    def _take_cooldown(
+        self, conn: Connection, signal: str, account: str, cooldown_s: float, now: float
+    ) -> bool:
+        inserted = conn.execute(
+            self._insert(cooldowns)
+            .values(signal=signal, account=account, last_alert_at=now)
+            .on_conflict_do_nothing()
+            .returning(cooldowns.c.signal)
+        ).first()
+        if inserted is not None:
+            return True
+        taken = conn.execute(
+            update(cooldowns)
+            .where(
+                cooldowns.c.signal == signal,
+                cooldowns.c.account == account,
+                cooldowns.c.last_alert_at <= now - cooldown_s,
+            )
+            .values(last_alert_at=now)
+        ).rowcount
+        return taken == 1
+
+    def fail_event(self, uuid: str, worker: str, entry: LedgerEntry) -> bool:
+        """Give up on an event after its last attempt; it is recorded, never silently dropped."""
+        with self._write() as conn:
+            if not self._release_claim(conn, uuid, worker, status="done", lease_until=None):
+                conn.rollback()
+                return False
+            conn.execute(insert(ledger).values(**self._ledger_values(entry, time.time())))
+            return True
+
+    # -- reads for decisions ------------------------------------------------------------------------
+    def account_history(
+        self, account: str, since: float, exclude_uuid: str, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """Recent ledger entries of an account in which some signal matched, newest first."""
+        stmt = (
+            select(ledger.c.event_uuid, ledger.c.event_name, ledger.c.signals, ledger.c.event_time)
+            .where(
+                ledger.c.account == account,
+                ledger.c.event_time >= since,
+                ledger.c.event_uuid != exclude_uuid,
+                ledger.c.outcome != "filtered",
+            )
+            .order_by(ledger.c.event_time.desc())
+            .limit(limit)
+        )
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            {"event_uuid": r[0], "event_name": r[1], "signals": orjson.loads(r[2]), "event_time": r[3]}
+            for r in rows
+        ]
+
+    def outcome_counts(self) -> dict[str, int]:
+        with self._read() as conn:
+            rows = conn.execute(select(ledger.c.outcome, func.count()).group_by(ledger.c.outcome)).all()
+        return {r[0]: r[1] for r in rows}
+
+    def ledger_entries(self, uuids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        stmt = select(ledger).order_by(ledger.c.decided_at)
+        if uuids is not None:
+            stmt = stmt.where(ledger.c.event_uuid.in_(list(uuids)))
+        with self._read() as conn:
+            rows = conn.execute(stmt).mappings().all()
+        return [{**row, "signals": orjson.loads(row["signals"])} for row in rows]

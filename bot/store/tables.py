@@ -1,0 +1,114 @@
+"""The tables: one definition for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("uuid", String(200), primary_key=True),
+    Column("event_name", String(400), nullable=False),
+    Column("payload", Text, nullable=True),  # NULL once decided at ingest (no signal wants it)
+    Column("status", String(16), nullable=False),  # pending | claimed | done
+    Column("received_at", Float, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False, default=0.0),
+    Column("claimed_by", String(64), nullable=True),
+    Column("lease_until", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("ix_inbox_claim", "status", "next_attempt_at"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("event_uuid", String(200), primary_key=True),
+    Column("event_name", String(400), nullable=False),
+    Column("distinct_id", String(400), nullable=True),
+    Column("account", String(300), nullable=True),
+    Column("outcome", String(32), nullable=False),
+    Column("signals", Text, nullable=False),  # JSON: [{signal, outcome, reason, score?, alert_id?}]
+    Column("event_time", Float, nullable=True),
+    Column("decided_at", Float, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Index("ix_ledger_account", "account", "event_time"),
+    Index("ix_ledger_outcome", "outcome"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("event_uuid", String(200), nullable=False),
+    Column("signal", String(100), nullable=False),
+    Column("account", String(300), nullable=False),
+    Column("channel", String(100), nullable=False),
+    Column("owner", String(32), nullable=True),
+    Column("score", Integer, nullable=False),
+    Column("message", Text, nullable=False),  # JSON: chat.postMessage arguments
+    Column("status", String(16), nullable=False),  # pending | sending | posted | failed
+    Column("ts", String(32), nullable=True),
+    Column("posted_channel", String(100), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False, default=0.0),
+    Column("claimed_by", String(64), nullable=True),
+    Column("lease_until", Float, nullable=True),
+    Column("sending_since", Float, nullable=True),
+    Column("received_at", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("posted_at", Float, nullable=True),
+    Column("request_id", String(64), nullable=False),
+    Column("error", Text, nullable=True),
+    UniqueConstraint("event_uuid", "signal", name="uq_alerts_event_signal"),
+    Index("ix_alerts_due", "status", "next_attempt_at"),
+)
+
+cooldowns = Table(
+    "cooldowns",
+    metadata,
+    Column("signal", String(100), primary_key=True),
+    Column("account", String(300), primary_key=True),
+    Column("last_alert_at", Float, nullable=False),
+)
+
+snoozes = Table(
+    "snoozes",
+    metadata,
+    Column("account", String(300), primary_key=True),
+    Column("until", Float, nullable=False),
+    Column("snoozed_by", String(32), nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
+enrichment_cache = Table(
+    "enrichment_cache",
+    metadata,
+    Column("provider", String(32), primary_key=True),
+    Column("key", String(300), primary_key=True),
+    Column("value", Text, nullable=True),  # NULL: the provider knows nothing (negative cache)
+    Column("fetched_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("started_at", Float, nullable=False),
+)
