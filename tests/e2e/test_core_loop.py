@@ -35,3 +35,100 @@ def test_event_becomes_alert_in_owner_channel(db_url, fake_slack, fake_posthog, 
         person_set = fake_posthog.captured("$set")[0]
         assert person_set["$set"]["company_name"] == "Acme Corp"
         assert person_set["distinct_id"] == "u_1"
+
+
+HOSTILE = "<!channel> <!here> <@U0CEO> <#C0GENERAL> <https://evil.example|PostHog login> & co"
+
+
+def _mrkdwn_texts(message: dict) -> list[str]:
+    texts = [message["text"]]
+    for block in message["blocks"]:
+        for obj in [block.get("text"), *(block.get("fields") or []), *(block.get("elements") or [])]:
+            if isinstance(obj, dict) and obj.get("type") == "mrkdwn":
+                texts.append(obj["text"])
+    return texts
+
+
+def test_hostile_event_data_reaches_slack_escaped_and_within_limits(sqlite_url, fake_slack, example_config):
+    with serve(make_settings(sqlite_url, fake_slack), example_config) as app:
+        body = webhook_body(
+            "feature_activated",
+            properties={
+                "feature_name": "api_integration",
+                "$groups": {"company": "evil-corp"},
+                "plan": HOSTILE + "x" * 300_000,
+            },
+            person={
+                "id": "p1",
+                "name": HOSTILE,
+                "url": "javascript:alert(1)",
+                "properties": {"email": "mallory@evilcorp.example", "name": HOSTILE + "\x00\x1b[31m"},
+            },
+            groups={
+                "company": {
+                    "id": "evil-corp",
+                    "properties": {"name": HOSTILE, "industry": "x" * 50_000, "employees": "<!everyone>"},
+                }
+            },
+        )
+        assert app.post_webhook(body).status_code == 202
+        message = fake_slack.wait_for(lambda s: s.posted())[0]  # the fake rejects what Slack would reject
+        for text in _mrkdwn_texts(message):
+            for token in (
+                "<!channel>",
+                "<!here>",
+                "<!everyone>",
+                "<@U0CEO>",
+                "<#C0GENERAL>",
+                "<https://evil",
+            ):
+                assert token not in text
+            assert "\x00" not in text and "\x1b" not in text
+        assert "&lt;!channel&gt;" in message["blocks"][1]["text"]["text"]
+        assert "javascript:" not in str(message)
+
+
+def test_each_channel_is_paced_to_one_message_per_second(sqlite_url, fake_slack, example_config):
+    from tests.conftest import fast_tuning
+
+    tuning = fast_tuning(channel_interval_s=1.0)
+    with serve(make_settings(sqlite_url, fake_slack), example_config, tuning) as app:
+        same_channel = [
+            webhook_body(
+                "feature_activated",
+                distinct_id=f"u{i}",
+                properties={"feature_name": "api_integration", "company_domain": f"team{i}.example.com"},
+            )
+            for i in range(3)
+        ]
+        other_channel = webhook_body(
+            "feature_activated", properties={"feature_name": "api_integration", "company_domain": "globex.de"}
+        )
+        app.post_webhook([*same_channel, other_channel])
+        fake_slack.wait_for(lambda s: len(s.posted()) == 4, timeout=10)
+    posts = [r for r in fake_slack.requests if r.path == "/api/chat.postMessage"]
+    by_channel: dict[str, list[float]] = {}
+    for request in posts:
+        by_channel.setdefault(fake_slack.args(request)["channel"], []).append(request.at)
+    gaps = [b - a for a, b in zip(by_channel["C0SIGNALS"], by_channel["C0SIGNALS"][1:], strict=False)]
+    assert len(gaps) == 2 and all(gap >= 0.95 for gap in gaps)
+    assert by_channel["C0EMEA"][0] - by_channel["C0SIGNALS"][0] < 0.9  # another channel is not held up
+
+
+def test_company_group_gets_enrichment_written_back(sqlite_url, fake_slack, fake_posthog, example_config):
+    with serve(make_settings(sqlite_url, fake_slack, fake_posthog), example_config) as app:
+        body = webhook_body(
+            "feature_activated",
+            distinct_id="u_alice",
+            properties={"feature_name": "api_integration", "$groups": {"company": "umbrella.co.uk"}},
+            groups={"company": {"id": "umbrella.co.uk", "properties": {"name": "Umbrella Analytics"}}},
+        )
+        app.post_webhook(body)
+        group = fake_posthog.wait_for(lambda s: s.captured("$groupidentify"))[0]
+        assert group["properties"]["$group_type"] == "company"
+        assert group["properties"]["$group_key"] == "umbrella.co.uk"
+        assert group["properties"]["$group_set"]["employees"] == 430
+        assert group["properties"]["$group_set"]["icp_score"] == 100
+        person = fake_posthog.wait_for(lambda s: s.captured("$set"))[0]
+        assert person["distinct_id"] == "u_alice"
+        assert person["$set"]["company_domain"] == "umbrella.co.uk"
