@@ -223,19 +223,21 @@ def bare_app() -> Any:
     )
 
 
-def real_app(spec: dict[str, Any]) -> Any:
-    """The real app as `python -m bot serve` builds it (Services -> create_app), pointed at local fakes
-    for Slack and PostHog; `spec["tuning"]` is empty unless a flag overrides a Tuning default."""
+def real_app(spec: dict[str, Any], log_path: str) -> Any:
+    """The real app as `python -m bot serve` builds it (a web process that supervises a worker
+    process), pointed at local fakes for Slack and PostHog; `spec["tuning"]` is empty unless a flag
+    overrides a Tuning default."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="metrics-", dir=Path(log_path).parent)
     from bot import logs
-    from bot.services import Services, Tuning
+    from bot.services import Tuning
     from bot.settings import Settings
     from bot.signals import load_signals
-    from bot.web import create_app
+    from bot.web import create_server_app
 
     settings = Settings(_env_file=None, **spec["settings"])
     logs.configure(settings.log_level)
     tuning = Tuning(**spec["tuning"])
-    return create_app(Services(settings, load_signals(SIGNALS_FILE), tuning))
+    return create_server_app(settings, load_signals(SIGNALS_FILE), tuning)
 
 
 def serve_main(kind: str, spec: dict[str, Any], log_path: str, port_pipe: Any) -> None:
@@ -250,7 +252,7 @@ def serve_main(kind: str, spec: dict[str, Any], log_path: str, port_pipe: Any) -
     sock.bind(("127.0.0.1", 0))
     port_pipe.send(sock.getsockname()[1])
     port_pipe.close()
-    app = bare_app() if kind == "bare" else real_app(spec)
+    app = bare_app() if kind == "bare" else real_app(spec, log_path)
     config = uvicorn.Config(
         app,
         loop="uvloop",
@@ -293,7 +295,7 @@ def run_server(kind: str, spec: dict[str, Any], workdir: Path) -> Iterator[Serve
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     log_path = workdir / f"{kind}-{time.monotonic_ns()}.log"
-    process = ctx.Process(target=serve_main, args=(kind, spec, str(log_path), child), daemon=True)
+    process = ctx.Process(target=serve_main, args=(kind, spec, str(log_path), child), daemon=False)  # the app starts its own worker process
     process.start()
     child.close()
     try:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 
 from bot import __version__
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from bot import logs
     from bot.settings import Settings
     from bot.signals import SignalsFileError, load_signals
@@ -30,20 +31,26 @@ def _serve(args: argparse.Namespace) -> int:
         print("\n".join(exc.lines()), file=sys.stderr)
         return 2
 
-    from bot.services import Services
-    from bot.web import create_app
+    # The web and worker processes add up their counters in this folder; prometheus_client reads the
+    # variable when it is first imported, so it is set before anything imports it.
+    metrics_dir = tempfile.mkdtemp(prefix="signals-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        import uvicorn
 
-    services = Services(settings, config)
-    app = create_app(services)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port or settings.port,
-        access_log=False,
-        log_config=None,
-        lifespan="on",
-        timeout_graceful_shutdown=15,
-    )
+        from bot.web import create_server_app
+
+        uvicorn.run(
+            create_server_app(settings, config),
+            host=args.host,
+            port=args.port or settings.port,
+            access_log=False,
+            log_config=None,
+            lifespan="on",
+            timeout_graceful_shutdown=15,
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

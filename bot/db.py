@@ -7,9 +7,13 @@ reads and then writes (claiming work) takes the write lock up front instead of f
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
+from types import TracebackType
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 READ_ONLY = {"signals_read_only": True}
 
@@ -68,6 +72,39 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0, connect_timeout_s: flo
     )
 
 
-def make_null_pool_engine(url: str) -> Engine:
-    """A connection-per-use engine for one-off administrative work (tests, check)."""
-    return create_engine(normalise_url(url), poolclass=NullPool)
+class SqliteWriteLock:
+    """One writer at a time on a SQLite file, across threads and processes.
+
+    SQLite's own busy handler polls with sleeps that grow to 100 ms, so two processes writing at once
+    (the web and the worker process) would keep each other waiting far longer than any transaction
+    takes. Writers here queue on a thread lock, then on `flock` of `<database>.lock`, which wakes the
+    next writer the moment the lock is free. Tools outside the app still meet SQLite's busy_timeout.
+    """
+
+    def __init__(self, database: str):
+        self._path = database + ".lock"
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # a new process needs its own descriptor
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._pid = os.getpid()
+        return self._fd
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()

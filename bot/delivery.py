@@ -225,7 +225,9 @@ class Delivery:
         latency = time.time() - claimed.received_at
         self.metrics.alerts_posted.inc()
         self.metrics.webhook_to_slack.observe(latency)
-        log.info("alert posted", extra={**extra, "ts": ts, "webhook_to_slack_ms": round(latency * 1000, 1)})
+        log.info(
+            "alert posted", extra={**extra, "slack_ts": ts, "webhook_to_slack_ms": round(latency * 1000, 1)}
+        )
 
     async def _slack_error(
         self, claimed: ClaimedAlert, exc: SlackApiError, extra: dict[str, object]
@@ -307,6 +309,7 @@ class Delivery:
                 await asyncio.to_thread(
                     self.store.mark_posted, claimed.id, self.worker_id, claimed.channel, ts
                 )
-                log.info("interrupted alert was already in Slack; recorded", extra={**extra, "ts": ts})
+                self.metrics.alerts_posted.inc()
+                log.info("interrupted alert was already in Slack; recorded", extra={**extra, "slack_ts": ts})
                 return True
         return False

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from itertools import accumulate
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -97,7 +97,7 @@ class WebhookBody(BaseModel):
         return parse_timestamp(self.event.timestamp)
 
     def stored(self) -> bytes:
-        """The normalised body as kept in the inbox (modern field names)."""
+        """This body as JSON with today's field names."""
         return orjson.dumps(self.model_dump(mode="json", exclude_none=True))
 
 
@@ -152,8 +152,21 @@ def _parse_one(item: Any, prefix: str) -> WebhookBody:
         raise BodyError("; ".join(_describe(e, prefix) for e in exc.errors()[:5])) from None
 
 
+class Incoming(NamedTuple):
+    """A parsed event and the JSON to keep in the inbox."""
+
+    body: WebhookBody
+    stored: bytes
+
+
 def parse_body(raw: bytes) -> list[WebhookBody]:
     """All events in a request body; a JSON array is a batch. Raises BodyError."""
+    return [incoming.body for incoming in parse_request(raw)]
+
+
+def parse_request(raw: bytes) -> list[Incoming]:
+    """Like parse_body, with each event's JSON for the inbox: what PostHog sent when it already uses
+    today's field names (serialising again is costly on the webhook path), else the normalised body."""
     if _too_deep(raw):
         raise BodyError(f"invalid JSON: nested deeper than {MAX_DEPTH} levels")
     try:
@@ -165,5 +178,17 @@ def parse_body(raw: bytes) -> list[WebhookBody]:
             raise BodyError("the batch is empty")
         if len(data) > MAX_BATCH:
             raise BodyError(f"a batch holds at most {MAX_BATCH} events", status=413)
-        return [_parse_one(item, f"[{i}]") for i, item in enumerate(data)]
-    return [_parse_one(data, "")]
+        parsed = [_parse_one(item, f"[{i}]") for i, item in enumerate(data)]
+        return [
+            Incoming(body, orjson.dumps(item) if _modern_shape(item) else body.stored())
+            for body, item in zip(parsed, data, strict=True)
+        ]
+    body = _parse_one(data, "")
+    return [Incoming(body, raw if _modern_shape(data) else body.stored())]
+
+
+def _modern_shape(item: dict[str, Any]) -> bool:
+    """Whether the JSON already uses today's field names, so it can be stored as sent."""
+    person = item.get("person")
+    old_person = isinstance(person, dict) and "uuid" in person and "id" not in person
+    return "name" not in item["event"] and not old_person

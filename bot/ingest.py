@@ -1,26 +1,26 @@
 """Group commit for the webhook: concurrent requests share one database transaction.
 
-A request hands its parsed events to a single writer thread and awaits the commit. The writer drains
-whatever has queued up meanwhile and stores it with one insert-or-ignore, so throughput grows with
-load while every 202 still means "committed". Events that no signal listens to are decided right
-here (ledger outcome `filtered`) and their payload is not kept.
+Requests queue their parsed events on the event loop. One transaction at a time runs on a dedicated
+writer thread and takes everything queued so far; while it runs, the next batch gathers. So there is
+one thread hand-off per batch rather than per request, throughput grows with load, and every 202
+still means "committed". Events that no signal listens to are decided right here (ledger outcome
+`filtered`) and their payload is not kept.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bot.events import WebhookBody
+from bot.events import Incoming, WebhookBody
 from bot.store import InboxRow, LedgerEntry, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
-MAX_ROWS_PER_TRANSACTION = 500
+MAX_ROWS_PER_TRANSACTION = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,16 +36,20 @@ class _Submission:
     rows: list[InboxRow]
     decided: list[LedgerEntry]
     future: asyncio.Future[IngestResult]
-    loop: asyncio.AbstractEventLoop
 
 
-def _resolve(future: asyncio.Future[IngestResult], result: IngestResult | BaseException) -> None:
-    if future.done():  # the client went away; the events are stored regardless
-        return
-    if isinstance(result, BaseException):
-        future.set_exception(result)
-    else:
-        future.set_result(result)
+def _filtered(body: WebhookBody, request_id: str) -> LedgerEntry:
+    event = body.event
+    return LedgerEntry(
+        event_uuid=event.uuid,
+        event_name=event.event,
+        distinct_id=event.distinct_id,
+        account=None,
+        outcome="filtered",
+        signals=[{"outcome": "filtered", "reason": "no signal listens to this event"}],
+        event_time=body.event_time,
+        request_id=request_id,
+    )
 
 
 class IngestWriter:
@@ -53,97 +57,88 @@ class IngestWriter:
         self._store = store
         self._wanted = wanted
         self._on_pending = on_pending
-        self._queue: queue.SimpleQueue[_Submission | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._queued: list[_Submission] = []
+        self._writing = False
+        self._executor: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
-        self._thread.start()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=10)
-            self._thread = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
-    def rows_for(
-        self, bodies: list[WebhookBody], request_id: str
-    ) -> tuple[list[InboxRow], list[LedgerEntry]]:
+    def rows_for(self, events: list[Incoming], request_id: str) -> tuple[list[InboxRow], list[LedgerEntry]]:
         now = time.time()
         rows: list[InboxRow] = []
         decided: list[LedgerEntry] = []
-        for body in bodies:
+        for body, stored in events:
             event = body.event
             if self._wanted(event.event):
-                rows.append(InboxRow(event.uuid, event.event, body.stored(), now, request_id, "pending"))
-                continue
-            rows.append(InboxRow(event.uuid, event.event, None, now, request_id, "done"))
-            decided.append(
-                LedgerEntry(
-                    event_uuid=event.uuid,
-                    event_name=event.event,
-                    distinct_id=event.distinct_id,
-                    account=None,
-                    outcome="filtered",
-                    signals=[{"outcome": "filtered", "reason": "no signal listens to this event"}],
-                    event_time=body.event_time,
-                    request_id=request_id,
-                )
-            )
+                rows.append(InboxRow(event.uuid, event.event, stored, now, request_id, "pending"))
+            else:
+                rows.append(InboxRow(event.uuid, event.event, None, now, request_id, "done"))
+                decided.append(_filtered(body, request_id))
         return rows, decided
 
-    async def submit(self, bodies: list[WebhookBody], request_id: str) -> IngestResult:
+    async def submit(self, events: list[Incoming], request_id: str) -> IngestResult:
         """Store the events durably; raises StoreUnavailable when the database cannot take them."""
-        if self._thread is None:
+        if self._executor is None:
             raise StoreUnavailable("the ingest writer is not running")
-        rows, decided = self.rows_for(bodies, request_id)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[IngestResult] = loop.create_future()
-        self._queue.put(_Submission(rows, decided, future, loop))
-        result = await asyncio.shield(future)
-        if result.pending:
-            self._on_pending()
-        return result
+        rows, decided = self.rows_for(events, request_id)
+        future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
+        self._queued.append(_Submission(rows, decided, future))
+        if not self._writing:
+            self._write_next()
+        return await future
 
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            size = len(first.rows)
-            stop = False
-            while size < MAX_ROWS_PER_TRANSACTION:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-                size += len(more.rows)
-            self._commit(batch)
-            if stop:
-                return
+    def _write_next(self) -> None:
+        """Start a transaction with what has queued up (on the event loop thread)."""
+        if not self._queued or self._executor is None:
+            return
+        taken = size = 0
+        while taken < len(self._queued) and size < MAX_ROWS_PER_TRANSACTION:
+            size += len(self._queued[taken].rows)
+            taken += 1
+        batch, self._queued = self._queued[:taken], self._queued[taken:]
+        self._writing = True
+        task = asyncio.get_running_loop().run_in_executor(self._executor, self._commit, batch)
+        task.add_done_callback(lambda done: self._written(batch, done))
 
-    def _commit(self, batch: list[_Submission]) -> None:
+    def _written(self, batch: list[_Submission], done: asyncio.Future[list[IngestResult]]) -> None:
+        self._writing = False
+        error = done.exception()
+        if error is not None:
+            log.error(
+                "store refused %d requests: %s",
+                len(batch),
+                type(error).__name__,
+                extra={"error": str(error)[:500]},
+            )
+            failure = StoreUnavailable(str(error))
+            for submission in batch:
+                if not submission.future.done():  # the client may have gone; the outcome stands
+                    submission.future.set_exception(failure)
+        else:
+            results = done.result()
+            for submission, result in zip(batch, results, strict=True):
+                if not submission.future.done():
+                    submission.future.set_result(result)
+            if any(result.pending for result in results):
+                self._on_pending()
+        self._write_next()
+
+    def _commit(self, batch: list[_Submission]) -> list[IngestResult]:
+        """On the writer thread: one insert-or-ignore for the whole batch."""
         unique: dict[str, InboxRow] = {}
         decided: list[LedgerEntry] = []
         for submission in batch:
             for row in submission.rows:
                 unique.setdefault(row.uuid, row)
             decided.extend(submission.decided)
-        try:
-            new = self._store.ingest(list(unique.values()), decided)
-        except Exception as exc:
-            log.error(
-                "store refused %d events: %s", len(unique), type(exc).__name__, extra={"error": str(exc)}
-            )
-            failure = StoreUnavailable(str(exc))
-            for submission in batch:
-                submission.loop.call_soon_threadsafe(_resolve, submission.future, failure)
-            return
+        new = self._store.ingest(list(unique.values()), decided)
+        results = []
         for submission in batch:
             accepted: list[str] = []
             pending = 0
@@ -152,7 +147,6 @@ class IngestWriter:
                     accepted.append(row.uuid)
                     pending += row.status == "pending"
                     new.discard(row.uuid)
-            result = IngestResult(
-                len(accepted), len(submission.rows) - len(accepted), tuple(accepted), pending
-            )
-            submission.loop.call_soon_threadsafe(_resolve, submission.future, result)
+            duplicates = len(submission.rows) - len(accepted)
+            results.append(IngestResult(len(accepted), duplicates, tuple(accepted), pending))
+        return results

@@ -1,13 +1,16 @@
 """Prometheus metrics. Outcomes and queue depth are read from the shared store at scrape time, so they
-agree with the ledger across restarts and processes; the rest are this process's counters.
+agree with the ledger across restarts and processes. The counters are this server's: when `serve` runs
+the worker in its own process, both processes write them to PROMETHEUS_MULTIPROC_DIR and the web
+process adds them up for `/metrics` (prometheus_client's multiprocess mode).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -38,13 +41,39 @@ class _StoreCollector(Collector):
         )
 
 
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class WebhookCounts(Collector):
+    """`signals_webhook_events_total{result}`: counted in plain integers, because only the web process
+    that serves `/metrics` counts them, and a shared-memory counter per request costs real throughput."""
+
+    RESULTS = ("accepted", "duplicate", "rejected")
+
+    def __init__(self) -> None:
+        self._counts = dict.fromkeys(self.RESULTS, 0)
+
+    def add(self, result: str, count: int = 1) -> None:
+        self._counts[result] += count
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily("signals_webhook_events", "Webhook events by result", labels=["result"])
+        for result, count in self._counts.items():
+            family.add_metric([result], count)
+        yield family
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        r = self.registry
-        self.webhook_events = Counter(
-            "signals_webhook_events", "Webhook events by result", ["result"], registry=r
-        )
+        shared = multiprocess_dir()
+        if shared:
+            # Values live in files shared by this server's processes; expose their sum, not ours.
+            multiprocess.MultiProcessCollector(self.registry, path=shared)
+        r = None if shared else self.registry
+        self.webhook_events = WebhookCounts()
+        self.registry.register(self.webhook_events)
         self.alerts_posted = Counter("signals_alerts_posted", "Alerts posted to Slack", registry=r)
         self.webhook_to_slack = Histogram(
             "signals_webhook_to_slack_seconds",
@@ -74,8 +103,6 @@ class Metrics:
         self.pipeline_errors = Counter(
             "signals_pipeline_errors", "Events whose processing raised and will be retried", registry=r
         )
-        for result in ("accepted", "duplicate", "rejected"):
-            self.webhook_events.labels(result=result)
 
     def attach_store(self, outcomes: Callable[[], dict[str, int]], depth: Callable[[], int]) -> None:
         self.registry.register(_StoreCollector(outcomes, depth))

@@ -120,9 +120,6 @@ class Pipeline:
         self.clock = clock
         self._actions = {s.name: action_phrase(s) for s in config.signals}
 
-    def wants(self, event_name: str) -> bool:
-        return event_name in self.config.event_names
-
     async def decide(self, claimed: ClaimedEvent) -> Decision:
         body = WebhookBody.model_validate_json(claimed.payload)
         event = body.event

@@ -1,5 +1,9 @@
-"""The composition root: builds the store, pipeline, worker and delivery from settings and the signals
-file, and starts and stops them with the web server.
+"""The composition root: builds the store, ingest, pipeline, worker and delivery from settings and the
+signals file, and starts and stops them.
+
+A server has two roles. The *web* role answers HTTP (the webhook, Slack, health, metrics) and writes
+the inbox; the *worker* role decides events and posts alerts. `serve` runs them in two processes so a
+busy worker never slows the webhook down; tests and the demo run both in one (`Role.ALL`).
 """
 
 from __future__ import annotations
@@ -10,13 +14,14 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import aiohttp
 import httpx
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clients.posthog_writer import PostHogWriter
 from bot.db import make_engine
@@ -32,6 +37,12 @@ from bot.webhook_auth import signing_key
 from bot.worker import Worker
 
 log = logging.getLogger(__name__)
+
+
+class Role(StrEnum):
+    ALL = "all"
+    WEB = "web"
+    WORKER = "worker"
 
 
 @dataclass
@@ -61,73 +72,102 @@ class Services:
         settings: Settings,
         config: SignalsConfig,
         tuning: Tuning | None = None,
-        store: Store | None = None,
+        role: Role = Role.ALL,
+        wake_worker: Callable[[], None] | None = None,
     ):
         self.settings = settings
         self.config = config
         self.tuning = tuning or Tuning()
+        self.role = role
         self.worker_id = new_worker_id()
         self.metrics = Metrics()
-        self.store = store or Store(
+        self.store = Store(
             make_engine(settings.database_url, busy_timeout_s=self.tuning.busy_timeout_s),
             stale_after_s=self.tuning.stale_after_s,
         )
-        self.metrics.attach_store(self.store.outcome_counts, self.store.queue_depth)
         self.webhook_secret = secret(settings.posthog_webhook_secret)
         signing = secret(settings.posthog_webhook_signing_secret)
         self.webhook_signing_key = signing_key(signing) if signing else None
-        self.http = httpx.AsyncClient(follow_redirects=False, headers={"User-Agent": "posthog-slack-signals"})
-        self.enricher = Enricher(config.enrichment, self.store, self.http, self.metrics)
-        self.pipeline = Pipeline(
-            config,
-            self.store,
-            self.enricher,
-            self.metrics,
-            settings.posthog_app_host,
-            settings.posthog_project_id,
-        )
-        self.writer = PostHogWriter.create(
-            secret(settings.posthog_project_api_key),
-            settings.posthog_host,
-            self.metrics,
-            **self.tuning.posthog_options,
-        )
-        self.slack: AsyncWebClient | None = None
-        self.delivery: Delivery | None = None
+        self._wake_worker = wake_worker
+        event_names = config.event_names
+        self.ingest = IngestWriter(self.store, event_names.__contains__, self._on_pending)
+        if role is not Role.WORKER:
+            self.metrics.attach_store(self.store.outcome_counts, self.store.queue_depth)
         self.worker: Worker | None = None
-        self.ingest = IngestWriter(self.store, self.pipeline.wants, self._on_pending)
-        self._tasks: list[asyncio.Task[None]] = []
+        self.delivery: Delivery | None = None
+        self.writer: PostHogWriter | None = None
+        self._http: httpx.AsyncClient | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._stop_heartbeat = threading.Event()
         self._heartbeat_thread: threading.Thread | None = None
+
+    @property
+    def runs_web(self) -> bool:
+        return self.role is not Role.WORKER
+
+    @property
+    def runs_worker(self) -> bool:
+        return self.role is not Role.WEB
 
     def _on_pending(self) -> None:
         if self.worker is not None:
             self.worker.notify()
+        elif self._wake_worker is not None:
+            self._wake_worker()
+
+    def wake(self) -> None:
+        """New events are stored: the worker looks now rather than at its next poll."""
+        if self.worker is not None:
+            self.worker.notify()
 
     async def start(self) -> None:
-        """Create tables, then start the ingest writer, the worker and delivery."""
         loop = asyncio.get_running_loop()
         # Store calls run in threads; the default pool (cores + 4) would starve them under load.
-        self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="store")
-        loop.set_default_executor(self._executor)
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="store"))
         await asyncio.to_thread(self.store.create)
+        if self.runs_web:
+            self.ingest.start()
+        if self.runs_worker:
+            await self._start_worker()
+        log.info(
+            "started",
+            extra={
+                "role": str(self.role),
+                "worker_id": self.worker_id,
+                "database": self.store.engine.dialect.name,
+            },
+        )
+
+    async def _start_worker(self) -> None:
+        settings, t = self.settings, self.tuning
         await asyncio.to_thread(self.store.heartbeat, self.worker_id)
         self._stop_heartbeat.clear()
         self._heartbeat_thread = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
         self._heartbeat_thread.start()
-        self.ingest.start()
-        self._session = aiohttp.ClientSession()
-        token = secret(self.settings.slack_bot_token) or ""
-        self.slack = make_slack_client(
-            token, self.settings.slack_api_url, self.settings.slack_retry_backoff_s
+        self._http = httpx.AsyncClient(
+            follow_redirects=False, headers={"User-Agent": "posthog-slack-signals"}
         )
-        self.slack.session = self._session
-        t = self.tuning
+        self._session = aiohttp.ClientSession()
+        slack = make_slack_client(
+            secret(settings.slack_bot_token) or "", settings.slack_api_url, settings.slack_retry_backoff_s
+        )
+        slack.session = self._session
+        self.writer = PostHogWriter.create(
+            secret(settings.posthog_project_api_key), settings.posthog_host, self.metrics, **t.posthog_options
+        )
+        enricher = Enricher(self.config.enrichment, self.store, self._http, self.metrics)
+        pipeline = Pipeline(
+            self.config,
+            self.store,
+            enricher,
+            self.metrics,
+            settings.posthog_app_host,
+            settings.posthog_project_id,
+        )
         self.delivery = Delivery(
             self.store,
-            self.slack,
+            slack,
             self.metrics,
             self.worker_id,
             min_interval_s=t.channel_interval_s,
@@ -137,12 +177,12 @@ class Services:
         )
         self.worker = Worker(
             self.store,
-            self.pipeline,
+            pipeline,
             self.delivery,
             self.writer,
             self.metrics,
             self.worker_id,
-            concurrency=self.settings.worker_concurrency,
+            concurrency=settings.worker_concurrency,
             lease_s=t.event_lease_s,
             poll_s=t.worker_poll_s,
             retry_base_s=t.event_retry_base_s,
@@ -151,7 +191,6 @@ class Services:
             asyncio.create_task(self.worker.run(), name="worker"),
             asyncio.create_task(self.delivery.run(), name="delivery"),
         ]
-        log.info("started", extra={"worker_id": self.worker_id, "database": self.store.engine.dialect.name})
 
     def _heartbeat(self) -> None:
         """On its own thread, so a busy event loop or executor never makes this process look dead."""
@@ -161,24 +200,27 @@ class Services:
             except Exception as exc:
                 log.error("heartbeat failed: %s", type(exc).__name__)
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 10.0) -> None:
         if self.worker is not None:
-            await self.worker.stop()
+            await self.worker.stop(grace_s)
         if self.delivery is not None:
-            await self.delivery.stop()
+            await self.delivery.stop(grace_s)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.ingest.stop()
-        self._stop_heartbeat.set()
-        if self._heartbeat_thread is not None:
-            self._heartbeat_thread.join(timeout=5)
-        try:
-            await asyncio.to_thread(self.store.retire, self.worker_id)
-        except Exception as exc:
-            log.error("could not hand back claims on shutdown: %s", type(exc).__name__)
-        await asyncio.to_thread(self.writer.shutdown)
-        await self.http.aclose()
+        if self.runs_worker:
+            self._stop_heartbeat.set()
+            if self._heartbeat_thread is not None:
+                self._heartbeat_thread.join(timeout=5)
+            try:
+                await asyncio.to_thread(self.store.retire, self.worker_id)
+            except Exception as exc:
+                log.error("could not hand back claims on shutdown: %s", type(exc).__name__)
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.shutdown)
+        if self._http is not None:
+            await self._http.aclose()
         if self._session is not None:
             await self._session.close()
         self.store.dispose()
@@ -190,7 +232,7 @@ class Services:
             await self.worker.drain()
             await self.delivery.drain()
             depth = await asyncio.to_thread(self.store.queue_depth)
-            if depth == 0 and not self.worker._tasks:
+            if depth == 0 and not self.worker.busy:
                 return
             self.worker.notify()
             await asyncio.sleep(0.02)

@@ -17,8 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.services import Services
-from bot.settings import secret
+from bot.processes import WorkerProcess
+from bot.services import Role, Services, Tuning
+from bot.settings import Settings, secret
+from bot.signals import SignalsConfig
 from handlers import register
 from handlers.posthog_webhook import posthog_webhook
 
@@ -58,7 +60,9 @@ async def metrics(request: Request) -> Response:
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def create_app(services: Services) -> Starlette:
+def create_app(services: Services, worker_process: WorkerProcess | None = None) -> Starlette:
+    """The ASGI app for these services; with `worker_process`, the worker runs (and is supervised)
+    in that process instead of this one."""
     bolt = build_bolt(services)
     slack_handler = AsyncSlackRequestHandler(bolt) if bolt is not None else None
 
@@ -74,9 +78,17 @@ def create_app(services: Services) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await services.start()
+        supervisor = None
+        if worker_process is not None:
+            worker_process.start()
+            supervisor = asyncio.create_task(worker_process.supervise(), name="supervise-worker")
         try:
             yield
         finally:
+            if worker_process is not None:
+                await asyncio.to_thread(worker_process.stop)
+            if supervisor is not None:
+                supervisor.cancel()
             await services.stop()
 
     app = Starlette(
@@ -93,3 +105,11 @@ def create_app(services: Services) -> Starlette:
     app.state.services = services
     app.state.bolt = bolt
     return app
+
+
+def create_server_app(settings: Settings, config: SignalsConfig, tuning: Tuning | None = None) -> Starlette:
+    """What `serve` runs: this process answers HTTP, a supervised child process does the work."""
+    tuning = tuning or Tuning()
+    worker_process = WorkerProcess(settings, config, tuning)
+    services = Services(settings, config, tuning, role=Role.WEB, wake_worker=worker_process.wake)
+    return create_app(services, worker_process)

@@ -57,6 +57,10 @@ class Worker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
 
+    @property
+    def busy(self) -> bool:
+        return bool(self._tasks)
+
     def notify(self) -> None:
         """New events are stored: look now rather than at the next poll."""
         self._wake.set()

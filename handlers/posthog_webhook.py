@@ -13,7 +13,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.events import BodyError, parse_body
+from bot.events import BodyError, parse_request
 from bot.services import Services
 from bot.store import StoreUnavailable
 from bot.webhook_auth import shared_secret_ok, standard_signature_ok
@@ -26,7 +26,7 @@ def _json(status: int, payload: dict[str, object]) -> Response:
 
 
 def _error(services: Services, status: int, message: str, request_id: str) -> Response:
-    services.metrics.webhook_events.labels(result="rejected").inc()
+    services.metrics.webhook_events.add("rejected")
     log.info("webhook rejected: %s", message[:300], extra={"request_id": request_id, "status": status})
     return _json(status, {"error": message, "request_id": request_id})
 
@@ -63,31 +63,30 @@ async def posthog_webhook(request: Request) -> Response:
         return _error(services, 401, "missing or invalid webhook credential", request_id)
 
     try:
-        bodies = parse_body(raw)
+        events = parse_request(raw)
     except BodyError as exc:
         return _error(services, exc.status, str(exc), request_id)
 
     try:
-        result = await services.ingest.submit(bodies, request_id)
+        result = await services.ingest.submit(events, request_id)
     except StoreUnavailable:
-        services.metrics.webhook_events.labels(result="rejected").inc(len(bodies))
+        services.metrics.webhook_events.add("rejected", len(events))
         log.error("webhook not stored: the store is unavailable", extra={"request_id": request_id})
         return _json(503, {"error": "the event store is unavailable; retry later", "request_id": request_id})
 
-    metrics = services.metrics.webhook_events
-    if result.accepted:
-        metrics.labels(result="accepted").inc(result.accepted)
-    if result.duplicates:
-        metrics.labels(result="duplicate").inc(result.duplicates)
-    log.debug(
-        "webhook stored",
-        extra={
-            "request_id": request_id,
-            "accepted": result.accepted,
-            "duplicates": result.duplicates,
-            "event_uuids": list(result.accepted_uuids[:20]),
-        },
-    )
+    counts = services.metrics.webhook_events
+    counts.add("accepted", result.accepted)
+    counts.add("duplicate", result.duplicates)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug(
+            "webhook stored",
+            extra={
+                "request_id": request_id,
+                "accepted": result.accepted,
+                "duplicates": result.duplicates,
+                "event_uuids": list(result.accepted_uuids[:20]),
+            },
+        )
     response = _json(202, {"accepted": result.accepted, "duplicates": result.duplicates})
     response.headers["X-Request-Id"] = request_id
     return response

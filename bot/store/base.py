@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +18,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from bot.db import READ_ONLY, is_sqlite, make_engine
+from bot.db import READ_ONLY, SqliteWriteLock, is_sqlite, make_engine
+from bot.store.bulk import BulkIngest
 from bot.store.tables import alerts, inbox, metadata, workers
 
 
@@ -30,10 +30,10 @@ class StoreBase:
         self.engine = engine
         self.stale_after_s = stale_after_s
         self.sqlite = is_sqlite(engine)
-        # SQLite has one writer at a time; queueing our own threads here is fairer and cheaper than
-        # letting them spin in SQLite's busy handler (other processes still wait via busy_timeout).
-        self._write_lock = threading.Lock() if self.sqlite else None
+        # SQLite has one writer at a time; see SqliteWriteLock for why writers queue here.
+        self._write_lock = SqliteWriteLock(engine.url.database or "") if self.sqlite else None
         self._insert = sqlite.insert if self.sqlite else postgresql.insert
+        self._bulk = BulkIngest(engine, self.sqlite, self._write_lock)
 
     @classmethod
     def from_url(cls, url: str, stale_after_s: float = 30.0, **engine_options: Any) -> Self:
@@ -43,6 +43,7 @@ class StoreBase:
         metadata.create_all(self.engine)
 
     def dispose(self) -> None:
+        self._bulk.close()
         self.engine.dispose()
 
     @contextmanager

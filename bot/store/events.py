@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from bot.store import bulk
 from bot.store.base import StoreBase
 from bot.store.records import (
     ClaimedEvent,
@@ -41,29 +42,27 @@ class EventStore(StoreBase):
         if not rows:
             return set()
         values = [
-            {
-                "uuid": r.uuid,
-                "event_name": r.event_name,
-                "payload": r.payload.decode() if r.payload is not None else None,
-                "status": r.status,
-                "received_at": r.received_at,
-                "request_id": r.request_id,
-                "attempts": 0,
-                "next_attempt_at": 0.0,
-            }
+            (
+                r.uuid,
+                r.event_name,
+                r.payload.decode() if r.payload is not None else None,
+                r.status,
+                r.received_at,
+                r.request_id,
+                0,
+                0.0,
+            )
             for r in rows
         ]
-        new: set[str] = set()
-        with self._write() as conn:
-            for start in range(0, len(values), 1000):  # stay under the drivers' parameter limits
-                chunk = values[start : start + 1000]
-                stmt = self._insert(inbox).values(chunk).on_conflict_do_nothing().returning(inbox.c.uuid)
-                new.update(row[0] for row in conn.execute(stmt))
-            entries = [e for e in decided if e.event_uuid in new]
-            if entries:
-                now = time.time()
-                conn.execute(insert(ledger), [self._ledger_values(e, now) for e in entries])
-        return new
+        now = time.time()
+        return self._bulk.insert(
+            values, lambda new: [self._ledger_row(e, now) for e in decided if e.event_uuid in new]
+        )
+
+    @staticmethod
+    def _ledger_row(entry: LedgerEntry, now: float) -> tuple[Any, ...]:
+        values = EventStore._ledger_values(entry, now)
+        return tuple(values[column] for column in bulk.LEDGER_COLUMNS)
 
     @staticmethod
     def _ledger_values(entry: LedgerEntry, now: float) -> dict[str, Any]:

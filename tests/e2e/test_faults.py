@@ -3,6 +3,7 @@ the process killed after answering 202. Nothing accepted is lost or alerted twic
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -123,20 +124,23 @@ def _free_port() -> int:
 class _Process:
     """`tests.support.serve_process` in a child process, killable with SIGKILL."""
 
-    def __init__(self, spec: dict):
+    def __init__(self, spec: dict, metrics_dir: Path):
+        self.metrics_dir = metrics_dir
         self.port = _free_port()
         self.spec = {**spec, "port": self.port}
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.metrics_dir.mkdir(exist_ok=True)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.support.serve_process", json.dumps(self.spec)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: the web process and its worker
         )
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -150,11 +154,18 @@ class _Process:
     def kill(self) -> str:
         if self.proc is None:
             return ""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # web and worker die together, mid-flight
         _, err = self.proc.communicate(timeout=10)
         self.proc = None
         return (err or b"").decode(errors="replace")[-2000:]
+
+    def wait_metric(self, line: str, timeout: float = 10.0) -> str:
+        deadline = time.time() + timeout
+        while line not in (text := httpx.get(self.url + "/metrics").text):
+            assert time.time() < deadline, text
+            time.sleep(0.05)
+        return text
 
     def post(self, body: dict) -> httpx.Response:
         return httpx.post(
@@ -200,7 +211,7 @@ def test_killed_while_deciding_then_restarted_alerts_once(sqlite_url, fake_slack
         )
         signals.write_text(text)
         enrichment.script(Reply(200, {"name": "never seen"}, delay_s=30))
-        server = _Process(_process_spec(sqlite_url, fake_slack.api_url, signals))
+        server = _Process(_process_spec(sqlite_url, fake_slack.api_url, signals), tmp_path / "metrics")
         server.start()
         try:
             body = webhook_body(
@@ -222,7 +233,9 @@ def test_killed_while_deciding_then_restarted_alerts_once(sqlite_url, fake_slack
 
 
 @pytest.mark.parametrize("slack_got_it", [True, False])
-def test_killed_while_posting_then_restarted_posts_exactly_once(sqlite_url, fake_slack, slack_got_it):
+def test_killed_while_posting_then_restarted_posts_exactly_once(
+    sqlite_url, fake_slack, slack_got_it, tmp_path
+):
     """SIGKILL while chat.postMessage is in flight. The restart looks in the channel first: when Slack
     has the message it is recorded, not re-posted; when Slack never got it, it is posted once."""
     original = fake_slack.api_chat_postMessage
@@ -235,7 +248,7 @@ def test_killed_while_posting_then_restarted_posts_exactly_once(sqlite_url, fake
         return reply
 
     fake_slack.api_chat_postMessage = slow_post
-    server = _Process(_process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS))
+    server = _Process(_process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS), tmp_path / "metrics")
     server.start()
     try:
         assert server.post(_trial()).status_code == 202
@@ -252,7 +265,7 @@ def test_killed_while_posting_then_restarted_posts_exactly_once(sqlite_url, fake
         server.kill()
 
 
-def test_interrupted_post_that_cannot_be_verified_is_not_reposted(sqlite_url, fake_slack):
+def test_interrupted_post_that_cannot_be_verified_is_not_reposted(sqlite_url, fake_slack, tmp_path):
     """Without channels:history the bot cannot tell whether Slack got the message: it records a
     failure rather than risk a duplicate alert."""
     original = fake_slack.api_chat_postMessage
@@ -264,7 +277,7 @@ def test_interrupted_post_that_cannot_be_verified_is_not_reposted(sqlite_url, fa
 
     fake_slack.api_chat_postMessage = slow_post
     fake_slack.history_error = "missing_scope"
-    server = _Process(_process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS))
+    server = _Process(_process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS), tmp_path / "metrics")
     server.start()
     try:
         body = _trial()
@@ -278,5 +291,54 @@ def test_interrupted_post_that_cannot_be_verified_is_not_reposted(sqlite_url, fa
         assert len(fake_slack.calls("chat.postMessage")) == 1
         metrics = httpx.get(server.url + "/metrics").text
         assert 'signals_outcomes_total{outcome="failed"} 1.0' in metrics
+    finally:
+        server.kill()
+
+
+def _worker_pid(web_pid: int) -> int:
+    """The worker child of a `serve` process (not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{web_pid}/task/{web_pid}/children").read_text().split()
+    for child in children:
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+        if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+            return int(child)
+    raise AssertionError(f"no worker process under {web_pid}: {children}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_serve_restarts_a_dead_worker_and_counts_across_processes(sqlite_url, fake_slack, tmp_path):
+    server = _Process(_process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS), tmp_path / "metrics")
+    server.start()
+    try:
+        assert server.post(_trial("acme.com")).status_code == 202
+        server.wait_metric("signals_alerts_posted_total 1.0")
+        worker = _worker_pid(server.proc.pid)
+        os.kill(worker, signal.SIGKILL)
+        assert server.post(_trial("initech.com")).status_code == 202  # the web process keeps accepting
+        fake_slack.wait_for(lambda s: len(s.posted()) == 2, timeout=15)  # a new worker decides it
+        assert _worker_pid(server.proc.pid) != worker
+        metrics = server.wait_metric("signals_alerts_posted_total 2.0")  # both workers' counters, added up
+        assert 'signals_webhook_events_total{result="accepted"} 2.0' in metrics
+    finally:
+        server.kill()
+
+
+def test_worker_stops_when_the_web_process_dies(sqlite_url, fake_slack, tmp_path):
+    server = _Process(_process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS), tmp_path / "metrics")
+    server.start()
+    try:
+        worker = _worker_pid(server.proc.pid)
+        os.kill(server.proc.pid, signal.SIGKILL)
+        deadline = time.time() + 10
+        while _alive(worker) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker)
     finally:
         server.kill()
