@@ -1,21 +1,16 @@
-"""Group commit for the webhook: concurrent requests share one database transaction.
-
-Requests queue their parsed events on the event loop. One transaction at a time runs on a dedicated
-writer thread and takes everything queued so far; while it runs, the next batch gathers. So there is
-one thread hand-off per batch rather than per request, throughput grows with load, and every 202
-still means "committed". Events that no signal listens to are decided right here (ledger outcome
-`filtered`) and their payload is not kept.
+"""The webhook's storage step: turn parsed events into inbox rows and store them with group commit
+(see bot/batching.py), so a 202 always means "committed". Events that no signal listens to are
+decided right here (ledger outcome `filtered`) and their payload is not kept.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from bot.batching import Batcher
 from bot.events import Incoming, WebhookBody
 from bot.store import InboxRow, LedgerEntry, Store, StoreUnavailable
 
@@ -35,7 +30,6 @@ class IngestResult:
 class _Submission:
     rows: list[InboxRow]
     decided: list[LedgerEntry]
-    future: asyncio.Future[IngestResult]
 
 
 def _filtered(body: WebhookBody, request_id: str) -> LedgerEntry:
@@ -57,17 +51,19 @@ class IngestWriter:
         self._store = store
         self._wanted = wanted
         self._on_pending = on_pending
-        self._queued: list[_Submission] = []
-        self._writing = False
-        self._executor: ThreadPoolExecutor | None = None
+        self._batcher: Batcher[_Submission, IngestResult] = Batcher(
+            "ingest-writer",
+            self._commit,
+            size=lambda s: len(s.rows),
+            max_size=MAX_ROWS_PER_TRANSACTION,
+            after=self._after,
+        )
 
     def start(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
+        self._batcher.start()
 
     def stop(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        self._batcher.stop()
 
     def rows_for(self, events: list[Incoming], request_id: str) -> tuple[list[InboxRow], list[LedgerEntry]]:
         now = time.time()
@@ -84,50 +80,18 @@ class IngestWriter:
 
     async def submit(self, events: list[Incoming], request_id: str) -> IngestResult:
         """Store the events durably; raises StoreUnavailable when the database cannot take them."""
-        if self._executor is None:
+        if not self._batcher.running:
             raise StoreUnavailable("the ingest writer is not running")
         rows, decided = self.rows_for(events, request_id)
-        future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
-        self._queued.append(_Submission(rows, decided, future))
-        if not self._writing:
-            self._write_next()
-        return await future
+        try:
+            return await self._batcher.submit(_Submission(rows, decided))
+        except Exception as exc:
+            log.error("store refused the events: %s", type(exc).__name__, extra={"error": str(exc)[:500]})
+            raise StoreUnavailable(str(exc)) from exc
 
-    def _write_next(self) -> None:
-        """Start a transaction with what has queued up (on the event loop thread)."""
-        if not self._queued or self._executor is None:
-            return
-        taken = size = 0
-        while taken < len(self._queued) and size < MAX_ROWS_PER_TRANSACTION:
-            size += len(self._queued[taken].rows)
-            taken += 1
-        batch, self._queued = self._queued[:taken], self._queued[taken:]
-        self._writing = True
-        task = asyncio.get_running_loop().run_in_executor(self._executor, self._commit, batch)
-        task.add_done_callback(lambda done: self._written(batch, done))
-
-    def _written(self, batch: list[_Submission], done: asyncio.Future[list[IngestResult]]) -> None:
-        self._writing = False
-        error = done.exception()
-        if error is not None:
-            log.error(
-                "store refused %d requests: %s",
-                len(batch),
-                type(error).__name__,
-                extra={"error": str(error)[:500]},
-            )
-            failure = StoreUnavailable(str(error))
-            for submission in batch:
-                if not submission.future.done():  # the client may have gone; the outcome stands
-                    submission.future.set_exception(failure)
-        else:
-            results = done.result()
-            for submission, result in zip(batch, results, strict=True):
-                if not submission.future.done():
-                    submission.future.set_result(result)
-            if any(result.pending for result in results):
-                self._on_pending()
-        self._write_next()
+    def _after(self, results: Sequence[IngestResult]) -> None:
+        if any(result.pending for result in results):
+            self._on_pending()  # once per transaction, not once per request
 
     def _commit(self, batch: list[_Submission]) -> list[IngestResult]:
         """On the writer thread: one insert-or-ignore for the whole batch."""

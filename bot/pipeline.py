@@ -28,6 +28,7 @@ from bot.routing import route
 from bot.scoring import Score, score
 from bot.signals import Signal, SignalsConfig
 from bot.store import ClaimedEvent, LedgerEntry, NewAlert, Store, summarise_outcomes
+from bot.store.records import cooldown_reason
 from bot.summary import template_summary
 
 HISTORY_WINDOW_S = 30 * 86400
@@ -171,6 +172,9 @@ class Pipeline:
         context = build_context(body, account, company.fields)
         icp = score(self.config.icp, context)
         snoozed_until = await asyncio.to_thread(self.store.snoozed_until, account.key, now)
+        last_alerts = await asyncio.to_thread(
+            self.store.cooling_down, [s.name for s, _ in passing], account.key, now
+        )
 
         alerts: list[NewAlert] = []
         history: tuple[PastSignal, ...] | None = None
@@ -193,6 +197,11 @@ class Pipeline:
             if snoozed_until is not None:
                 until = datetime.fromtimestamp(snoozed_until, UTC).strftime("%a %-d %b %H:%M UTC")
                 decisions.append({**base, "outcome": "snoozed", "reason": f"account snoozed until {until}"})
+                continue
+            window = signal.cooldown.total_seconds()
+            if now - last_alerts.get(signal.name, float("-inf")) < window:
+                # Settled early to skip building a message; the commit re-checks atomically.
+                decisions.append({**base, "outcome": "cooldown", "reason": cooldown_reason(window)})
                 continue
             if history is None:
                 history = await self._history(account, event.uuid, now)

@@ -17,6 +17,7 @@ import signal
 import time
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 from bot import logs
 from bot.services import Role, Services, Tuning
@@ -27,16 +28,21 @@ log = logging.getLogger(__name__)
 _SPAWN = multiprocessing.get_context("spawn")
 
 
-def worker_main(settings: Settings, config: SignalsConfig, tuning: Tuning, wake: Connection) -> None:
+def worker_main(
+    settings: Settings, config: SignalsConfig, tuning: Tuning, wake: Connection, ready: Any
+) -> None:
     """Entry point of the worker process."""
     logs.configure(settings.log_level)
-    asyncio.run(_run_worker(settings, config, tuning, wake))
+    asyncio.run(_run_worker(settings, config, tuning, wake, ready))
 
 
-async def _run_worker(settings: Settings, config: SignalsConfig, tuning: Tuning, wake: Connection) -> None:
+async def _run_worker(
+    settings: Settings, config: SignalsConfig, tuning: Tuning, wake: Connection, ready: Any
+) -> None:
     loop = asyncio.get_running_loop()
     services = Services(settings, config, tuning, role=Role.WORKER)
     await services.start()
+    ready.set()
     stopping = asyncio.Event()
     grace = {"s": 10.0}
 
@@ -70,6 +76,7 @@ class WorkerProcess:
         self._args = (settings, config, tuning)
         self._process: BaseProcess | None = None
         self._wake: Connection | None = None
+        self._ready = _SPAWN.Event()
         self._restarts = 0
         self._stopping = False
 
@@ -79,12 +86,22 @@ class WorkerProcess:
 
     def start(self) -> None:
         reader, writer = _SPAWN.Pipe(duplex=False)
-        process = _SPAWN.Process(target=worker_main, args=(*self._args, reader), name="signals-worker")
+        self._ready.clear()
+        process = _SPAWN.Process(
+            target=worker_main, args=(*self._args, reader, self._ready), name="signals-worker"
+        )
         process.start()
         reader.close()
         os.set_blocking(writer.fileno(), False)
         self._process, self._wake = process, writer
         log.info("worker process started", extra={"pid": process.pid})
+
+    def wait_ready(self, timeout_s: float = 30.0) -> bool:
+        """Block until the worker has started (so the first events do not wait for its start-up)."""
+        if self._ready.wait(timeout_s):
+            return True
+        log.warning("the worker process is not ready after %.0fs; serving anyway", timeout_s)
+        return False
 
     def wake(self) -> None:
         if self._wake is None:

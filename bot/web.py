@@ -81,6 +81,7 @@ def create_app(services: Services, worker_process: WorkerProcess | None = None) 
         supervisor = None
         if worker_process is not None:
             worker_process.start()
+            await asyncio.to_thread(worker_process.wait_ready)
             supervisor = asyncio.create_task(worker_process.supervise(), name="supervise-worker")
         try:
             yield

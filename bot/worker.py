@@ -16,11 +16,12 @@ from collections.abc import Callable
 
 import orjson
 
+from bot.batching import Batcher
 from bot.clients.posthog_writer import PostHogWriter
 from bot.delivery import Delivery
 from bot.metrics import Metrics
 from bot.pipeline import Decision, Pipeline
-from bot.store import ClaimedEvent, Commit, LedgerEntry, Store
+from bot.store import ClaimedEvent, Commit, Finish, LedgerEntry, Store
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,10 @@ class Worker:
         self.retry_base_s = retry_base_s
         self.on_decided = on_decided
         self._wake = asyncio.Event()
+        # Decisions of concurrently processed events share one transaction (group commit).
+        self._commits: Batcher[Finish, Commit] = Batcher(
+            "worker-commit", lambda items: store.finish_events(worker_id, items), max_size=64
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
 
@@ -66,6 +71,7 @@ class Worker:
         self._wake.set()
 
     async def run(self) -> None:
+        self._commits.start()
         failures = 0
         while not self._stopping:
             free = self.concurrency - len(self._tasks)
@@ -99,6 +105,7 @@ class Worker:
         self._wake.set()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace_s)
+        self._commits.stop()
 
     async def drain(self) -> None:
         """Wait until nothing is being processed (used by the demo and tests)."""
@@ -126,7 +133,7 @@ class Worker:
             "event decided",
             extra={
                 **extra,
-                "outcome": decision.entry.outcome,
+                "outcome": commit.outcome,
                 "account": decision.entry.account,
                 "alerts": commit.alerts_created,
             },
@@ -145,13 +152,8 @@ class Worker:
         extra = {"event_uuid": event.uuid, "request_id": event.request_id}
         for attempt in range(4):
             try:
-                return await asyncio.to_thread(
-                    self.store.finish_event,
-                    event.uuid,
-                    self.worker_id,
-                    decision.entry,
-                    decision.alerts,
-                    event.received_at,
+                return await self._commits.submit(
+                    Finish(event.uuid, decision.entry, decision.alerts, event.received_at)
                 )
             except Exception as exc:
                 log.warning(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -16,7 +17,7 @@ from bot.store.base import StoreBase
 from bot.store.records import (
     to_json,
 )
-from bot.store.tables import enrichment_cache, snoozes
+from bot.store.tables import cooldowns, enrichment_cache, snoozes
 
 
 class AccountStore(StoreBase):
@@ -64,3 +65,14 @@ class AccountStore(StoreBase):
         )
         with self._write() as conn:
             conn.execute(stmt)
+
+    def cooling_down(self, signals: Sequence[str], account: str, now: float) -> dict[str, float]:
+        """When each of these signals last alerted for the account (only those that ever did).
+        A cheap early look; the authoritative check happens when the alert is committed."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(cooldowns.c.signal, cooldowns.c.last_alert_at).where(
+                    cooldowns.c.account == account, cooldowns.c.signal.in_(list(signals))
+                )
+            ).all()
+        return {r[0]: r[1] for r in rows}

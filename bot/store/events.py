@@ -22,6 +22,7 @@ from bot.store.base import StoreBase
 from bot.store.records import (
     ClaimedEvent,
     Commit,
+    Finish,
     InboxRow,
     LedgerEntry,
     NewAlert,
@@ -133,46 +134,54 @@ class EventStore(StoreBase):
                 last_error=error[:2000],
             )
 
-    def finish_event(
-        self, uuid: str, worker: str, entry: LedgerEntry, new_alerts: Sequence[NewAlert], received_at: float
-    ) -> Commit:
-        """Record the decision and create alerts atomically, while the claim is still ours.
+    def finish_events(self, worker: str, items: Sequence[Finish]) -> list[Commit]:
+        """Record decisions and create alerts in one transaction, each only while its claim is still
+        ours (a lost claim leaves that event to whoever holds it now).
 
         Each alert first takes its (signal, account) cooldown slot; when another event took it first
         (in this or another process), that signal is recorded as `cooldown` instead.
         """
         now = time.time()
         with self._write() as conn:
-            if not self._release_claim(conn, uuid, worker, status="done", lease_until=None, last_error=None):
-                conn.rollback()
-                return Commit(committed=False)
-            commit = Commit(committed=True)
-            for alert in new_alerts:
-                if not self._take_cooldown(conn, alert.signal, alert.account, alert.cooldown_s, now):
-                    commit.cooled_down[alert.signal] = alert.cooldown_s
-                    continue
-                conn.execute(
-                    insert(alerts).values(
-                        id=alert.id,
-                        event_uuid=uuid,
-                        signal=alert.signal,
-                        account=alert.account,
-                        channel=alert.channel,
-                        owner=alert.owner,
-                        score=alert.score,
-                        message=to_json(alert.message),
-                        status="pending",
-                        attempts=0,
-                        next_attempt_at=0.0,
-                        received_at=received_at,
-                        created_at=now,
-                        request_id=entry.request_id,
-                    )
+            return [self._finish(conn, worker, item, now) for item in items]
+
+    def finish_event(
+        self, uuid: str, worker: str, entry: LedgerEntry, new_alerts: Sequence[NewAlert], received_at: float
+    ) -> Commit:
+        return self.finish_events(worker, [Finish(uuid, entry, list(new_alerts), received_at)])[0]
+
+    def _finish(self, conn: Connection, worker: str, item: Finish, now: float) -> Commit:
+        if not self._release_claim(conn, item.uuid, worker, status="done", lease_until=None, last_error=None):
+            return Commit(committed=False)
+        commit = Commit(committed=True)
+        entry = item.entry
+        for alert in item.alerts:
+            if not self._take_cooldown(conn, alert.signal, alert.account, alert.cooldown_s, now):
+                commit.cooled_down[alert.signal] = alert.cooldown_s
+                continue
+            conn.execute(
+                insert(alerts).values(
+                    id=alert.id,
+                    event_uuid=item.uuid,
+                    signal=alert.signal,
+                    account=alert.account,
+                    channel=alert.channel,
+                    owner=alert.owner,
+                    score=alert.score,
+                    message=to_json(alert.message),
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=0.0,
+                    received_at=item.received_at,
+                    created_at=now,
+                    request_id=entry.request_id,
                 )
-                commit.alerts_created.append(alert.id)
-            if commit.cooled_down:
-                entry = apply_cooldowns(entry, commit.cooled_down)
-            conn.execute(insert(ledger).values(**self._ledger_values(entry, now)))
+            )
+            commit.alerts_created.append(alert.id)
+        if commit.cooled_down:
+            entry = apply_cooldowns(entry, commit.cooled_down)
+        commit.outcome = entry.outcome
+        conn.execute(insert(ledger).values(**self._ledger_values(entry, now)))
         return commit
 
     def _take_cooldown(

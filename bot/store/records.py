@@ -73,11 +73,22 @@ class ClaimedAlert:
     sending_since: float | None  # set when a previous claimer may have reached Slack
 
 
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """A decided event to commit: its ledger entry and the alerts that should go out."""
+
+    uuid: str
+    entry: LedgerEntry
+    alerts: list[NewAlert]
+    received_at: float
+
+
 @dataclass
 class Commit:
     """What a finished event commits: its ledger entry and the alerts that passed every check."""
 
     committed: bool
+    outcome: str = ""  # the event's final outcome, after cooldowns
     alerts_created: list[str] = field(default_factory=list)
     cooled_down: dict[str, float] = field(default_factory=dict)  # signal -> cooldown seconds
 
@@ -98,14 +109,17 @@ def summarise_outcomes(decisions: Sequence[dict[str, Any]]) -> str:
     return "filtered"
 
 
+def cooldown_reason(window_s: float) -> str:
+    window = format_duration(timedelta(seconds=window_s))
+    return f"this account already had this alert within its {window} cooldown"
+
+
 def apply_cooldowns(entry: LedgerEntry, cooled: dict[str, float]) -> LedgerEntry:
     decisions = []
     for decision in entry.signals:
         signal = decision.get("signal")
         if signal in cooled and decision.get("outcome") == "alerted":
-            window = format_duration(timedelta(seconds=cooled[signal]))
-            reason = f"this account already had this alert within its {window} cooldown"
-            decision = {**decision, "outcome": "cooldown", "reason": reason}
+            decision = {**decision, "outcome": "cooldown", "reason": cooldown_reason(cooled[signal])}
             decision.pop("alert_id", None)
         decisions.append(decision)
     return LedgerEntry(

@@ -1,0 +1,87 @@
+"""Group commit: many concurrent callers, one database transaction at a time.
+
+Callers queue items on the event loop and await their own result. One batch at a time runs on a
+dedicated thread and takes everything queued so far; while it runs, the next batch gathers. So there
+is one thread hand-off and one commit per batch rather than per caller, throughput grows with load,
+and a caller's result still means "committed".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Batcher(Generic[T, R]):
+    def __init__(
+        self,
+        name: str,
+        flush: Callable[[list[T]], Sequence[R]],
+        size: Callable[[T], int] = lambda item: 1,
+        max_size: int = 1000,
+        after: Callable[[Sequence[R]], None] | None = None,
+    ):
+        """`flush(items)` runs on the batch thread and returns one result per item, in order; when it
+        raises, every caller in the batch gets the exception. `after(results)` runs on the event loop
+        once per successful batch."""
+        self._name = name
+        self._flush = flush
+        self._size = size
+        self._max_size = max_size
+        self._after = after
+        self._queued: list[tuple[T, asyncio.Future[R]]] = []
+        self._busy = False
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._executor is not None
+
+    def start(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._name)
+
+    def stop(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def submit(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queued.append((item, future))
+        if not self._busy:
+            self._next()
+        return await future
+
+    def _next(self) -> None:
+        if not self._queued or self._executor is None:
+            return
+        taken = size = 0
+        while taken < len(self._queued) and size < self._max_size:
+            size += self._size(self._queued[taken][0])
+            taken += 1
+        batch, self._queued = self._queued[:taken], self._queued[taken:]
+        self._busy = True
+        items = [item for item, _ in batch]
+        job = asyncio.get_running_loop().run_in_executor(self._executor, self._flush, items)
+        job.add_done_callback(lambda done: self._done(batch, done))
+
+    def _done(self, batch: list[tuple[T, asyncio.Future[R]]], done: asyncio.Future[Sequence[R]]) -> None:
+        self._busy = False
+        error = done.exception()
+        if error is not None:
+            for _, future in batch:
+                if not future.done():  # a caller that went away does not change what happened
+                    future.set_exception(error)
+        else:
+            results = done.result()
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+            if self._after is not None:
+                self._after(results)
+        self._next()
