@@ -139,50 +139,76 @@ class EventStore(StoreBase):
         ours (a lost claim leaves that event to whoever holds it now).
 
         Each alert first takes its (signal, account) cooldown slot; when another event took it first
-        (in this or another process), that signal is recorded as `cooldown` instead.
+        (in this or another process), that signal is recorded as `cooldown` instead. Rows are built
+        before the transaction so the write lock is held for the statements only.
         """
         now = time.time()
+        uuids = [item.uuid for item in items]
+        alert_rows = {
+            alert.id: self._alert_values(alert, item, now) for item in items for alert in item.alerts
+        }
+        release = (
+            update(inbox)
+            .where(inbox.c.uuid.in_(uuids), inbox.c.claimed_by == worker, inbox.c.status == "claimed")
+            .values(status="done", lease_until=None, last_error=None)
+            .returning(inbox.c.uuid)
+        )
+        commits: list[Commit] = []
         with self._write() as conn:
-            return [self._finish(conn, worker, item, now) for item in items]
+            owned = {row[0] for row in conn.execute(release)}
+            new_alerts: list[dict[str, Any]] = []
+            ledger_rows: list[dict[str, Any]] = []
+            for item in items:
+                if item.uuid not in owned:
+                    commits.append(Commit(committed=False))
+                    continue
+                commit = Commit(committed=True)
+                for alert in item.alerts:
+                    if self._take_cooldown(conn, alert.signal, alert.account, alert.cooldown_s, now):
+                        new_alerts.append(alert_rows[alert.id])
+                        commit.alerts_created.append(alert.id)
+                    else:
+                        commit.cooled_down[alert.signal] = alert.cooldown_s
+                entry = apply_cooldowns(item.entry, commit.cooled_down) if commit.cooled_down else item.entry
+                commit.outcome = entry.outcome
+                ledger_rows.append(self._ledger_values(entry, now))
+                commits.append(commit)
+            if new_alerts:
+                conn.execute(insert(alerts), new_alerts)
+            if ledger_rows:
+                conn.execute(insert(ledger), ledger_rows)
+        return commits
+
+    @staticmethod
+    def _alert_values(alert: NewAlert, item: Finish, now: float) -> dict[str, Any]:
+        return {
+            "id": alert.id,
+            "event_uuid": item.uuid,
+            "signal": alert.signal,
+            "account": alert.account,
+            "channel": alert.channel,
+            "owner": alert.owner,
+            "score": alert.score,
+            "message": to_json(alert.message),
+            "status": "pending",
+            "ts": None,
+            "posted_channel": None,
+            "attempts": 0,
+            "next_attempt_at": 0.0,
+            "claimed_by": None,
+            "lease_until": None,
+            "sending_since": None,
+            "received_at": item.received_at,
+            "created_at": now,
+            "posted_at": None,
+            "request_id": item.entry.request_id,
+            "error": None,
+        }
 
     def finish_event(
         self, uuid: str, worker: str, entry: LedgerEntry, new_alerts: Sequence[NewAlert], received_at: float
     ) -> Commit:
         return self.finish_events(worker, [Finish(uuid, entry, list(new_alerts), received_at)])[0]
-
-    def _finish(self, conn: Connection, worker: str, item: Finish, now: float) -> Commit:
-        if not self._release_claim(conn, item.uuid, worker, status="done", lease_until=None, last_error=None):
-            return Commit(committed=False)
-        commit = Commit(committed=True)
-        entry = item.entry
-        for alert in item.alerts:
-            if not self._take_cooldown(conn, alert.signal, alert.account, alert.cooldown_s, now):
-                commit.cooled_down[alert.signal] = alert.cooldown_s
-                continue
-            conn.execute(
-                insert(alerts).values(
-                    id=alert.id,
-                    event_uuid=item.uuid,
-                    signal=alert.signal,
-                    account=alert.account,
-                    channel=alert.channel,
-                    owner=alert.owner,
-                    score=alert.score,
-                    message=to_json(alert.message),
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=0.0,
-                    received_at=item.received_at,
-                    created_at=now,
-                    request_id=entry.request_id,
-                )
-            )
-            commit.alerts_created.append(alert.id)
-        if commit.cooled_down:
-            entry = apply_cooldowns(entry, commit.cooled_down)
-        commit.outcome = entry.outcome
-        conn.execute(insert(ledger).values(**self._ledger_values(entry, now)))
-        return commit
 
     def _take_cooldown(
         self, conn: Connection, signal: str, account: str, cooldown_s: float, now: float
