@@ -295,7 +295,9 @@ def run_server(kind: str, spec: dict[str, Any], workdir: Path) -> Iterator[Serve
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     log_path = workdir / f"{kind}-{time.monotonic_ns()}.log"
-    process = ctx.Process(target=serve_main, args=(kind, spec, str(log_path), child), daemon=False)  # the app starts its own worker process
+    process = ctx.Process(
+        target=serve_main, args=(kind, spec, str(log_path), child), daemon=False
+    )  # the app starts its own worker process
     process.start()
     child.close()
     try:

@@ -54,6 +54,9 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0, connect_timeout_s: flo
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+            # No checkpoint inside a writer's commit (it would hold the write lock while it copies
+            # pages); the worker checkpoints in the background instead (Store.checkpoint).
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
 
         @event.listens_for(engine, "begin")

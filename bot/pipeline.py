@@ -171,10 +171,8 @@ class Pipeline:
         company = await self.enricher.company(account)
         context = build_context(body, account, company.fields)
         icp = score(self.config.icp, context)
-        snoozed_until = await asyncio.to_thread(self.store.snoozed_until, account.key, now)
-        last_alerts = await asyncio.to_thread(
-            self.store.cooling_down, [s.name for s, _ in passing], account.key, now
-        )
+        state = await asyncio.to_thread(self.store.account_state, account.key, now)
+        snoozed_until, last_alerts = state.snoozed_until, state.last_alerts
 
         alerts: list[NewAlert] = []
         history: tuple[PastSignal, ...] | None = None

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -193,10 +194,15 @@ class Services:
         ]
 
     def _heartbeat(self) -> None:
-        """On its own thread, so a busy event loop or executor never makes this process look dead."""
-        while not self._stop_heartbeat.wait(self.tuning.heartbeat_s):
+        """On its own thread, so a busy event loop or executor never makes this process look dead.
+        The same thread checkpoints SQLite's write-ahead log every second."""
+        beat_at = time.monotonic()
+        while not self._stop_heartbeat.wait(min(1.0, self.tuning.heartbeat_s)):
             try:
-                self.store.heartbeat(self.worker_id)
+                self.store.checkpoint()
+                if time.monotonic() - beat_at >= self.tuning.heartbeat_s:
+                    self.store.heartbeat(self.worker_id)
+                    beat_at = time.monotonic()
             except Exception as exc:
                 log.error("heartbeat failed: %s", type(exc).__name__)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy import (
+    bindparam,
     delete,
     insert,
     select,
@@ -19,14 +20,32 @@ from bot.store.records import (
 )
 from bot.store.tables import cooldowns, enrichment_cache, snoozes
 
+# Built once: the worker runs these for every matching event.
+_SNOOZED_UNTIL = select(snoozes.c.until).where(
+    snoozes.c.account == bindparam("account"), snoozes.c.until > bindparam("now")
+)
+_LAST_ALERTS = select(cooldowns.c.signal, cooldowns.c.last_alert_at).where(
+    cooldowns.c.account == bindparam("account")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    snoozed_until: float | None
+    last_alerts: dict[str, float]  # signal -> when it last alerted for this account
+
 
 class AccountStore(StoreBase):
-    def snoozed_until(self, account: str, now: float) -> float | None:
+    def account_state(self, account: str, now: float) -> AccountState:
+        """What decides whether an account may be alerted now, in one read. The cooldown part is an
+        early look only; the authoritative check happens when the alert is committed."""
         with self._read() as conn:
-            until = conn.execute(
-                select(snoozes.c.until).where(snoozes.c.account == account, snoozes.c.until > now)
-            ).scalar()
-        return until
+            until = conn.execute(_SNOOZED_UNTIL, {"account": account, "now": now}).scalar()
+            last = {signal: at for signal, at in conn.execute(_LAST_ALERTS, {"account": account})}
+        return AccountState(until, last)
+
+    def snoozed_until(self, account: str, now: float) -> float | None:
+        return self.account_state(account, now).snoozed_until
 
     def snooze(self, account: str, until: float, by: str | None) -> None:
         now = time.time()
@@ -65,14 +84,3 @@ class AccountStore(StoreBase):
         )
         with self._write() as conn:
             conn.execute(stmt)
-
-    def cooling_down(self, signals: Sequence[str], account: str, now: float) -> dict[str, float]:
-        """When each of these signals last alerted for the account (only those that ever did).
-        A cheap early look; the authoritative check happens when the alert is committed."""
-        with self._read() as conn:
-            rows = conn.execute(
-                select(cooldowns.c.signal, cooldowns.c.last_alert_at).where(
-                    cooldowns.c.account == account, cooldowns.c.signal.in_(list(signals))
-                )
-            ).all()
-        return {r[0]: r[1] for r in rows}

@@ -58,6 +58,13 @@ class StoreBase:
     def _read(self) -> Any:
         return self.engine.connect().execution_options(**READ_ONLY)
 
+    def checkpoint(self) -> None:
+        """Copy the SQLite write-ahead log into the database without blocking writers (PASSIVE)."""
+        if not self.sqlite:
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
     # -- health -----------------------------------------------------------------------------------
     def ping(self) -> None:
         with self._read() as conn:
