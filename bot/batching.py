@@ -25,10 +25,13 @@ class Batcher(Generic[T, R]):
         size: Callable[[T], int] = lambda item: 1,
         max_size: int = 1000,
         after: Callable[[Sequence[R]], None] | None = None,
+        inline: bool = False,
     ):
         """`flush(items)` runs on the batch thread and returns one result per item, in order; when it
         raises, every caller in the batch gets the exception. `after(results)` runs on the event loop
-        once per successful batch."""
+        once per successful batch. `inline` runs `flush` on the event loop thread itself: for a
+        process with nothing latency-sensitive on its loop, where handing the GIL back and forth
+        would only keep a database lock held longer."""
         self._name = name
         self._flush = flush
         self._size = size
@@ -36,16 +39,21 @@ class Batcher(Generic[T, R]):
         self._after = after
         self._queued: list[tuple[T, asyncio.Future[R]]] = []
         self._busy = False
+        self._inline = inline
+        self._running = False
         self._executor: ThreadPoolExecutor | None = None
 
     @property
     def running(self) -> bool:
-        return self._executor is not None
+        return self._running
 
     def start(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._name)
+        self._running = True
+        if not self._inline:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._name)
 
     def stop(self) -> None:
+        self._running = False
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
@@ -58,7 +66,7 @@ class Batcher(Generic[T, R]):
         return await future
 
     def _next(self) -> None:
-        if not self._queued or self._executor is None:
+        if not self._queued or not self._running:
             return
         taken = size = 0
         while taken < len(self._queued) and size < self._max_size:
@@ -67,8 +75,23 @@ class Batcher(Generic[T, R]):
         batch, self._queued = self._queued[:taken], self._queued[taken:]
         self._busy = True
         items = [item for item, _ in batch]
-        job = asyncio.get_running_loop().run_in_executor(self._executor, self._flush, items)
+        loop = asyncio.get_running_loop()
+        if self._inline:  # after this loop iteration, so callers queued meanwhile join the batch
+            loop.call_soon(self._flush_inline, batch, items)
+            return
+        job = loop.run_in_executor(self._executor, self._flush, items)
         job.add_done_callback(lambda done: self._done(batch, done))
+
+    def _flush_inline(self, batch: list[tuple[T, asyncio.Future[R]]], items: list[T]) -> None:
+        batch += self._queued  # everyone who arrived while this waited for its turn
+        items += [item for item, _ in self._queued]
+        self._queued = []
+        outcome: asyncio.Future[Sequence[R]] = asyncio.get_running_loop().create_future()
+        try:
+            outcome.set_result(self._flush(items))
+        except Exception as exc:
+            outcome.set_exception(exc)
+        self._done(batch, outcome)
 
     def _done(self, batch: list[tuple[T, asyncio.Future[R]]], done: asyncio.Future[Sequence[R]]) -> None:
         self._busy = False

@@ -187,6 +187,8 @@ class Services:
             lease_s=t.event_lease_s,
             poll_s=t.worker_poll_s,
             retry_base_s=t.event_retry_base_s,
+            # In its own process on SQLite, committing on the loop thread keeps the write lock short.
+            inline_commits=self.role is Role.WORKER and self.store.sqlite,
         )
         self._tasks = [
             asyncio.create_task(self.worker.run(), name="worker"),

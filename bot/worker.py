@@ -41,6 +41,7 @@ class Worker:
         max_attempts: int = 6,
         retry_base_s: float = 2.0,
         on_decided: Callable[[str], None] | None = None,
+        inline_commits: bool = False,
     ):
         self.store = store
         self.pipeline = pipeline
@@ -55,9 +56,13 @@ class Worker:
         self.retry_base_s = retry_base_s
         self.on_decided = on_decided
         self._wake = asyncio.Event()
+        self._inline = inline_commits
         # Decisions of concurrently processed events share one transaction (group commit).
         self._commits: Batcher[Finish, Commit] = Batcher(
-            "worker-commit", lambda items: store.finish_events(worker_id, items), max_size=64
+            "worker-commit",
+            lambda items: store.finish_events(worker_id, items),
+            max_size=64,
+            inline=inline_commits,
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -78,9 +83,12 @@ class Worker:
             if free > 0:
                 self._wake.clear()
                 try:
-                    claimed = await asyncio.to_thread(
-                        self.store.claim_events, self.worker_id, free, self.lease_s
-                    )
+                    if self._inline:
+                        claimed = self.store.claim_events(self.worker_id, free, self.lease_s)
+                    else:
+                        claimed = await asyncio.to_thread(
+                            self.store.claim_events, self.worker_id, free, self.lease_s
+                        )
                     failures = 0
                 except Exception as exc:
                     failures += 1
