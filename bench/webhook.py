@@ -295,9 +295,8 @@ def run_server(kind: str, spec: dict[str, Any], workdir: Path) -> Iterator[Serve
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     log_path = workdir / f"{kind}-{time.monotonic_ns()}.log"
-    process = ctx.Process(
-        target=serve_main, args=(kind, spec, str(log_path), child), daemon=False
-    )  # the app starts its own worker process
+    # Not a daemon: the app starts a worker process of its own.
+    process = ctx.Process(target=serve_main, args=(kind, spec, str(log_path), child), daemon=False)
     process.start()
     child.close()
     try:
@@ -1290,8 +1289,9 @@ def report(bench: Bench, elapsed: float) -> dict[str, Any]:
         f"bodies: PostHog default webhook body, ~{bench.results['body_bytes']} bytes, a new event uuid per "
         "request; matching = onboarding_completed (plan trial, company_domain from examples/companies.json), "
         "filtered = events no signal in examples/signals.yml listens to (decided at ingest)",
-        "app: real create_app(Services(...)) under uvicorn (httptools, uvloop, no access log) in its own "
-        f"process, production Tuning defaults, LOG_LEVEL={o.log_level}, local fake Slack and PostHog; "
+        "app: real create_server_app(...) as `serve` runs it (web process + worker process) under uvicorn "
+        f"(httptools, uvloop, no access log), production Tuning defaults, LOG_LEVEL={o.log_level}, "
+        "local fake Slack and PostHog; "
         "SQLite file in WAL mode with synchronous=FULL (the app's defaults)",
         "vs bare = the app's req/s over the mean of the two bare runs; "
         "CPU columns are in % of one core (100% = one core busy); the machine has "

@@ -27,6 +27,7 @@ from bot.signals import SignalsConfig
 
 log = logging.getLogger(__name__)
 _SPAWN = multiprocessing.get_context("spawn")
+WORKER_NICENESS = 5
 
 
 def worker_main(
@@ -37,6 +38,10 @@ def worker_main(
     # The event loop here is CPU-bound; a short switch interval lets the thread that holds the
     # database write lock finish sooner, so the web process waits less for it.
     sys.setswitchinterval(0.001)
+    # Under load the webhook's answer matters more than how soon the backlog shrinks: when both want
+    # the CPU, the web process goes first. (Stored events wait safely; PostHog's requests cannot.)
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     asyncio.run(_run_worker(settings, config, tuning, wake, ready))
 
 
