@@ -15,6 +15,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -114,6 +115,8 @@ class Delivery:
         poll_s: float = 5.0,
         max_attempts: int = 8,
         retry_base_s: float = 2.0,
+        may_act: Callable[[], bool] = lambda: True,
+        post_deadline_s: float = 10.0,
     ):
         self.store = store
         self.client = client
@@ -124,6 +127,8 @@ class Delivery:
         self.poll_s = poll_s
         self.max_attempts = max_attempts
         self.retry_base_s = retry_base_s
+        self.may_act = may_act
+        self.post_deadline_s = post_deadline_s
         self._queues: dict[str, asyncio.Queue[str]] = {}
         self._senders: dict[str, asyncio.Task[None]] = {}
         self._queued: set[str] = set()
@@ -204,8 +209,15 @@ class Delivery:
                 return 0.0  # could not verify: recorded as failed, never re-posted
             if found:
                 return 0.0
+        if not self.may_act():
+            # Our heartbeat is late, so another process may take this claim over: do not post.
+            await self._retry(claimed, "this process's heartbeat is late", uncertain=False, delay_s=1.0)
+            return 0.0
         try:
-            response = await self.client.chat_postMessage(channel=claimed.channel, **claimed.message)
+            # Bounded well inside the time after which another process could take the claim over.
+            response = await asyncio.wait_for(
+                self.client.chat_postMessage(channel=claimed.channel, **claimed.message), self.post_deadline_s
+            )
         except SlackApiError as exc:
             return await self._slack_error(claimed, exc, extra)
         except (aiohttp.ClientConnectorError, ConnectionRefusedError) as exc:

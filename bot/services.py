@@ -102,6 +102,7 @@ class Services:
         self._tasks: list[asyncio.Task[None]] = []
         self._stop_heartbeat = threading.Event()
         self._heartbeat_thread: threading.Thread | None = None
+        self.last_heartbeat = 0.0
 
     @property
     def runs_web(self) -> bool:
@@ -143,6 +144,7 @@ class Services:
     async def _start_worker(self) -> None:
         settings, t = self.settings, self.tuning
         await asyncio.to_thread(self.store.heartbeat, self.worker_id)
+        self.last_heartbeat = time.monotonic()
         self._stop_heartbeat.clear()
         self._heartbeat_thread = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
         self._heartbeat_thread.start()
@@ -175,6 +177,8 @@ class Services:
             lease_s=t.alert_lease_s,
             poll_s=t.delivery_poll_s,
             retry_base_s=t.alert_retry_base_s,
+            may_act=self.may_act,
+            post_deadline_s=t.stale_after_s / 3,
         )
         self.worker = Worker(
             self.store,
@@ -197,16 +201,23 @@ class Services:
 
     def _heartbeat(self) -> None:
         """On its own thread, so a busy event loop or executor never makes this process look dead.
-        The same thread checkpoints SQLite's write-ahead log every second."""
-        beat_at = time.monotonic()
+        Between beats it checkpoints SQLite's write-ahead log (about once a second)."""
+        checkpoint_at = time.monotonic()
         while not self._stop_heartbeat.wait(min(1.0, self.tuning.heartbeat_s)):
             try:
-                self.store.checkpoint()
-                if time.monotonic() - beat_at >= self.tuning.heartbeat_s:
-                    self.store.heartbeat(self.worker_id)
-                    beat_at = time.monotonic()
+                self.store.heartbeat(self.worker_id)
+                self.last_heartbeat = time.monotonic()
+                if time.monotonic() - checkpoint_at >= 1.0:
+                    self.store.checkpoint()
+                    checkpoint_at = time.monotonic()
             except Exception as exc:
                 log.error("heartbeat failed: %s", type(exc).__name__)
+
+    def may_act(self) -> bool:
+        """Whether other processes still consider this one alive with margin to spare: claims are
+        taken over only after `stale_after_s` without a heartbeat, so a process that has not beaten
+        for half of that must not start a side effect (a Slack post) it might then share."""
+        return time.monotonic() - self.last_heartbeat < self.tuning.stale_after_s / 2
 
     async def stop(self, grace_s: float = 10.0) -> None:
         if self.worker is not None:

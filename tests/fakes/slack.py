@@ -99,6 +99,10 @@ class FakeSlack(FakeServer):
         with self.lock:
             return [m["args"] for channel in self.history.values() for m in channel]
 
+    def posted_ts(self) -> list[str]:
+        with self.lock:
+            return [m["message"]["ts"] for channel in self.history.values() for m in channel]
+
     def responses(self, name: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
             return [
