@@ -11,7 +11,11 @@ from datetime import UTC, datetime
 
 import orjson
 
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {"message", "asctime"}
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's copy of msg with terminal colours
+}
 
 
 class JsonFormatter(logging.Formatter):

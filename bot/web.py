@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import orjson
@@ -25,6 +26,14 @@ from handlers import register
 from handlers.posthog_webhook import posthog_webhook
 
 
+class _SameTokenNotice(logging.Filter):
+    """Bolt warns that `token` is unused when SLACK_BOT_TOKEN is set and a client is given; the client
+    carries that very token (and the SLACK_API_URL base), so the warning says nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
 def build_bolt(services: Services) -> AsyncApp | None:
     """The Bolt app, or None when Slack credentials are absent (the demo)."""
     settings = services.settings
@@ -33,7 +42,11 @@ def build_bolt(services: Services) -> AsyncApp | None:
     if not token or not signing_secret:
         return None
     client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
-    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False)
+    bolt_logger = logging.getLogger("slack_bolt.AsyncApp")
+    bolt_logger.addFilter(_SameTokenNotice())
+    app = AsyncApp(
+        client=client, signing_secret=signing_secret, process_before_response=False, logger=bolt_logger
+    )
     register(app, services)
     return app
 
