@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import traceback
-from collections.abc import Callable
 
 import orjson
 
@@ -40,7 +39,6 @@ class Worker:
         poll_s: float = 1.0,
         max_attempts: int = 6,
         retry_base_s: float = 2.0,
-        on_decided: Callable[[str], None] | None = None,
         inline_commits: bool = False,
     ):
         self.store = store
@@ -54,7 +52,6 @@ class Worker:
         self.poll_s = poll_s
         self.max_attempts = max_attempts
         self.retry_base_s = retry_base_s
-        self.on_decided = on_decided
         self._wake = asyncio.Event()
         self._inline = inline_commits
         # Decisions of concurrently processed events share one transaction (group commit).
@@ -151,8 +148,6 @@ class Worker:
                 self.writer.write(decision.writeback)
             except Exception as exc:  # write-back is best effort; the alert matters more
                 log.warning("PostHog write-back failed: %s", type(exc).__name__, extra=extra)
-        if self.on_decided is not None:
-            self.on_decided(event.uuid)
 
     async def _commit(self, event: ClaimedEvent, decision: Decision) -> Commit | None:
         """Commit the decision, retrying briefly while the database is busy; on giving up, hand the
@@ -199,8 +194,6 @@ class Worker:
                 request_id=event.request_id,
             )
             await asyncio.to_thread(self.store.fail_event, event.uuid, self.worker_id, entry)
-            if self.on_decided is not None:
-                self.on_decided(event.uuid)
         except Exception as store_exc:
             log.error("cannot record the failure: %s", type(store_exc).__name__, extra=extra)
 

@@ -44,9 +44,6 @@ class AccountStore(StoreBase):
             last = {signal: at for signal, at in conn.execute(_LAST_ALERTS, {"account": account})}
         return AccountState(until, last)
 
-    def snoozed_until(self, account: str, now: float) -> float | None:
-        return self.account_state(account, now).snoozed_until
-
     def snooze(self, account: str, until: float, by: str | None) -> None:
         now = time.time()
         with self._write() as conn:

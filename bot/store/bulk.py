@@ -1,9 +1,10 @@
 """The webhook's hot path: insert-or-ignore many inbox rows (and their ledger entries) in one
 transaction, at a few microseconds a row.
 
-SQLAlchemy Core builds every other statement; these two use the drivers' bulk forms directly
-(`executemany` on SQLite, `unnest` arrays on PostgreSQL) because compiling a multi-row statement per
-request was the webhook's largest cost. Column lists come from the table definitions.
+SQLAlchemy Core builds every other statement; these use the drivers directly on a connection of their
+own (multi-row VALUES on SQLite, `unnest` over binary arrays on PostgreSQL), because building and
+compiling a multi-row statement per request was the webhook's largest cost. Column lists come from
+the table definitions.
 """
 
 from __future__ import annotations
