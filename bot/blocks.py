@@ -7,6 +7,7 @@ message. mrkdwn built from data is also marked `verbatim`, so Slack does not aut
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from slack_sdk.models.blocks import (
 
 from bot import ids
 from bot.facts import AlertFacts
-from bot.mrkdwn import ELLIPSIS, clip, escape_clip, link, plain, safe_url
+from bot.mrkdwn import ELLIPSIS, clip, escape, escape_clip, link, plain, safe_url
 from bot.scoring import CriterionResult
 from bot.summary import employees_label, funding_label
 
@@ -35,6 +36,7 @@ FIELD_LIMIT = 2000
 CONTEXT_LIMIT = 3000
 TEXT_FALLBACK_LIMIT = 3000
 MAX_BLOCKS = 50
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 _STATUS_ICONS = {"met": ":white_check_mark:", "missed": ":x:", "unknown": ":grey_question:"}
 
 
@@ -122,26 +124,110 @@ def event_context(facts: AlertFacts) -> ContextBlock:
 
 
 def actions(facts: AlertFacts) -> ActionsBlock:
-    elements: list[Any] = [
-        ButtonElement(
-            text="Create CRM task", action_id=ids.CREATE_CRM_TASK, value=facts.alert_id, style="primary"
-        ),
-        StaticSelectElement(
-            placeholder="Snooze",
-            action_id=ids.SNOOZE,
-            options=[
-                Option(text=f"Snooze {label}", value=f"{facts.alert_id}:{choice}")
-                for choice, label in ids.SNOOZE_CHOICES.items()
-            ],
-        ),
-        ButtonElement(text="Not relevant", action_id=ids.NOT_RELEVANT, value=facts.alert_id),
-    ]
-    url = safe_url(facts.posthog_url)
+    return alert_actions(facts.alert_id, facts.posthog_url, {})
+
+
+def alert_actions(alert_id: str, posthog_url: str | None, state: dict[str, Any]) -> ActionsBlock:
+    """The alert's controls, given what has been done with it: a created task becomes a link to it,
+    a snooze becomes Unsnooze, a not-relevant mark retires its button."""
+    elements: list[Any] = []
+    task = state.get("task")
+    if task is None:
+        elements.append(
+            ButtonElement(
+                text="Create CRM task", action_id=ids.CREATE_CRM_TASK, value=alert_id, style="primary"
+            )
+        )
+    elif safe_url(task.get("url")):
+        elements.append(
+            ButtonElement(
+                text="Open task", action_id=ids.OPEN_CRM_TASK, url=safe_url(task["url"]), value=alert_id
+            )
+        )
+    snooze = state.get("snooze")
+    if snooze is None:
+        elements.append(
+            StaticSelectElement(
+                placeholder="Snooze",
+                action_id=ids.SNOOZE,
+                options=[
+                    Option(text=f"Snooze {label}", value=f"{alert_id}:{choice}")
+                    for choice, label in ids.SNOOZE_CHOICES.items()
+                ],
+            )
+        )
+    else:
+        elements.append(ButtonElement(text="Unsnooze", action_id=ids.UNSNOOZE, value=str(snooze["id"])))
+    if state.get("feedback") is None:
+        elements.append(ButtonElement(text="Not relevant", action_id=ids.NOT_RELEVANT, value=alert_id))
+    url = safe_url(posthog_url)
     if url:
         elements.append(
-            ButtonElement(text="Open in PostHog", action_id=ids.OPEN_POSTHOG, url=url, value=facts.alert_id)
+            ButtonElement(text="Open in PostHog", action_id=ids.OPEN_POSTHOG, url=url, value=alert_id)
         )
-    return ActionsBlock(block_id=f"alert_actions:{facts.alert_id}", elements=elements)
+    # A new block_id on every update, so Slack clients drop a stale select choice.
+    return ActionsBlock(block_id=f"alert_actions:{alert_id}:{state.get('version', 0)}", elements=elements)
+
+
+def _mention(user: Any) -> str:
+    """`<@U…>` for a Slack user id (they come from Slack's own payloads), else nothing usable."""
+    return f"<@{user}>" if isinstance(user, str) and _USER_ID.match(user) else "someone"
+
+
+def state_lines(state: dict[str, Any]) -> list[str]:
+    """What has been done with the alert, one mrkdwn line each."""
+    lines = []
+    task = state.get("task")
+    if task:
+        line = f":white_check_mark: Task created by {_mention(task.get('by'))}"
+        if safe_url(task.get("url")):
+            line += " · " + link(task["url"], "Open in HubSpot")
+        elif task.get("crm") == "store":
+            line += " · kept in posthog-slack-signals (no CRM configured)"
+        lines.append(line)
+    snooze = state.get("snooze")
+    if snooze:
+        lines.append(
+            f":zzz: Snoozed by {_mention(snooze.get('by'))} until {slack_day(float(snooze['until']))}"
+        )
+    unsnoozed = state.get("unsnoozed")
+    if unsnoozed and not snooze:
+        lines.append(f":alarm_clock: Unsnoozed by {_mention(unsnoozed.get('by'))}")
+    mark = state.get("feedback")
+    if mark:
+        reason = ids.FEEDBACK_REASONS.get(str(mark.get("reason")), "other")
+        line = f":no_entry_sign: Marked not relevant by {_mention(mark.get('by'))}: {escape(reason)}"
+        if mark.get("text"):
+            line += f" ({escape_clip(str(mark['text']), 500)})"
+        lines.append(line)
+    return lines
+
+
+def slack_day(timestamp: float) -> str:
+    """`Tue 2 Dec` in each reader's time zone (UTC fallback)."""
+    fallback = datetime.fromtimestamp(timestamp, UTC).strftime("%a %-d %b")
+    return f"<!date^{int(timestamp)}^{{date_short_pretty}}|{fallback}>"
+
+
+def updated_message(
+    message: dict[str, Any], alert_id: str, posthog_url: str | None, state: dict[str, Any]
+) -> dict[str, Any]:
+    """The posted alert with its status lines and controls rebuilt from `state` (for chat.update)."""
+    kept = [
+        b
+        for b in message.get("blocks", [])
+        if b.get("type") != "actions" and not str(b.get("block_id", "")).startswith("alert_state")
+    ]
+    lines = state_lines(state)
+    if lines:
+        kept.append(
+            ContextBlock(
+                block_id=f"alert_state:{state.get('version', 0)}",
+                elements=[mrkdwn(clip(line, CONTEXT_LIMIT)) for line in lines[:10]],
+            ).to_dict()
+        )
+    kept.append(alert_actions(alert_id, posthog_url, state).to_dict())
+    return {"text": message.get("text", ""), "blocks": kept[:MAX_BLOCKS], "metadata": message.get("metadata")}
 
 
 def fallback_text(facts: AlertFacts, summary: str) -> str:
@@ -149,10 +235,26 @@ def fallback_text(facts: AlertFacts, summary: str) -> str:
     return escape_clip(f"{head}. {summary}", TEXT_FALLBACK_LIMIT)
 
 
+def held_back_context(facts: AlertFacts) -> ContextBlock | None:
+    held = facts.held_back
+    if held is None or held.count == 0:
+        return None
+    noun = "signal was" if held.count == 1 else "signals were"
+    return ContextBlock(
+        elements=[
+            mrkdwn(
+                f":alarm_clock: {held.count} {noun} held back while {_mention(held.snoozed_by)} "
+                f"snoozed this account (until {slack_day(held.until)})"
+            )
+        ]
+    )
+
+
 def alert_blocks(facts: AlertFacts, summary: str) -> list[Block]:
     blocks: list[Block | None] = [
         header(facts),
         summary_section(summary),
+        held_back_context(facts),
         fields_section(facts),
         breakdown_section(facts),
         routing_context(facts),

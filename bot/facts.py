@@ -20,6 +20,15 @@ class PastSignal:
 
 
 @dataclass(frozen=True)
+class HeldBack:
+    """Signals a snooze held back, told by the first alert after it ends."""
+
+    count: int
+    snoozed_by: str | None  # Slack user id
+    until: float
+
+
+@dataclass(frozen=True)
 class AlertFacts:
     alert_id: str
     signal_name: str
@@ -42,6 +51,7 @@ class AlertFacts:
     event_url: str | None = None
     posthog_url: str | None = None
     now: float = 0.0
+    held_back: HeldBack | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -62,3 +72,27 @@ class AlertFacts:
     def plan(self) -> str | None:
         plan = self.properties.get("plan")
         return str(plan) if isinstance(plan, str | int) and str(plan).strip() else None
+
+
+def alert_details(facts: AlertFacts, summary: str) -> dict[str, Any]:
+    """What later actions on the alert need (a CRM task, message updates), kept with the alert so a
+    click never has to trust anything but the alert id."""
+    return {
+        "signal": facts.signal_name,
+        "priority": facts.priority,
+        "account_label": facts.account_label,
+        "domain": facts.company.get("domain"),
+        "summary": summary,
+        "score": facts.score.value,
+        "breakdown": [
+            {"name": r.name, "status": r.status, "points": r.points, "weight": r.weight, "detail": r.detail}
+            for r in facts.score.breakdown
+        ],
+        "owner": facts.route.owner,
+        "distinct_id": facts.distinct_id,
+        "event_name": facts.event_name,
+        "event_uuid": facts.event_uuid,
+        "person_url": facts.person_url,
+        "event_url": facts.event_url,
+        "posthog_url": facts.posthog_url,
+    }

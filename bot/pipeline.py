@@ -21,13 +21,14 @@ from bot.blocks import alert_message
 from bot.clients.posthog_writer import WriteBack
 from bot.enrich import Company, Enricher
 from bot.events import WebhookBody, WebhookPerson, parse_timestamp
-from bot.facts import AlertFacts, PastSignal
+from bot.facts import AlertFacts, HeldBack, PastSignal, alert_details
 from bot.matching import all_conditions_hold, describe_condition, lookup
 from bot.metrics import Metrics
 from bot.routing import route
 from bot.scoring import Score, score
 from bot.signals import Signal, SignalsConfig
 from bot.store import ClaimedEvent, LedgerEntry, NewAlert, Store, summarise_outcomes
+from bot.store.accounts import EndedSnooze
 from bot.store.records import cooldown_reason
 from bot.summary import template_summary
 
@@ -203,7 +204,9 @@ class Pipeline:
                 continue
             if history is None:
                 history = await self._history(account, event.uuid, now)
-            alert = self._alert(signal, body, account, company, icp, context, history, event_time, now)
+            alert = self._alert(
+                signal, body, account, company, icp, context, history, event_time, now, state.ended_snooze
+            )
             alerts.append(alert)
             decisions.append(
                 {
@@ -249,8 +252,14 @@ class Pipeline:
         history: tuple[PastSignal, ...],
         event_time: float,
         now: float,
+        ended_snooze: EndedSnooze | None = None,
     ) -> NewAlert:
         decision = route(self.config.routing, context)
+        held_back = (
+            HeldBack(ended_snooze.held_back, ended_snooze.snoozed_by, ended_snooze.until)
+            if ended_snooze
+            else None
+        )
         person_url, event_url, posthog_url = self._links(body)
         person = body.person
         facts = AlertFacts(
@@ -275,6 +284,7 @@ class Pipeline:
             event_url=event_url,
             posthog_url=posthog_url,
             now=now,
+            held_back=held_back,
         )
         summary = template_summary(facts)
         self.metrics.summaries.labels(kind="template").inc()
@@ -287,6 +297,8 @@ class Pipeline:
             score=icp.value,
             message=alert_message(facts, summary),
             cooldown_s=signal.cooldown.total_seconds(),
+            details=alert_details(facts, summary),
+            reports_snooze=ended_snooze.id if ended_snooze else None,
         )
 
     @staticmethod

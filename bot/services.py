@@ -24,7 +24,9 @@ from typing import Any
 import aiohttp
 import httpx
 
+from bot.clients.hubspot import HubSpot
 from bot.clients.posthog_writer import PostHogWriter
+from bot.controls import AlertControls
 from bot.db import make_engine
 from bot.delivery import Delivery, make_slack_client
 from bot.enrich import Enricher
@@ -60,6 +62,8 @@ class Tuning:
     busy_timeout_s: float = 5.0
     heartbeat_s: float = 5.0
     stale_after_s: float = 30.0
+    crm_recovery_wait_s: float = 10.0  # HubSpot's search lags new records by a few seconds
+    crm_timeout_s: float = 10.0
     posthog_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -75,11 +79,13 @@ class Services:
         tuning: Tuning | None = None,
         role: Role = Role.ALL,
         wake_worker: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ):
         self.settings = settings
         self.config = config
         self.tuning = tuning or Tuning()
         self.role = role
+        self.clock = clock  # what "now" is for decisions (snoozes, cooldowns); tests move it
         self.worker_id = new_worker_id()
         self.metrics = Metrics()
         self.store = Store(
@@ -94,10 +100,26 @@ class Services:
         self.ingest = IngestWriter(self.store, event_names.__contains__, self._on_pending)
         if role is not Role.WORKER:
             self.metrics.attach_store(self.store.outcome_counts, self.store.queue_depth)
+        self.writer = PostHogWriter.create(
+            secret(settings.posthog_project_api_key),
+            settings.posthog_host,
+            self.metrics,
+            **self.tuning.posthog_options,
+        )
+        self._http = httpx.AsyncClient(
+            follow_redirects=False, headers={"User-Agent": "posthog-slack-signals"}
+        )
+        hubspot_token = secret(settings.hubspot_access_token)
+        hubspot = (
+            HubSpot(settings.hubspot_api_url, hubspot_token, self._http, timeout_s=self.tuning.crm_timeout_s)
+            if hubspot_token
+            else None
+        )
+        self.controls = AlertControls(
+            self.store, config, hubspot, self.writer, recovery_wait_s=self.tuning.crm_recovery_wait_s
+        )
         self.worker: Worker | None = None
         self.delivery: Delivery | None = None
-        self.writer: PostHogWriter | None = None
-        self._http: httpx.AsyncClient | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stop_heartbeat = threading.Event()
@@ -148,17 +170,11 @@ class Services:
         self._stop_heartbeat.clear()
         self._heartbeat_thread = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
         self._heartbeat_thread.start()
-        self._http = httpx.AsyncClient(
-            follow_redirects=False, headers={"User-Agent": "posthog-slack-signals"}
-        )
         self._session = aiohttp.ClientSession()
         slack = make_slack_client(
             secret(settings.slack_bot_token) or "", settings.slack_api_url, settings.slack_retry_backoff_s
         )
         slack.session = self._session
-        self.writer = PostHogWriter.create(
-            secret(settings.posthog_project_api_key), settings.posthog_host, self.metrics, **t.posthog_options
-        )
         enricher = Enricher(self.config.enrichment, self.store, self._http, self.metrics)
         pipeline = Pipeline(
             self.config,
@@ -167,6 +183,7 @@ class Services:
             self.metrics,
             settings.posthog_app_host,
             settings.posthog_project_id,
+            clock=self.clock,
         )
         self.delivery = Delivery(
             self.store,
@@ -211,7 +228,7 @@ class Services:
                     self.store.checkpoint()
                     checkpoint_at = time.monotonic()
             except Exception as exc:
-                log.error("heartbeat failed: %s", type(exc).__name__)
+                log.error("heartbeat failed: %s: %s", type(exc).__name__, str(exc)[:200])
 
     def may_act(self) -> bool:
         """Whether other processes still consider this one alive with margin to spare: claims are
@@ -236,10 +253,8 @@ class Services:
                 await asyncio.to_thread(self.store.retire, self.worker_id)
             except Exception as exc:
                 log.error("could not hand back claims on shutdown: %s", type(exc).__name__)
-        if self.writer is not None:
-            await asyncio.to_thread(self.writer.shutdown)
-        if self._http is not None:
-            await self._http.aclose()
+        await asyncio.to_thread(self.writer.shutdown)
+        await self._http.aclose()
         if self._session is not None:
             await self._session.close()
         self.store.dispose()

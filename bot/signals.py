@@ -171,12 +171,31 @@ class Access(_Strict):
         return value
 
 
+class Crm(_Strict):
+    """How "Create CRM task" fills in a task."""
+
+    owners: dict[str, str] = Field(default_factory=dict, description="Slack user id -> HubSpot owner id")
+    due_in_business_days: int = Field(default=2, ge=0, le=60)
+
+    @field_validator("owners")
+    @classmethod
+    def _owner_ids(cls, value: dict[str, str]) -> dict[str, str]:
+        for user, owner in value.items():
+            if not _SLACK_USER.match(user):
+                raise ValueError(f"{user!r} is not a Slack user id (U…)")
+            if not str(owner).isdigit():
+                raise ValueError(f"HubSpot owner id for {user} must be a number, not {owner!r}")
+        return {user: str(owner) for user, owner in value.items()}
+
+
 class SignalsConfig(_Strict):
     signals: list[Signal] = Field(min_length=1)
     icp: list[Criterion] = Field(default_factory=list)
     routing: list[Route] = Field(min_length=1)
     enrichment: Enrichment = Field(default_factory=Enrichment)
     access: Access = Field(default_factory=Access)
+    crm: Crm = Field(default_factory=Crm)
+    feedback_events: bool = False  # capture `signal_feedback` in PostHog when an alert is marked not relevant
 
     @field_validator("signals")
     @classmethod

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions
+from handlers import actions, commands, views
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -14,3 +14,5 @@ if TYPE_CHECKING:
 
 def register(app: AsyncApp, services: Services) -> None:
     actions.register(app, services)
+    views.register(app, services)
+    commands.register(app, services)

@@ -107,6 +107,8 @@ def fast_tuning(**overrides: Any) -> Tuning:
         "busy_timeout_s": 1.0,
         "heartbeat_s": 0.1,
         "stale_after_s": 2.0,
+        "crm_recovery_wait_s": 0.5,
+        "crm_timeout_s": 1.0,
         "posthog_options": {"flush_interval": 0.05, "flush_at": 5, "max_retries": 1},
     }
     values.update(overrides)
@@ -134,9 +136,11 @@ class RunningApp:
 
 
 @contextmanager
-def serve(settings: Settings, config: SignalsConfig, tuning: Tuning | None = None) -> Iterator[RunningApp]:
+def serve(
+    settings: Settings, config: SignalsConfig, tuning: Tuning | None = None, clock: Any = time.time
+) -> Iterator[RunningApp]:
     """The real ASGI app under uvicorn in a thread, with its worker and delivery running."""
-    services = Services(settings, config, tuning or fast_tuning())
+    services = Services(settings, config, tuning or fast_tuning(), clock=clock)
     app = create_app(services)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from posthog import Posthog
 
+from bot import __version__
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,15 @@ class WriteBack:
     group: dict[str, Any] = field(default_factory=dict)
 
 
+def _stamp_library(message: dict[str, Any]) -> dict[str, Any]:
+    """Everything this client sends is the bot's own doing: say so in `$lib`, so the team can tell
+    the bot's events from their product's."""
+    properties = message.setdefault("properties", {})
+    properties["$lib"] = LIB_NAME
+    properties["$lib_version"] = __version__
+    return message
+
+
 class PostHogWriter:
     def __init__(self, client: Posthog | None, metrics: Metrics, remember: int = 10_000):
         self.client = client
@@ -42,7 +52,7 @@ class PostHogWriter:
         if not api_key:
             log.info("POSTHOG_PROJECT_API_KEY is not set: enrichment is not written back to PostHog")
             return cls(None, metrics)
-        client = Posthog(api_key, host=host, **options)
+        client = Posthog(api_key, host=host, before_send=_stamp_library, **options)
         return cls(client, metrics)
 
     def _first_time(self, *parts: Any) -> bool:
@@ -74,6 +84,14 @@ class PostHogWriter:
                 "company", writeback.group_key, properties=writeback.group, distinct_id=writeback.distinct_id
             )
             self.metrics.writebacks.labels(kind="group").inc()
+
+    def capture(
+        self, event: str, distinct_id: str, properties: dict[str, Any], groups: dict[str, str] | None = None
+    ) -> None:
+        """An event of the bot's own, such as feedback on an alert."""
+        if self.client is None:
+            return
+        self.client.capture(event, distinct_id=distinct_id, properties=properties, groups=groups)
 
     def flush(self) -> None:
         if self.client is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.store.accounts import AccountStore
+from bot.store.actions import ActionStore, AlertRecord, TaskStart
 from bot.store.alerts import AlertStore
 from bot.store.events import EventStore
 from bot.store.records import (
@@ -30,6 +31,7 @@ from bot.store.tables import alerts, inbox, metadata
 
 __all__ = [
     "OUTCOME_PRECEDENCE",
+    "AlertRecord",
     "ClaimedAlert",
     "ClaimedEvent",
     "Commit",
@@ -39,12 +41,13 @@ __all__ = [
     "NewAlert",
     "Store",
     "StoreUnavailable",
+    "TaskStart",
     "metadata",
     "summarise_outcomes",
 ]
 
 
-class Store(EventStore, AlertStore, AccountStore):
+class Store(EventStore, AlertStore, AccountStore, ActionStore):
     """All reads and writes. Methods are synchronous; async callers run them in a thread."""
 
     def queue_depth(self) -> int:

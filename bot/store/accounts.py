@@ -3,36 +3,65 @@
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy import (
     bindparam,
-    delete,
+    func,
     insert,
     select,
+    update,
 )
 
 from bot.store.base import StoreBase
 from bot.store.records import (
     to_json,
 )
-from bot.store.tables import cooldowns, enrichment_cache, snoozes
+from bot.store.tables import cooldowns, enrichment_cache, ledger, snoozes
 
 # Built once: the worker runs these for every matching event.
-_SNOOZED_UNTIL = select(snoozes.c.until).where(
+_SNOOZED_UNTIL = select(func.max(snoozes.c.until)).where(
     snoozes.c.account == bindparam("account"), snoozes.c.until > bindparam("now")
 )
 _LAST_ALERTS = select(cooldowns.c.signal, cooldowns.c.last_alert_at).where(
     cooldowns.c.account == bindparam("account")
 )
+_ENDED_UNREPORTED = (
+    select(snoozes.c.id, snoozes.c.snoozed_by, snoozes.c.created_at, snoozes.c.until)
+    .where(
+        snoozes.c.account == bindparam("account"),
+        snoozes.c.until <= bindparam("now"),
+        snoozes.c.reported == 0,
+    )
+    .order_by(snoozes.c.until.desc())
+    .limit(1)
+)
+_HELD_BACK = select(func.count()).where(
+    ledger.c.account == bindparam("account"),
+    ledger.c.outcome == "snoozed",
+    ledger.c.decided_at >= bindparam("since"),
+    ledger.c.decided_at <= bindparam("until"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EndedSnooze:
+    """A snooze that is over and whose held-back signals no alert has mentioned yet."""
+
+    id: str
+    snoozed_by: str | None
+    until: float
+    held_back: int
 
 
 @dataclass(frozen=True, slots=True)
 class AccountState:
     snoozed_until: float | None
     last_alerts: dict[str, float]  # signal -> when it last alerted for this account
+    ended_snooze: EndedSnooze | None = None
 
 
 class AccountStore(StoreBase):
@@ -42,13 +71,59 @@ class AccountStore(StoreBase):
         with self._read() as conn:
             until = conn.execute(_SNOOZED_UNTIL, {"account": account, "now": now}).scalar()
             last = {signal: at for signal, at in conn.execute(_LAST_ALERTS, {"account": account})}
-        return AccountState(until, last)
+            ended = None
+            if until is None:
+                row = conn.execute(_ENDED_UNREPORTED, {"account": account, "now": now}).first()
+                if row is not None:
+                    held = conn.execute(
+                        _HELD_BACK, {"account": account, "since": row[2], "until": row[3]}
+                    ).scalar()
+                    ended = EndedSnooze(row[0], row[1], row[3], int(held or 0))
+        return AccountState(until, last, ended)
 
-    def snooze(self, account: str, until: float, by: str | None) -> None:
+    def snooze(self, account: str, until: float, by: str | None, alert_id: str | None = None) -> str:
+        """Snooze an account until `until`, replacing any snooze still running; returns its id."""
+        now = time.time()
+        snooze_id = uuid.uuid4().hex
+        with self._write() as conn:
+            conn.execute(
+                update(snoozes)
+                .where(snoozes.c.account == account, snoozes.c.until > now)
+                .values(until=now, reported=1)  # superseded: the new snooze reports for both
+            )
+            conn.execute(
+                insert(snoozes).values(
+                    id=snooze_id,
+                    account=account,
+                    until=until,
+                    snoozed_by=by,
+                    created_at=now,
+                    alert_id=alert_id,
+                    reported=0,
+                )
+            )
+        return snooze_id
+
+    def unsnooze(self, snooze_id: str) -> dict[str, Any] | None:
+        """End a running snooze now; returns it (None when it is unknown or already over)."""
         now = time.time()
         with self._write() as conn:
-            conn.execute(delete(snoozes).where(snoozes.c.account == account))
-            conn.execute(insert(snoozes).values(account=account, until=until, snoozed_by=by, created_at=now))
+            row = conn.execute(
+                update(snoozes)
+                .where(snoozes.c.id == snooze_id, snoozes.c.until > now)
+                .values(until=now)
+                .returning(snoozes.c.id, snoozes.c.account, snoozes.c.snoozed_by, snoozes.c.alert_id)
+            ).first()
+        return dict(row._mapping) if row is not None else None
+
+    def active_snoozes(self, now: float) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            rows = (
+                conn.execute(select(snoozes).where(snoozes.c.until > now).order_by(snoozes.c.until))
+                .mappings()
+                .all()
+            )
+        return [dict(r) for r in rows]
 
     # -- enrichment cache -----------------------------------------------------------------------------
     def cache_get(self, provider: str, key: str, now: float) -> tuple[bool, dict[str, Any] | None]:

@@ -62,8 +62,11 @@ class StoreBase:
         """Copy the SQLite write-ahead log into the database without blocking writers (PASSIVE)."""
         if not self.sqlite:
             return
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        conn = self.engine.raw_connection()  # outside any transaction, as a checkpoint must be
+        try:
+            conn.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            conn.close()
 
     # -- health -----------------------------------------------------------------------------------
     def ping(self) -> None:

@@ -29,7 +29,7 @@ from bot.store.records import (
     apply_cooldowns,
     to_json,
 )
-from bot.store.tables import alerts, cooldowns, inbox, ledger
+from bot.store.tables import alerts, cooldowns, inbox, ledger, snoozes
 
 
 class EventStore(StoreBase):
@@ -167,6 +167,10 @@ class EventStore(StoreBase):
                     if self._take_cooldown(conn, alert.signal, alert.account, alert.cooldown_s, now):
                         new_alerts.append(alert_rows[alert.id])
                         commit.alerts_created.append(alert.id)
+                        if alert.reports_snooze:
+                            conn.execute(
+                                update(snoozes).where(snoozes.c.id == alert.reports_snooze).values(reported=1)
+                            )
                     else:
                         commit.cooled_down[alert.signal] = alert.cooldown_s
                 entry = apply_cooldowns(item.entry, commit.cooled_down) if commit.cooled_down else item.entry
@@ -203,6 +207,8 @@ class EventStore(StoreBase):
             "posted_at": None,
             "request_id": item.entry.request_id,
             "error": None,
+            "details": to_json(alert.details),
+            "state": "{}",
         }
 
     def finish_event(

@@ -57,6 +57,8 @@ class NewAlert:
     score: int
     message: dict[str, Any]
     cooldown_s: float
+    details: dict[str, Any] = field(default_factory=dict)  # what a CRM task and message updates need
+    reports_snooze: str | None = None  # the ended snooze whose held-back signals this alert mentions
 
 
 @dataclass(frozen=True, slots=True)

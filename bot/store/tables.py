@@ -73,6 +73,8 @@ alerts = Table(
     Column("posted_at", Float, nullable=True),
     Column("request_id", String(64), nullable=False),
     Column("error", Text, nullable=True),
+    Column("details", Text, nullable=False, default="{}"),  # JSON: what a CRM task and updates need
+    Column("state", Text, nullable=False, default="{}"),  # JSON: task, snooze, feedback shown on the alert
     UniqueConstraint("event_uuid", "signal", name="uq_alerts_event_signal"),
     Index("ix_alerts_due", "status", "next_attempt_at"),
 )
@@ -88,9 +90,42 @@ cooldowns = Table(
 snoozes = Table(
     "snoozes",
     metadata,
-    Column("account", String(300), primary_key=True),
+    Column("id", String(32), primary_key=True),
+    Column("account", String(300), nullable=False),
     Column("until", Float, nullable=False),
     Column("snoozed_by", String(32), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("alert_id", String(32), nullable=True),  # the alert it was snoozed from
+    Column("reported", Integer, nullable=False, default=0),  # 1 once an alert told what it held back
+    Index("ix_snoozes_account", "account", "until"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("alert_id", String(32), primary_key=True),  # one task per alert, however often it is clicked
+    Column("status", String(16), nullable=False),  # creating | created | failed
+    Column("uncertain", Integer, nullable=False, default=0),  # a create may have reached the CRM
+    Column("attempt_at", Float, nullable=False),
+    Column("requested_by", String(32), nullable=False),
+    Column("crm", String(16), nullable=False),  # hubspot | store
+    Column("crm_id", String(64), nullable=True),
+    Column("url", String(3000), nullable=True),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("owner", String(64), nullable=True),
+    Column("created_at", Float, nullable=True),
+    Column("error", Text, nullable=True),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("alert_id", String(32), primary_key=True),
+    Column("reason", String(32), nullable=False),
+    Column("text", Text, nullable=True),
+    Column("user_id", String(32), nullable=False),
     Column("created_at", Float, nullable=False),
 )
 

@@ -183,6 +183,41 @@ class FakeSlack(FakeServer):
             self.history[channel].append({"message": message, "args": {**args, "blocks": blocks}})
         return Reply(200, {"ok": True, "channel": channel, "ts": ts, "message": message})
 
+    def api_chat_update(self, args: dict[str, Any]) -> Reply:
+        blocks = args.get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        problems = block_problems(blocks or [])
+        if problems:
+            return Reply(200, {"ok": False, "error": "invalid_blocks", "errors": problems})
+        with self.lock:
+            for item in self.history.get(args.get("channel", ""), []):
+                if item["message"]["ts"] == args.get("ts"):
+                    item["message"] = {
+                        **item["message"],
+                        "text": args.get("text", ""),
+                        "blocks": blocks or [],
+                    }
+                    item["updates"] = [*item.get("updates", []), {**args, "blocks": blocks}]
+                    return Reply(200, {"ok": True, "channel": args["channel"], "ts": args["ts"]})
+        return Reply(200, {"ok": False, "error": "message_not_found"})
+
+    def api_views_open(self, args: dict[str, Any]) -> Reply:
+        view = args.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not args.get("trigger_id") or not isinstance(view, dict):
+            return Reply(200, {"ok": False, "error": "invalid_arguments"})
+        return Reply(200, {"ok": True, "view": {"id": "V0VIEW", **view}})
+
+    def current(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """The message as it reads now, after any chat.update."""
+        with self.lock:
+            for item in self.history.get(channel, []):
+                if item["message"]["ts"] == ts:
+                    return item["message"]
+        return None
+
     def api_conversations_history(self, args: dict[str, Any]) -> Reply:
         if self.history_error:
             return Reply(200, {"ok": False, "error": self.history_error})

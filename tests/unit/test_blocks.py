@@ -138,7 +138,7 @@ EXPECTED_ACME = {
         },
         {
             "type": "actions",
-            "block_id": f"alert_actions:{ALERT_ID}",
+            "block_id": f"alert_actions:{ALERT_ID}:0",
             "elements": [
                 {
                     "type": "button",

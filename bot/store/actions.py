@@ -1,0 +1,160 @@
+"""What people do with an alert: its CRM task (exactly one per alert), feedback, and the state the
+message shows. Every change is a single conditional statement or one transaction, so concurrent
+clicks from several people and processes agree on one outcome."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import case, select, update
+
+from bot.store.base import StoreBase
+from bot.store.records import to_json
+from bot.store.tables import alerts, feedback, tasks
+
+TaskStartKind = Literal["start", "recover", "busy", "done"]
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    id: str
+    event_uuid: str
+    signal: str
+    account: str
+    channel: str  # where the alert was routed
+    posted_channel: str | None  # where Slack says it is (None until posted)
+    ts: str | None
+    status: str
+    message: dict[str, Any]
+    details: dict[str, Any]
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TaskStart:
+    """`start`: create the task now; `recover`: an earlier attempt may have reached the CRM, look for it
+    first; `busy`: someone else is creating it right now; `done`: it exists."""
+
+    kind: TaskStartKind
+    task: dict[str, Any]
+
+
+class ActionStore(StoreBase):
+    def alert(self, alert_id: str) -> AlertRecord | None:
+        with self._read() as conn:
+            row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).mappings().first()
+        if row is None:
+            return None
+        return AlertRecord(
+            id=row["id"],
+            event_uuid=row["event_uuid"],
+            signal=row["signal"],
+            account=row["account"],
+            channel=row["channel"],
+            posted_channel=row["posted_channel"],
+            ts=row["ts"],
+            status=row["status"],
+            message=orjson.loads(row["message"]),
+            details=orjson.loads(row["details"] or "{}"),
+            state=orjson.loads(row["state"] or "{}"),
+        )
+
+    def update_alert_state(self, alert_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change parts of what the alert shows (task, snooze, feedback; None removes a part) and bump
+        its version; returns the whole state."""
+        with self._write() as conn:
+            raw = conn.execute(select(alerts.c.state).where(alerts.c.id == alert_id)).scalar()
+            state = orjson.loads(raw or "{}")
+            for key, value in changes.items():
+                if value is None:
+                    state.pop(key, None)
+                else:
+                    state[key] = value
+            state["version"] = int(state.get("version", 0)) + 1
+            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(state=to_json(state)))
+        return state
+
+    # -- CRM tasks ---------------------------------------------------------------------------------
+    def begin_task(self, alert_id: str, values: dict[str, Any], busy_s: float = 60.0) -> TaskStart:
+        """Take the right to create this alert's task. `values`: requested_by, crm, subject, body,
+        due_at, owner. An attempt older than `busy_s` is presumed dead and may be taken over."""
+        now = time.time()
+        row = {"alert_id": alert_id, "status": "creating", "uncertain": 0, "attempt_at": now, **values}
+        with self._write() as conn:
+            inserted = conn.execute(
+                self._insert(tasks).values(**row).on_conflict_do_nothing().returning(tasks.c.alert_id)
+            ).first()
+            if inserted is not None:
+                return TaskStart("start", row)
+            retaken = conn.execute(
+                update(tasks)
+                .where(
+                    tasks.c.alert_id == alert_id,
+                    (tasks.c.status == "failed")
+                    | ((tasks.c.status == "creating") & (tasks.c.attempt_at < now - busy_s)),
+                )
+                .values(
+                    status="creating",
+                    attempt_at=now,
+                    requested_by=values["requested_by"],
+                    # an attempt that never finished may have created the task
+                    uncertain=case((tasks.c.status == "creating", 1), else_=tasks.c.uncertain),
+                )
+                .returning(*tasks.c)
+            ).first()
+            if retaken is not None:
+                task = dict(retaken._mapping)
+                return TaskStart("recover" if task["uncertain"] else "start", task)
+            current = conn.execute(select(tasks).where(tasks.c.alert_id == alert_id)).mappings().one()
+        task = dict(current)
+        return TaskStart("done" if task["status"] == "created" else "busy", task)
+
+    def task_created(self, alert_id: str, crm_id: str | None, url: str | None) -> None:
+        with self._write() as conn:
+            conn.execute(
+                update(tasks)
+                .where(tasks.c.alert_id == alert_id)
+                .values(
+                    status="created", crm_id=crm_id, url=url, created_at=time.time(), error=None, uncertain=0
+                )
+            )
+
+    def task_failed(self, alert_id: str, error: str, uncertain: bool) -> None:
+        """The attempt is over without a task (as far as we know): the button may be used again."""
+        with self._write() as conn:
+            conn.execute(
+                update(tasks)
+                .where(tasks.c.alert_id == alert_id, tasks.c.status == "creating")
+                .values(status="failed", error=error[:2000], uncertain=1 if uncertain else tasks.c.uncertain)
+            )
+
+    def task(self, alert_id: str) -> dict[str, Any] | None:
+        with self._read() as conn:
+            row = conn.execute(select(tasks).where(tasks.c.alert_id == alert_id)).mappings().first()
+        return dict(row) if row else None
+
+    # -- feedback ----------------------------------------------------------------------------------
+    def record_feedback(self, alert_id: str, reason: str, text: str | None, user_id: str) -> None:
+        """The latest reason given for an alert (someone may correct theirs)."""
+        values = {
+            "alert_id": alert_id,
+            "reason": reason,
+            "text": text,
+            "user_id": user_id,
+            "created_at": time.time(),
+        }
+        stmt = self._insert(feedback).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[feedback.c.alert_id],
+            set_={k: stmt.excluded[k] for k in ("reason", "text", "user_id", "created_at")},
+        )
+        with self._write() as conn:
+            conn.execute(stmt)
+
+    def feedback_for(self, alert_id: str) -> dict[str, Any] | None:
+        with self._read() as conn:
+            row = conn.execute(select(feedback).where(feedback.c.alert_id == alert_id)).mappings().first()
+        return dict(row) if row else None
