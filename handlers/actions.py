@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
@@ -102,9 +103,12 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         title = f"{record.details.get('account_label') or record.account}: {record.signal}"
         # The trigger_id expires within seconds: open the modal before anything slow.
-        await client.views_open(
-            trigger_id=body["trigger_id"], view=not_relevant_modal(record.id, channel, title)
-        )
+        try:
+            await client.views_open(
+                trigger_id=body["trigger_id"], view=not_relevant_modal(record.id, channel, title)
+            )
+        except SlackApiError as exc:
+            await _tell(respond, f"Slack did not open the form ({exc.response.get('error')}); click again.")
 
     app.action(ids.OPEN_POSTHOG)(ack_only)
     app.action(ids.OPEN_CRM_TASK)(ack_only)
