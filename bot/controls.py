@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import crm, ids
 from bot.blocks import updated_message
 from bot.clients.hubspot import HubSpot, HubSpotError
-from bot.clients.posthog_writer import PostHogWriter
+from bot.clients.posthog_capture import CaptureError, PostHogCapture
 from bot.signals import SignalsConfig
 from bot.store import AlertRecord, Store
 
@@ -39,14 +39,14 @@ class AlertControls:
         store: Store,
         config: SignalsConfig,
         hubspot: HubSpot | None,
-        writer: PostHogWriter | None,
+        capture: PostHogCapture | None,
         recovery_wait_s: float = 10.0,
     ):
         self.store = store
         self.recovery_wait_s = recovery_wait_s
         self.config = config
         self.hubspot = hubspot
-        self.writer = writer
+        self.capture = capture
 
     async def alert(
         self, alert_id: str, channel_id: str | None, message_ts: str | None = None
@@ -182,24 +182,27 @@ class AlertControls:
         text = (text or "").strip()[:2000] or None
         await asyncio.to_thread(self.store.record_feedback, record.id, reason, text, user_id)
         await self._update(client, record, {"feedback": {"by": user_id, "reason": reason, "text": text}})
-        if self.config.feedback_events and self.writer is not None:
+        if self.config.feedback_events and self.capture is not None:
             details = record.details
-            self.writer.capture(
-                "signal_feedback",
-                distinct_id=str(details.get("distinct_id") or f"slack:{user_id}"),
-                properties={
-                    "alert_id": record.id,
-                    "signal": record.signal,
-                    "account": record.account,
-                    "reason": reason,
-                    "comment": text,
-                    "icp_score": details.get("score"),
-                    "slack_user": user_id,
-                    "source_event": details.get("event_name"),
-                    "source_event_uuid": record.event_uuid,
-                },
-                groups={"company": details["domain"]} if details.get("domain") else None,
-            )
+            try:
+                await self.capture.capture(
+                    "signal_feedback",
+                    distinct_id=str(details.get("distinct_id") or f"slack:{user_id}"),
+                    properties={
+                        "alert_id": record.id,
+                        "signal": record.signal,
+                        "account": record.account,
+                        "reason": reason,
+                        "comment": text,
+                        "icp_score": details.get("score"),
+                        "slack_user": user_id,
+                        "source_event": details.get("event_name"),
+                        "source_event_uuid": record.event_uuid,
+                    },
+                    groups={"company": details["domain"]} if details.get("domain") else None,
+                )
+            except CaptureError as exc:  # the reason is stored either way
+                log.warning("signal_feedback not captured: %s", exc.explain(), extra={"alert_id": record.id})
 
     # -- the message -------------------------------------------------------------------------------
     async def _update(self, client: AsyncWebClient, record: AlertRecord, changes: dict[str, Any]) -> None:

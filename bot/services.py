@@ -25,6 +25,7 @@ import aiohttp
 import httpx
 
 from bot.clients.hubspot import HubSpot
+from bot.clients.posthog_capture import PostHogCapture
 from bot.clients.posthog_writer import PostHogWriter
 from bot.controls import AlertControls
 from bot.db import make_engine
@@ -100,12 +101,10 @@ class Services:
         self.ingest = IngestWriter(self.store, event_names.__contains__, self._on_pending)
         if role is not Role.WORKER:
             self.metrics.attach_store(self.store.outcome_counts, self.store.queue_depth)
-        self.writer = PostHogWriter.create(
-            secret(settings.posthog_project_api_key),
-            settings.posthog_host,
-            self.metrics,
-            **self.tuning.posthog_options,
-        )
+        project_key = secret(settings.posthog_project_api_key)
+        # Events people ask for from Slack (feedback, /posthog test …), sent and awaited.
+        self.capture = PostHogCapture(project_key, settings.posthog_host) if project_key else None
+        self.writer: PostHogWriter | None = None  # enrichment write-back, in the worker
         self._http = httpx.AsyncClient(
             follow_redirects=False, headers={"User-Agent": "posthog-slack-signals"}
         )
@@ -116,7 +115,7 @@ class Services:
             else None
         )
         self.controls = AlertControls(
-            self.store, config, hubspot, self.writer, recovery_wait_s=self.tuning.crm_recovery_wait_s
+            self.store, config, hubspot, self.capture, recovery_wait_s=self.tuning.crm_recovery_wait_s
         )
         self.worker: Worker | None = None
         self.delivery: Delivery | None = None
@@ -175,6 +174,9 @@ class Services:
             secret(settings.slack_bot_token) or "", settings.slack_api_url, settings.slack_retry_backoff_s
         )
         slack.session = self._session
+        self.writer = PostHogWriter.create(
+            secret(settings.posthog_project_api_key), settings.posthog_host, self.metrics, **t.posthog_options
+        )
         enricher = Enricher(self.config.enrichment, self.store, self._http, self.metrics)
         pipeline = Pipeline(
             self.config,
@@ -253,7 +255,10 @@ class Services:
                 await asyncio.to_thread(self.store.retire, self.worker_id)
             except Exception as exc:
                 log.error("could not hand back claims on shutdown: %s", type(exc).__name__)
-        await asyncio.to_thread(self.writer.shutdown)
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.shutdown)
+        if self.capture is not None:
+            await self.capture.aclose()
         await self._http.aclose()
         if self._session is not None:
             await self._session.close()

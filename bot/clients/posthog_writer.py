@@ -31,7 +31,7 @@ class WriteBack:
     group: dict[str, Any] = field(default_factory=dict)
 
 
-def _stamp_library(message: dict[str, Any]) -> dict[str, Any]:
+def stamp_library(message: dict[str, Any]) -> dict[str, Any]:
     """Everything this client sends is the bot's own doing: say so in `$lib`, so the team can tell
     the bot's events from their product's."""
     properties = message.setdefault("properties", {})
@@ -52,7 +52,7 @@ class PostHogWriter:
         if not api_key:
             log.info("POSTHOG_PROJECT_API_KEY is not set: enrichment is not written back to PostHog")
             return cls(None, metrics)
-        client = Posthog(api_key, host=host, before_send=_stamp_library, **options)
+        client = Posthog(api_key, host=host, before_send=stamp_library, **options)
         return cls(client, metrics)
 
     def _first_time(self, *parts: Any) -> bool:
