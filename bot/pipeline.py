@@ -124,9 +124,14 @@ class Pipeline:
 
     async def decide(self, claimed: ClaimedEvent) -> Decision:
         body = WebhookBody.model_validate_json(claimed.payload)
+        return await self.evaluate(body, claimed.received_at, claimed.request_id)
+
+    async def evaluate(self, body: WebhookBody, received_at: float, request_id: str) -> Decision:
+        """The decision for one event, with no side effects but the enrichment cache: also how a
+        dry run (`/posthog test`) shows what would happen."""
         event = body.event
         now = self.clock()
-        event_time = body.event_time or claimed.received_at
+        event_time = body.event_time or received_at
         decisions: list[dict[str, Any]] = []
 
         def entry(account: Account | None) -> LedgerEntry:
@@ -138,7 +143,7 @@ class Pipeline:
                 outcome=summarise_outcomes(decisions),
                 signals=decisions,
                 event_time=event_time,
-                request_id=claimed.request_id,
+                request_id=request_id,
             )
 
         candidates = [s for s in self.config.signals if s.event == event.event]

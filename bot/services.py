@@ -25,6 +25,7 @@ import aiohttp
 import httpx
 
 from bot.clients.hubspot import HubSpot
+from bot.clients.posthog_api import PostHogApi
 from bot.clients.posthog_capture import PostHogCapture
 from bot.clients.posthog_writer import PostHogWriter
 from bot.controls import AlertControls
@@ -34,6 +35,7 @@ from bot.enrich import Enricher
 from bot.ingest import IngestWriter
 from bot.metrics import Metrics
 from bot.pipeline import Pipeline
+from bot.posthog_commands import PostHogCommands
 from bot.settings import Settings, secret
 from bot.signals import SignalsConfig
 from bot.store import Store
@@ -114,6 +116,23 @@ class Services:
             if hubspot_token
             else None
         )
+        enricher = Enricher(config.enrichment, self.store, self._http, self.metrics)
+        self.pipeline = Pipeline(
+            config,
+            self.store,
+            enricher,
+            self.metrics,
+            settings.posthog_app_host,
+            settings.posthog_project_id,
+            clock=self.clock,
+        )
+        personal_key = secret(settings.posthog_personal_api_key)
+        api = (
+            PostHogApi(settings.posthog_app_host, settings.posthog_project_id, personal_key, self._http)
+            if personal_key and settings.posthog_project_id
+            else None
+        )
+        self.commands = PostHogCommands(config, api, self.capture, self.pipeline)
         self.controls = AlertControls(
             self.store, config, hubspot, self.capture, recovery_wait_s=self.tuning.crm_recovery_wait_s
         )
@@ -177,16 +196,6 @@ class Services:
         self.writer = PostHogWriter.create(
             secret(settings.posthog_project_api_key), settings.posthog_host, self.metrics, **t.posthog_options
         )
-        enricher = Enricher(self.config.enrichment, self.store, self._http, self.metrics)
-        pipeline = Pipeline(
-            self.config,
-            self.store,
-            enricher,
-            self.metrics,
-            settings.posthog_app_host,
-            settings.posthog_project_id,
-            clock=self.clock,
-        )
         self.delivery = Delivery(
             self.store,
             slack,
@@ -201,7 +210,7 @@ class Services:
         )
         self.worker = Worker(
             self.store,
-            pipeline,
+            self.pipeline,
             self.delivery,
             self.writer,
             self.metrics,

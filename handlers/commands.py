@@ -1,38 +1,71 @@
-"""`/posthog`: acknowledged at once, answered on the command's response_url (ephemeral)."""
+"""`/posthog`: acknowledged at once (Slack allows 3 seconds, PostHog may take 30), parsed, run by
+`bot.posthog_commands`, answered on the command's response_url. Answers are ephemeral unless the
+user adds `--share`; a shared funnel also gets a chart when the bot may upload to the channel."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
+from bot.command_parser import CommandError, Snoozes, parse
 from bot.mrkdwn import escape
 from bot.panels import snoozes_list
+from bot.posthog_commands import USAGE, Reply
 
 if TYPE_CHECKING:
     from bot.services import Services
 
-USAGE = (
-    "*`/posthog` commands*\n"
-    "• `/posthog snoozes`: accounts whose alerts are snoozed, with an Unsnooze button each\n"
-    "• `/posthog help`: this message"
-)
+log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    controls = services.controls
-
-    async def posthog(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+    async def posthog(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
         await ack()
-        words = str(command.get("text") or "").split()
-        subcommand = words[0].lower() if words else "help"
-        if subcommand == "snoozes":
-            snoozes = await asyncio.to_thread(controls.active_snoozes)
+        try:
+            parsed = parse(str(command.get("text") or ""))
+        except CommandError as exc:
+            await respond(text=f":warning: {escape(str(exc))}\n\n{USAGE}", response_type="ephemeral")
+            return
+        if isinstance(parsed, Snoozes):
+            snoozes = await asyncio.to_thread(services.controls.active_snoozes)
             await respond(**snoozes_list(snoozes), response_type="ephemeral", replace_original=False)
             return
-        prefix = "" if subcommand == "help" else f"Unknown command `{escape(subcommand[:40])}`.\n"
-        await respond(text=prefix + USAGE, response_type="ephemeral")
+        try:
+            reply = await services.commands.run(parsed, str(command.get("user_id", "")))
+        except Exception:
+            log.exception("/posthog failed")
+            reply = Reply(text=":warning: Something went wrong on our side; nothing was lost. Try again.")
+        await _answer(reply, respond, client, str(command.get("channel_id", "")))
 
     app.command(ids.SLASH_COMMAND)(posthog)
+
+
+async def _answer(reply: Reply, respond: AsyncRespond, client: AsyncWebClient, channel_id: str) -> None:
+    kind = "in_channel" if reply.share else "ephemeral"
+    await respond(text=reply.text, blocks=reply.blocks, response_type=kind, replace_original=False)
+    if not (reply.share and reply.chart and channel_id):
+        return
+    try:
+        await client.files_upload_v2(
+            channel=channel_id,
+            file=reply.chart,
+            filename="funnel.png",
+            title=reply.chart_title,
+            alt_txt=reply.text[:1000],
+        )
+    except SlackApiError as exc:  # the text answer is there; say why the chart is not
+        error = exc.response.get("error")
+        hint = "invite the bot to this channel" if error == "not_in_channel" else f"Slack said {error}"
+        await respond(
+            text=f"The chart could not be uploaded ({hint}).",
+            response_type="ephemeral",
+            replace_original=False,
+        )

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import mimetypes
+import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fakes.base import FakeServer, Recorded, Reply
@@ -234,3 +238,171 @@ class FakeSlack(FakeServer):
                     message.pop("metadata", None)
                 messages.append(message)
         return Reply(200, {"ok": True, "messages": messages, "has_more": False})
+
+    # -- file uploads: the 3-step external upload of `files_upload_v2` --------------------------
+    # slack_sdk 3.47 `AsyncWebClient.files_upload_v2` (web/async_client.py) does, per file:
+    #   1. POST files.getUploadURLExternal, args in the query string (`params=`, empty form body):
+    #      filename, length, alt_txt -> {"ok", "upload_url", "file_id"}
+    #   2. POST the raw bytes to upload_url (no token, no form) -> anything but 200 raises SlackRequestError
+    #   3. POST files.completeUploadExternal, query string: files='[{"id","title"}]', channel_id,
+    #      initial_comment, thread_ts -> {"ok", "files": [...]} (the client adds "file" when there is one)
+    # The upload URL points at a second fake server, like files.slack.com beside slack.com: `respond`
+    # answers 404 outside /api/ and /response/ and wants the bot token, which step 2 never sends.
+
+    upload_error: str | None = None
+    """Answer uploads with this Slack error: token/scope errors at step 1, the others at step 3."""
+    UPLOAD_URL_ERRORS = frozenset(
+        {"missing_scope", "invalid_auth", "not_authed", "token_revoked", "account_inactive", "ratelimited"}
+    )
+
+    def uploaded(self) -> list[tuple[str, bytes, str | None, str | None]]:
+        """Completed uploads, in order: (filename, bytes, channel_id, initial_comment)."""
+        with self.lock:
+            return [
+                (u["filename"], u["data"], u["channel_id"], u["initial_comment"])
+                for u in self._upload_state().completed
+            ]
+
+    def uploads(self) -> list[dict[str, Any]]:
+        """Completed uploads with every detail (file_id, title, alt_txt, length, thread_ts, ...)."""
+        with self.lock:
+            return [dict(u) for u in self._upload_state().completed]
+
+    def upload_host(self) -> _FakeUploadHost:
+        """The server behind the upload URLs; started on first use, stopped with this one."""
+        state = self._upload_state()
+        with self.lock:
+            if state.host is None:
+                host = _FakeUploadHost(self).__enter__()
+                state.host = host
+
+                def stop_with_slack() -> None:
+                    if self._thread.is_alive():
+                        self._thread.join()  # FakeServer.__exit__ ends serve_forever
+                    host.__exit__(None, None, None)
+
+                threading.Thread(target=stop_with_slack, daemon=True).start()
+            return state.host
+
+    def _upload_state(self) -> _UploadState:
+        with self.lock:
+            state = self.__dict__.get("_uploads")
+            if state is None:
+                state = self.__dict__["_uploads"] = _UploadState()
+            return state
+
+    def _upload_failure(self, step: int) -> Reply | None:
+        error = self.upload_error
+        if not error or (error in self.UPLOAD_URL_ERRORS) != (step == 1):
+            return None
+        body: dict[str, Any] = {"ok": False, "error": error}
+        if error == "missing_scope":
+            body |= {"needed": "files:write", "provided": "commands,chat:write,chat:write.public"}
+        return Reply(200, body)
+
+    def api_files_getUploadURLExternal(self, args: dict[str, Any]) -> Reply:
+        failure = self._upload_failure(1)
+        if failure:
+            return failure
+        filename, length = args.get("filename"), str(args.get("length", ""))
+        if not filename or not length.isdigit() or int(length) < 1:
+            return Reply(200, {"ok": False, "error": "invalid_arguments"})
+        state = self._upload_state()
+        with self.lock:
+            file_id = f"F{next(state.ids):010d}"
+            state.pending[file_id] = {
+                "file_id": file_id,
+                "filename": filename,
+                "length": int(length),
+                "alt_txt": args.get("alt_txt"),
+                "snippet_type": args.get("snippet_type"),
+                "data": None,
+            }
+        upload_url = f"{self.upload_host().url}/upload/{file_id}"
+        return Reply(200, {"ok": True, "upload_url": upload_url, "file_id": file_id})
+
+    def upload_reply(self, request: Recorded) -> Reply:
+        """Step 2, on the upload host: keep the raw bytes. `script("upload", Reply(500))` fails it."""
+        text = {"Content-Type": "text/plain; charset=utf-8"}
+        with self.lock:
+            if self.scripts["upload"]:
+                return self.scripts["upload"].popleft()
+            pending = self._upload_state().pending.get(request.path.removeprefix("/upload/"))
+            if request.method != "POST":
+                return Reply(405, b"method not allowed", text)
+            if pending is None or not request.path.startswith("/upload/"):
+                return Reply(404, b"not found", text)
+            pending["data"] = request.body
+        return Reply(200, f"OK - {len(request.body)}".encode(), text)
+
+    def api_files_completeUploadExternal(self, args: dict[str, Any]) -> Reply:
+        try:
+            files = json.loads(args.get("files") or "")
+        except ValueError:
+            files = None
+        if not isinstance(files, list) or not files or not all(isinstance(f, dict) for f in files):
+            return Reply(200, {"ok": False, "error": "invalid_arguments"})
+        failure = self._upload_failure(3)
+        if failure:
+            return failure
+        state = self._upload_state()
+        now = int(time.time())
+        with self.lock:
+            pending = [state.pending.get(str(f.get("id"))) for f in files]
+            if any(p is None or p["data"] is None for p in pending):
+                return Reply(200, {"ok": False, "error": "file_not_found"})
+            infos = []
+            for entry, upload in zip(files, pending, strict=True):
+                assert upload is not None
+                del state.pending[upload["file_id"]]
+                title = entry.get("title") or upload["filename"]
+                state.completed.append(
+                    {
+                        **upload,
+                        "title": title,
+                        "channel_id": args.get("channel_id"),
+                        "channels": args.get("channels"),
+                        "initial_comment": args.get("initial_comment"),
+                        "thread_ts": args.get("thread_ts"),
+                    }
+                )
+                filetype = upload["filename"].rsplit(".", 1)[-1].lower() if "." in upload["filename"] else ""
+                infos.append(
+                    {
+                        "id": upload["file_id"],
+                        "created": now,
+                        "timestamp": now,
+                        "name": upload["filename"],
+                        "title": title,
+                        "mimetype": mimetypes.guess_type(upload["filename"])[0] or "application/octet-stream",
+                        "filetype": filetype,
+                        "user": BOT_USER,
+                        "size": len(upload["data"]),
+                        "alt_txt": upload["alt_txt"],
+                        "is_public": bool(args.get("channel_id") or args.get("channels")),
+                        "url_private": f"https://files.slack.com/files-pri/T0TEAM-{upload['file_id']}/x",
+                        "permalink": f"https://test.slack.com/files/{BOT_USER}/{upload['file_id']}/x",
+                        "shares": {},  # sharing to the channel happens asynchronously, after this reply
+                        "channels": [],
+                    }
+                )
+        return Reply(200, {"ok": True, "files": infos})
+
+
+@dataclass
+class _UploadState:
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # file_id -> step 1 (+ bytes)
+    completed: list[dict[str, Any]] = field(default_factory=list)
+    host: _FakeUploadHost | None = None
+
+
+class _FakeUploadHost(FakeServer):
+    """Where upload URLs point (files.slack.com in real life): takes the raw bytes of step 2."""
+
+    def __init__(self, slack: FakeSlack) -> None:
+        super().__init__()
+        self.slack = slack
+
+    def respond(self, request: Recorded) -> Reply:
+        return self.slack.upload_reply(request)
