@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from bot.charts import funnel_png
+from bot.charts import funnel_breakdown_png, funnel_png
 from bot.clients.posthog_api import FunnelStep, PostHogApi, PostHogApiError
 from bot.clients.posthog_capture import CaptureError, PostHogCapture
 from bot.command_parser import (
@@ -130,7 +130,15 @@ class PostHogCommands:
         if breakdowns:
             series = [(str(value), _rows(steps)) for value, steps in breakdowns]
             blocks = breakdown_blocks(f"Funnel: {title}", series, range_label, url)
-            return Reply(text=escape_clip(f"Funnel: {title}", 300), blocks=blocks, share=command.share)
+            reply = Reply(text=escape_clip(f"Funnel: {title}", 300), blocks=blocks, share=command.share)
+            if command.share:  # the five largest groups, as grouped bars
+                largest = sorted(series, key=lambda item: -(item[1][0].count if item[1] else 0))[:5]
+                chart_series = [(value, [(r.name, r.count) for r in rows]) for value, rows in largest if rows]
+                reply.chart = await asyncio.to_thread(
+                    funnel_breakdown_png, f"Funnel: {title}", chart_series, range_label
+                )
+                reply.chart_title = f"Funnel: {title}"[:200]
+            return reply
         rows = _rows(result.steps)
         note = await self._did_you_mean(steps_asked, rows)
         blocks = funnel_blocks(f"Funnel: {title}", rows, range_label, url, note)
