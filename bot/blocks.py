@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot import ids
-from bot.facts import AlertFacts
+from bot.facts import AlertFacts, Written
 from bot.mrkdwn import ELLIPSIS, clip, escape, escape_clip, link, plain, safe_url
 from bot.scoring import CriterionResult
 from bot.summary import employees_label, funding_label
@@ -50,8 +50,15 @@ def header(facts: AlertFacts) -> HeaderBlock:
     )
 
 
-def summary_section(summary: str) -> SectionBlock:
-    return SectionBlock(text=mrkdwn(escape_clip(summary, SECTION_LIMIT) or "-"))
+def summary_section(summary: str, written: Written | None = None) -> SectionBlock:
+    """The template summary, or Claude's headline, why-now and next step (escaped like any data)."""
+    if written is None:
+        return SectionBlock(text=mrkdwn(escape_clip(summary, SECTION_LIMIT) or "-"))
+    text = (
+        f"*{escape_clip(written.headline, 200)}*\n{escape_clip(written.why_now, 1200)}\n"
+        f"*Next step:* {escape_clip(written.next_step, 600)}"
+    )
+    return SectionBlock(text=mrkdwn(text))
 
 
 def _field(label: str, value: Any) -> MarkdownTextObject:
@@ -230,9 +237,10 @@ def updated_message(
     return {"text": message.get("text", ""), "blocks": kept[:MAX_BLOCKS], "metadata": message.get("metadata")}
 
 
-def fallback_text(facts: AlertFacts, summary: str) -> str:
+def fallback_text(facts: AlertFacts, summary: str, written: Written | None = None) -> str:
     head = f"{facts.account_label}: {facts.signal_name} (ICP {facts.score.value}/100)"
-    return escape_clip(f"{head}. {summary}", TEXT_FALLBACK_LIMIT)
+    body = f"{written.headline}. {written.text()}" if written else summary
+    return escape_clip(f"{head}. {body}", TEXT_FALLBACK_LIMIT)
 
 
 def held_back_context(facts: AlertFacts) -> ContextBlock | None:
@@ -250,10 +258,10 @@ def held_back_context(facts: AlertFacts) -> ContextBlock | None:
     )
 
 
-def alert_blocks(facts: AlertFacts, summary: str) -> list[Block]:
+def alert_blocks(facts: AlertFacts, summary: str, written: Written | None = None) -> list[Block]:
     blocks: list[Block | None] = [
         header(facts),
-        summary_section(summary),
+        summary_section(summary, written),
         held_back_context(facts),
         fields_section(facts),
         breakdown_section(facts),
@@ -264,11 +272,11 @@ def alert_blocks(facts: AlertFacts, summary: str) -> list[Block]:
     return [b for b in blocks if b is not None][:MAX_BLOCKS]
 
 
-def alert_message(facts: AlertFacts, summary: str) -> dict[str, Any]:
+def alert_message(facts: AlertFacts, summary: str, written: Written | None = None) -> dict[str, Any]:
     """Arguments for `chat.postMessage` (minus the channel): text, blocks, metadata."""
     return {
-        "text": fallback_text(facts, summary),
-        "blocks": [block.to_dict() for block in alert_blocks(facts, summary)],
+        "text": fallback_text(facts, summary, written),
+        "blocks": [block.to_dict() for block in alert_blocks(facts, summary, written)],
         "metadata": {
             "event_type": ids.METADATA_EVENT_TYPE,
             "event_payload": {

@@ -28,7 +28,7 @@ from bot.demo_sink import DemoSink
 from bot.events import parse_timestamp
 from bot.preview import block_kit_builder_url, render_message
 from bot.services import Services, Tuning
-from bot.settings import Settings
+from bot.settings import DEFAULT_SUMMARY_MODEL, Settings
 from bot.signals import load_signals
 from bot.web import create_app
 
@@ -85,6 +85,10 @@ async def _run(events: list[dict[str, Any]], signals: Path, console: Console) ->
             posthog_webhook_secret=secret,
             database_url=f"sqlite:///{tmp}/demo.db",
             log_level="WARNING",
+            # Claude writes the summaries when the operator's environment has a key for it.
+            anthropic_api_key=os.environ.get("ANTHROPIC_API_KEY") or None,
+            anthropic_base_url=os.environ.get("ANTHROPIC_BASE_URL") or None,
+            summary_model=os.environ.get("SUMMARY_MODEL") or DEFAULT_SUMMARY_MODEL,
         )
         tuning = Tuning(
             worker_poll_s=0.05,
@@ -158,10 +162,18 @@ async def _run(events: list[dict[str, Any]], signals: Path, console: Console) ->
         console.print(
             f"PostHog write-back: {captured.get('$set', 0)} person $set, "
             f"{captured.get('$groupidentify', 0)} company $groupidentify. "
-            f"Summaries: template (set ANTHROPIC_API_KEY for Claude-written summaries once available). "
+            f"Summaries: {_summary_note(services)} "
             f"{SNOOZED_ACCOUNT} was snoozed for 7 days before the run."
         )
         return 0 if not outcomes.get("pending") and not outcomes.get("failed") else 1
+
+
+def _summary_note(services: Services) -> str:
+    if services.summarizer is None:
+        return "templates (set ANTHROPIC_API_KEY for Claude-written summaries)."
+    claude = int(services.metrics.summaries.labels(kind="claude")._value.get())
+    template = int(services.metrics.summaries.labels(kind="template")._value.get())
+    return f"Claude ({services.settings.summary_model}) wrote {claude}, templates {template}."
 
 
 def run_demo(events_file: str | None = None, console: Console | None = None) -> int:
@@ -175,8 +187,9 @@ def run_demo(events_file: str | None = None, console: Console | None = None) -> 
         console.print(f"[red]demo needs {signals} and {events_path}; run it from the project folder.[/]")
         return 2
     events = load_events(events_path, time.time())
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        os.environ.pop(name, None)  # everything the demo talks to is on 127.0.0.1
+    if not os.environ.get("ANTHROPIC_API_KEY"):  # offline: everything the demo talks to is on 127.0.0.1
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+            os.environ.pop(name, None)
     return asyncio.run(_run(events, signals, console))
 
 

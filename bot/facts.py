@@ -7,8 +7,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from bot.routing import RouteDecision
 from bot.scoring import Score
+
+
+class Written(BaseModel):
+    """What the model writes; anything else is treated as a failure."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    headline: str = Field(min_length=3, max_length=140)
+    why_now: str = Field(min_length=10, max_length=400)
+    next_step: str = Field(min_length=5, max_length=220)
+
+    def text(self) -> str:
+        return f"{self.why_now} Next step: {self.next_step}"
 
 
 @dataclass(frozen=True)

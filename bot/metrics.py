@@ -94,6 +94,10 @@ class Metrics:
             "signals_enrichment_seconds", "Enrichment API call duration", registry=r
         )
         self.summaries = Counter("signals_summaries", "Alert summaries by kind", ["kind"], registry=r)
+        self.llm_tokens = Counter(
+            "signals_llm_tokens", "Claude tokens by direction", ["direction"], registry=r
+        )
+        self.llm_cost = Counter("signals_llm_cost_usd", "Estimated Claude cost in US dollars", registry=r)
         self.llm_calls = Counter(
             "signals_llm_calls", "Claude summary calls by result", ["result"], registry=r
         )

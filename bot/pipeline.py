@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bot.accounts import Account, person_email, resolve_account
@@ -31,6 +31,9 @@ from bot.store import ClaimedEvent, LedgerEntry, NewAlert, Store, summarise_outc
 from bot.store.accounts import EndedSnooze
 from bot.store.records import cooldown_reason
 from bot.summary import template_summary
+
+if TYPE_CHECKING:
+    from bot.llm_summary import Summarizer
 
 HISTORY_WINDOW_S = 30 * 86400
 _LATE_ROOTS = ("company.", "account.")
@@ -112,6 +115,7 @@ class Pipeline:
         posthog_app_host: str,
         project_id: str | None = None,
         clock: Callable[[], float] = time.time,
+        summarizer: Summarizer | None = None,
     ):
         self.config = config
         self.store = store
@@ -120,13 +124,16 @@ class Pipeline:
         self.app_host = posthog_app_host.rstrip("/")
         self.project_id = project_id
         self.clock = clock
+        self.summarizer = summarizer
         self._actions = {s.name: action_phrase(s) for s in config.signals}
 
     async def decide(self, claimed: ClaimedEvent) -> Decision:
         body = WebhookBody.model_validate_json(claimed.payload)
         return await self.evaluate(body, claimed.received_at, claimed.request_id)
 
-    async def evaluate(self, body: WebhookBody, received_at: float, request_id: str) -> Decision:
+    async def evaluate(
+        self, body: WebhookBody, received_at: float, request_id: str, write_with_model: bool = True
+    ) -> Decision:
         """The decision for one event, with no side effects but the enrichment cache: also how a
         dry run (`/posthog test`) shows what would happen."""
         event = body.event
@@ -209,8 +216,18 @@ class Pipeline:
                 continue
             if history is None:
                 history = await self._history(account, event.uuid, now)
-            alert = self._alert(
-                signal, body, account, company, icp, context, history, event_time, now, state.ended_snooze
+            alert = await self._alert(
+                signal,
+                body,
+                account,
+                company,
+                icp,
+                context,
+                history,
+                event_time,
+                now,
+                state.ended_snooze,
+                write_with_model,
             )
             alerts.append(alert)
             decisions.append(
@@ -246,7 +263,7 @@ class Pipeline:
         fallback = f"{self.app_host}{project}/person/{distinct}" if distinct else (event_url or self.app_host)
         return None, event_url, fallback
 
-    def _alert(
+    async def _alert(
         self,
         signal: Signal,
         body: WebhookBody,
@@ -258,6 +275,7 @@ class Pipeline:
         event_time: float,
         now: float,
         ended_snooze: EndedSnooze | None = None,
+        write_with_model: bool = True,
     ) -> NewAlert:
         decision = route(self.config.routing, context)
         held_back = (
@@ -292,7 +310,10 @@ class Pipeline:
             held_back=held_back,
         )
         summary = template_summary(facts)
-        self.metrics.summaries.labels(kind="template").inc()
+        written = await self.summarizer.write(facts) if self.summarizer and write_with_model else None
+        self.metrics.summaries.labels(kind="claude" if written else "template").inc()
+        if written:
+            summary = written.text()
         return NewAlert(
             id=facts.alert_id,
             signal=signal.name,
@@ -300,7 +321,7 @@ class Pipeline:
             channel=decision.channel,
             owner=decision.owner,
             score=icp.value,
-            message=alert_message(facts, summary),
+            message=alert_message(facts, summary, written),
             cooldown_s=signal.cooldown.total_seconds(),
             details=alert_details(facts, summary),
             reports_snooze=ended_snooze.id if ended_snooze else None,

@@ -207,7 +207,9 @@ class PostHogCommands:
                 }
             }
         )
-        decision = await self.pipeline.evaluate(body, time.time(), f"dry-run-{event_uuid}")
+        decision = await self.pipeline.evaluate(
+            body, time.time(), f"dry-run-{event_uuid}", write_with_model=False
+        )
         lines = ["*Dry run* (nothing was posted):"]
         for item in decision.entry.signals:
             signal = item.get("signal")

@@ -33,6 +33,8 @@ from bot.db import make_engine
 from bot.delivery import Delivery, make_slack_client
 from bot.enrich import Enricher
 from bot.ingest import IngestWriter
+from bot.llm_summary import Summarizer, utc_day
+from bot.llm_summary import make_client as make_llm_client
 from bot.metrics import Metrics
 from bot.pipeline import Pipeline
 from bot.posthog_commands import PostHogCommands
@@ -117,6 +119,7 @@ class Services:
             else None
         )
         enricher = Enricher(config.enrichment, self.store, self._http, self.metrics)
+        self.summarizer = self._summarizer()
         self.pipeline = Pipeline(
             config,
             self.store,
@@ -125,6 +128,7 @@ class Services:
             settings.posthog_app_host,
             settings.posthog_project_id,
             clock=self.clock,
+            summarizer=self.summarizer,
         )
         personal_key = secret(settings.posthog_personal_api_key)
         api = (
@@ -143,6 +147,30 @@ class Services:
         self._stop_heartbeat = threading.Event()
         self._heartbeat_thread: threading.Thread | None = None
         self.last_heartbeat = 0.0
+
+    def _summarizer(self) -> Summarizer | None:
+        """Claude summaries when ANTHROPIC_API_KEY is set; template summaries otherwise."""
+        key = secret(self.settings.anthropic_api_key)
+        if not key:
+            return None
+        settings, store = self.settings, self.store
+
+        async def tokens_spent() -> int:
+            return await asyncio.to_thread(store.tokens_used, utc_day(self.clock()))
+
+        async def add_tokens(tokens: int) -> None:
+            await asyncio.to_thread(store.add_tokens, utc_day(self.clock()), tokens)
+
+        return Summarizer(
+            make_llm_client(key, settings.anthropic_base_url, settings.summary_timeout_s),
+            settings.summary_model,
+            settings.summary_timeout_s,
+            self.config.pii,
+            self.metrics,
+            tokens_spent,
+            add_tokens,
+            self.config.summary.daily_token_budget,
+        )
 
     @property
     def runs_web(self) -> bool:

@@ -188,6 +188,19 @@ class Crm(_Strict):
         return {user: str(owner) for user, owner in value.items()}
 
 
+class Pii(_Strict):
+    """What never leaves the bot for the summary model."""
+
+    fields: list[str] = Field(default_factory=list, description="dotted paths never sent, e.g. person.name")
+    email: Literal["domain", "drop", "full"] = "domain"
+
+    _paths = field_validator("fields")(lambda cls, v: [_check_paths({p: None}) and p for p in v])
+
+
+class SummaryBudget(_Strict):
+    daily_token_budget: int = Field(default=500_000, ge=0, description="0 turns Claude summaries off")
+
+
 class SignalsConfig(_Strict):
     signals: list[Signal] = Field(min_length=1)
     icp: list[Criterion] = Field(default_factory=list)
@@ -196,6 +209,8 @@ class SignalsConfig(_Strict):
     access: Access = Field(default_factory=Access)
     crm: Crm = Field(default_factory=Crm)
     feedback_events: bool = False  # capture `signal_feedback` in PostHog when an alert is marked not relevant
+    pii: Pii = Field(default_factory=Pii)
+    summary: SummaryBudget = Field(default_factory=SummaryBudget)
 
     @field_validator("signals")
     @classmethod

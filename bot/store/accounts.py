@@ -20,7 +20,7 @@ from bot.store.base import StoreBase
 from bot.store.records import (
     to_json,
 )
-from bot.store.tables import cooldowns, enrichment_cache, ledger, snoozes
+from bot.store.tables import cooldowns, enrichment_cache, ledger, llm_usage, snoozes
 
 # Built once: the worker runs these for every matching event.
 _SNOOZED_UNTIL = select(func.max(snoozes.c.until)).where(
@@ -153,6 +153,19 @@ class AccountStore(StoreBase):
         stmt = stmt.on_conflict_do_update(
             index_elements=[enrichment_cache.c.provider, enrichment_cache.c.key],
             set_={k: stmt.excluded[k] for k in ("value", "fetched_at", "expires_at")},
+        )
+        with self._write() as conn:
+            conn.execute(stmt)
+
+    # -- Claude token budget -----------------------------------------------------------------------
+    def tokens_used(self, day: str) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(llm_usage.c.tokens).where(llm_usage.c.day == day)).scalar() or 0)
+
+    def add_tokens(self, day: str, tokens: int) -> None:
+        stmt = self._insert(llm_usage).values(day=day, tokens=tokens)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[llm_usage.c.day], set_={"tokens": llm_usage.c.tokens + stmt.excluded.tokens}
         )
         with self._write() as conn:
             conn.execute(stmt)

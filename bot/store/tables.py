@@ -147,3 +147,11 @@ workers = Table(
     Column("heartbeat_at", Float, nullable=False),
     Column("started_at", Float, nullable=False),
 )
+
+
+llm_usage = Table(
+    "llm_usage",
+    metadata,
+    Column("day", String(10), primary_key=True),  # UTC date
+    Column("tokens", Integer, nullable=False),
+)
