@@ -55,6 +55,10 @@ def settings_findings() -> tuple[Settings | None, list[Finding]]:
         )
     if not secret(settings.anthropic_api_key):
         findings.append(Finding("note", "ANTHROPIC_API_KEY", "not set: alerts use template summaries"))
+    elif settings.summary_timeout_s > 20:
+        findings.append(
+            Finding("note", "SUMMARY_TIMEOUT_S", "alerts wait this long for Claude before the template")
+        )
     if not secret(settings.hubspot_access_token):
         findings.append(Finding("note", "HUBSPOT_ACCESS_TOKEN", "not set: CRM tasks stay in the bot's store"))
     if not findings or all(f.status == "note" for f in findings):
@@ -171,6 +175,18 @@ def online_findings(settings: Settings, config: SignalsConfig | None) -> list[Fi
                     },
                 ),
                 "can run queries",
+            )
+        anthropic_key = secret(settings.anthropic_api_key)
+        if anthropic_key:  # listing models costs no tokens
+            base = (settings.anthropic_base_url or "https://api.anthropic.com").rstrip("/")
+            attempt(
+                "ANTHROPIC_API_KEY",
+                client.build_request(
+                    "GET",
+                    base + "/v1/models",
+                    headers={"x-api-key": anthropic_key, "anthropic-version": "2023-06-01"},
+                ),
+                "valid",
             )
         hubspot = secret(settings.hubspot_access_token)
         if hubspot:

@@ -23,9 +23,8 @@ import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
 import orjson
 from pydantic import ValidationError
 
@@ -34,6 +33,9 @@ from bot.matching import lookup
 from bot.metrics import Metrics
 from bot.mrkdwn import clean
 from bot.signals import Pii
+
+if TYPE_CHECKING:
+    import anthropic
 
 log = logging.getLogger(__name__)
 TOOL_NAME = "write_alert"
@@ -184,6 +186,8 @@ def prompt(facts_json: str) -> str:
 
 
 def _failure_reason(error: BaseException) -> str:
+    import anthropic
+
     if isinstance(error, TimeoutError | anthropic.APITimeoutError):
         return "timeout"
     if isinstance(error, anthropic.RateLimitError):
@@ -312,5 +316,8 @@ def utc_day(now: float) -> str:
 
 
 def make_client(api_key: str, base_url: str | None, budget_s: float) -> anthropic.AsyncAnthropic:
-    """No SDK retries: one attempt inside the budget, then the template."""
+    """No SDK retries: one attempt inside the budget, then the template. (The SDK takes a second to
+    import, so it loads only when a key is configured.)"""
+    import anthropic
+
     return anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=budget_s)

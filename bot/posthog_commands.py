@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from bot.charts import funnel_breakdown_png, funnel_png
 from bot.clients.posthog_api import FunnelStep, PostHogApi, PostHogApiError
 from bot.clients.posthog_capture import CaptureError, PostHogCapture
 from bot.command_parser import (
@@ -134,6 +133,8 @@ class PostHogCommands:
             if command.share:  # the five largest groups, as grouped bars
                 largest = sorted(series, key=lambda item: -(item[1][0].count if item[1] else 0))[:5]
                 chart_series = [(value, [(r.name, r.count) for r in rows]) for value, rows in largest if rows]
+                from bot.charts import funnel_breakdown_png
+
                 reply.chart = await asyncio.to_thread(
                     funnel_breakdown_png, f"Funnel: {title}", chart_series, range_label
                 )
@@ -145,6 +146,8 @@ class PostHogCommands:
         reply = Reply(text=fallback_text(f"Funnel: {title}", rows), blocks=blocks, share=command.share)
         if command.share and rows:
             # Rendering takes tens of milliseconds of CPU: not on the event loop.
+            from bot.charts import funnel_png  # matplotlib loads on the first chart, not at start-up
+
             reply.chart = await asyncio.to_thread(
                 funnel_png, f"Funnel: {title}", [(r.name, r.count) for r in rows], range_label
             )
