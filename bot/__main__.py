@@ -41,7 +41,7 @@ def _serve(args: argparse.Namespace) -> int:
         from bot.web import create_server_app
 
         uvicorn.run(
-            create_server_app(settings, config),
+            create_server_app(settings, config, workers=args.workers),
             host=args.host,
             port=args.port or settings.port,
             access_log=False,
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the HTTP server (Slack requests and the PostHog webhook)")
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=None, help="default: $PORT or 3000")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes deciding events (default 1)")
     serve.set_defaults(run=_serve)
 
     check = commands.add_parser("check", help="validate settings and the signals file")

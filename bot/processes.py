@@ -153,3 +153,38 @@ class WorkerProcess:
                 process.kill()
                 process.join(5)
         self._close_pipe()
+
+
+class WorkerPool:
+    """`serve --workers N`: N worker processes under one web process. They share the queue through the
+    store's claims like any other workers; wake-ups go to them in turn."""
+
+    def __init__(self, settings: Settings, config: SignalsConfig, tuning: Tuning, count: int = 1):
+        self.workers = [WorkerProcess(settings, config, tuning) for _ in range(max(1, count))]
+        self._next = 0
+
+    @property
+    def pids(self) -> list[int | None]:
+        return [worker.pid for worker in self.workers]
+
+    def start(self) -> None:
+        for worker in self.workers:
+            worker.start()
+
+    def wait_ready(self, timeout_s: float = 30.0) -> bool:
+        return all(worker.wait_ready(timeout_s) for worker in self.workers)
+
+    def wake(self) -> None:
+        self._next = (self._next + 1) % len(self.workers)
+        self.workers[self._next].wake()
+
+    async def supervise(self) -> None:
+        await asyncio.gather(*(worker.supervise() for worker in self.workers))
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        for worker in self.workers:
+            worker._stopping = True
+            if worker._process is not None and worker._process.is_alive():
+                worker._process.terminate()  # all of them finish in parallel
+        for worker in self.workers:
+            worker.stop(timeout_s)

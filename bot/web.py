@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -18,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.processes import WorkerProcess
+from bot.processes import WorkerPool
 from bot.services import Role, Services, Tuning
 from bot.settings import Settings, secret
 from bot.signals import SignalsConfig
@@ -73,7 +74,24 @@ async def metrics(request: Request) -> Response:
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def create_app(services: Services, worker_process: WorkerProcess | None = None) -> Starlette:
+async def _start_socket_mode(services: Services, bolt: AsyncApp | None) -> Any:
+    """With SLACK_APP_TOKEN, Slack's requests also arrive over Socket Mode (no public URL needed, e.g.
+    for local development); the HTTP routes, the webhook included, are served either way."""
+    app_token = secret(services.settings.slack_app_token)
+    if bolt is None or not app_token:
+        return None
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(bolt, app_token)
+    try:
+        await handler.connect_async()
+    except Exception as exc:  # the webhook must keep working even if Slack's socket does not
+        logging.getLogger(__name__).error("Socket Mode did not connect: %s", type(exc).__name__)
+        return None
+    return handler
+
+
+def create_app(services: Services, worker_process: WorkerPool | None = None) -> Starlette:
     """The ASGI app for these services; with `worker_process`, the worker runs (and is supervised)
     in that process instead of this one."""
     bolt = build_bolt(services)
@@ -96,9 +114,12 @@ def create_app(services: Services, worker_process: WorkerProcess | None = None) 
             worker_process.start()
             await asyncio.to_thread(worker_process.wait_ready)
             supervisor = asyncio.create_task(worker_process.supervise(), name="supervise-worker")
+        socket_mode = await _start_socket_mode(services, bolt)
         try:
             yield
         finally:
+            if socket_mode is not None:
+                await socket_mode.close_async()
             if worker_process is not None:
                 await asyncio.to_thread(worker_process.stop)
             if supervisor is not None:
@@ -121,9 +142,11 @@ def create_app(services: Services, worker_process: WorkerProcess | None = None) 
     return app
 
 
-def create_server_app(settings: Settings, config: SignalsConfig, tuning: Tuning | None = None) -> Starlette:
-    """What `serve` runs: this process answers HTTP, a supervised child process does the work."""
+def create_server_app(
+    settings: Settings, config: SignalsConfig, tuning: Tuning | None = None, workers: int = 1
+) -> Starlette:
+    """What `serve` runs: this process answers HTTP, supervised child processes do the work."""
     tuning = tuning or Tuning()
-    worker_process = WorkerProcess(settings, config, tuning)
-    services = Services(settings, config, tuning, role=Role.WEB, wake_worker=worker_process.wake)
-    return create_app(services, worker_process)
+    pool = WorkerPool(settings, config, tuning, workers)
+    services = Services(settings, config, tuning, role=Role.WEB, wake_worker=pool.wake)
+    return create_app(services, pool)

@@ -1,0 +1,99 @@
+"""`manifest.yml` against what the code registers and calls, and against Slack's manifest field limits."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot import ids
+from bot.signals import load_signals
+from handlers import register
+from tests.conftest import EXAMPLE_SIGNALS, ROOT, make_settings
+
+MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
+# Slack Web API methods the code calls, and the bot scope each needs (None: no scope, or optional).
+SCOPES = {
+    "chat_postMessage": "chat:write",
+    "chat_update": "chat:write",
+    "chat_postEphemeral": "chat:write",
+    "views_open": None,
+    "files_upload_v2": "files:write",
+    "auth_test": None,
+    "conversations_history": None,  # optional: channels:history lets a restart verify an interrupted post
+}
+
+
+class Recorder:
+    """Stands in for Bolt's app to see what `handlers.register` registers."""
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+        self.actions: list[str] = []
+        self.views: list[str] = []
+
+    def _record(self, bucket: list[str], key: Any) -> Any:
+        bucket.append(key)
+        return lambda listener: listener
+
+    def command(self, name: str) -> Any:
+        return self._record(self.commands, name)
+
+    def action(self, action_id: str) -> Any:
+        return self._record(self.actions, action_id)
+
+    def view(self, callback_id: str) -> Any:
+        return self._record(self.views, callback_id)
+
+
+def _registered(tmp_path: Path) -> Recorder:
+    from bot.services import Services
+
+    settings = make_settings(f"sqlite:///{tmp_path / 'm.db'}")
+    services = Services(settings, load_signals(EXAMPLE_SIGNALS))
+    recorder = Recorder()
+    register(recorder, services)  # type: ignore[arg-type]
+    services.store.dispose()
+    return recorder
+
+
+def test_every_command_and_control_the_code_handles_is_reachable(tmp_path):
+    registered = _registered(tmp_path)
+    commands = {c["command"] for c in MANIFEST["features"]["slash_commands"]}
+    assert set(registered.commands) == commands == {ids.SLASH_COMMAND}
+    assert set(ids.ALERT_ACTION_IDS) <= set(registered.actions)
+    assert ids.NOT_RELEVANT_VIEW in registered.views
+    interactivity = MANIFEST["settings"]["interactivity"]
+    assert interactivity["is_enabled"] is True  # buttons, selects and modals need it
+    urls = [interactivity["request_url"], *(c["url"] for c in MANIFEST["features"]["slash_commands"])]
+    assert all(url.startswith("https://") and url.endswith("/slack/events") for url in urls)
+    assert "event_subscriptions" not in MANIFEST["settings"]  # no unused event subscriptions
+
+
+def test_every_scope_the_code_needs_is_granted_and_no_more():
+    source = "\n".join(p.read_text() for p in [*ROOT.glob("bot/**/*.py"), *ROOT.glob("handlers/**/*.py")])
+    called = set(
+        re.findall(r"client\.(chat_\w+|views_\w+|files_\w+|conversations_\w+|users_\w+|auth_\w+)\(", source)
+    )
+    unknown = called - set(SCOPES)
+    assert not unknown, f"add the scopes of {unknown} to this test and to manifest.yml"
+    needed = {SCOPES[m] for m in called if SCOPES[m]} | {"commands"}
+    granted = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    assert needed <= granted
+    assert granted == {"commands", "chat:write", "chat:write.public", "files:write", "users:read"}
+
+
+def test_field_limits():
+    info = MANIFEST["display_information"]
+    assert 1 <= len(info["name"]) <= 35 and len(info["description"]) <= 140
+    assert 174 <= len(info["long_description"]) <= 4000
+    assert re.fullmatch(r"#[0-9a-fA-F]{6}", info["background_color"])
+    bot_user = MANIFEST["features"]["bot_user"]
+    assert len(bot_user["display_name"]) <= 80 and re.fullmatch(r"[a-z0-9._-]+", bot_user["display_name"])
+    for command in MANIFEST["features"]["slash_commands"]:
+        assert re.fullmatch(r"/[a-z0-9_-]{1,31}", command["command"])
+        assert command["description"] and len(command["description"]) <= 2000
+        assert len(command.get("usage_hint", "")) <= 1000
+    assert MANIFEST["_metadata"]["major_version"] == 1
