@@ -60,6 +60,12 @@ def _check(args: argparse.Namespace) -> int:
     return run_check(online=args.online)
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from bot.replay import run_replay
+
+    return run_replay(args.file, args.from_posthog, args.dry_run)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -85,7 +91,21 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--events", default=None, help="a JSONL file of webhook bodies (default: bundled)")
     demo.set_defaults(run=_demo)
 
+    replay = commands.add_parser(
+        "replay", help="feed PostHog events through the pipeline (a backtest with --dry-run)"
+    )
+    replay.add_argument("file", nargs="?", help="JSONL of webhook bodies or PostHog export rows")
+    replay.add_argument(
+        "--from-posthog", metavar="7d", help="read the last N days from PostHog instead (HogQL)"
+    )
+    replay.add_argument(
+        "--dry-run", action="store_true", help="post and write nothing; report what would fire"
+    )
+    replay.set_defaults(run=_replay)
+
     args = parser.parse_args(argv)
+    if args.command == "replay" and bool(args.file) == bool(args.from_posthog):
+        parser.error("replay takes a FILE or --from-posthog Nd")
     return int(args.run(args))
 
 

@@ -324,6 +324,13 @@ class PostHogApi:
             offset += len(page)
         return names[:max_names]
 
+    async def hogql(
+        self, query: str, name: str = "posthog-slack-signals replay"
+    ) -> tuple[list[str], list[list[Any]]]:
+        """(columns, rows) of a HogQL query (scope query:read)."""
+        data = await self._run_query({"kind": "HogQLQuery", "query": query}, _query_name(name))
+        return list(data.get("columns") or []), list(data.get("results") or [])
+
     # -- links -----------------------------------------------------------------------------------
     def funnel_url(
         self, steps: list[str], date_from: str, breakdown: str | None, breakdown_type: str = "event"

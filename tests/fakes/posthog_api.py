@@ -34,6 +34,7 @@ import random
 import re
 import statistics
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -320,6 +321,8 @@ class FakePostHogApi(FakeServer):
         name = body.get("name")
         if name is not None and (not isinstance(name, str) or len(name) > 128):
             raise _Invalid("String should have at most 128 characters", "name")
+        if body["query"].get("kind") == "HogQLQuery":
+            return self._hogql(str(body["query"].get("query", "")))
         results, last_refresh, cached = self._computed(body["query"], refresh)
         answer: dict[str, Any] = {
             "results": results,
@@ -335,6 +338,55 @@ class FakePostHogApi(FakeServer):
             "query_status": None,
         }
         return Reply(200, answer)
+
+    HOGQL_COLUMNS = ("uuid", "event", "distinct_id", "properties", "timestamp", "person.properties")
+
+    def _hogql(self, query: str) -> Reply:
+        """Enough HogQL for the replay's paging query: the events table, a day window, an event list,
+        ORDER BY timestamp, LIMIT/OFFSET. Properties come back as JSON strings, as HogQL returns them."""
+        days = re.search(r"INTERVAL (\d+) DAY", query)
+        names = re.search(r"event IN \(([^)]*)\)", query)
+        limit = re.search(r"LIMIT (\d+)", query)
+        offset = re.search(r"OFFSET (\d+)", query)
+        wanted = set(re.findall(r"'((?:[^'\\]|\\.)*)'", names.group(1))) if names else None
+        since = self.now - timedelta(days=int(days.group(1))) if days else None
+        rows = []
+        with self.lock:
+            for person in self.people:
+                for index, event in enumerate(person.events):
+                    if (wanted is None or event.event in wanted) and (
+                        since is None or event.timestamp >= since
+                    ):
+                        uid = str(
+                            uuid.uuid5(uuid.NAMESPACE_URL, f"{person.distinct_id}/{index}/{event.event}")
+                        )
+                        rows.append(
+                            [
+                                uid,
+                                event.event,
+                                person.distinct_id,
+                                json.dumps(event.properties),
+                                _iso(event.timestamp),
+                                json.dumps(person.properties),
+                            ]
+                        )
+        rows.sort(key=lambda row: (row[4], row[0]))
+        start = int(offset.group(1)) if offset else 0
+        size = int(limit.group(1)) if limit else 100
+        page = rows[start : start + size]
+        return Reply(
+            200,
+            {
+                "results": page,
+                "columns": self.HOGQL_COLUMNS,
+                "types": [],
+                "hasMore": start + size < len(rows),
+                "limit": size,
+                "offset": start,
+                "is_cached": False,
+                "query_status": None,
+            },
+        )
 
     def _computed(self, query: dict[str, Any], refresh: str) -> tuple[Any, str, bool]:
         key = _digest(query)
