@@ -3,14 +3,9 @@ the process killed after answering 202. Nothing accepted is lost or alerted twic
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,8 +15,6 @@ import pytest
 from tests.conftest import (
     EXAMPLE_SIGNALS,
     POSTGRES_URL,
-    ROOT,
-    WEBHOOK_SECRET,
     make_settings,
     postgres_schema,
     serve,
@@ -29,7 +22,7 @@ from tests.conftest import (
 )
 from tests.fakes.base import Reply
 from tests.fakes.enrichment import API_KEY, FakeEnrichment, http_provider_yaml
-from tests.fakes.slack import SIGNING_SECRET, TOKEN
+from tests.support.processes import ServerProcess, process_spec
 from tests.support.tcp_proxy import TcpProxy
 
 
@@ -115,91 +108,6 @@ def test_postgres_down_answers_503_and_loses_nothing(fake_slack, example_config)
             assert app.http.get("/healthz").status_code == 200
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class _Process:
-    """`tests.support.serve_process` in a child process, killable with SIGKILL."""
-
-    def __init__(self, spec: dict, metrics_dir: Path):
-        self.metrics_dir = metrics_dir
-        self.port = _free_port()
-        self.spec = {**spec, "port": self.port}
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.metrics_dir.mkdir(exist_ok=True)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.serve_process", json.dumps(self.spec)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group: the web process and its worker
-        )
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise RuntimeError("server process did not start: " + self.kill())
-
-    def kill(self) -> str:
-        if self.proc is None:
-            return ""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # web and worker die together, mid-flight
-        _, err = self.proc.communicate(timeout=10)
-        self.proc = None
-        return (err or b"").decode(errors="replace")[-2000:]
-
-    def wait_metric(self, line: str, timeout: float = 10.0) -> str:
-        deadline = time.time() + timeout
-        while line not in (text := httpx.get(self.url + "/metrics").text):
-            assert time.time() < deadline, text
-            time.sleep(0.05)
-        return text
-
-    def post(self, body: dict) -> httpx.Response:
-        return httpx.post(
-            self.url + "/posthog/webhook",
-            json=body,
-            headers={"Authorization": f"Bearer {WEBHOOK_SECRET}"},
-            timeout=10,
-        )
-
-
-def _process_spec(db_url: str, slack_api: str, signals: Path) -> dict:
-    return {
-        "signals": str(signals),
-        "settings": {
-            "slack_bot_token": TOKEN,
-            "slack_signing_secret": SIGNING_SECRET,
-            "slack_api_url": slack_api,
-            "posthog_webhook_secret": WEBHOOK_SECRET,
-            "database_url": db_url,
-            "log_level": "WARNING",
-            "slack_retry_backoff_s": 0.01,
-        },
-        "tuning": {
-            "worker_poll_s": 0.05,
-            "delivery_poll_s": 0.1,
-            "channel_interval_s": 0.0,
-            "heartbeat_s": 0.2,
-            "stale_after_s": 1.0,
-            "event_retry_base_s": 0.05,
-            "alert_retry_base_s": 0.05,
-        },
-    }
-
-
 def test_killed_while_deciding_then_restarted_alerts_once(sqlite_url, fake_slack, tmp_path, monkeypatch):
     """SIGKILL after the 202, while enrichment is still running: the restarted process decides the event."""
     monkeypatch.setenv("ENRICH_TEST_KEY", API_KEY)
@@ -211,7 +119,7 @@ def test_killed_while_deciding_then_restarted_alerts_once(sqlite_url, fake_slack
         )
         signals.write_text(text)
         enrichment.script(Reply(200, {"name": "never seen"}, delay_s=30))
-        server = _Process(_process_spec(sqlite_url, fake_slack.api_url, signals), tmp_path / "metrics")
+        server = ServerProcess(process_spec(sqlite_url, fake_slack.api_url, signals), tmp_path / "metrics")
         server.start()
         try:
             body = webhook_body(
@@ -248,7 +156,9 @@ def test_killed_while_posting_then_restarted_posts_exactly_once(
         return reply
 
     fake_slack.api_chat_postMessage = slow_post
-    server = _Process(_process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS), tmp_path / "metrics")
+    server = ServerProcess(
+        process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS), tmp_path / "metrics"
+    )
     server.start()
     try:
         assert server.post(_trial()).status_code == 202
@@ -277,7 +187,9 @@ def test_interrupted_post_that_cannot_be_verified_is_not_reposted(sqlite_url, fa
 
     fake_slack.api_chat_postMessage = slow_post
     fake_slack.history_error = "missing_scope"
-    server = _Process(_process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS), tmp_path / "metrics")
+    server = ServerProcess(
+        process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS), tmp_path / "metrics"
+    )
     server.start()
     try:
         body = _trial()
@@ -314,7 +226,9 @@ def _alive(pid: int) -> bool:
 
 
 def test_serve_restarts_a_dead_worker_and_counts_across_processes(sqlite_url, fake_slack, tmp_path):
-    server = _Process(_process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS), tmp_path / "metrics")
+    server = ServerProcess(
+        process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS), tmp_path / "metrics"
+    )
     server.start()
     try:
         assert server.post(_trial("acme.com")).status_code == 202
@@ -331,7 +245,9 @@ def test_serve_restarts_a_dead_worker_and_counts_across_processes(sqlite_url, fa
 
 
 def test_worker_stops_when_the_web_process_dies(sqlite_url, fake_slack, tmp_path):
-    server = _Process(_process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS), tmp_path / "metrics")
+    server = ServerProcess(
+        process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS), tmp_path / "metrics"
+    )
     server.start()
     try:
         worker = _worker_pid(server.proc.pid)

@@ -31,7 +31,8 @@ def main() -> None:
     spec = json.loads(sys.argv[1])
     settings = Settings(_env_file=None, **spec["settings"])
     logs.configure(settings.log_level)
-    app = create_server_app(settings, load_signals(spec["signals"]), Tuning(**spec.get("tuning", {})))
+    tuning = Tuning(**spec.get("tuning", {}))
+    app = create_server_app(settings, load_signals(spec["signals"]), tuning, workers=spec.get("workers", 1))
     uvicorn.run(app, host="127.0.0.1", port=spec["port"], log_config=None, access_log=False)
 
 

@@ -1,0 +1,107 @@
+"""The server as `serve` runs it (web process plus worker process), in its own process group, for tests
+that kill it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import ROOT, WEBHOOK_SECRET
+from tests.fakes.slack import SIGNING_SECRET, TOKEN
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """`tests.support.serve_process` in a child process, killable with SIGKILL."""
+
+    def __init__(self, spec: dict, metrics_dir: Path):
+        self.metrics_dir = metrics_dir
+        self.port = _free_port()
+        self.spec = {**spec, "port": self.port}
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self._client: httpx.Client | None = None
+
+    def start(self) -> None:
+        self.metrics_dir.mkdir(exist_ok=True)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.serve_process", json.dumps(self.spec)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: the web process and its worker
+        )
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError("server process did not start: " + self.kill())
+
+    def kill(self) -> str:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self.proc is None:
+            return ""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # web and worker die together, mid-flight
+        _, err = self.proc.communicate(timeout=10)
+        self.proc = None
+        return (err or b"").decode(errors="replace")[-2000:]
+
+    def wait_metric(self, line: str, timeout: float = 10.0) -> str:
+        deadline = time.time() + timeout
+        while line not in (text := httpx.get(self.url + "/metrics").text):
+            assert time.time() < deadline, text
+            time.sleep(0.05)
+        return text
+
+    def post(self, body: dict | list) -> httpx.Response:
+        if self._client is None:
+            self._client = httpx.Client(timeout=10)  # keep-alive, like PostHog's delivery workers
+        return self._client.post(
+            self.url + "/posthog/webhook", json=body, headers={"Authorization": f"Bearer {WEBHOOK_SECRET}"}
+        )
+
+
+def process_spec(db_url: str, slack_api: str, signals: Path) -> dict:
+    return {
+        "signals": str(signals),
+        "settings": {
+            "slack_bot_token": TOKEN,
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_api_url": slack_api,
+            "posthog_webhook_secret": WEBHOOK_SECRET,
+            "database_url": db_url,
+            "log_level": "WARNING",
+            "slack_retry_backoff_s": 0.01,
+        },
+        "tuning": {
+            "worker_poll_s": 0.05,
+            "delivery_poll_s": 0.1,
+            "channel_interval_s": 0.0,
+            "heartbeat_s": 0.2,
+            "stale_after_s": 1.0,
+            "event_retry_base_s": 0.05,
+            "alert_retry_base_s": 0.05,
+        },
+    }
