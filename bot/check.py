@@ -194,7 +194,7 @@ def online_findings(settings: Settings, config: SignalsConfig | None) -> list[Fi
                 "HUBSPOT_ACCESS_TOKEN",
                 client.build_request(
                     "GET",
-                    settings.hubspot_api_url + "/crm/v3/owners?limit=1",
+                    settings.hubspot_api_url + "/account-info/v3/details",  # as the bot itself calls
                     headers={"Authorization": f"Bearer {hubspot}"},
                 ),
                 "valid",

@@ -74,21 +74,40 @@ async def metrics(request: Request) -> Response:
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-async def _start_socket_mode(services: Services, bolt: AsyncApp | None) -> Any:
+async def _start_socket_mode(
+    services: Services, bolt: AsyncApp | None
+) -> tuple[Any, asyncio.Task[None]] | None:
     """With SLACK_APP_TOKEN, Slack's requests also arrive over Socket Mode (no public URL needed, e.g.
-    for local development); the HTTP routes, the webhook included, are served either way."""
+    for local development); the HTTP routes, the webhook included, are served either way.
+
+    The SDK keeps retrying until it connects, so connecting runs in the background: a wrong app token
+    or an unreachable Slack must not hold back start-up (and with it the webhook)."""
     app_token = secret(services.settings.slack_app_token)
     if bolt is None or not app_token:
         return None
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     handler = AsyncSocketModeHandler(bolt, app_token)
-    try:
-        await handler.connect_async()
-    except Exception as exc:  # the webhook must keep working even if Slack's socket does not
-        logging.getLogger(__name__).error("Socket Mode did not connect: %s", type(exc).__name__)
-        return None
-    return handler
+    log = logging.getLogger(__name__)
+
+    async def connect() -> None:
+        try:
+            await handler.connect_async()
+            log.info("Socket Mode connected")
+        except Exception as exc:
+            log.error("Socket Mode did not connect: %s", type(exc).__name__)
+
+    task = asyncio.create_task(connect(), name="socket-mode-connect")
+    return handler, task
+
+
+async def _stop_socket_mode(socket_mode: tuple[Any, asyncio.Task[None]]) -> None:
+    handler, connecting = socket_mode
+    connecting.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await connecting
+    with contextlib.suppress(Exception):
+        await handler.close_async()
 
 
 def create_app(services: Services, worker_process: WorkerPool | None = None) -> Starlette:
@@ -119,7 +138,7 @@ def create_app(services: Services, worker_process: WorkerPool | None = None) -> 
             yield
         finally:
             if socket_mode is not None:
-                await socket_mode.close_async()
+                await _stop_socket_mode(socket_mode)
             if worker_process is not None:
                 await asyncio.to_thread(worker_process.stop)
             if supervisor is not None:

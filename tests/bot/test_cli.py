@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLE_SIGNALS, ROOT, WEBHOOK_SECRET
+from tests.fakes.hubspot import TOKEN as HUBSPOT_TOKEN
+from tests.fakes.hubspot import FakeHubSpot
 from tests.fakes.posthog import PROJECT_KEY
 from tests.fakes.slack import SIGNING_SECRET, TOKEN
 
@@ -126,6 +128,17 @@ def test_check_online_tries_each_credential(tmp_path, fake_slack, fake_posthog):
     assert bad.returncode == 1
     assert "error: SLACK_BOT_TOKEN: Slack says invalid_auth" in bad.stdout
     assert "error: POSTHOG_PROJECT_API_KEY: HTTP 401" in bad.stdout
+
+
+def test_check_online_tries_the_hubspot_token_on_a_call_the_bot_makes(tmp_path, fake_slack):
+    with FakeHubSpot() as hubspot:
+        env = {**_secrets(tmp_path), "HUBSPOT_API_URL": hubspot.api_url, "SLACK_API_URL": fake_slack.api_url}
+        good = run(["check", "--online"], tmp_path, **env, HUBSPOT_ACCESS_TOKEN=HUBSPOT_TOKEN)
+        assert good.returncode == 0, good.stdout
+        assert [r.path for r in hubspot.requests] == ["/account-info/v3/details"]
+        bad = run(["check", "--online"], tmp_path, **env, HUBSPOT_ACCESS_TOKEN="pat-na1-wrong")
+        assert bad.returncode == 1
+        assert "error: HUBSPOT_ACCESS_TOKEN: HTTP 401" in bad.stdout
 
 
 @pytest.mark.timeout(90)

@@ -14,11 +14,12 @@ import mimetypes
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fakes.base import FakeServer, Recorded, Reply
+from tests.fakes.slack_socket import APP_TOKEN
 
 TOKEN = "xoxb-test-token"
 SIGNING_SECRET = "test-signing-secret"
@@ -80,6 +81,8 @@ class FakeSlack(FakeServer):
         self.history: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.history_error: str | None = None
         self._ts = itertools.count(1)
+        self.socket_url: Callable[[], str] | None = None  # set to FakeSocketMode's url for Socket Mode
+        self.app_token = APP_TOKEN
 
     @property
     def api_url(self) -> str:
@@ -135,6 +138,8 @@ class FakeSlack(FakeServer):
         with self.lock:
             if self.scripts[method]:
                 return self.scripts[method].popleft()
+        if method == "apps.connections.open":  # the one method called with the app-level token
+            return self.apps_connections_open(request)
         if request.headers.get("authorization") != f"Bearer {self.token}":
             return Reply(200, {"ok": False, "error": "invalid_auth"})
         args = self.args(request)
@@ -142,6 +147,13 @@ class FakeSlack(FakeServer):
         if handler is None:
             return Reply(200, {"ok": True})
         return handler(args)
+
+    def apps_connections_open(self, request: Recorded) -> Reply:
+        if request.headers.get("authorization") != f"Bearer {self.app_token}":
+            return Reply(200, {"ok": False, "error": "invalid_auth"})
+        if self.socket_url is None:
+            return Reply(200, {"ok": False, "error": "socket_mode_not_enabled"})
+        return Reply(200, {"ok": True, "url": self.socket_url()})
 
     def api_auth_test(self, args: dict[str, Any]) -> Reply:
         return Reply(
