@@ -108,6 +108,7 @@ async def send(server: ServerProcess, events: int, accounts: int, seconds: float
     in_flight: dict[Connection, tuple[int, int]] = {}
     idle: list[Connection] = []
     tally = {"accepted": 0, "failed": 0, "done": 0}
+    reconnecting: set[asyncio.Task[None]] = set()
 
     def dispatch(conn: Connection) -> None:
         if pending:
@@ -133,7 +134,22 @@ async def send(server: ServerProcess, events: int, accounts: int, seconds: float
         if idle:
             dispatch(idle.pop())
 
-    conns = await open_connections(server.port, 64, on_response)
+    def on_lost(conn: Connection) -> None:
+        """uvicorn closes keep-alive connections idle for 5 s: resend what was in flight, reconnect."""
+        if conn in idle:
+            idle.remove(conn)
+        if conn in in_flight:
+            pending.appendleft(in_flight.pop(conn))
+        task = loop.create_task(reconnect())
+        reconnecting.add(task)
+        task.add_done_callback(reconnecting.discard)
+
+    async def reconnect() -> None:
+        (conn,) = await open_connections(server.port, 1, on_response, on_lost)
+        conns.append(conn)
+        dispatch(conn)
+
+    conns = await open_connections(server.port, 64, on_response, on_lost)
     idle.extend(conns)
     start = time.monotonic()
     for index in range(events):
@@ -144,7 +160,7 @@ async def send(server: ServerProcess, events: int, accounts: int, seconds: float
     while tally["done"] < events:
         await asyncio.sleep(0.01)
     for conn in conns:
-        conn.close()
+        conn.close()  # also stops reconnecting
     return tally["accepted"], tally["failed"]
 
 
