@@ -58,21 +58,25 @@ class RateLimitedSlack(FakeSlack):
         return super().api_chat_postMessage(args)
 
 
-def peak_rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmHWM") -> float:
+    """Peak (VmHWM) or current (VmRSS) resident memory of a process."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
 
 
-def children(pid: int) -> list[int]:
+def serve_processes(pid: int) -> dict[str, int]:
+    """The web process and its worker processes (not multiprocessing's resource tracker)."""
     try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
-        return []
+        children = []
+    workers = [c for c in children if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
+    return {"web": pid, **{f"worker {n}": c for n, c in enumerate(workers, 1)}}
 
 
 def request_bytes(body: dict[str, Any], port: int) -> bytes:
@@ -188,6 +192,9 @@ def main() -> int:
         server = ServerProcess(spec, Path(tmp) / "metrics")
         server.start()
         try:
+            assert server.proc is not None
+            processes = serve_processes(server.proc.pid)
+            idle_rss = {name: rss_mb(pid, "VmRSS") for name, pid in processes.items()}
             started = time.monotonic()
             accepted, failed = asyncio.run(send(server, args.events, args.accounts, args.seconds))
             sent_in = time.monotonic() - started
@@ -198,11 +205,7 @@ def main() -> int:
                     break
                 time.sleep(0.5)
             drained_in = time.monotonic() - started
-            rss = {"web": peak_rss_mb(server.proc.pid)} if server.proc else {}
-            for index, pid in enumerate(p for p in children(server.proc.pid) if server.proc):
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-                if b"resource_tracker" not in cmdline:
-                    rss[f"worker {index}"] = peak_rss_mb(pid)
+            peak_rss = {name: rss_mb(pid) for name, pid in processes.items()}
             engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
             with engine.connect() as conn:
                 outcomes = dict(
@@ -234,7 +237,10 @@ def main() -> int:
         ("alerts by status", json.dumps(alerts), "all posted"),
         ("Slack 429 answered (then retried)", str(slack.limited), "none left unposted"),
         ("drained after", f"{drained_in:.1f} s", f"one channel: {args.slack_interval:g} s per alert"),
-        *((f"peak RSS, {name}", f"{mb:.0f} MiB", "< 200 MiB") for name, mb in rss.items()),
+        *(
+            (f"RSS idle before → peak, {name}", f"{idle_rss[name]:.0f} → {mb:.0f} MiB", "peak < 200 MiB")
+            for name, mb in peak_rss.items()
+        ),
     ]
     for row in rows:
         table.add_row(*row)
