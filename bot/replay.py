@@ -1,11 +1,11 @@
 """`python -m bot replay`: the backtest of a rule before it goes live.
 
-Events come from a JSONL file (webhook bodies or PostHog export rows) or from PostHog itself (a
-HogQL query paged over the last N days). With `--dry-run` each event goes through the real pipeline
-against a scratch database, cooldowns are applied in event time, and the report says, per signal,
-how many alerts would have fired, for which accounts and on which days. Nothing is posted or
-written. Without `--dry-run`, the events are stored in the inbox of DATABASE_URL, like webhook
-deliveries, and a running `serve` decides them.
+Events come from a JSONL file (webhook bodies or PostHog export rows) or from PostHog itself (HogQL
+queries over the last N days, a fixed day at a time, paged). With `--dry-run` each event goes
+through the real pipeline against a scratch database, cooldowns are applied in event time, and the
+report says, per signal, how many alerts would have fired, for which accounts and on which days.
+Nothing is posted or written. Without `--dry-run`, the events are stored in the inbox of
+DATABASE_URL, like webhook deliveries, and a running `serve` decides them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from bot.signals import SignalsConfig
 from bot.store import InboxRow, Store
 
 PAGE = 1000
+HOGQL_COLUMNS = ("uuid", "event", "distinct_id", "properties", "timestamp", "person_properties")
 
 
 def to_body(row: Any) -> dict[str, Any] | None:
@@ -86,36 +87,45 @@ def _quote(name: str) -> str:
     return "'" + name.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def hogql_page(days: int, events: Iterable[str], offset: int, limit: int | None = None) -> str:
+def day_windows(days: int, now: datetime) -> list[tuple[datetime, datetime]]:
+    """The last `days` days as fixed one-day windows, oldest first.
+
+    Fixed bounds keep the pages stable while new events arrive: a window relative to `now()` slides
+    between two page requests and silently skips events at its start. Paging within one day keeps
+    OFFSET shallow however busy the project is."""
+    end = now.astimezone(UTC).replace(microsecond=0)
+    start = end - timedelta(days=days)
+    return [(start + timedelta(days=k), start + timedelta(days=k + 1)) for k in range(days)]
+
+
+def _at(moment: datetime) -> str:
+    return f"toDateTime('{moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}')"
+
+
+def hogql_page(
+    events: Iterable[str], since: datetime, until: datetime, offset: int, limit: int | None = None
+) -> str:
     names = ", ".join(_quote(e) for e in sorted(events))
     return (
         "SELECT uuid, event, distinct_id, properties, timestamp, person.properties FROM events "
-        f"WHERE timestamp >= now() - INTERVAL {int(days)} DAY AND event IN ({names}) "
+        f"WHERE timestamp >= {_at(since)} AND timestamp < {_at(until)} AND event IN ({names}) "
         f"ORDER BY timestamp, uuid LIMIT {int(limit or PAGE)} OFFSET {int(offset)}"
     )
 
 
 async def from_posthog(
-    api: PostHogApi, days: int, events: Iterable[str]
+    api: PostHogApi, days: int, events: Iterable[str], now: datetime | None = None
 ) -> AsyncIterator[dict[str, Any] | None]:
-    offset = 0
-    while True:
-        columns, rows = await api.hogql(hogql_page(days, events, offset))
-        for row in rows:
-            yield to_body(
-                dict(
-                    zip(
-                        ["uuid", "event", "distinct_id", "properties", "timestamp", "person_properties"],
-                        row,
-                        strict=False,
-                    )
-                )
-                if len(columns) >= 6
-                else None
-            )
-        if len(rows) < PAGE:
-            return
-        offset += PAGE
+    names = sorted(events)
+    for since, until in day_windows(days, now or datetime.now(UTC)):
+        offset = 0
+        while True:
+            columns, rows = await api.hogql(hogql_page(names, since, until, offset))
+            for row in rows:
+                yield to_body(dict(zip(HOGQL_COLUMNS, row, strict=False))) if len(columns) >= 6 else None
+            if len(rows) < PAGE:
+                break
+            offset += PAGE
 
 
 @dataclass

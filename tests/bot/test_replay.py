@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -77,16 +78,28 @@ def test_export_rows_are_understood(tmp_path):
     assert "1 cooldown" in out and "1 unreadable" in out
 
 
-def test_from_posthog_pages_through_hogql(tmp_path, monkeypatch):
+def test_from_posthog_pages_through_hogql_one_fixed_day_at_a_time(tmp_path, monkeypatch):
     import asyncio
+    import re
+    from datetime import datetime, timedelta
 
     from rich.console import Console
 
     from bot.settings import Settings
     from bot.signals import load_signals
 
-    monkeypatch.setattr(replay, "PAGE", 7)  # several pages from the fake's 60 people
+    monkeypatch.setattr(replay, "PAGE", 7)  # several pages a day from the fake's 60 people
+    config = load_signals(EXAMPLE_SIGNALS)
     with FakePostHogApi() as api:
+        for i in range(20):  # a busy day: three pages
+            api.add_person(f"busy{i}", [("onboarding_completed", 2 * 86400 + i, {"plan": "trial"})])
+        since = api.now - timedelta(days=30)
+        expected = sum(
+            1
+            for person in api.people
+            for event in person.events
+            if event.event in config.event_names and event.timestamp >= since + timedelta(seconds=5)
+        )
         settings = Settings(
             _env_file=None,
             posthog_personal_api_key=PERSONAL_KEY,
@@ -95,12 +108,24 @@ def test_from_posthog_pages_through_hogql(tmp_path, monkeypatch):
             database_url=f"sqlite:///{tmp_path / 'x.db'}",
         )
         console = Console(record=True, width=200)
-        code = asyncio.run(replay.run_async(settings, load_signals(EXAMPLE_SIGNALS), None, 30, True, console))
+        code = asyncio.run(replay.run_async(settings, config, None, 30, True, console))
         queries = [json.loads(r.body)["query"]["query"] for r in api.calls("query/")]
     assert code == 0
-    assert len(queries) >= 2 and "LIMIT 7 OFFSET 7" in queries[1]
     assert "event IN ('feature_activated', 'invite_sent', 'onboarding_completed')" in queries[0]
-    assert "Backtest of PostHog, last 30d" in console.export_text()
+    assert any("LIMIT 7 OFFSET 7" in q for q in queries)
+    # Absolute bounds, the same on every page of a day, days back to back: nothing slides or is skipped.
+    bounds = sorted(
+        {
+            re.search(r"toDateTime\('(.+?)'\) AND timestamp < toDateTime\('(.+?)'\)", q).groups()
+            for q in queries
+        }
+    )
+    assert len(bounds) == 30
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    start = datetime.fromisoformat(bounds[0][0].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(bounds[-1][1].replace("Z", "+00:00"))
+    assert end - start == timedelta(days=30) and abs((end - api.now).total_seconds()) < 5
+    assert f"Backtest of PostHog, last 30d: {expected} events" in console.export_text()
 
 
 def test_without_dry_run_events_go_to_the_inbox(tmp_path):

@@ -342,20 +342,25 @@ class FakePostHogApi(FakeServer):
     HOGQL_COLUMNS = ("uuid", "event", "distinct_id", "properties", "timestamp", "person.properties")
 
     def _hogql(self, query: str) -> Reply:
-        """Enough HogQL for the replay's paging query: the events table, a day window, an event list,
-        ORDER BY timestamp, LIMIT/OFFSET. Properties come back as JSON strings, as HogQL returns them."""
-        days = re.search(r"INTERVAL (\d+) DAY", query)
+        """Enough HogQL for the replay's paging query: the events table, `timestamp >=` / `<`
+        `toDateTime('…Z')` bounds, an event list, ORDER BY timestamp, LIMIT/OFFSET. Properties come back
+        as JSON strings, as HogQL returns them."""
+        lower = re.search(r"timestamp >= toDateTime\('([^']+)'\)", query)
+        upper = re.search(r"timestamp < toDateTime\('([^']+)'\)", query)
         names = re.search(r"event IN \(([^)]*)\)", query)
         limit = re.search(r"LIMIT (\d+)", query)
         offset = re.search(r"OFFSET (\d+)", query)
         wanted = set(re.findall(r"'((?:[^'\\]|\\.)*)'", names.group(1))) if names else None
-        since = self.now - timedelta(days=int(days.group(1))) if days else None
+        since = datetime.fromisoformat(lower.group(1).replace("Z", "+00:00")) if lower else None
+        until = datetime.fromisoformat(upper.group(1).replace("Z", "+00:00")) if upper else None
         rows = []
         with self.lock:
             for person in self.people:
                 for index, event in enumerate(person.events):
-                    if (wanted is None or event.event in wanted) and (
-                        since is None or event.timestamp >= since
+                    if (
+                        (wanted is None or event.event in wanted)
+                        and (since is None or event.timestamp >= since)
+                        and (until is None or event.timestamp < until)
                     ):
                         uid = str(
                             uuid.uuid5(uuid.NAMESPACE_URL, f"{person.distinct_id}/{index}/{event.event}")
