@@ -176,8 +176,10 @@ class Delivery:
 
     # -- sending ------------------------------------------------------------------------------------
     async def _send_loop(self, channel: str, queue: asyncio.Queue[str]) -> None:
+        """Posts the channel's queue in order, paced. On shutdown only the alert in flight is
+        finished: the rest stay unclaimed in the store for the next process, at once."""
         next_allowed = 0.0
-        while not queue.empty():
+        while not queue.empty() and not self._stopping:
             alert_id = queue.get_nowait()
             try:
                 wait = next_allowed - time.monotonic()

@@ -258,3 +258,37 @@ def test_worker_stops_when_the_web_process_dies(sqlite_url, fake_slack, tmp_path
         assert not _alive(worker)
     finally:
         server.kill()
+
+
+def test_sigterm_mid_storm_exits_cleanly_and_the_restart_finishes_at_once(sqlite_url, fake_slack, tmp_path):
+    """A restart or deploy (Heroku sends SIGTERM to every process of the dyno): `serve` finishes what
+    is in flight, hands its claims back and exits; the next `serve` posts the rest straight away,
+    not after the 60 s a dead process's claims would wait, and nothing is posted twice."""
+    spec = process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS)
+    spec["tuning"].update(channel_interval_s=0.3, stale_after_s=60.0)
+    server = ServerProcess(spec, tmp_path / "metrics")
+    server.start()
+    bodies = [
+        webhook_body(
+            "feature_activated",
+            properties={"feature_name": "api_integration", "company_domain": f"co{i}.example.com"},
+        )
+        for i in range(12)
+    ]
+    try:
+        for body in bodies:
+            assert server.post(body).status_code == 202
+        fake_slack.wait_for(lambda s: len(s.posted()) >= 3, timeout=10)
+        started = time.monotonic()
+        # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught, as a process should
+        assert server.terminate() in (0, -signal.SIGTERM)
+        assert time.monotonic() - started < 5  # the queue is left for the next process, not drained
+        assert len(fake_slack.posted()) < len(bodies)
+
+        server.start()
+        fake_slack.wait_for(lambda s: len(s.posted()) >= len(bodies), timeout=15)
+        time.sleep(0.5)
+        posted = [m["metadata"]["event_payload"]["event_uuid"] for m in fake_slack.posted()]
+        assert sorted(posted) == sorted(b["event"]["uuid"] for b in bodies)
+    finally:
+        server.kill()

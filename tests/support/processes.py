@@ -68,6 +68,19 @@ class ServerProcess:
         self.proc = None
         return (err or b"").decode(errors="replace")[-2000:]
 
+    def terminate(self, timeout: float = 30.0) -> int:
+        """SIGTERM to the whole process group, as Heroku does on a restart or deploy; returns the
+        web process's exit code once it has finished."""
+        assert self.proc is not None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        code = self.proc.wait(timeout=timeout)
+        self.proc.communicate(timeout=5)
+        self.proc = None
+        return code
+
     def wait_metric(self, line: str, timeout: float = 10.0) -> str:
         deadline = time.time() + timeout
         while line not in (text := httpx.get(self.url + "/metrics").text):
