@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import logging
 import traceback
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -166,36 +168,49 @@ class Worker:
                     extra={**extra, "error": str(exc)[:300]},
                 )
                 await asyncio.sleep(0.1 * 3**attempt)
-        try:
-            await asyncio.to_thread(self.store.retry_event, event.uuid, self.worker_id, "commit failed", 1.0)
-        except Exception as exc:
-            log.error("cannot hand the event back: %s", type(exc).__name__, extra=extra)
+        await self._until_stored(
+            extra, self.store.retry_event, event.uuid, self.worker_id, "commit failed", 1.0
+        )
         return None
+
+    async def _until_stored(self, extra: dict[str, Any], call: Callable[..., Any], *args: Any) -> None:
+        """Record a hand-back or failure, retrying while the database is unreachable. Giving up would
+        leave the event claimed by this live process until its lease runs out (minutes), although
+        the database may be back in seconds."""
+        pause = 0.2
+        while True:
+            try:
+                await asyncio.to_thread(call, *args)
+                return
+            except Exception as exc:
+                if self._stopping:  # the claim goes back with this process's heartbeat instead
+                    log.error("cannot record the event's state: %s", type(exc).__name__, extra=extra)
+                    return
+                log.warning("cannot record the event's state yet: %s", type(exc).__name__, extra=extra)
+                await asyncio.sleep(pause)
+                pause = min(5.0, pause * 2)
 
     async def _failed(self, event: ClaimedEvent, exc: Exception) -> None:
         extra = {"event_uuid": event.uuid, "request_id": event.request_id, "attempt": event.attempts}
         summary = f"{type(exc).__name__}: {exc}"[:500]
         log.error("processing failed: %s", summary, extra={**extra, "trace": traceback.format_exc()[-2000:]})
-        try:
-            if event.attempts < self.max_attempts:
-                delay = min(600.0, self.retry_base_s * 2 ** (event.attempts - 1))
-                await asyncio.to_thread(self.store.retry_event, event.uuid, self.worker_id, summary, delay)
-                return
-            entry = LedgerEntry(
-                event_uuid=event.uuid,
-                event_name=_event_name(event),
-                distinct_id=None,
-                account=None,
-                outcome="failed",
-                signals=[
-                    {"outcome": "failed", "reason": f"gave up after {event.attempts} attempts: {summary}"}
-                ],
-                event_time=None,
-                request_id=event.request_id,
+        if event.attempts < self.max_attempts:
+            delay = min(600.0, self.retry_base_s * 2 ** (event.attempts - 1))
+            await self._until_stored(
+                extra, self.store.retry_event, event.uuid, self.worker_id, summary, delay
             )
-            await asyncio.to_thread(self.store.fail_event, event.uuid, self.worker_id, entry)
-        except Exception as store_exc:
-            log.error("cannot record the failure: %s", type(store_exc).__name__, extra=extra)
+            return
+        entry = LedgerEntry(
+            event_uuid=event.uuid,
+            event_name=_event_name(event),
+            distinct_id=None,
+            account=None,
+            outcome="failed",
+            signals=[{"outcome": "failed", "reason": f"gave up after {event.attempts} attempts: {summary}"}],
+            event_time=None,
+            request_id=event.request_id,
+        )
+        await self._until_stored(extra, self.store.fail_event, event.uuid, self.worker_id, entry)
 
 
 def _event_name(event: ClaimedEvent) -> str:

@@ -12,9 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.signals import load_signals
 from tests.conftest import (
     EXAMPLE_SIGNALS,
     POSTGRES_URL,
+    fast_tuning,
     make_settings,
     postgres_schema,
     serve,
@@ -106,6 +108,41 @@ def test_postgres_down_answers_503_and_loses_nothing(fake_slack, example_config)
             channels = sorted(m["channel"] for m in fake_slack.posted())
             assert channels == ["C0AE1", "C0AE1"]
             assert app.http.get("/healthz").status_code == 200
+
+
+@pytest.mark.postgres
+def test_database_lost_while_deciding_recovers_in_seconds_not_at_lease_expiry(
+    fake_slack, tmp_path, monkeypatch
+):
+    """PostgreSQL goes away while an event is being decided, so its claim cannot even be handed back.
+    Once the database is back the event is decided and alerted within seconds, not after its lease
+    (here 120 s) runs out."""
+    monkeypatch.setenv("ENRICH_TEST_KEY", API_KEY)
+    host_port = POSTGRES_URL.rsplit("@", 1)[1].split("/", 1)[0]
+    host, port = host_port.split(":")
+    signals = tmp_path / "signals.yml"
+    with FakeEnrichment() as enrichment, postgres_schema() as url, TcpProxy(host, int(port)) as proxy:
+        signals.write_text(
+            EXAMPLE_SIGNALS.read_text().replace(
+                "  file: companies.json",
+                f"  file: {EXAMPLE_SIGNALS.parent / 'companies.json'}" + http_provider_yaml(enrichment.url),
+            )
+        )
+        enrichment.default_delay_s = 1.0
+        proxied = url.replace(host_port, f"127.0.0.1:{proxy.port}")
+        settings = make_settings(proxied, fake_slack)
+        with serve(settings, load_signals(signals), fast_tuning(event_lease_s=120.0)) as app:
+            body = webhook_body(
+                "feature_activated",
+                properties={"feature_name": "api_integration", "company_domain": "umbrella.io"},
+            )
+            assert app.post_webhook(body).status_code == 202
+            enrichment.wait_for(lambda s: s.lookups())
+            proxy.down()  # the decision, and handing the claim back, both fail
+            time.sleep(2.0)
+            proxy.up()
+            fake_slack.wait_for(lambda s: s.posted(), timeout=15)
+            assert len(fake_slack.posted()) == 1
 
 
 def test_killed_while_deciding_then_restarted_alerts_once(sqlite_url, fake_slack, tmp_path, monkeypatch):
