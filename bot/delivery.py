@@ -31,6 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
 from bot.metrics import Metrics
+from bot.persist import until_stored
 from bot.store import ClaimedAlert, Store
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,9 @@ class Delivery:
                 log.error("cannot read due alerts: %s", type(exc).__name__)
             await asyncio.sleep(self.poll_s)
 
+    def _stops(self) -> bool:
+        return self._stopping
+
     async def stop(self, grace_s: float = 10.0) -> None:
         self._stopping = True
         senders = [s for s in self._senders.values() if not s.done()]
@@ -231,7 +235,15 @@ class Delivery:
             return 0.0
         ts = str(response.get("ts"))
         posted_channel = str(response.get("channel") or claimed.channel)
-        await asyncio.to_thread(self.store.mark_posted, claimed.id, self.worker_id, posted_channel, ts)
+        await until_stored(
+            self.store.mark_posted,
+            claimed.id,
+            self.worker_id,
+            posted_channel,
+            ts,
+            stopping=self._stops,
+            extra=extra,
+        )
         self._posted(claimed, extra, ts)
         return 0.0
 
@@ -256,8 +268,15 @@ class Delivery:
             return pause
         if error in PERMANENT_ERRORS:
             log.error("Slack refused the alert: %s", error, extra=extra)
-            await asyncio.to_thread(
-                self.store.alert_failed, claimed.id, self.worker_id, error, claimed.event_uuid, claimed.signal
+            await until_stored(
+                self.store.alert_failed,
+                claimed.id,
+                self.worker_id,
+                error,
+                claimed.event_uuid,
+                claimed.signal,
+                stopping=self._stops,
+                extra={"alert_id": claimed.id},
             )
             return 0.0
         await self._retry(claimed, f"Slack error: {error}", uncertain=False)
@@ -267,20 +286,31 @@ class Delivery:
         self, claimed: ClaimedAlert, reason: str, uncertain: bool, delay_s: float | None = None
     ) -> None:
         if claimed.attempts >= self.max_attempts:
-            await asyncio.to_thread(
+            await until_stored(
                 self.store.alert_failed,
                 claimed.id,
                 self.worker_id,
                 f"gave up: {reason}",
                 claimed.event_uuid,
                 claimed.signal,
+                stopping=self._stops,
+                extra={"alert_id": claimed.id},
             )
             return
         delay = (
             delay_s if delay_s is not None else min(300.0, self.retry_base_s * 2 ** (claimed.attempts - 1))
         )
         log.warning("alert will be retried in %.1fs: %s", delay, reason, extra={"alert_id": claimed.id})
-        await asyncio.to_thread(self.store.alert_retry, claimed.id, self.worker_id, reason, delay, uncertain)
+        await until_stored(
+            self.store.alert_retry,
+            claimed.id,
+            self.worker_id,
+            reason,
+            delay,
+            uncertain,
+            stopping=self._stops,
+            extra={"alert_id": claimed.id},
+        )
 
     async def _find_posted(self, claimed: ClaimedAlert, extra: dict[str, object]) -> bool | None:
         """After an interrupted send: True when Slack has the message (now recorded), False when it
@@ -301,13 +331,15 @@ class Delivery:
                     "not re-posted to avoid a duplicate"
                 )
                 log.error(reason, extra=extra)
-                await asyncio.to_thread(
+                await until_stored(
                     self.store.alert_failed,
                     claimed.id,
                     self.worker_id,
                     reason,
                     claimed.event_uuid,
                     claimed.signal,
+                    stopping=self._stops,
+                    extra={"alert_id": claimed.id},
                 )
                 return None
             await self._retry(claimed, f"cannot verify an interrupted send: {error}", uncertain=True)
@@ -320,8 +352,14 @@ class Delivery:
                 and payload.get("alert_id") == claimed.id
             ):
                 ts = str(message.get("ts"))
-                await asyncio.to_thread(
-                    self.store.mark_posted, claimed.id, self.worker_id, claimed.channel, ts
+                await until_stored(
+                    self.store.mark_posted,
+                    claimed.id,
+                    self.worker_id,
+                    claimed.channel,
+                    ts,
+                    stopping=self._stops,
+                    extra={"alert_id": claimed.id},
                 )
                 self.metrics.alerts_posted.inc()
                 log.info("interrupted alert was already in Slack; recorded", extra={**extra, "slack_ts": ts})

@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import logging
 import traceback
-from collections.abc import Callable
-from typing import Any
 
 import orjson
 
@@ -21,6 +19,7 @@ from bot.batching import Batcher
 from bot.clients.posthog_writer import PostHogWriter
 from bot.delivery import Delivery
 from bot.metrics import Metrics
+from bot.persist import until_stored
 from bot.pipeline import Decision, Pipeline
 from bot.store import ClaimedEvent, Commit, Finish, LedgerEntry, Store
 
@@ -103,6 +102,9 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_s)
 
+    def _stops(self) -> bool:
+        return self._stopping
+
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._wake.set()
@@ -168,27 +170,16 @@ class Worker:
                     extra={**extra, "error": str(exc)[:300]},
                 )
                 await asyncio.sleep(0.1 * 3**attempt)
-        await self._until_stored(
-            extra, self.store.retry_event, event.uuid, self.worker_id, "commit failed", 1.0
+        await until_stored(
+            self.store.retry_event,
+            event.uuid,
+            self.worker_id,
+            "commit failed",
+            1.0,
+            stopping=self._stops,
+            extra=extra,
         )
         return None
-
-    async def _until_stored(self, extra: dict[str, Any], call: Callable[..., Any], *args: Any) -> None:
-        """Record a hand-back or failure, retrying while the database is unreachable. Giving up would
-        leave the event claimed by this live process until its lease runs out (minutes), although
-        the database may be back in seconds."""
-        pause = 0.2
-        while True:
-            try:
-                await asyncio.to_thread(call, *args)
-                return
-            except Exception as exc:
-                if self._stopping:  # the claim goes back with this process's heartbeat instead
-                    log.error("cannot record the event's state: %s", type(exc).__name__, extra=extra)
-                    return
-                log.warning("cannot record the event's state yet: %s", type(exc).__name__, extra=extra)
-                await asyncio.sleep(pause)
-                pause = min(5.0, pause * 2)
 
     async def _failed(self, event: ClaimedEvent, exc: Exception) -> None:
         extra = {"event_uuid": event.uuid, "request_id": event.request_id, "attempt": event.attempts}
@@ -196,8 +187,14 @@ class Worker:
         log.error("processing failed: %s", summary, extra={**extra, "trace": traceback.format_exc()[-2000:]})
         if event.attempts < self.max_attempts:
             delay = min(600.0, self.retry_base_s * 2 ** (event.attempts - 1))
-            await self._until_stored(
-                extra, self.store.retry_event, event.uuid, self.worker_id, summary, delay
+            await until_stored(
+                self.store.retry_event,
+                event.uuid,
+                self.worker_id,
+                summary,
+                delay,
+                stopping=self._stops,
+                extra=extra,
             )
             return
         entry = LedgerEntry(
@@ -210,7 +207,9 @@ class Worker:
             event_time=None,
             request_id=event.request_id,
         )
-        await self._until_stored(extra, self.store.fail_event, event.uuid, self.worker_id, entry)
+        await until_stored(
+            self.store.fail_event, event.uuid, self.worker_id, entry, stopping=self._stops, extra=extra
+        )
 
 
 def _event_name(event: ClaimedEvent) -> str:

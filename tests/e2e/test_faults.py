@@ -145,6 +145,40 @@ def test_database_lost_while_deciding_recovers_in_seconds_not_at_lease_expiry(
             assert len(fake_slack.posted()) == 1
 
 
+@pytest.mark.postgres
+def test_database_lost_while_posting_records_the_post_once_it_is_back(fake_slack):
+    """PostgreSQL goes away while chat.postMessage is in flight: Slack has the message, the store
+    cannot say so yet. Once the database is back the alert is recorded as posted, within seconds
+    rather than at its lease's end, and never posted again."""
+    host_port = POSTGRES_URL.rsplit("@", 1)[1].split("/", 1)[0]
+    host, port = host_port.split(":")
+    original = fake_slack.api_chat_postMessage
+
+    def slow_post(args):
+        reply = original(args)
+        reply.delay_s = 1.0
+        return reply
+
+    fake_slack.api_chat_postMessage = slow_post
+    with postgres_schema() as url, TcpProxy(host, int(port)) as proxy:
+        proxied = url.replace(host_port, f"127.0.0.1:{proxy.port}")
+        with serve(make_settings(proxied, fake_slack), load_signals(EXAMPLE_SIGNALS)) as app:
+            body = _trial()
+            assert app.post_webhook(body).status_code == 202
+            fake_slack.wait_for(lambda s: s.calls("chat.postMessage"))
+            proxy.down()
+            time.sleep(2.0)  # Slack answers meanwhile; recording it fails
+            proxy.up()
+            entry = app.wait_decided([body["event"]["uuid"]])[0]
+            alert_id = entry["signals"][0]["alert_id"]
+            deadline = time.time() + 10
+            while app.services.store.alert(alert_id).status != "posted":
+                assert time.time() < deadline, app.services.store.alert(alert_id)
+                time.sleep(0.1)
+            time.sleep(0.5)
+            assert len(fake_slack.calls("chat.postMessage")) == 1
+
+
 def test_killed_while_deciding_then_restarted_alerts_once(sqlite_url, fake_slack, tmp_path, monkeypatch):
     """SIGKILL after the 202, while enrichment is still running: the restarted process decides the event."""
     monkeypatch.setenv("ENRICH_TEST_KEY", API_KEY)

@@ -1,0 +1,32 @@
+"""Recording a claimed item's new state when the database may be briefly unreachable.
+
+A claim that cannot be updated stays with this live process until its lease runs out (minutes), so
+the state change is retried, with backoff, until the database answers or the process stops (its
+claims then go back with its heartbeat)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+async def until_stored(
+    call: Callable[..., Any], *args: Any, stopping: Callable[[], bool], extra: dict[str, Any]
+) -> Any:
+    """`call(*args)` on a thread, retried while it raises; None if the process stops first."""
+    pause = 0.2
+    while True:
+        try:
+            return await asyncio.to_thread(call, *args)
+        except Exception as exc:
+            name = getattr(call, "__name__", "store call")
+            if stopping():
+                log.error("cannot record %s: %s", name, type(exc).__name__, extra=extra)
+                return None
+            log.warning("cannot record %s yet: %s", name, type(exc).__name__, extra=extra)
+            await asyncio.sleep(pause)
+            pause = min(5.0, pause * 2)
