@@ -47,35 +47,6 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-# What the user types -> the `date_from` PostHog's date picker uses for it.
-DATE_RANGES: dict[str, str] = {
-    "24h": "-24h",
-    "7d": "-7d",
-    "14d": "-14d",
-    "30d": "-30d",
-    "90d": "-90d",
-    "mtd": "mStart",
-    "ytd": "yStart",
-}
-DATE_LABELS: dict[str, str] = {
-    "-24h": "last 24 hours",
-    "-7d": "last 7 days",
-    "-14d": "last 14 days",
-    "-30d": "last 30 days",
-    "-90d": "last 90 days",
-    "mStart": "this month",
-    "yStart": "year to date",
-}
-_DATE_ALIASES = {
-    "day": "24h",
-    "1d": "24h",
-    "week": "7d",
-    "1w": "7d",
-    "month": "mtd",
-    "this-month": "mtd",
-    "year": "ytd",
-    "this-year": "ytd",
-}
 # Relative (`-7d`, `-1mStart`, `mStart`), `all`, or an ISO date.
 _DATE_FROM_RE = re.compile(
     r"-\d{1,4}[hdwmqy](Start|End)?|[dwmqy]Start|all|\d{4}-\d{2}-\d{2}([T ][0-9:.]+Z?)?"
@@ -246,8 +217,9 @@ class PostHogApi:
         *,
         filter_test_accounts: bool = False,
     ) -> FunnelResult:
-        """An ordered step funnel over `steps` (event names) since `date_from` (see DATE_RANGES),
-        broken down by an event (or `breakdown_type="person"`) property when `breakdown` is given."""
+        """An ordered step funnel over `steps` (event names) since `date_from` (PostHog's relative
+        form: `-7d`, `mStart`), broken down by an event (or `breakdown_type="person"`) property when
+        `breakdown` is given."""
         query = funnels_query(steps, date_from, breakdown, breakdown_type, filter_test_accounts)
         name = _query_name("slack funnel: " + " > ".join(steps) + (f" by {breakdown}" if breakdown else ""))
         data = await self._run_query(query, name)
@@ -490,24 +462,6 @@ def funnels_query(
             raise ValueError(f"breakdown_type must be event or person; got {breakdown_type!r}")
         query["breakdownFilter"] = {"breakdown": prop, "breakdown_type": breakdown_type}
     return query
-
-
-def date_from_for(text: str | None, default: str = "30d") -> str:
-    """`7d`, `-7d`, `24h`, `mtd`, `month`, `ytd`… -> the `date_from` PostHog uses; ValueError otherwise."""
-    key = (text or default).strip().lower().replace(" ", "-")
-    key = _DATE_ALIASES.get(key, key)
-    if key in DATE_RANGES:
-        return DATE_RANGES[key]
-    if key.lstrip("-") in DATE_RANGES:
-        return DATE_RANGES[key.lstrip("-")]
-    for value in DATE_RANGES.values():
-        if key == value.lower():
-            return value
-    raise ValueError(f"unknown date range {text!r}; use one of {', '.join(DATE_RANGES)}")
-
-
-def describe_date_from(date_from: str) -> str:
-    return DATE_LABELS.get(date_from, f"since {date_from}")
 
 
 def short_id_from(text: str) -> str | None:
