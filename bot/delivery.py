@@ -11,7 +11,6 @@ risk a duplicate.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -30,6 +29,7 @@ from slack_sdk.http_retry.jitter import Jitter
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
+from bot.clients.retry_after import retry_after_seconds
 from bot.metrics import Metrics
 from bot.persist import until_stored
 from bot.store import ClaimedAlert, Store
@@ -98,9 +98,7 @@ def _retry_after(error: SlackApiError) -> float | None:
     headers = getattr(error.response, "headers", None) or {}
     for key, value in headers.items():
         if key.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) else value
-            with contextlib.suppress(TypeError, ValueError):
-                return float(raw)
+            return retry_after_seconds(value[0] if isinstance(value, list) else value)
     return None
 
 

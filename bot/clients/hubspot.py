@@ -30,11 +30,12 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+from bot.clients.retry_after import retry_after_seconds
 
 TASK_TO_COMPANY = 192  # HUBSPOT_DEFINED association type id, task -> company
 PRIORITIES = ("LOW", "MEDIUM", "HIGH")
@@ -326,7 +327,7 @@ class HubSpot:
             message,
             status=response.status_code,
             category=str(category) if category else None,
-            retry_after=_retry_after(response.headers.get("retry-after")),
+            retry_after=retry_after_seconds(response.headers.get("retry-after")),
             correlation_id=str(correlation) if correlation else None,
             scopes=_missing_scopes(data),
         )
@@ -379,19 +380,6 @@ def _object_id(obj: dict[str, Any]) -> str:
 def _properties(obj: dict[str, Any]) -> dict[str, Any]:
     props = obj.get("properties")
     return props if isinstance(props, dict) else {}
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
-        except (TypeError, ValueError):
-            return None
-    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 def _missing_scopes(data: dict[str, Any]) -> tuple[str, ...]:

@@ -41,11 +41,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
+
+from bot.clients.retry_after import retry_after_seconds
 
 # Relative (`-7d`, `-1mStart`, `mStart`), `all`, or an ISO date.
 _DATE_FROM_RE = re.compile(
@@ -415,7 +416,7 @@ class PostHogApi:
         text = self._scrub(str(detail) if detail else response.reason_phrase or "no details")
         if data.get("attr"):
             text = f"{text} ({data['attr']})"
-        retry_after = _retry_after(response.headers.get("retry-after"))
+        retry_after = retry_after_seconds(response.headers.get("retry-after"))
         if retry_after is None and response.status_code == 429:
             waited = _WAIT_RE.search(text)
             retry_after = float(waited.group(1)) if waited else None
@@ -561,16 +562,3 @@ def _parse_time(value: Any) -> datetime | None:
 
 def _clip(text: str) -> str:
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
-        except (TypeError, ValueError):
-            return None
-    return max(seconds, 0.0) if math.isfinite(seconds) else None
