@@ -15,6 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -164,6 +165,15 @@ class Delivery:
     def _stops(self) -> bool:
         return self._stopping
 
+    async def _record(self, call: Callable[..., Any], claimed: ClaimedAlert, *args: Any) -> None:
+        """A claimed alert's new state, kept trying while the database is unreachable."""
+        await until_stored(
+            call, claimed.id, self.worker_id, *args, stopping=self._stops, extra={"alert_id": claimed.id}
+        )
+
+    async def _fail(self, claimed: ClaimedAlert, reason: str) -> None:
+        await self._record(self.store.alert_failed, claimed, reason, claimed.event_uuid, claimed.signal)
+
     async def stop(self, grace_s: float = 10.0) -> None:
         self._stopping = True
         senders = [s for s in self._senders.values() if not s.done()]
@@ -233,15 +243,7 @@ class Delivery:
             return 0.0
         ts = str(response.get("ts"))
         posted_channel = str(response.get("channel") or claimed.channel)
-        await until_stored(
-            self.store.mark_posted,
-            claimed.id,
-            self.worker_id,
-            posted_channel,
-            ts,
-            stopping=self._stops,
-            extra=extra,
-        )
+        await self._record(self.store.mark_posted, claimed, posted_channel, ts)
         self._posted(claimed, extra, ts)
         return 0.0
 
@@ -266,16 +268,7 @@ class Delivery:
             return pause
         if error in PERMANENT_ERRORS:
             log.error("Slack refused the alert: %s", error, extra=extra)
-            await until_stored(
-                self.store.alert_failed,
-                claimed.id,
-                self.worker_id,
-                error,
-                claimed.event_uuid,
-                claimed.signal,
-                stopping=self._stops,
-                extra={"alert_id": claimed.id},
-            )
+            await self._fail(claimed, error)
             return 0.0
         await self._retry(claimed, f"Slack error: {error}", uncertain=False)
         return 0.0
@@ -284,31 +277,13 @@ class Delivery:
         self, claimed: ClaimedAlert, reason: str, uncertain: bool, delay_s: float | None = None
     ) -> None:
         if claimed.attempts >= self.max_attempts:
-            await until_stored(
-                self.store.alert_failed,
-                claimed.id,
-                self.worker_id,
-                f"gave up: {reason}",
-                claimed.event_uuid,
-                claimed.signal,
-                stopping=self._stops,
-                extra={"alert_id": claimed.id},
-            )
+            await self._fail(claimed, f"gave up: {reason}")
             return
         delay = (
             delay_s if delay_s is not None else min(300.0, self.retry_base_s * 2 ** (claimed.attempts - 1))
         )
         log.warning("alert will be retried in %.1fs: %s", delay, reason, extra={"alert_id": claimed.id})
-        await until_stored(
-            self.store.alert_retry,
-            claimed.id,
-            self.worker_id,
-            reason,
-            delay,
-            uncertain,
-            stopping=self._stops,
-            extra={"alert_id": claimed.id},
-        )
+        await self._record(self.store.alert_retry, claimed, reason, delay, uncertain)
 
     async def _find_posted(self, claimed: ClaimedAlert, extra: dict[str, object]) -> bool | None:
         """After an interrupted send: True when Slack has the message (now recorded), False when it
@@ -329,16 +304,7 @@ class Delivery:
                     "not re-posted to avoid a duplicate"
                 )
                 log.error(reason, extra=extra)
-                await until_stored(
-                    self.store.alert_failed,
-                    claimed.id,
-                    self.worker_id,
-                    reason,
-                    claimed.event_uuid,
-                    claimed.signal,
-                    stopping=self._stops,
-                    extra={"alert_id": claimed.id},
-                )
+                await self._fail(claimed, reason)
                 return None
             await self._retry(claimed, f"cannot verify an interrupted send: {error}", uncertain=True)
             return None
@@ -350,15 +316,7 @@ class Delivery:
                 and payload.get("alert_id") == claimed.id
             ):
                 ts = str(message.get("ts"))
-                await until_stored(
-                    self.store.mark_posted,
-                    claimed.id,
-                    self.worker_id,
-                    claimed.channel,
-                    ts,
-                    stopping=self._stops,
-                    extra={"alert_id": claimed.id},
-                )
+                await self._record(self.store.mark_posted, claimed, claimed.channel, ts)
                 self.metrics.alerts_posted.inc()
                 log.info("interrupted alert was already in Slack; recorded", extra={**extra, "slack_ts": ts})
                 return True
