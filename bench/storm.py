@@ -29,7 +29,7 @@ from rich.table import Table  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.webhook import Connection, open_connections  # noqa: E402
-from tests.conftest import EXAMPLE_SIGNALS, WEBHOOK_SECRET, postgres_schema, webhook_body  # noqa: E402
+from tests.conftest import EXAMPLE_SIGNALS, WEBHOOK_SECRET, activation, postgres_schema  # noqa: E402
 from tests.fakes.base import Reply  # noqa: E402
 from tests.fakes.slack import FakeSlack  # noqa: E402
 from tests.support.processes import ServerProcess, process_spec  # noqa: E402
@@ -94,17 +94,7 @@ async def send(server: ServerProcess, events: int, accounts: int, seconds: float
     connections (a Python HTTP client could not keep 1,000 requests/s on this machine). A 503 is
     retried after 0.5 s, as PostHog retries; returns (accepted, given up)."""
     requests = [
-        request_bytes(
-            webhook_body(
-                "feature_activated",
-                distinct_id=f"u{i}",
-                properties={
-                    "feature_name": "api_integration",
-                    "company_domain": f"storm{i % accounts}.example.com",
-                },
-            ),
-            server.port,
-        )
+        request_bytes(activation(f"storm{i % accounts}.example.com", distinct_id=f"u{i}"), server.port)
         for i in range(events)
     ]
     loop = asyncio.get_running_loop()

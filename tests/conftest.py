@@ -160,6 +160,16 @@ def serve(
         thread.join(timeout=15)
 
 
+def activation(domain: str, distinct_id: str = "u_1") -> dict[str, Any]:
+    """A `feature_activated` (API integration) event for `domain`: an alert under the example
+    signals whatever the account's score."""
+    return webhook_body(
+        "feature_activated",
+        distinct_id=distinct_id,
+        properties={"feature_name": "api_integration", "company_domain": domain},
+    )
+
+
 def webhook_body(
     event: str = "onboarding_completed",
     *,

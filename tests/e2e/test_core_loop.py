@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import make_settings, serve, webhook_body
+from tests.conftest import activation, make_settings, serve, webhook_body
 
 
 def test_event_becomes_alert_in_owner_channel(db_url, fake_slack, fake_posthog, example_config):
@@ -93,17 +93,8 @@ def test_each_channel_is_paced_to_one_message_per_second(sqlite_url, fake_slack,
 
     tuning = fast_tuning(channel_interval_s=1.0)
     with serve(make_settings(sqlite_url, fake_slack), example_config, tuning) as app:
-        same_channel = [
-            webhook_body(
-                "feature_activated",
-                distinct_id=f"u{i}",
-                properties={"feature_name": "api_integration", "company_domain": f"team{i}.example.com"},
-            )
-            for i in range(3)
-        ]
-        other_channel = webhook_body(
-            "feature_activated", properties={"feature_name": "api_integration", "company_domain": "globex.de"}
-        )
+        same_channel = [activation(f"team{i}.example.com", distinct_id=f"u{i}") for i in range(3)]
+        other_channel = activation("globex.de")
         app.post_webhook([*same_channel, other_channel])
         fake_slack.wait_for(lambda s: len(s.posted()) == 4, timeout=10)
     posts = [r for r in fake_slack.requests if r.path == "/api/chat.postMessage"]

@@ -7,6 +7,8 @@ import os
 import signal
 import sqlite3
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -16,6 +18,7 @@ from bot.signals import load_signals
 from tests.conftest import (
     EXAMPLE_SIGNALS,
     POSTGRES_URL,
+    activation,
     fast_tuning,
     make_settings,
     postgres_schema,
@@ -24,12 +27,36 @@ from tests.conftest import (
 )
 from tests.fakes.base import Reply
 from tests.fakes.enrichment import API_KEY, FakeEnrichment, http_provider_yaml
+from tests.fakes.slack import FakeSlack
 from tests.support.processes import ServerProcess, process_spec
 from tests.support.tcp_proxy import TcpProxy
 
 
 def _trial(domain: str = "acme.com") -> dict:
     return webhook_body(properties={"plan": "trial", "company_domain": domain})
+
+
+@contextmanager
+def proxied_postgres() -> Iterator[tuple[str, TcpProxy]]:
+    """A fresh PostgreSQL schema reached through a TCP proxy the test can cut and restore."""
+    host_port = POSTGRES_URL.rsplit("@", 1)[1].split("/", 1)[0]
+    host, port = host_port.split(":")
+    with postgres_schema() as url, TcpProxy(host, int(port)) as proxy:
+        yield url.replace(host_port, f"127.0.0.1:{proxy.port}"), proxy
+
+
+def answer_late(fake_slack: FakeSlack, delay_s: float) -> Callable[[dict], Reply]:
+    """Slack takes each message at once but its answer arrives `delay_s` later; returns the original
+    handler, to put back."""
+    original = fake_slack.api_chat_postMessage
+
+    def late(args: dict) -> Reply:
+        reply = original(args)
+        reply.delay_s = delay_s
+        return reply
+
+    fake_slack.api_chat_postMessage = late
+    return original
 
 
 def test_slack_500_five_times_then_429_then_ok_posts_once(sqlite_url, fake_slack, example_config):
@@ -90,24 +117,23 @@ def test_sqlite_locked_answers_503_then_accepts_the_retry(sqlite_url, fake_slack
 
 @pytest.mark.postgres
 def test_postgres_down_answers_503_and_loses_nothing(fake_slack, example_config):
-    host_port = POSTGRES_URL.rsplit("@", 1)[1].split("/", 1)[0]
-    host, port = host_port.split(":")
-    with postgres_schema() as url, TcpProxy(host, int(port)) as proxy:
-        proxied = url.replace(host_port, f"127.0.0.1:{proxy.port}")
-        with serve(make_settings(proxied, fake_slack), example_config) as app:
-            before = _trial("acme.com")
-            assert app.post_webhook(before).status_code == 202
-            proxy.down()
-            during = _trial("initech.com")
-            response = app.post_webhook(during)
-            assert response.status_code == 503
-            assert app.http.get("/healthz").status_code == 503
-            proxy.up()
-            assert app.post_webhook(during).json() == {"accepted": 1, "duplicates": 0}
-            fake_slack.wait_for(lambda s: len(s.posted()) == 2, timeout=20)
-            channels = sorted(m["channel"] for m in fake_slack.posted())
-            assert channels == ["C0AE1", "C0AE1"]
-            assert app.http.get("/healthz").status_code == 200
+    with (
+        proxied_postgres() as (proxied, proxy),
+        serve(make_settings(proxied, fake_slack), example_config) as app,
+    ):
+        before = _trial("acme.com")
+        assert app.post_webhook(before).status_code == 202
+        proxy.down()
+        during = _trial("initech.com")
+        response = app.post_webhook(during)
+        assert response.status_code == 503
+        assert app.http.get("/healthz").status_code == 503
+        proxy.up()
+        assert app.post_webhook(during).json() == {"accepted": 1, "duplicates": 0}
+        fake_slack.wait_for(lambda s: len(s.posted()) == 2, timeout=20)
+        channels = sorted(m["channel"] for m in fake_slack.posted())
+        assert channels == ["C0AE1", "C0AE1"]
+        assert app.http.get("/healthz").status_code == 200
 
 
 @pytest.mark.postgres
@@ -118,10 +144,8 @@ def test_database_lost_while_deciding_recovers_in_seconds_not_at_lease_expiry(
     Once the database is back the event is decided and alerted within seconds, not after its lease
     (here 120 s) runs out."""
     monkeypatch.setenv("ENRICH_TEST_KEY", API_KEY)
-    host_port = POSTGRES_URL.rsplit("@", 1)[1].split("/", 1)[0]
-    host, port = host_port.split(":")
     signals = tmp_path / "signals.yml"
-    with FakeEnrichment() as enrichment, postgres_schema() as url, TcpProxy(host, int(port)) as proxy:
+    with FakeEnrichment() as enrichment, proxied_postgres() as (proxied, proxy):
         signals.write_text(
             EXAMPLE_SIGNALS.read_text().replace(
                 "  file: companies.json",
@@ -129,13 +153,9 @@ def test_database_lost_while_deciding_recovers_in_seconds_not_at_lease_expiry(
             )
         )
         enrichment.default_delay_s = 1.0
-        proxied = url.replace(host_port, f"127.0.0.1:{proxy.port}")
         settings = make_settings(proxied, fake_slack)
         with serve(settings, load_signals(signals), fast_tuning(event_lease_s=120.0)) as app:
-            body = webhook_body(
-                "feature_activated",
-                properties={"feature_name": "api_integration", "company_domain": "umbrella.io"},
-            )
+            body = activation("umbrella.io")
             assert app.post_webhook(body).status_code == 202
             enrichment.wait_for(lambda s: s.lookups())
             proxy.down()  # the decision, and handing the claim back, both fail
@@ -150,33 +170,25 @@ def test_database_lost_while_posting_records_the_post_once_it_is_back(fake_slack
     """PostgreSQL goes away while chat.postMessage is in flight: Slack has the message, the store
     cannot say so yet. Once the database is back the alert is recorded as posted, within seconds
     rather than at its lease's end, and never posted again."""
-    host_port = POSTGRES_URL.rsplit("@", 1)[1].split("/", 1)[0]
-    host, port = host_port.split(":")
-    original = fake_slack.api_chat_postMessage
-
-    def slow_post(args):
-        reply = original(args)
-        reply.delay_s = 1.0
-        return reply
-
-    fake_slack.api_chat_postMessage = slow_post
-    with postgres_schema() as url, TcpProxy(host, int(port)) as proxy:
-        proxied = url.replace(host_port, f"127.0.0.1:{proxy.port}")
-        with serve(make_settings(proxied, fake_slack), load_signals(EXAMPLE_SIGNALS)) as app:
-            body = _trial()
-            assert app.post_webhook(body).status_code == 202
-            fake_slack.wait_for(lambda s: s.calls("chat.postMessage"))
-            proxy.down()
-            time.sleep(2.0)  # Slack answers meanwhile; recording it fails
-            proxy.up()
-            entry = app.wait_decided([body["event"]["uuid"]])[0]
-            alert_id = entry["signals"][0]["alert_id"]
-            deadline = time.time() + 10
-            while app.services.store.alert(alert_id).status != "posted":
-                assert time.time() < deadline, app.services.store.alert(alert_id)
-                time.sleep(0.1)
-            time.sleep(0.5)
-            assert len(fake_slack.calls("chat.postMessage")) == 1
+    answer_late(fake_slack, 1.0)
+    with (
+        proxied_postgres() as (proxied, proxy),
+        serve(make_settings(proxied, fake_slack), load_signals(EXAMPLE_SIGNALS)) as app,
+    ):
+        body = _trial()
+        assert app.post_webhook(body).status_code == 202
+        fake_slack.wait_for(lambda s: s.calls("chat.postMessage"))
+        proxy.down()
+        time.sleep(2.0)  # Slack answers meanwhile; recording it fails
+        proxy.up()
+        entry = app.wait_decided([body["event"]["uuid"]])[0]
+        alert_id = entry["signals"][0]["alert_id"]
+        deadline = time.time() + 10
+        while app.services.store.alert(alert_id).status != "posted":
+            assert time.time() < deadline, app.services.store.alert(alert_id)
+            time.sleep(0.1)
+        time.sleep(0.5)
+        assert len(fake_slack.calls("chat.postMessage")) == 1
 
 
 def test_killed_while_deciding_then_restarted_alerts_once(sqlite_url, fake_slack, tmp_path, monkeypatch):
@@ -193,10 +205,7 @@ def test_killed_while_deciding_then_restarted_alerts_once(sqlite_url, fake_slack
         server = ServerProcess(process_spec(sqlite_url, fake_slack.api_url, signals), tmp_path / "metrics")
         server.start()
         try:
-            body = webhook_body(
-                "feature_activated",
-                properties={"feature_name": "api_integration", "company_domain": "umbrella.io"},
-            )
+            body = activation("umbrella.io")
             assert server.post(body).status_code == 202
             enrichment.wait_for(lambda s: s.lookups())
             server.kill()
@@ -249,14 +258,7 @@ def test_killed_while_posting_then_restarted_posts_exactly_once(
 def test_interrupted_post_that_cannot_be_verified_is_not_reposted(sqlite_url, fake_slack, tmp_path):
     """Without channels:history the bot cannot tell whether Slack got the message: it records a
     failure rather than risk a duplicate alert."""
-    original = fake_slack.api_chat_postMessage
-
-    def slow_post(args):
-        reply = original(args)
-        reply.delay_s = 30
-        return reply
-
-    fake_slack.api_chat_postMessage = slow_post
+    original = answer_late(fake_slack, 30)
     fake_slack.history_error = "missing_scope"
     server = ServerProcess(
         process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS), tmp_path / "metrics"
@@ -339,13 +341,7 @@ def test_sigterm_mid_storm_exits_cleanly_and_the_restart_finishes_at_once(sqlite
     spec["tuning"].update(channel_interval_s=0.3, stale_after_s=60.0)
     server = ServerProcess(spec, tmp_path / "metrics")
     server.start()
-    bodies = [
-        webhook_body(
-            "feature_activated",
-            properties={"feature_name": "api_integration", "company_domain": f"co{i}.example.com"},
-        )
-        for i in range(12)
-    ]
+    bodies = [activation(f"co{i}.example.com") for i in range(12)]
     try:
         for body in bodies:
             assert server.post(body).status_code == 202

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import EXAMPLE_SIGNALS, postgres_schema, webhook_body
+from tests.conftest import EXAMPLE_SIGNALS, activation, postgres_schema
 from tests.fakes.hubspot import TOKEN as HUBSPOT_TOKEN
 from tests.fakes.hubspot import FakeHubSpot
 from tests.support.processes import ServerProcess, process_spec
@@ -38,14 +38,7 @@ def _click_create_task(server: ServerProcess, message: dict, response_url: str) 
 @pytest.mark.postgres
 @pytest.mark.timeout(180)
 def test_two_servers_share_the_load_and_survive_one_dying(fake_slack, tmp_path):
-    bodies = [
-        webhook_body(
-            "feature_activated",
-            distinct_id=f"u{i}",
-            properties={"feature_name": "api_integration", "company_domain": f"co{i}.example.com"},
-        )
-        for i in range(EVENTS)
-    ]
+    bodies = [activation(f"co{i}.example.com", distinct_id=f"u{i}") for i in range(EVENTS)]
     with postgres_schema() as url, FakeHubSpot() as hubspot:
         spec = process_spec(url, fake_slack.api_url, EXAMPLE_SIGNALS)
         spec["settings"].update(hubspot_access_token=HUBSPOT_TOKEN, hubspot_api_url=hubspot.api_url)

@@ -5,20 +5,13 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.conftest import make_settings, serve, webhook_body
+from tests.conftest import activation, make_settings, serve
 
 
 def test_two_instances_never_both_alert_on_one_event(db_url, fake_slack, example_config):
     settings = make_settings(db_url, fake_slack)
     count = 150
-    bodies = [
-        webhook_body(
-            "feature_activated",
-            distinct_id=f"u{i}",
-            properties={"feature_name": "api_integration", "company_domain": f"co{i}.example.com"},
-        )
-        for i in range(count)
-    ]
+    bodies = [activation(f"co{i}.example.com", distinct_id=f"u{i}") for i in range(count)]
     with serve(settings, example_config) as first, serve(settings, example_config) as second:
 
         def deliver(i: int) -> tuple[int, int]:

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import make_settings, serve, webhook_body
+from tests.conftest import activation, make_settings, serve, webhook_body
 from tests.support.slack_requests import block_actions, interactive_body, signed_headers, slash_command
 
 
@@ -146,9 +146,7 @@ def test_snooze_suppresses_the_account_and_unsnooze_brings_it_back(app, fake_sla
     assert "Snoozed by <@U0AE> until" in _text(current)
     assert '"action_id": "unsnooze"' in _text(current)
 
-    body = webhook_body(
-        "feature_activated", properties={"feature_name": "api_integration", "company_domain": "acme.com"}
-    )
+    body = activation("acme.com")
     app.post_webhook(body)
     entry = app.wait_decided([body["event"]["uuid"]])[0]
     assert entry["outcome"] == "snoozed"
@@ -176,9 +174,7 @@ def test_snooze_ends_by_itself(sqlite_url, fake_slack, example_config):
         alert_id, channel, ts = _alert(app, fake_slack)
         _select(app, fake_slack, alert_id, "1d", channel, ts)
         fake_slack.wait_for(lambda s: _updates(s, channel, ts))
-        held = webhook_body(
-            "feature_activated", properties={"feature_name": "api_integration", "company_domain": "acme.com"}
-        )
+        held = activation("acme.com")
         app.post_webhook(held)
         assert app.wait_decided([held["event"]["uuid"]])[0]["outcome"] == "snoozed"
         clock.offset = 2 * 86400  # two days later the snooze is over
