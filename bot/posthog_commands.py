@@ -54,7 +54,8 @@ class Reply:
 
 
 def _problem(message: str) -> Reply:
-    return Reply(text=f":warning: {message}")
+    """A refusal or an error; escaped, because explanations quote what PostHog answered."""
+    return Reply(text=f":warning: {escape(message)}")
 
 
 class PostHogCommands:

@@ -62,7 +62,7 @@ async def _answer(reply: Reply, respond: AsyncRespond, client: AsyncWebClient, c
             alt_txt=reply.text[:1000],
         )
     except SlackApiError as exc:  # the text answer is there; say why the chart is not
-        error = exc.response.get("error")
+        error = escape(str(exc.response.get("error")))
         hint = "invite the bot to this channel" if error == "not_in_channel" else f"Slack said {error}"
         await respond(
             text=f"The chart could not be uploaded ({hint}).",

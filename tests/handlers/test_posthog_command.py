@@ -93,6 +93,15 @@ def test_posthog_errors_are_translated(app, fake_slack, fake_api, reply, explain
     assert explained in answer["text"] and "Traceback" not in answer["text"]
 
 
+def test_what_posthog_says_in_an_error_cannot_ping_or_link(app, fake_slack, fake_api):
+    detail = "Unknown event <!channel> see <https://evil.example|PostHog docs> & retry"
+    fake_api.script(api_fakes.error(400, "validation_error", "invalid_input", detail), path="query/")
+    _command(app, fake_slack, "funnel $pageview > signup_started")
+    text = _reply(fake_slack)["text"]
+    assert "&lt;!channel&gt;" in text and "&lt;https://evil.example|PostHog docs&gt; &amp; retry" in text
+    assert "<!channel>" not in text and "<https://" not in text
+
+
 def test_a_typo_gets_a_did_you_mean(app, fake_slack):
     _command(app, fake_slack, "funnel $pageview > signup_startd")
     assert "did you mean `signup_started`" in json.dumps(_reply(fake_slack)["blocks"])
