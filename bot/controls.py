@@ -21,6 +21,7 @@ from bot import crm, ids
 from bot.blocks import updated_message
 from bot.clients.hubspot import HubSpot, HubSpotError
 from bot.clients.posthog_capture import CaptureError, PostHogCapture
+from bot.mrkdwn import escape
 from bot.signals import SignalsConfig
 from bot.store import AlertRecord, Store
 
@@ -96,7 +97,8 @@ class AlertControls:
             uncertain = exc.status is None  # no answer: the task may exist, so look before creating again
             await asyncio.to_thread(self.store.task_failed, record.id, exc.explain(), uncertain)
             log.warning("CRM task failed: %s", exc.explain(), extra={"alert_id": record.id})
-            raise ControlError(exc.explain() + " The button still works: try again.") from None
+            # Escaped for Slack: the explanation quotes what HubSpot answered.
+            raise ControlError(escape(exc.explain()) + " The button still works: try again.") from None
         except BaseException:
             await asyncio.to_thread(self.store.task_failed, record.id, "interrupted", True)
             raise

@@ -314,6 +314,19 @@ def test_hubspot_failure_is_explained_and_the_button_stays_usable(
     assert len(fake_hubspot.tasks()) == 1
 
 
+def test_what_hubspot_says_in_an_error_cannot_ping_or_link(crm_app, fake_slack, fake_hubspot):
+    from tests.fakes import hubspot as fakes
+
+    alert_id, channel, ts = _alert(crm_app, fake_slack)
+    fake_hubspot.script(
+        fakes.validation_error("Property <!channel> is not <https://evil.example|valid>"),
+        path="/crm/v3/objects/tasks",
+    )
+    _click(crm_app, fake_slack, "create_crm_task", alert_id, channel, ts, response="fail")
+    text = fake_slack.wait_for(lambda s: s.responses("fail"))[0]["text"]
+    assert "&lt;!channel&gt;" in text and "<!channel>" not in text and "<https://" not in text
+
+
 def test_a_timed_out_create_is_found_not_duplicated(crm_app, fake_slack, fake_hubspot):
     original = fake_hubspot._create_task
 
