@@ -17,6 +17,7 @@ from bot.events import BodyError, parse_request
 from bot.services import Services
 from bot.store import StoreUnavailable
 from bot.webhook_auth import shared_secret_ok, standard_signature_ok
+from handlers.bodies import BodyTimeout, BodyTooLarge, closing, read_capped
 
 log = logging.getLogger(__name__)
 
@@ -31,29 +32,18 @@ def _error(services: Services, status: int, message: str, request_id: str) -> Re
     return _json(status, {"error": message, "request_id": request_id})
 
 
-async def _read_capped(request: Request, limit: int) -> bytes | None:
-    """The body, or None as soon as it grows past `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def posthog_webhook(request: Request) -> Response:
     services: Services = request.app.state.services
     request_id = (request.headers.get("webhook-id") or uuid.uuid4().hex)[:64]
     limit = services.settings.webhook_max_bytes
 
-    raw = await _read_capped(request, limit)
-    if raw is None:
-        return _error(services, 413, f"body larger than WEBHOOK_MAX_BYTES ({limit} bytes)", request_id)
+    try:
+        raw = await read_capped(request, limit)
+    except BodyTooLarge:
+        message = f"body larger than WEBHOOK_MAX_BYTES ({limit} bytes)"
+        return closing(_error(services, 413, message, request_id))
+    except BodyTimeout:
+        return closing(_error(services, 408, "the body did not arrive in time", request_id))
 
     headers = request.headers
     if not (

@@ -1,0 +1,64 @@
+"""Reading a request body within bounds: at most `limit` bytes, within `timeout_s`.
+
+Both public routes take bodies from anyone on the internet, so a body is read only as far as it may
+grow, and a client that sends it slowly (or not at all) is cut off instead of holding a connection
+and a buffer open for as long as it likes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+BODY_TIMEOUT_S = 10.0
+
+
+class BodyTooLarge(Exception):
+    """The body is (or says it is) larger than the route takes."""
+
+
+class BodyTimeout(Exception):
+    """The client did not send its body in time."""
+
+
+async def read_capped(request: Request, limit: int, timeout_s: float = BODY_TIMEOUT_S) -> bytes:
+    """The body; BodyTooLarge as soon as it grows past `limit` bytes (or declares it will), BodyTimeout
+    when it has not all arrived within `timeout_s`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge
+                chunks.append(chunk)
+    except TimeoutError:
+        raise BodyTimeout from None
+    return b"".join(chunks)
+
+
+def with_body(request: Request, body: bytes) -> Request:
+    """The same request with its body already read, for code that reads it again (Bolt's adapter)."""
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await request.receive()
+
+    return Request(request.scope, receive)
+
+
+def closing(response: Response) -> Response:
+    """Close the connection after this answer: a refused client's unread body is not worth reading."""
+    response.headers["Connection"] = "close"
+    return response
