@@ -26,14 +26,22 @@ class Batcher(Generic[T, R]):
         max_size: int = 1000,
         after: Callable[[Sequence[R]], None] | None = None,
         inline: bool = False,
+        isolate: Callable[[Exception], bool] = lambda error: False,
+        deadline_s: float | None = None,
     ):
         """`flush(items)` runs on the batch thread and returns one result per item, in order; when it
-        raises, every caller in the batch gets the exception. `after(results)` runs on the event loop
-        once per successful batch. `inline` runs `flush` on the event loop thread itself: for a
-        process with nothing latency-sensitive on its loop, where handing the GIL back and forth
-        would only keep a database lock held longer."""
+        raises, every caller in the batch gets the exception, unless `isolate(error)` says the error
+        is about one item's data rather than the database: then each item is flushed on its own, so
+        only the callers whose items fail get an error. `after(results)` runs on the event loop
+        once per batch, with the results that succeeded. `inline` runs `flush` on the event loop
+        thread itself: for a process with nothing latency-sensitive on its loop, where handing the
+        GIL back and forth would only keep a database lock held longer. With `deadline_s`, a caller
+        waits at most that long (then TimeoutError); an item whose caller gave up before its batch
+        started is not flushed at all."""
         self._name = name
         self._flush = flush
+        self._isolate = isolate
+        self.deadline_s = deadline_s
         self._size = size
         self._max_size = max_size
         self._after = after
@@ -63,9 +71,13 @@ class Batcher(Generic[T, R]):
         self._queued.append((item, future))
         if not self._busy:
             self._next()
-        return await future
+        if self.deadline_s is None:
+            return await future
+        # On timeout wait_for cancels the future, which is how a batch still to come skips it.
+        return await asyncio.wait_for(future, self.deadline_s)
 
     def _next(self) -> None:
+        self._queued = [(item, future) for item, future in self._queued if not future.done()]
         if not self._queued or not self._running:
             return
         taken = size = 0
@@ -79,21 +91,38 @@ class Batcher(Generic[T, R]):
         if self._inline:  # after this loop iteration, so callers queued meanwhile join the batch
             loop.call_soon(self._flush_inline, batch, items)
             return
-        job = loop.run_in_executor(self._executor, self._flush, items)
+        job = loop.run_in_executor(self._executor, self._flush_isolated, items)
         job.add_done_callback(lambda done: self._done(batch, done))
 
-    def _flush_inline(self, batch: list[tuple[T, asyncio.Future[R]]], items: list[T]) -> None:
-        batch += self._queued  # everyone who arrived while this waited for its turn
-        items += [item for item, _ in self._queued]
-        self._queued = []
-        outcome: asyncio.Future[Sequence[R]] = asyncio.get_running_loop().create_future()
+    def _flush_isolated(self, items: list[T]) -> Sequence[R | _Failed]:
+        """`flush(items)`; when that fails on one item's data, each item alone."""
         try:
-            outcome.set_result(self._flush(items))
+            return self._flush(items)
+        except Exception as exc:
+            if len(items) == 1 or not self._isolate(exc):
+                raise
+        results: list[R | _Failed] = []
+        for item in items:
+            try:
+                results.extend(self._flush([item]))
+            except Exception as exc:
+                results.append(_Failed(exc))
+        return results
+
+    def _flush_inline(self, batch: list[tuple[T, asyncio.Future[R]]], items: list[T]) -> None:
+        batch += [queued for queued in self._queued if not queued[1].done()]  # arrived meanwhile
+        items[:] = [item for item, _ in batch]
+        self._queued = []
+        outcome: asyncio.Future[Sequence[R | _Failed]] = asyncio.get_running_loop().create_future()
+        try:
+            outcome.set_result(self._flush_isolated(items))
         except Exception as exc:
             outcome.set_exception(exc)
         self._done(batch, outcome)
 
-    def _done(self, batch: list[tuple[T, asyncio.Future[R]]], done: asyncio.Future[Sequence[R]]) -> None:
+    def _done(
+        self, batch: list[tuple[T, asyncio.Future[R]]], done: asyncio.Future[Sequence[R | _Failed]]
+    ) -> None:
         self._busy = False
         error = done.exception()
         if error is not None:
@@ -101,10 +130,24 @@ class Batcher(Generic[T, R]):
                 if not future.done():  # a caller that went away does not change what happened
                     future.set_exception(error)
         else:
-            results = done.result()
-            for (_, future), result in zip(batch, results, strict=True):
+            succeeded: list[R] = []
+            for (_, future), result in zip(batch, done.result(), strict=True):
+                if isinstance(result, _Failed):
+                    if not future.done():
+                        future.set_exception(result.error)
+                    continue
+                succeeded.append(result)
                 if not future.done():
                     future.set_result(result)
-            if self._after is not None:
-                self._after(results)
+            if self._after is not None and succeeded:
+                self._after(succeeded)
         self._next()
+
+
+class _Failed:
+    """One item's error when a batch was flushed item by item."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception):
+        self.error = error

@@ -21,6 +21,7 @@ MAX_BATCH = 1000
 MAX_DEPTH = 100
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DEPTH_STEP = [{ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}.get(b, 0) for b in range(256)]
 
 
@@ -50,6 +51,14 @@ class WebhookEvent(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
     timestamp: str | None = Field(default=None, max_length=64)
     url: str | None = Field(default=None, max_length=3000)
+
+    @field_validator("uuid")
+    @classmethod
+    def _uuid(cls, value: str) -> str:
+        # The dedupe key is kept exactly as sent, so it must be storable as it is.
+        if _CONTROL.search(value):
+            raise ValueError("must not contain control characters such as U+0000")
+        return value
 
     @field_validator("distinct_id", mode="before")
     @classmethod

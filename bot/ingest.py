@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bot.batching import Batcher
 from bot.events import Incoming, WebhookBody
-from bot.store import InboxRow, LedgerEntry, Store, StoreUnavailable
+from bot.store import InboxRow, LedgerEntry, Store, StoreUnavailable, is_row_error
 
 log = logging.getLogger(__name__)
 MAX_ROWS_PER_TRANSACTION = 2000
@@ -29,7 +29,7 @@ class IngestResult:
 @dataclass(slots=True)
 class _Submission:
     rows: list[InboxRow]
-    decided: list[LedgerEntry]
+    decided: list[LedgerEntry | None]  # per row: its ledger entry when decided here
 
 
 def _filtered(body: WebhookBody, request_id: str) -> LedgerEntry:
@@ -47,7 +47,15 @@ def _filtered(body: WebhookBody, request_id: str) -> LedgerEntry:
 
 
 class IngestWriter:
-    def __init__(self, store: Store, wanted: Callable[[str], bool], on_pending: Callable[[], None]):
+    def __init__(
+        self,
+        store: Store,
+        wanted: Callable[[str], bool],
+        on_pending: Callable[[], None],
+        deadline_s: float | None = None,
+    ):
+        """`deadline_s` bounds how long a request waits for its commit: a database that stops
+        answering must not hold PostHog's request past its own timeout (it retries a 503)."""
         self._store = store
         self._wanted = wanted
         self._on_pending = on_pending
@@ -57,6 +65,8 @@ class IngestWriter:
             size=lambda s: len(s.rows),
             max_size=MAX_ROWS_PER_TRANSACTION,
             after=self._after,
+            isolate=is_row_error,
+            deadline_s=deadline_s,
         )
 
     def start(self) -> None:
@@ -65,26 +75,29 @@ class IngestWriter:
     def stop(self) -> None:
         self._batcher.stop()
 
-    def rows_for(self, events: list[Incoming], request_id: str) -> tuple[list[InboxRow], list[LedgerEntry]]:
+    def rows_for(self, events: list[Incoming], request_id: str) -> _Submission:
         now = time.time()
-        rows: list[InboxRow] = []
-        decided: list[LedgerEntry] = []
+        submission = _Submission([], [])
         for body, stored in events:
             event = body.event
             if self._wanted(event.event):
-                rows.append(InboxRow(event.uuid, event.event, stored, now, request_id, "pending"))
+                submission.rows.append(InboxRow(event.uuid, event.event, stored, now, request_id, "pending"))
+                submission.decided.append(None)
             else:
-                rows.append(InboxRow(event.uuid, event.event, None, now, request_id, "done"))
-                decided.append(_filtered(body, request_id))
-        return rows, decided
+                submission.rows.append(InboxRow(event.uuid, event.event, None, now, request_id, "done"))
+                submission.decided.append(_filtered(body, request_id))
+        return submission
 
     async def submit(self, events: list[Incoming], request_id: str) -> IngestResult:
-        """Store the events durably; raises StoreUnavailable when the database cannot take them."""
+        """Store the events durably; raises StoreUnavailable when the database cannot take them
+        (within the deadline)."""
         if not self._batcher.running:
             raise StoreUnavailable("the ingest writer is not running")
-        rows, decided = self.rows_for(events, request_id)
         try:
-            return await self._batcher.submit(_Submission(rows, decided))
+            return await self._batcher.submit(self.rows_for(events, request_id))
+        except TimeoutError:
+            log.error("store did not answer within %.1fs", self._batcher.deadline_s or 0)
+            raise StoreUnavailable("the database did not answer in time") from None
         except Exception as exc:
             log.error("store refused the events: %s", type(exc).__name__, extra={"error": str(exc)[:500]})
             raise StoreUnavailable(str(exc)) from exc
@@ -94,13 +107,15 @@ class IngestWriter:
             self._on_pending()  # once per transaction, not once per request
 
     def _commit(self, batch: list[_Submission]) -> list[IngestResult]:
-        """On the writer thread: one insert-or-ignore for the whole batch."""
+        """On the writer thread: one insert-or-ignore for the whole batch. The first row of a uuid is
+        the one stored (with its ledger entry when decided here); any repeat, in this request or
+        another, is a duplicate."""
         unique: dict[str, InboxRow] = {}
         decided: list[LedgerEntry] = []
         for submission in batch:
-            for row in submission.rows:
-                unique.setdefault(row.uuid, row)
-            decided.extend(submission.decided)
+            for row, entry in zip(submission.rows, submission.decided, strict=True):
+                if unique.setdefault(row.uuid, row) is row and entry is not None:
+                    decided.append(entry)
         new = self._store.ingest(list(unique.values()), decided)
         results = []
         for submission in batch:

@@ -21,7 +21,7 @@ from bot.delivery import Delivery
 from bot.metrics import Metrics
 from bot.persist import until_stored
 from bot.pipeline import Decision, Pipeline
-from bot.store import ClaimedEvent, Commit, Finish, LedgerEntry, Store
+from bot.store import ClaimedEvent, Commit, Finish, LedgerEntry, Store, is_row_error
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class Worker:
             lambda items: store.finish_events(worker_id, items),
             max_size=64,
             inline=inline_commits,
+            isolate=is_row_error,  # one event the database refuses never holds back the others
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -155,7 +156,10 @@ class Worker:
 
     async def _commit(self, event: ClaimedEvent, decision: Decision) -> Commit | None:
         """Commit the decision, retrying briefly while the database is busy; on giving up, hand the
-        event back so it is decided again soon (the decision has no side effects yet)."""
+        event back so it is decided again soon (the decision has no side effects yet). A commit the
+        database refuses for what the rows hold costs an attempt like any other failure, so after
+        the last one the event is recorded as failed instead of being retried forever; an
+        unreachable database costs none."""
         extra = {"event_uuid": event.uuid, "request_id": event.request_id}
         for attempt in range(4):
             try:
@@ -169,6 +173,10 @@ class Worker:
                     type(exc).__name__,
                     extra={**extra, "error": str(exc)[:300]},
                 )
+                if is_row_error(exc):
+                    summary = f"commit refused: {type(exc).__name__}: {exc}"[:500]
+                    await self._retry_or_give_up(event, summary)
+                    return None
                 await asyncio.sleep(0.1 * 3**attempt)
         await until_stored(
             self.store.retry_event,
@@ -185,6 +193,12 @@ class Worker:
         extra = {"event_uuid": event.uuid, "request_id": event.request_id, "attempt": event.attempts}
         summary = f"{type(exc).__name__}: {exc}"[:500]
         log.error("processing failed: %s", summary, extra={**extra, "trace": traceback.format_exc()[-2000:]})
+        await self._retry_or_give_up(event, summary)
+
+    async def _retry_or_give_up(self, event: ClaimedEvent, summary: str) -> None:
+        """Hand the event back for a later attempt with backoff; after the last one, record it as
+        `failed`, so it is never silently dropped nor retried forever."""
+        extra = {"event_uuid": event.uuid, "request_id": event.request_id, "attempt": event.attempts}
         if event.attempts < self.max_attempts:
             delay = min(600.0, self.retry_base_s * 2 ** (event.attempts - 1))
             await until_stored(
@@ -197,6 +211,7 @@ class Worker:
                 extra=extra,
             )
             return
+        log.error("giving up on the event after %d attempts: %s", event.attempts, summary, extra=extra)
         entry = LedgerEntry(
             event_uuid=event.uuid,
             event_name=_event_name(event),

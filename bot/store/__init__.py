@@ -25,6 +25,7 @@ from bot.store.records import (
     LedgerEntry,
     NewAlert,
     StoreUnavailable,
+    is_row_error,
     summarise_outcomes,
 )
 from bot.store.tables import alerts, inbox, metadata
@@ -42,6 +43,7 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "TaskStart",
+    "is_row_error",
     "metadata",
     "summarise_outcomes",
 ]

@@ -107,7 +107,7 @@ class BulkIngest:
                 entries = ledger_rows(new)
                 if entries:
                     if self._sqlite:
-                        _sqlite_insert_many(cursor, ledger, LEDGER_COLUMNS, entries, ignore=False)
+                        _sqlite_insert_many(cursor, ledger, LEDGER_COLUMNS, entries, ignore=True)
                     else:
                         cursor.execute(_PG_LEDGER, _columns(entries))
                 if self._sqlite:

@@ -29,6 +29,7 @@ from bot.store.records import (
     apply_cooldowns,
     to_json,
 )
+from bot.store.storable import storable
 from bot.store.tables import alerts, cooldowns, inbox, ledger, snoozes
 
 
@@ -45,7 +46,7 @@ class EventStore(StoreBase):
         values = [
             (
                 r.uuid,
-                r.event_name,
+                storable(r.event_name[:400]),
                 r.payload.decode() if r.payload is not None else None,
                 r.status,
                 r.received_at,
@@ -67,10 +68,12 @@ class EventStore(StoreBase):
 
     @staticmethod
     def _ledger_values(entry: LedgerEntry, now: float) -> dict[str, Any]:
+        """Column values; `storable()` is applied here for the bulk path, which binds them without
+        the columns' types."""
         return {
             "event_uuid": entry.event_uuid,
-            "event_name": entry.event_name[:400],
-            "distinct_id": entry.distinct_id[:400] if entry.distinct_id else None,
+            "event_name": storable(entry.event_name[:400]),
+            "distinct_id": storable(entry.distinct_id[:400]) if entry.distinct_id else None,
             "account": entry.account,
             "outcome": entry.outcome,
             "signals": to_json(entry.signals),

@@ -16,6 +16,18 @@ class StoreUnavailable(Exception):
     """The database could not take or give the data (locked, down, disk full)."""
 
 
+_ROW_ERRORS = frozenset({"DataError", "IntegrityError"})
+
+
+def is_row_error(error: Exception) -> bool:
+    """Whether a failed transaction failed on what a row holds (a value the database refuses, a
+    broken constraint) rather than on the database itself (down, locked, timed out). Both drivers'
+    and SQLAlchemy's classes follow PEP 249's names."""
+    if isinstance(error, UnicodeError | ValueError | TypeError):
+        return True
+    return any(kind.__name__ in _ROW_ERRORS for kind in type(error).__mro__)
+
+
 @dataclass(frozen=True, slots=True)
 class InboxRow:
     uuid: str

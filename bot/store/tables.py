@@ -1,4 +1,5 @@
-"""The tables: one definition for SQLite and PostgreSQL."""
+"""The tables: one definition for SQLite and PostgreSQL. Every string column binds through
+`storable()` (bot/store/storable.py), so no text an event or a user sends can fail a transaction."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    String,
     Table,
-    Text,
     UniqueConstraint,
 )
+
+from bot.store.storable import StorableString as String
+from bot.store.storable import StorableText as Text
 
 metadata = MetaData()
 
