@@ -16,6 +16,16 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 READ_ONLY = {"signals_read_only": True}
+# A PostgreSQL that vanishes without closing the connection (a partition, a dead host) is noticed
+# by the kernel within seconds instead of TCP's minutes: keepalive probes on an idle connection, and
+# a limit on how long sent data may go unacknowledged. Slow queries are not affected by either.
+POSTGRES_LIVENESS = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,  # milliseconds
+}
 
 
 def normalise_url(url: str) -> str:
@@ -71,7 +81,7 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0, connect_timeout_s: flo
         max_overflow=10,
         pool_pre_ping=True,
         pool_timeout=connect_timeout_s,
-        connect_args={"connect_timeout": max(1, int(connect_timeout_s))},
+        connect_args={"connect_timeout": max(1, int(connect_timeout_s)), **POSTGRES_LIVENESS},
     )
 
 

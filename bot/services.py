@@ -69,6 +69,9 @@ class Tuning:
     stale_after_s: float = 30.0
     crm_recovery_wait_s: float = 10.0  # HubSpot's search lags new records by a few seconds
     crm_timeout_s: float = 10.0
+    # How long a webhook waits for its commit before answering 503: inside PostHog's 3-second
+    # delivery timeout, so a database that stops answering gets a retry rather than a hung request.
+    ingest_deadline_s: float = 1.5
     posthog_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -102,7 +105,9 @@ class Services:
         self.webhook_signing_key = signing_key(signing) if signing else None
         self._wake_worker = wake_worker
         event_names = config.event_names
-        self.ingest = IngestWriter(self.store, event_names.__contains__, self._on_pending)
+        self.ingest = IngestWriter(
+            self.store, event_names.__contains__, self._on_pending, deadline_s=self.tuning.ingest_deadline_s
+        )
         if role is not Role.WORKER:
             self.metrics.attach_store(self.store.outcome_counts, self.store.queue_depth)
         project_key = secret(settings.posthog_project_api_key)

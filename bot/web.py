@@ -52,11 +52,15 @@ def build_bolt(services: Services) -> AsyncApp | None:
     return app
 
 
+HEALTH_TIMEOUT_S = 1.5  # a load balancer's probe gets its answer, 503 included, well inside its own
+
+
 async def healthz(request: Request) -> Response:
     services: Services = request.app.state.services
     try:
-        await asyncio.wait_for(asyncio.to_thread(services.store.ping), timeout=3)
-        depth = await asyncio.wait_for(asyncio.to_thread(services.store.queue_depth), timeout=3)
+        async with asyncio.timeout(HEALTH_TIMEOUT_S):
+            await asyncio.to_thread(services.store.ping)
+            depth = await asyncio.to_thread(services.store.queue_depth)
     except Exception as exc:
         body = {
             "status": "unavailable",

@@ -1,4 +1,5 @@
-"""A TCP proxy on 127.0.0.1 that can cut every connection, to take a database "down" and back up."""
+"""A TCP proxy on 127.0.0.1 that can cut every connection, to take a database "down" and back up, or
+stall them, as a network partition does: connections stay open and nothing arrives either way."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ class TcpProxy:
         self.port = self._listener.getsockname()[1]
         self._up = threading.Event()
         self._up.set()
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._stop = threading.Event()
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -27,6 +30,7 @@ class TcpProxy:
 
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()
+        self._flowing.set()
         self._thread.join(timeout=5)
         self._listener.close()
         self.cut()
@@ -38,6 +42,13 @@ class TcpProxy:
 
     def up(self) -> None:
         self._up.set()
+
+    def stall(self) -> None:
+        """Stop forwarding without closing anything: every byte sent is held until `resume()`."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     def cut(self) -> None:
         with self._lock:
@@ -72,6 +83,7 @@ class TcpProxy:
                 data = source.recv(65536)
                 if not data:
                     break
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass
