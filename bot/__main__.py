@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 
 from bot import __version__
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from bot.server import listen
+
+    # Listen first: while the app loads, PostHog's deliveries wait in the backlog instead of being
+    # refused. ($PORT is known here on Heroku and under a process manager; from .env it is known
+    # only once the settings are read.)
+    port = args.port or _port_from_environment()
+    try:
+        sock = listen(args.host, port) if port else None
+    except OSError as exc:
+        print(f"serve: cannot listen on {args.host}:{port}: {exc.strerror}", file=sys.stderr)
+        return 2
+
     from bot import logs
     from bot.settings import Settings
     from bot.signals import SignalsFileError, load_signals
@@ -30,28 +40,22 @@ def _serve(args: argparse.Namespace) -> int:
     except SignalsFileError as exc:
         print("\n".join(exc.lines()), file=sys.stderr)
         return 2
+    if sock is None:
+        try:
+            sock = listen(args.host, settings.port)
+        except OSError as exc:
+            print(f"serve: cannot listen on {args.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
+            return 2
 
-    # The web and worker processes add up their counters in this folder; prometheus_client reads the
-    # variable when it is first imported, so it is set before anything imports it.
-    metrics_dir = tempfile.mkdtemp(prefix="signals-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    try:
-        import uvicorn
+    from bot.server import run
 
-        from bot.web import create_server_app
-
-        uvicorn.run(
-            create_server_app(settings, config, workers=args.workers),
-            host=args.host,
-            port=args.port or settings.port,
-            access_log=False,
-            log_config=None,
-            lifespan="on",
-            timeout_graceful_shutdown=15,
-        )
-    finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+    run(settings, config, sock, workers=args.workers)
     return 0
+
+
+def _port_from_environment() -> int | None:
+    value = os.environ.get("PORT", "")
+    return int(value) if value.isdigit() and 0 < int(value) < 65536 else None
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -18,7 +18,6 @@ import sys
 import time
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
 
 from bot import logs
 from bot.services import Role, Services, Tuning
@@ -30,9 +29,7 @@ _SPAWN = multiprocessing.get_context("spawn")
 WORKER_NICENESS = 5
 
 
-def worker_main(
-    settings: Settings, config: SignalsConfig, tuning: Tuning, wake: Connection, ready: Any
-) -> None:
+def worker_main(settings: Settings, config: SignalsConfig, tuning: Tuning, wake: Connection) -> None:
     """Entry point of the worker process."""
     logs.configure(settings.log_level)
     # The event loop here is CPU-bound; a short switch interval lets the thread that holds the
@@ -42,16 +39,13 @@ def worker_main(
     # the CPU, the web process goes first. (Stored events wait safely; PostHog's requests cannot.)
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICENESS)
-    asyncio.run(_run_worker(settings, config, tuning, wake, ready))
+    asyncio.run(_run_worker(settings, config, tuning, wake))
 
 
-async def _run_worker(
-    settings: Settings, config: SignalsConfig, tuning: Tuning, wake: Connection, ready: Any
-) -> None:
+async def _run_worker(settings: Settings, config: SignalsConfig, tuning: Tuning, wake: Connection) -> None:
     loop = asyncio.get_running_loop()
     services = Services(settings, config, tuning, role=Role.WORKER)
     await services.start()
-    ready.set()
     stopping = asyncio.Event()
     grace = {"s": 10.0}
 
@@ -85,7 +79,6 @@ class WorkerProcess:
         self._args = (settings, config, tuning)
         self._process: BaseProcess | None = None
         self._wake: Connection | None = None
-        self._ready = _SPAWN.Event()
         self._restarts = 0
         self._stopping = False
 
@@ -95,22 +88,12 @@ class WorkerProcess:
 
     def start(self) -> None:
         reader, writer = _SPAWN.Pipe(duplex=False)
-        self._ready.clear()
-        process = _SPAWN.Process(
-            target=worker_main, args=(*self._args, reader, self._ready), name="signals-worker"
-        )
+        process = _SPAWN.Process(target=worker_main, args=(*self._args, reader), name="signals-worker")
         process.start()
         reader.close()
         os.set_blocking(writer.fileno(), False)
         self._process, self._wake = process, writer
         log.info("worker process started", extra={"pid": process.pid})
-
-    def wait_ready(self, timeout_s: float = 30.0) -> bool:
-        """Block until the worker has started (so the first events do not wait for its start-up)."""
-        if self._ready.wait(timeout_s):
-            return True
-        log.warning("the worker process is not ready after %.0fs; serving anyway", timeout_s)
-        return False
 
     def wake(self) -> None:
         if self._wake is None:
@@ -170,9 +153,6 @@ class WorkerPool:
     def start(self) -> None:
         for worker in self.workers:
             worker.start()
-
-    def wait_ready(self, timeout_s: float = 30.0) -> bool:
-        return all(worker.wait_ready(timeout_s) for worker in self.workers)
 
     def wake(self) -> None:
         self._next = (self._next + 1) % len(self.workers)

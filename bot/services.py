@@ -72,6 +72,9 @@ class Tuning:
     # How long a webhook waits for its commit before answering 503: inside PostHog's 3-second
     # delivery timeout, so a database that stops answering gets a retry rather than a hung request.
     ingest_deadline_s: float = 1.5
+    # How long a client may take to send a request head, and then its body, before it is cut off.
+    head_timeout_s: float = 10.0
+    body_timeout_s: float = 10.0
     posthog_options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     worker_concurrency: int = Field(default=16, ge=1, le=256)
     slack_retry_backoff_s: float = Field(default=0.5, ge=0)
+    max_connections: int = Field(default=1000, ge=16)  # open HTTP connections (also capped by `ulimit -n`)
 
     @field_validator("slack_api_url")
     @classmethod

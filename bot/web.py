@@ -24,6 +24,7 @@ from bot.services import Role, Services, Tuning
 from bot.settings import Settings, secret
 from bot.signals import SignalsConfig
 from handlers import register
+from handlers.bodies import ReadSlots
 from handlers.posthog_webhook import posthog_webhook
 
 
@@ -134,8 +135,9 @@ def create_app(services: Services, worker_process: WorkerPool | None = None) -> 
         await services.start()
         supervisor = None
         if worker_process is not None:
+            # Not waited for: the webhook answers from the start, and what it stores waits safely
+            # for the worker to come up.
             worker_process.start()
-            await asyncio.to_thread(worker_process.wait_ready)
             supervisor = asyncio.create_task(worker_process.supervise(), name="supervise-worker")
         socket_mode = await _start_socket_mode(services, bolt)
         try:
@@ -162,6 +164,7 @@ def create_app(services: Services, worker_process: WorkerPool | None = None) -> 
     app.router.redirect_slashes = False
     app.state.services = services
     app.state.bolt = bolt
+    app.state.unverified_reads = ReadSlots()
     return app
 
 

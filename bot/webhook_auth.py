@@ -48,21 +48,30 @@ def sign(key: bytes, msg_id: str, timestamp: str, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def standard_signature_ok(
-    headers: Mapping[str, str], body: bytes, key: bytes | None, clock: Callable[[], float] = time.time
+def may_be_signed(
+    headers: Mapping[str, str], key: bytes | None, clock: Callable[[], float] = time.time
 ) -> bool:
+    """Whether the headers could carry a valid Standard Webhooks signature (all three present, the
+    timestamp fresh), so the body is worth reading to check it."""
     if key is None:
         return False
-    msg_id = headers.get("webhook-id")
     timestamp = headers.get("webhook-timestamp")
-    signatures = headers.get("webhook-signature")
-    if not (msg_id and timestamp and signatures):
+    if not (headers.get("webhook-id") and timestamp and headers.get("webhook-signature")):
         return False
     try:
         sent_at = int(timestamp)
     except ValueError:
         return False
-    if abs(clock() - sent_at) > TOLERANCE_S:
+    return abs(clock() - sent_at) <= TOLERANCE_S
+
+
+def standard_signature_ok(
+    headers: Mapping[str, str], body: bytes, key: bytes | None, clock: Callable[[], float] = time.time
+) -> bool:
+    if key is None or not may_be_signed(headers, key, clock):
         return False
+    msg_id = headers["webhook-id"]
+    timestamp = headers["webhook-timestamp"]
+    signatures = headers["webhook-signature"]
     expected = sign(key, msg_id, timestamp, body)
     return any(_equal(candidate, expected) for candidate in signatures.split() if candidate.startswith("v1,"))

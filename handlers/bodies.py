@@ -24,12 +24,38 @@ class BodyTimeout(Exception):
     """The client did not send its body in time."""
 
 
-async def read_capped(request: Request, limit: int, timeout_s: float = BODY_TIMEOUT_S) -> bytes:
+class ReadersBusy(Exception):
+    """Too many bodies from clients not yet authenticated are being read at once."""
+
+
+class ReadSlots:
+    """How many bodies from clients not yet authenticated may be read at once in this process, so
+    a crowd of them holds at most `slots` x the route's limit in memory. Taken without waiting:
+    past the limit a request is refused (503, retry) rather than queued."""
+
+    def __init__(self, slots: int = 64):
+        self.free = slots
+
+    def take(self) -> None:
+        if self.free <= 0:
+            raise ReadersBusy
+        self.free -= 1
+
+    def give_back(self) -> None:
+        self.free += 1
+
+
+async def read_capped(
+    request: Request, limit: int, timeout_s: float = BODY_TIMEOUT_S, slots: ReadSlots | None = None
+) -> bytes:
     """The body; BodyTooLarge as soon as it grows past `limit` bytes (or declares it will), BodyTimeout
-    when it has not all arrived within `timeout_s`."""
+    when it has not all arrived within `timeout_s`. With `slots` (the client is not authenticated
+    yet), ReadersBusy when all are taken."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
+    if slots is not None:
+        slots.take()
     chunks: list[bytes] = []
     size = 0
     try:
@@ -41,6 +67,9 @@ async def read_capped(request: Request, limit: int, timeout_s: float = BODY_TIME
                 chunks.append(chunk)
     except TimeoutError:
         raise BodyTimeout from None
+    finally:
+        if slots is not None:
+            slots.give_back()
     return b"".join(chunks)
 
 

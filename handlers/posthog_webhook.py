@@ -16,8 +16,8 @@ from starlette.responses import Response
 from bot.events import BodyError, parse_request
 from bot.services import Services
 from bot.store import StoreUnavailable
-from bot.webhook_auth import shared_secret_ok, standard_signature_ok
-from handlers.bodies import BodyTimeout, BodyTooLarge, closing, read_capped
+from bot.webhook_auth import may_be_signed, shared_secret_ok, standard_signature_ok
+from handlers.bodies import BodyTimeout, BodyTooLarge, ReadersBusy, closing, read_capped
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +37,28 @@ async def posthog_webhook(request: Request) -> Response:
     request_id = (request.headers.get("webhook-id") or uuid.uuid4().hex)[:64]
     limit = services.settings.webhook_max_bytes
 
+    # A request with no credential is refused before its body is read: unauthenticated traffic
+    # costs a header parse, not a buffer of up to WEBHOOK_MAX_BYTES.
+    headers = request.headers
+    trusted = shared_secret_ok(headers, services.webhook_secret)
+    if not trusted and not may_be_signed(headers, services.webhook_signing_key):
+        return closing(_error(services, 401, "missing or invalid webhook credential", request_id))
+
     try:
-        raw = await read_capped(request, limit)
+        slots = None if trusted else request.app.state.unverified_reads
+        raw = await read_capped(request, limit, services.tuning.body_timeout_s, slots)
     except BodyTooLarge:
         message = f"body larger than WEBHOOK_MAX_BYTES ({limit} bytes)"
         return closing(_error(services, 413, message, request_id))
     except BodyTimeout:
         return closing(_error(services, 408, "the body did not arrive in time", request_id))
+    except ReadersBusy:
+        response = closing(_error(services, 503, "too many unverified requests; retry shortly", request_id))
+        response.headers["Retry-After"] = "1"
+        return response
 
-    headers = request.headers
-    if not (
-        shared_secret_ok(headers, services.webhook_secret)
-        or standard_signature_ok(headers, raw, services.webhook_signing_key)
-    ):
-        return _error(services, 401, "missing or invalid webhook credential", request_id)
+    if not trusted and not standard_signature_ok(headers, raw, services.webhook_signing_key):
+        return closing(_error(services, 401, "missing or invalid webhook credential", request_id))
 
     try:
         events = parse_request(raw)

@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 from sqlalchemy import create_engine, text
 
+from bot.server import uvicorn_options
 from bot.services import Services, Tuning
 from bot.settings import Settings
 from bot.signals import SignalsConfig, load_signals
@@ -142,7 +143,8 @@ def serve(
     """The real ASGI app under uvicorn in a thread, with its worker and delivery running."""
     services = Services(settings, config, tuning or fast_tuning(), clock=clock)
     app = create_app(services)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on"))
+    options = {**uvicorn_options(settings, services.tuning), "timeout_graceful_shutdown": 5}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 10

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -28,8 +29,9 @@ def _free_port() -> int:
 class ServerProcess:
     """`tests.support.serve_process` in a child process, killable with SIGKILL."""
 
-    def __init__(self, spec: dict, metrics_dir: Path):
+    def __init__(self, spec: dict, metrics_dir: Path, preexec_fn: Callable[[], None] | None = None):
         self.metrics_dir = metrics_dir
+        self.preexec_fn = preexec_fn  # e.g. a lower `ulimit -n` for the server
         self.port = _free_port()
         self.spec = {**spec, "port": self.port}
         self.url = f"http://127.0.0.1:{self.port}"
@@ -38,7 +40,9 @@ class ServerProcess:
 
     def start(self) -> None:
         self.metrics_dir.mkdir(exist_ok=True)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir)}
+        # `serve` makes its metrics folder in the temp directory: here, one the test can look into.
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(self.metrics_dir)}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.support.serve_process", json.dumps(self.spec)],
             cwd=ROOT,
@@ -46,6 +50,7 @@ class ServerProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group: the web process and its worker
+            preexec_fn=self.preexec_fn,
         )
         deadline = time.time() + 20
         while time.time() < deadline:
