@@ -50,3 +50,28 @@ def post_concurrently(
     raw = [orjson.dumps(body) for body in bodies]
     answers = asyncio.run(_post_all(parts.hostname or "", parts.port or 80, path, raw, headers, connections))
     return [(status, orjson.loads(body) if body else None) for status, body in answers]
+
+
+def raw_request(
+    url: str, method: str, path: str, headers: list[tuple[str, str]], body: bytes, timeout: float = 10.0
+) -> tuple[int, bytes]:
+    """One request written byte for byte (any header value an HTTP client library would refuse to
+    send, such as surrounding spaces or Latin-1 bytes); (status, body) of the answer."""
+    parts = urlsplit(url)
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    request = (
+        f"{method} {path} HTTP/1.1\r\nHost: {parts.hostname}\r\nContent-Length: {len(body)}\r\n"
+        f"Connection: close\r\n{head}\r\n"
+    ).encode("latin-1") + body
+
+    async def send() -> tuple[int, bytes]:
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        try:
+            writer.write(request)
+            answer = await asyncio.wait_for(reader.read(), timeout)
+        finally:
+            writer.close()
+        status_line, _, rest = answer.partition(b"\r\n")
+        return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+    return asyncio.run(send())

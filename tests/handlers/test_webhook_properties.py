@@ -1,0 +1,135 @@
+"""Properties of `POST /posthog/webhook`, over bodies and headers Hypothesis makes up, against the running
+app on SQLite and PostgreSQL: no request gets a 5xx other than the store's 503 (and with a healthy
+store, not even that), and every event answered 202 ends in exactly one ledger entry."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from bot.signals import load_signals
+from tests.conftest import (
+    EXAMPLE_SIGNALS,
+    POSTGRES_URL,
+    WEBHOOK_SECRET,
+    make_settings,
+    postgres_schema,
+    serve,
+)
+from tests.fakes.slack import FakeSlack
+from tests.support.burst import raw_request
+
+SIGNAL_EVENTS = ["onboarding_completed", "feature_activated", "$pageview", "invite_sent"]
+
+# Any text: NUL, other controls, bidi overrides, astral planes (JSON cannot carry lone surrogates).
+texts = st.text(max_size=40)
+int64 = st.integers(-(2**63), 2**63 - 1)
+json_scalars = st.none() | st.booleans() | int64 | st.floats(allow_nan=False, allow_infinity=False) | texts
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
+    max_leaves=12,
+)
+uuids = st.uuids().map(str) | st.text(min_size=1, max_size=60)
+properties = st.dictionaries(
+    st.sampled_from(["plan", "company_domain", "feature_name", "email", "$groups"]) | texts,
+    st.sampled_from(["trial", "acme.com", "api_integration", "x@initech.com"]) | json_values,
+    max_size=6,
+)
+events = st.fixed_dictionaries(
+    {"uuid": uuids, "event": st.sampled_from(SIGNAL_EVENTS) | texts},
+    optional={
+        "distinct_id": texts | int64 | st.none(),
+        "properties": properties | st.none(),
+        "timestamp": st.datetimes().map(lambda d: d.isoformat() + "Z") | texts | st.none(),
+        "url": texts,
+        "elements_chain": texts,
+    },
+)
+persons = st.none() | st.fixed_dictionaries(
+    {},
+    optional={
+        "id": texts | st.integers(0, 2**63 - 1),
+        "name": texts,
+        "properties": st.dictionaries(st.sampled_from(["email", "name"]) | texts, json_values, max_size=4),
+        "url": texts,
+    },
+)
+bodies = st.fixed_dictionaries(
+    {"event": events},
+    optional={"person": persons, "groups": json_values, "project": json_values, "source": json_values},
+)
+single = bodies.map(orjson.dumps)
+batches = st.lists(bodies, min_size=1, max_size=5).map(orjson.dumps)
+payloads = st.one_of(single, single, batches, json_values.map(orjson.dumps), st.binary(max_size=300))
+# What a header value may carry on the wire: visible ASCII, spaces, tabs and Latin-1 bytes.
+header_text = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF) | st.just("\t"), max_size=40
+)
+bearer = {"Authorization": f"Bearer {WEBHOOK_SECRET}"}
+credentials = st.one_of(
+    st.just(bearer),
+    st.just(bearer),
+    st.just({"X-Webhook-Secret": WEBHOOK_SECRET}),
+    st.dictionaries(
+        st.sampled_from(
+            ["Authorization", "X-Webhook-Secret", "webhook-id", "webhook-timestamp", "webhook-signature"]
+        ),
+        header_text,
+        max_size=3,
+    ),
+)
+content_types = (
+    st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded"]) | header_text
+)
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with (
+        FakeSlack() as slack,
+        _database(request.param, tmp_path_factory) as url,
+        serve(make_settings(url, slack), load_signals(EXAMPLE_SIGNALS)) as running,
+    ):
+        yield running
+
+
+def _database(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    if kind == "postgres":
+        assert POSTGRES_URL
+        return postgres_schema()
+    from contextlib import nullcontext
+
+    return nullcontext(f"sqlite:///{tmp_path_factory.mktemp('properties') / 'signals.db'}")
+
+
+def _uuids(raw: bytes) -> list[str]:
+    data = orjson.loads(raw)
+    items = data if isinstance(data, list) else [data]
+    return list(dict.fromkeys(item["event"]["uuid"] for item in items))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=payloads, auth=credentials, content_type=content_types)
+def test_no_body_or_header_gets_a_5xx_and_every_accepted_event_is_in_the_ledger(app, raw, auth, content_type):
+    headers = [*auth.items(), ("Content-Type", content_type)]
+    status, answer_body = raw_request(app.url, "POST", "/posthog/webhook", headers, raw)
+    event(f"answered {status}")
+    assert status in (202, 400, 401, 413, 422), answer_body
+    if status != 202:
+        return
+    answer = orjson.loads(answer_body)
+    uuids = _uuids(raw)
+    sent = len(orjson.loads(raw)) if raw.lstrip().startswith(b"[") else 1
+    assert answer["accepted"] + answer["duplicates"] == sent
+    deadline = time.monotonic() + 10
+    while len(entries := app.services.store.ledger_entries(uuids)) < len(uuids):
+        assert time.monotonic() < deadline, f"not in the ledger: {uuids}"
+        time.sleep(0.01)
+    assert sorted(e["event_uuid"] for e in entries) == sorted(uuids)
