@@ -80,6 +80,70 @@ def test_slack_500_five_times_then_429_then_ok_posts_once(sqlite_url, fake_slack
         assert alert["status"] == "posted" and alert["ts"]
 
 
+def _posted_to(fake_slack: FakeSlack, channel: str) -> list[dict]:
+    return [m for m in fake_slack.posted() if m["channel"] == channel]
+
+
+def test_slack_hanging_for_one_channel_holds_it_only_until_slack_answers_again(
+    sqlite_url, fake_slack, example_config
+):
+    """chat.postMessage to one channel hangs for 2 s (an incident of 45 s, scaled down: every Slack
+    call is bounded at 0.1 s here, 10 s in production). The alert keeps being retried every retry
+    interval, through more tries than the 8 attempts real errors get, and is posted once right
+    after Slack answers again: within about one retry interval plus the pacing, not after an
+    exponential backoff and not at the end of its lease. Another channel posts meanwhile."""
+    tuning = fast_tuning(slack_timeout_s=0.1, alert_retry_base_s=0.05, channel_interval_s=0.1)
+    with serve(make_settings(sqlite_url, fake_slack), example_config, tuning) as app:
+        body = _trial("acme.com")  # routed to C0AE1
+        with fake_slack.hanging("chat.postMessage", channel="C0AE1"):
+            hung_at = time.time()
+            assert app.post_webhook(body).status_code == 202
+            fake_slack.wait_for(lambda s: s.calls("chat.postMessage"))
+            sent = time.time()
+            assert app.post_webhook(activation("globex.de")).status_code == 202  # routed to C0EMEA
+            fake_slack.wait_for(lambda s: _posted_to(s, "C0EMEA"))
+            assert time.time() - sent < 1.0
+            assert _posted_to(fake_slack, "C0AE1") == []
+            time.sleep(max(0.0, hung_at + 2.0 - time.time()))
+            tries = [c for c in fake_slack.calls("chat.postMessage") if c["channel"] == "C0AE1"]
+        recovered = time.time()
+        fake_slack.wait_for(lambda s: _posted_to(s, "C0AE1"), timeout=5)
+        assert time.time() - recovered < 0.8  # the call bound, one retry interval and the pacing
+        assert len(tries) > 8
+        assert app.wait_decided([body["event"]["uuid"]])[0]["outcome"] == "alerted"
+        time.sleep(0.3)
+        assert len(_posted_to(fake_slack, "C0AE1")) == 1
+
+
+def test_history_lookup_hanging_after_an_interrupted_post_is_retried_and_finds_the_alert(
+    sqlite_url, fake_slack, example_config
+):
+    """Slack takes the alert but answers too late, so the post counts as interrupted; then
+    conversations.history hangs too. The lookup is bounded and retried soon, still looking before
+    any re-post; once Slack answers, the alert is found in the channel and recorded: one message,
+    recorded within about one retry interval of Slack's recovery, not when its 600 s lease ends."""
+    answer_late(fake_slack, 0.3)
+    tuning = fast_tuning(slack_timeout_s=0.1, alert_retry_base_s=0.05)
+    with serve(make_settings(sqlite_url, fake_slack), example_config, tuning) as app:
+        body = _trial("acme.com")
+        with fake_slack.hanging("conversations.history", channel="C0AE1"):
+            hung_at = time.time()
+            assert app.post_webhook(body).status_code == 202
+            fake_slack.wait_for(lambda s: s.calls("conversations.history"), timeout=3)
+            time.sleep(max(0.0, hung_at + 0.6 - time.time()))
+        recovered = time.time()
+        alert_id = app.wait_decided([body["event"]["uuid"]])[0]["signals"][0]["alert_id"]
+        deadline = recovered + 5
+        while app.services.store.alert(alert_id).status != "posted":
+            assert time.time() < deadline, app.services.store.alert(alert_id)
+            time.sleep(0.02)
+        assert time.time() - recovered < 0.8
+        time.sleep(0.3)
+        assert len(fake_slack.calls("chat.postMessage")) == 1
+        assert len(fake_slack.posted()) == 1
+        assert app.wait_decided([body["event"]["uuid"]])[0]["outcome"] == "alerted"
+
+
 def test_permanent_slack_error_is_recorded_as_failed(sqlite_url, fake_slack, example_config):
     fake_slack.script("chat.postMessage", Reply(200, {"ok": False, "error": "channel_not_found"}))
     with serve(make_settings(sqlite_url, fake_slack), example_config) as app:

@@ -1,6 +1,7 @@
 """A threaded HTTP server on 127.0.0.1 with a random port that records every request.
 
-Subclasses implement `respond(request) -> Reply`. Servers stop when their context exits.
+Subclasses implement `respond(request) -> Reply`. Servers stop when their context exits, and so do
+replies still being delayed.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class Reply:
     status: int = 200
     body: Any = None  # dict/list -> JSON, bytes -> raw
     headers: dict[str, str] = field(default_factory=dict)
-    delay_s: float = 0.0
+    delay_s: float = 0.0  # before the status line
 
 
 class FakeServer:
@@ -44,6 +45,7 @@ class FakeServer:
         self.requests: list[Recorded] = []
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
+        self.closed = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -71,7 +73,7 @@ class FakeServer:
                     fake.requests.append(recorded)
                     fake.changed.notify_all()
                 if reply.delay_s:
-                    time.sleep(reply.delay_s)
+                    fake.closed.wait(reply.delay_s)
                 payload = reply.body
                 if isinstance(payload, bytes):
                     data = payload
@@ -112,6 +114,7 @@ class FakeServer:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.closed.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
