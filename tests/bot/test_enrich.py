@@ -10,11 +10,11 @@ import pytest
 from bot.accounts import Account
 from bot.enrich import Enricher
 from bot.metrics import Metrics
-from bot.signals import parse_signals
+from bot.signals import load_signals, parse_signals
 from bot.store import Store
-from tests.conftest import EXAMPLE_SIGNALS
+from tests.conftest import EXAMPLE_SIGNALS, activation, make_settings, serve
 from tests.fakes.base import Reply
-from tests.fakes.enrichment import API_KEY, FakeEnrichment
+from tests.fakes.enrichment import API_KEY, FakeEnrichment, signals_with_http_provider
 
 
 @pytest.fixture
@@ -135,3 +135,16 @@ def test_missing_credential_skips_the_api(sqlite_url, fake_api, monkeypatch):
     result = _run((_config(fake_api.url), store, Metrics()), "umbrella.io")
     assert not result[0].known
     assert fake_api.lookups() == []
+
+
+def test_a_credential_of_its_own_is_sent_to_the_enrichment_api(sqlite_url, fake_slack, tmp_path, monkeypatch):
+    """The bot's own settings are refused as `auth_env`; a variable of the API's own, such as
+    ENRICHMENT_API_KEY, is sent as configured, and the alert carries what the API knows."""
+    monkeypatch.setenv("ENRICHMENT_API_KEY", API_KEY)
+    with FakeEnrichment() as enrichment:
+        signals = signals_with_http_provider(tmp_path / "signals.yml", enrichment.url, "ENRICHMENT_API_KEY")
+        with serve(make_settings(sqlite_url, fake_slack), load_signals(signals)) as app:
+            assert app.post_webhook(activation("umbrella.io")).status_code == 202
+            fake_slack.wait_for(lambda s: s.posted())
+        assert [r.headers.get("authorization") for r in enrichment.requests] == [f"Bearer {API_KEY}"]
+        assert "Umbrella Corp" in fake_slack.posted()[0]["text"]

@@ -26,7 +26,7 @@ from tests.conftest import (
     webhook_body,
 )
 from tests.fakes.base import Reply
-from tests.fakes.enrichment import API_KEY, FakeEnrichment, http_provider_yaml
+from tests.fakes.enrichment import API_KEY, FakeEnrichment, signals_with_http_provider
 from tests.fakes.slack import FakeSlack
 from tests.support.processes import ServerProcess, process_spec
 from tests.support.tcp_proxy import TcpProxy
@@ -208,14 +208,8 @@ def test_database_lost_while_deciding_recovers_in_seconds_not_at_lease_expiry(
     Once the database is back the event is decided and alerted within seconds, not after its lease
     (here 120 s) runs out."""
     monkeypatch.setenv("ENRICH_TEST_KEY", API_KEY)
-    signals = tmp_path / "signals.yml"
     with FakeEnrichment() as enrichment, proxied_postgres() as (proxied, proxy):
-        signals.write_text(
-            EXAMPLE_SIGNALS.read_text().replace(
-                "  file: companies.json",
-                f"  file: {EXAMPLE_SIGNALS.parent / 'companies.json'}" + http_provider_yaml(enrichment.url),
-            )
-        )
+        signals = signals_with_http_provider(tmp_path / "signals.yml", enrichment.url)
         enrichment.default_delay_s = 1.0
         settings = make_settings(proxied, fake_slack)
         with serve(settings, load_signals(signals), fast_tuning(event_lease_s=120.0)) as app:
@@ -259,12 +253,7 @@ def test_killed_while_deciding_then_restarted_alerts_once(sqlite_url, fake_slack
     """SIGKILL after the 202, while enrichment is still running: the restarted process decides the event."""
     monkeypatch.setenv("ENRICH_TEST_KEY", API_KEY)
     with FakeEnrichment() as enrichment:
-        signals = tmp_path / "signals.yml"
-        text = EXAMPLE_SIGNALS.read_text().replace(
-            "  file: companies.json",
-            f"  file: {EXAMPLE_SIGNALS.parent / 'companies.json'}" + http_provider_yaml(enrichment.url),
-        )
-        signals.write_text(text)
+        signals = signals_with_http_provider(tmp_path / "signals.yml", enrichment.url)
         enrichment.script(Reply(200, {"name": "never seen"}, delay_s=30))
         server = ServerProcess(process_spec(sqlite_url, fake_slack.api_url, signals), tmp_path / "metrics")
         server.start()
