@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
@@ -106,12 +107,23 @@ def test_failures_are_not_cached_and_do_not_raise(db_url, fake_api):
 def test_timeout_is_bounded(db_url, fake_api):
     store = _store(db_url)
     fake_api.script(Reply(200, {"name": "late"}, delay_s=3))
-    import time
-
     started = time.perf_counter()
     result = _run((_config(fake_api.url, timeout="0.3s"), store, Metrics()), "umbrella.io")
     assert time.perf_counter() - started < 2
     assert not result[0].known
+
+
+def test_an_answer_that_trickles_in_is_cut_at_the_timeout(sqlite_url, fake_api):
+    """A provider that answers at once and then sends its body a byte every 0.2 s never leaves a read
+    waiting 0.5 s, yet would take a minute: `timeout` bounds the whole call, not each read."""
+    store = _store(sqlite_url)
+    fake_api.script(Reply(200, {"name": "Umbrella Corp", "padding": "x" * 300}, trickle_s=0.2))
+    metrics = Metrics()
+    started = time.perf_counter()
+    result = _run((_config(fake_api.url, timeout="0.5s"), store, metrics), "umbrella.io")
+    assert time.perf_counter() - started < 1.5
+    assert not result[0].known
+    assert 'signals_enrichment_calls_total{provider="http",result="error"} 1.0' in metrics.render().decode()
 
 
 def test_concurrent_lookups_of_one_domain_share_one_request(sqlite_url, fake_api):

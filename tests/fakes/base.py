@@ -1,7 +1,7 @@
 """A threaded HTTP server on 127.0.0.1 with a random port that records every request.
 
 Subclasses implement `respond(request) -> Reply`. Servers stop when their context exits, and so do
-replies still being delayed.
+replies still being delayed or trickled.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class Reply:
     body: Any = None  # dict/list -> JSON, bytes -> raw
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # before the status line
+    trickle_s: float = 0.0  # between the body's bytes, sent one at a time: slow, never quite silent
 
 
 class FakeServer:
@@ -89,7 +90,13 @@ class FakeServer:
                         if key.lower() != "content-type":
                             self.send_header(key, value)
                     self.end_headers()
-                    self.wfile.write(data)
+                    if not reply.trickle_s:
+                        self.wfile.write(data)
+                    else:
+                        for i in range(len(data)):
+                            self.wfile.write(data[i : i + 1])
+                            if fake.closed.wait(reply.trickle_s):
+                                break
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
