@@ -6,6 +6,10 @@ The alert is claimed only when its turn comes, and marked "sending" before the r
 process dies mid-request, the next claimer finds that mark and first looks for the message in the
 channel (by its metadata) instead of posting blindly; when it cannot look, it gives up rather than
 risk a duplicate.
+
+Every Slack call is bounded (`call_timeout_s`), so a Slack that hangs holds its channel only until
+it answers again: a try that Slack did not answer is retried every `retry_base_s`, does not spend
+one of the alert's attempts, and only an outage longer than `outage_limit_s` ends the alert.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -31,6 +36,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import ids
 from bot.clients.retry_after import retry_after_seconds
+from bot.durations import format_duration
 from bot.metrics import Metrics
 from bot.persist import until_stored
 from bot.store import ClaimedAlert, Store
@@ -68,6 +74,8 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 CANNOT_VERIFY = frozenset({"missing_scope", "not_in_channel", "channel_not_found", "no_permission"})
+# Slack did not answer: the call timed out, the connection broke, or none could be made.
+NO_ANSWER = (TimeoutError, aiohttp.ClientError, ConnectionError)
 
 
 class _ProportionalJitter(Jitter):
@@ -89,9 +97,26 @@ def retry_handlers(backoff_s: float) -> list[AsyncRetryHandler]:
     ]
 
 
-def make_slack_client(token: str, base_url: str, backoff_s: float, timeout_s: int = 15) -> AsyncWebClient:
+def make_slack_session(timeout_s: float) -> aiohttp.ClientSession:
+    """Keep-alive connections for the worker's Slack calls. slack_sdk applies its own `timeout` only
+    to sessions it opens itself; a session it is handed keeps its own (aiohttp's default: 300 s), so
+    the bound is set here."""
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s))
+
+
+def make_slack_client(
+    token: str,
+    base_url: str,
+    backoff_s: float,
+    timeout_s: float = 10.0,
+    session: aiohttp.ClientSession | None = None,
+) -> AsyncWebClient:
     return AsyncWebClient(
-        token=token, base_url=base_url, timeout=timeout_s, retry_handlers=retry_handlers(backoff_s)
+        token=token,
+        base_url=base_url,
+        timeout=timeout_s,
+        session=session,
+        retry_handlers=retry_handlers(backoff_s),
     )
 
 
@@ -116,7 +141,8 @@ class Delivery:
         max_attempts: int = 8,
         retry_base_s: float = 2.0,
         may_act: Callable[[], bool] = lambda: True,
-        post_deadline_s: float = 10.0,
+        call_timeout_s: float = 10.0,
+        outage_limit_s: float = 3600.0,
     ):
         self.store = store
         self.client = client
@@ -128,9 +154,11 @@ class Delivery:
         self.max_attempts = max_attempts
         self.retry_base_s = retry_base_s
         self.may_act = may_act
-        self.post_deadline_s = post_deadline_s
+        self.call_timeout_s = call_timeout_s
+        self.outage_limit_s = outage_limit_s
         self._queues: dict[str, asyncio.Queue[str]] = {}
         self._senders: dict[str, asyncio.Task[None]] = {}
+        self._retries: dict[str, asyncio.TimerHandle] = {}
         self._queued: set[str] = set()
         self._stopping = False
         self._idle = asyncio.Event()
@@ -176,6 +204,9 @@ class Delivery:
 
     async def stop(self, grace_s: float = 10.0) -> None:
         self._stopping = True
+        for timer in self._retries.values():
+            timer.cancel()
+        self._retries.clear()
         senders = [s for s in self._senders.values() if not s.done()]
         if senders:
             _, pending = await asyncio.wait(senders, timeout=grace_s)
@@ -220,7 +251,7 @@ class Delivery:
         if claimed.sending_since is not None:
             found = await self._find_posted(claimed, extra)
             if found is None:
-                return 0.0  # could not verify: recorded as failed, never re-posted
+                return 0.0  # could not verify: failed, or retried with the mark kept; never re-posted
             if found:
                 return 0.0
         if not self.may_act():
@@ -228,24 +259,28 @@ class Delivery:
             await self._retry(claimed, "this process's heartbeat is late", uncertain=False, delay_s=1.0)
             return 0.0
         try:
-            # Bounded well inside the time after which another process could take the claim over.
-            response = await asyncio.wait_for(
-                self.client.chat_postMessage(channel=claimed.channel, **claimed.message), self.post_deadline_s
+            response = await self._call(
+                self.client.chat_postMessage, channel=claimed.channel, **claimed.message
             )
         except SlackApiError as exc:
             return await self._slack_error(claimed, exc, extra)
         except (aiohttp.ClientConnectorError, ConnectionRefusedError) as exc:
-            await self._retry(claimed, f"cannot connect to Slack: {type(exc).__name__}", uncertain=False)
+            await self._no_answer(claimed, f"cannot connect to Slack: {type(exc).__name__}", uncertain=False)
             return 0.0
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except NO_ANSWER as exc:
             # The request may have reached Slack: keep the mark so the retry checks first.
-            await self._retry(claimed, f"Slack did not answer: {type(exc).__name__}", uncertain=True)
+            await self._no_answer(claimed, f"Slack did not answer: {type(exc).__name__}", uncertain=True)
             return 0.0
         ts = str(response.get("ts"))
         posted_channel = str(response.get("channel") or claimed.channel)
         await self._record(self.store.mark_posted, claimed, posted_channel, ts)
         self._posted(claimed, extra, ts)
         return 0.0
+
+    async def _call(self, method: Callable[..., Awaitable[Any]], **args: Any) -> Any:
+        """One Slack call, bounded as a whole: the session bounds each request, this bounds the SDK's
+        retries inside the call too."""
+        return await asyncio.wait_for(method(**args), self.call_timeout_s)
 
     def _posted(self, claimed: ClaimedAlert, extra: dict[str, object], ts: str) -> None:
         latency = time.time() - claimed.received_at
@@ -274,28 +309,65 @@ class Delivery:
         return 0.0
 
     async def _retry(
-        self, claimed: ClaimedAlert, reason: str, uncertain: bool, delay_s: float | None = None
+        self,
+        claimed: ClaimedAlert,
+        reason: str,
+        uncertain: bool,
+        delay_s: float | None = None,
+        counted: bool = True,
     ) -> None:
-        if claimed.attempts >= self.max_attempts:
+        if counted and claimed.attempts >= self.max_attempts:
             await self._fail(claimed, f"gave up: {reason}")
             return
         delay = (
             delay_s if delay_s is not None else min(300.0, self.retry_base_s * 2 ** (claimed.attempts - 1))
         )
         log.warning("alert will be retried in %.1fs: %s", delay, reason, extra={"alert_id": claimed.id})
-        await self._record(self.store.alert_retry, claimed, reason, delay, uncertain)
+        await self._record(self.store.alert_retry, claimed, reason, delay, uncertain, counted)
+        self._submit_later(claimed, delay)
+
+    async def _no_answer(self, claimed: ClaimedAlert, reason: str, uncertain: bool) -> None:
+        """Slack did not answer or could not be reached. That says nothing about the alert, so the
+        try is not counted and is repeated soon: the alert goes out as soon as Slack is back. Only an
+        outage longer than `outage_limit_s` (since the alert was created) ends it."""
+        if time.time() - claimed.created_at >= self.outage_limit_s:
+            outage = format_duration(timedelta(seconds=self.outage_limit_s))
+            await self._fail(claimed, f"gave up after {outage} without Slack: {reason}")
+            return
+        await self._retry(claimed, reason, uncertain, delay_s=self.retry_base_s, counted=False)
+
+    def _submit_later(self, claimed: ClaimedAlert, delay_s: float) -> None:
+        """Submit the retry here when it is due rather than at the next poll, so a short delay stays
+        short. (The poll still finds it if this process stops first.)"""
+        if self._stopping:
+            return
+
+        def due() -> None:
+            self._retries.pop(claimed.id, None)
+            self.submit(claimed.id, claimed.channel)
+
+        previous = self._retries.pop(claimed.id, None)
+        if previous is not None:
+            previous.cancel()
+        self._retries[claimed.id] = asyncio.get_running_loop().call_later(delay_s, due)
 
     async def _find_posted(self, claimed: ClaimedAlert, extra: dict[str, object]) -> bool | None:
         """After an interrupted send: True when Slack has the message (now recorded), False when it
-        does not, None when the channel cannot be read (the alert is then failed, not re-posted)."""
+        does not, None when the channel cannot be read now (the alert is then failed, or retried
+        with the mark kept, so the next try looks again; never re-posted unseen)."""
         assert claimed.sending_since is not None
         try:
-            history = await self.client.conversations_history(
+            history = await self._call(
+                self.client.conversations_history,
                 channel=claimed.channel,
                 oldest=f"{claimed.sending_since - 60:.6f}",
                 limit=200,
                 include_all_metadata=True,
             )
+        except NO_ANSWER as exc:
+            reason = f"cannot verify an interrupted send yet: Slack did not answer: {type(exc).__name__}"
+            await self._no_answer(claimed, reason, uncertain=True)
+            return None
         except SlackApiError as exc:
             error = str(exc.response.get("error") or exc.response.status_code)
             if error in CANNOT_VERIFY:

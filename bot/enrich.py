@@ -81,10 +81,13 @@ class HttpCompanies:
     async def fetch(self, domain: str) -> dict[str, Any] | None:
         """Mapped fields, or None when the provider does not know the domain."""
         url = self.config.url.replace("{domain}", quote(domain, safe=""))
+        timeout_s = self.config.timeout.total_seconds()
         try:
-            response = await self.client.get(
-                url, headers=self._headers(), timeout=self.config.timeout.total_seconds()
-            )
+            # httpx's timeout applies per phase (connect, each read); this bounds the whole call.
+            async with asyncio.timeout(timeout_s):
+                response = await self.client.get(url, headers=self._headers(), timeout=timeout_s)
+        except TimeoutError:
+            raise EnrichmentError(f"no answer within {timeout_s:g} s") from None
         except httpx.HTTPError as exc:
             raise EnrichmentError(f"{type(exc).__name__}") from None
         if response.status_code in self.config.not_found_status:

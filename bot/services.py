@@ -30,7 +30,7 @@ from bot.clients.posthog_capture import PostHogCapture
 from bot.clients.posthog_writer import PostHogWriter
 from bot.controls import AlertControls
 from bot.db import make_engine
-from bot.delivery import Delivery, make_slack_client
+from bot.delivery import Delivery, make_slack_client, make_slack_session
 from bot.enrich import Enricher
 from bot.ingest import IngestWriter
 from bot.llm_summary import Summarizer, utc_day
@@ -75,6 +75,8 @@ class Tuning:
     # How long a client may take to send a request head, and then its body, before it is cut off.
     head_timeout_s: float = 10.0
     body_timeout_s: float = 10.0
+    slack_timeout_s: float = 10.0  # any one Slack call by the worker (at most stale_after_s / 3)
+    slack_outage_limit_s: float = 3600.0  # an alert Slack does not answer for this long is failed
     posthog_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -224,11 +226,16 @@ class Services:
         self._stop_heartbeat.clear()
         self._heartbeat_thread = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
         self._heartbeat_thread.start()
-        self._session = aiohttp.ClientSession()
+        # Bounded well inside the time after which another process could take a claim over.
+        slack_timeout_s = min(t.slack_timeout_s, t.stale_after_s / 3)
+        self._session = make_slack_session(slack_timeout_s)
         slack = make_slack_client(
-            secret(settings.slack_bot_token) or "", settings.slack_api_url, settings.slack_retry_backoff_s
+            secret(settings.slack_bot_token) or "",
+            settings.slack_api_url,
+            settings.slack_retry_backoff_s,
+            slack_timeout_s,
+            self._session,
         )
-        slack.session = self._session
         self.writer = PostHogWriter.create(
             secret(settings.posthog_project_api_key), settings.posthog_host, self.metrics, **t.posthog_options
         )
@@ -242,7 +249,8 @@ class Services:
             poll_s=t.delivery_poll_s,
             retry_base_s=t.alert_retry_base_s,
             may_act=self.may_act,
-            post_deadline_s=t.stale_after_s / 3,
+            call_timeout_s=slack_timeout_s,
+            outage_limit_s=t.slack_outage_limit_s,
         )
         self.worker = Worker(
             self.store,

@@ -30,6 +30,9 @@ ConditionValue = Scalar | list[Scalar]
 CONTEXT_ROOTS = ("event", "properties", "person", "company", "groups", "account")
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _SLACK_CHANNEL = re.compile(r"^(#[a-z0-9_\-.]{1,80}|[CGD][A-Z0-9]{2,})$")
+# The bot's own settings (SPEC "Secrets stay where they are"): an enrichment API never receives them.
+_OWN_SETTING_PREFIXES = ("SLACK_", "POSTHOG_", "ANTHROPIC_", "HUBSPOT_")
+_OWN_SETTINGS = frozenset({"DATABASE_URL"})
 
 
 class _Strict(BaseModel):
@@ -143,6 +146,21 @@ class HttpProvider(_Strict):
             raise ValueError("the URL must contain {domain}")
         if not value.startswith(("http://", "https://")):
             raise ValueError("the URL must start with http:// or https://")
+        return value
+
+    @field_validator("auth_env")
+    @classmethod
+    def _not_our_own_secret(cls, value: str | None) -> str | None:
+        """Its value is sent to `url`, which may be anyone's: refuse the bot's own credentials, in any
+        case (a file written on a case-insensitive system may say `slack_bot_token`)."""
+        if value is None:
+            return value
+        name = value.strip().upper()
+        if name in _OWN_SETTINGS or name.startswith(_OWN_SETTING_PREFIXES):
+            raise ValueError(
+                f"{value} is one of the bot's own settings and would be sent to the enrichment API; "
+                "give the API's key a variable of its own, such as ENRICHMENT_API_KEY"
+            )
         return value
 
     @model_validator(mode="after")

@@ -66,6 +66,7 @@ class AlertStore(StoreBase):
                 alerts.c.received_at,
                 alerts.c.request_id,
                 alerts.c.sending_since,
+                alerts.c.created_at,
             )
             .where(condition)
             .order_by(alerts.c.created_at)
@@ -88,7 +89,7 @@ class AlertStore(StoreBase):
                 )
             )
         return [
-            ClaimedAlert(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5]), r[6] + 1, r[7], r[8], r[9])
+            ClaimedAlert(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5]), r[6] + 1, r[7], r[8], r[9], r[10])
             for r in rows
         ]
 
@@ -111,10 +112,18 @@ class AlertStore(StoreBase):
             )
 
     def alert_retry(
-        self, alert_id: str, worker: str, error: str, delay_s: float, uncertain: bool = False
+        self,
+        alert_id: str,
+        worker: str,
+        error: str,
+        delay_s: float,
+        uncertain: bool = False,
+        counted: bool = True,
     ) -> None:
         """Back to the queue. `uncertain`: the request may have reached Slack, so the next attempt
-        looks for the message before posting (the `sending_since` mark is kept)."""
+        looks for the message before posting (the `sending_since` mark is kept). Not `counted`: the
+        attempt this claim took is given back (Slack did not answer, so it tells nothing about the
+        alert)."""
         values: dict[str, Any] = {
             "status": "pending",
             "claimed_by": None,
@@ -124,6 +133,8 @@ class AlertStore(StoreBase):
         }
         if not uncertain:
             values["sending_since"] = None
+        if not counted:
+            values["attempts"] = alerts.c.attempts - 1
         with self._write() as conn:
             conn.execute(
                 update(alerts)

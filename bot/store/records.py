@@ -85,6 +85,7 @@ class ClaimedAlert:
     received_at: float
     request_id: str
     sending_since: float | None  # set when a previous claimer may have reached Slack
+    created_at: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLE_SIGNALS, ROOT, WEBHOOK_SECRET
+from tests.fakes.enrichment import signals_with_http_provider
 from tests.fakes.hubspot import TOKEN as HUBSPOT_TOKEN
 from tests.fakes.hubspot import FakeHubSpot
 from tests.fakes.posthog import PROJECT_KEY
@@ -65,6 +66,29 @@ def test_serve_refuses_a_broken_signals_file(tmp_path):
     assert "signals.yml: signals:" in result.stderr
 
 
+def _sending_the_slack_token_elsewhere(tmp_path: Path) -> Path:
+    """A signals file whose enrichment API, on someone else's host, would receive SLACK_BOT_TOKEN."""
+    return signals_with_http_provider(
+        tmp_path / "signals.yml", "https://collector.example.net", "SLACK_BOT_TOKEN"
+    )
+
+
+def test_serve_refuses_an_enrichment_credential_that_is_one_of_its_own_settings(tmp_path):
+    signals = _sending_the_slack_token_elsewhere(tmp_path)
+    result = run(
+        ["serve"],
+        tmp_path,
+        SLACK_BOT_TOKEN=TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        POSTHOG_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        SIGNALS_CONFIG=str(signals),
+    )
+    assert result.returncode == 2
+    assert f"{signals}: enrichment.http.auth_env: SLACK_BOT_TOKEN is one of the bot's own settings" in (
+        result.stderr
+    )
+
+
 def _secrets(tmp_path: Path) -> dict[str, str]:
     return {
         "SLACK_BOT_TOKEN": TOKEN,
@@ -96,6 +120,17 @@ def test_check_names_file_path_and_reason(tmp_path):
         f"error: {broken}: signals[0].min_score: Input should be less than or equal to 100" in result.stdout
     )
     assert f"error: {broken}: signals[1].where: 'feature_name' must start with one of" in result.stdout
+
+
+def test_check_refuses_an_enrichment_credential_that_is_one_of_its_own_settings(tmp_path):
+    signals = _sending_the_slack_token_elsewhere(tmp_path)
+    result = run(["check"], tmp_path, **{**_secrets(tmp_path), "SIGNALS_CONFIG": str(signals)})
+    assert result.returncode == 1
+    assert (
+        f"error: {signals}: enrichment.http.auth_env: SLACK_BOT_TOKEN is one of the bot's own settings"
+        in result.stdout
+    )
+    assert TOKEN not in result.stdout + result.stderr
 
 
 def test_check_reports_missing_secrets_and_unreachable_database(tmp_path):

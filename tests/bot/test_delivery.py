@@ -65,3 +65,41 @@ def test_a_process_whose_heartbeat_is_late_does_not_post(sqlite_url, fake_slack)
     assert fake_slack.posted() == []
     alert = store.get_alert("a1")
     assert alert["status"] == "pending" and alert["sending_since"] is None  # safe to post later
+
+
+def test_refused_connections_spend_no_attempts_and_give_up_after_the_outage_limit(sqlite_url):
+    """Slack refusing connections (an outage, or a wrong SLACK_API_URL) is retried every retry
+    interval without spending the alert's attempts (2 here); the alert is recorded as failed only
+    once Slack has been unreachable for the outage limit (0.5 s here, an hour in production)."""
+    store = _store_with_alert(sqlite_url)
+    created = store.get_alert("a1")["created_at"]
+
+    async def go() -> None:
+        client = make_slack_client(TOKEN, "http://127.0.0.1:9/api/", 0.01)  # nothing listens there
+        delivery = Delivery(
+            store,
+            client,
+            Metrics(),
+            "w1",
+            min_interval_s=0,
+            poll_s=0.05,
+            max_attempts=2,
+            retry_base_s=0.05,
+            outage_limit_s=0.5,
+        )
+        running = asyncio.create_task(delivery.run())
+        delivery.submit("a1", "C0AE1")
+        deadline = time.time() + 5
+        while store.get_alert("a1")["status"] != "failed" and time.time() < deadline:
+            await asyncio.sleep(0.02)
+        await delivery.stop()
+        running.cancel()
+
+    asyncio.run(go())
+    alert = store.get_alert("a1")
+    assert alert["status"] == "failed"
+    assert alert["posted_at"] is None
+    assert time.time() - created >= 0.5
+    assert "cannot connect to Slack" in alert["error"]
+    entry = store.ledger_entries(["e1"])[0]
+    assert entry["outcome"] == "failed"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
@@ -10,11 +11,11 @@ import pytest
 from bot.accounts import Account
 from bot.enrich import Enricher
 from bot.metrics import Metrics
-from bot.signals import parse_signals
+from bot.signals import load_signals, parse_signals
 from bot.store import Store
-from tests.conftest import EXAMPLE_SIGNALS
+from tests.conftest import EXAMPLE_SIGNALS, activation, make_settings, serve
 from tests.fakes.base import Reply
-from tests.fakes.enrichment import API_KEY, FakeEnrichment
+from tests.fakes.enrichment import API_KEY, FakeEnrichment, signals_with_http_provider
 
 
 @pytest.fixture
@@ -106,12 +107,23 @@ def test_failures_are_not_cached_and_do_not_raise(db_url, fake_api):
 def test_timeout_is_bounded(db_url, fake_api):
     store = _store(db_url)
     fake_api.script(Reply(200, {"name": "late"}, delay_s=3))
-    import time
-
     started = time.perf_counter()
     result = _run((_config(fake_api.url, timeout="0.3s"), store, Metrics()), "umbrella.io")
     assert time.perf_counter() - started < 2
     assert not result[0].known
+
+
+def test_an_answer_that_trickles_in_is_cut_at_the_timeout(sqlite_url, fake_api):
+    """A provider that answers at once and then sends its body a byte every 0.2 s never leaves a read
+    waiting 0.5 s, yet would take a minute: `timeout` bounds the whole call, not each read."""
+    store = _store(sqlite_url)
+    fake_api.script(Reply(200, {"name": "Umbrella Corp", "padding": "x" * 300}, trickle_s=0.2))
+    metrics = Metrics()
+    started = time.perf_counter()
+    result = _run((_config(fake_api.url, timeout="0.5s"), store, metrics), "umbrella.io")
+    assert time.perf_counter() - started < 1.5
+    assert not result[0].known
+    assert 'signals_enrichment_calls_total{provider="http",result="error"} 1.0' in metrics.render().decode()
 
 
 def test_concurrent_lookups_of_one_domain_share_one_request(sqlite_url, fake_api):
@@ -135,3 +147,16 @@ def test_missing_credential_skips_the_api(sqlite_url, fake_api, monkeypatch):
     result = _run((_config(fake_api.url), store, Metrics()), "umbrella.io")
     assert not result[0].known
     assert fake_api.lookups() == []
+
+
+def test_a_credential_of_its_own_is_sent_to_the_enrichment_api(sqlite_url, fake_slack, tmp_path, monkeypatch):
+    """The bot's own settings are refused as `auth_env`; a variable of the API's own, such as
+    ENRICHMENT_API_KEY, is sent as configured, and the alert carries what the API knows."""
+    monkeypatch.setenv("ENRICHMENT_API_KEY", API_KEY)
+    with FakeEnrichment() as enrichment:
+        signals = signals_with_http_provider(tmp_path / "signals.yml", enrichment.url, "ENRICHMENT_API_KEY")
+        with serve(make_settings(sqlite_url, fake_slack), load_signals(signals)) as app:
+            assert app.post_webhook(activation("umbrella.io")).status_code == 202
+            fake_slack.wait_for(lambda s: s.posted())
+        assert [r.headers.get("authorization") for r in enrichment.requests] == [f"Bearer {API_KEY}"]
+        assert "Umbrella Corp" in fake_slack.posted()[0]["text"]

@@ -29,7 +29,7 @@ from tests.conftest import (
     webhook_body,
 )
 from tests.fakes.base import Reply
-from tests.fakes.enrichment import API_KEY, FakeEnrichment, http_provider_yaml
+from tests.fakes.enrichment import API_KEY, FakeEnrichment, signals_with_http_provider
 from tests.fakes.slack import FakeSlack
 from tests.support.processes import ServerProcess, process_spec
 from tests.support.tcp_proxy import TcpProxy
@@ -81,6 +81,70 @@ def test_slack_500_five_times_then_429_then_ok_posts_once(sqlite_url, fake_slack
         assert time.time() - started < 15
         alert = app.services.store.alerts_for(app.services.store.ledger_entries()[0]["event_uuid"])[0]
         assert alert["status"] == "posted" and alert["ts"]
+
+
+def _posted_to(fake_slack: FakeSlack, channel: str) -> list[dict]:
+    return [m for m in fake_slack.posted() if m["channel"] == channel]
+
+
+def test_slack_hanging_for_one_channel_holds_it_only_until_slack_answers_again(
+    sqlite_url, fake_slack, example_config
+):
+    """chat.postMessage to one channel hangs for 2 s (an incident of 45 s, scaled down: every Slack
+    call is bounded at 0.1 s here, 10 s in production). The alert keeps being retried every retry
+    interval, through more tries than the 8 attempts real errors get, and is posted once right
+    after Slack answers again: within about one retry interval plus the pacing, not after an
+    exponential backoff and not at the end of its lease. Another channel posts meanwhile."""
+    tuning = fast_tuning(slack_timeout_s=0.1, alert_retry_base_s=0.05, channel_interval_s=0.1)
+    with serve(make_settings(sqlite_url, fake_slack), example_config, tuning) as app:
+        body = _trial("acme.com")  # routed to C0AE1
+        with fake_slack.hanging("chat.postMessage", channel="C0AE1"):
+            hung_at = time.time()
+            assert app.post_webhook(body).status_code == 202
+            fake_slack.wait_for(lambda s: s.calls("chat.postMessage"))
+            sent = time.time()
+            assert app.post_webhook(activation("globex.de")).status_code == 202  # routed to C0EMEA
+            fake_slack.wait_for(lambda s: _posted_to(s, "C0EMEA"))
+            assert time.time() - sent < 1.0
+            assert _posted_to(fake_slack, "C0AE1") == []
+            time.sleep(max(0.0, hung_at + 2.0 - time.time()))
+            tries = [c for c in fake_slack.calls("chat.postMessage") if c["channel"] == "C0AE1"]
+        recovered = time.time()
+        fake_slack.wait_for(lambda s: _posted_to(s, "C0AE1"), timeout=5)
+        assert time.time() - recovered < 0.8  # the call bound, one retry interval and the pacing
+        assert len(tries) > 8
+        assert app.wait_decided([body["event"]["uuid"]])[0]["outcome"] == "alerted"
+        time.sleep(0.3)
+        assert len(_posted_to(fake_slack, "C0AE1")) == 1
+
+
+def test_history_lookup_hanging_after_an_interrupted_post_is_retried_and_finds_the_alert(
+    sqlite_url, fake_slack, example_config
+):
+    """Slack takes the alert but answers too late, so the post counts as interrupted; then
+    conversations.history hangs too. The lookup is bounded and retried soon, still looking before
+    any re-post; once Slack answers, the alert is found in the channel and recorded: one message,
+    recorded within about one retry interval of Slack's recovery, not when its 600 s lease ends."""
+    answer_late(fake_slack, 0.3)
+    tuning = fast_tuning(slack_timeout_s=0.1, alert_retry_base_s=0.05)
+    with serve(make_settings(sqlite_url, fake_slack), example_config, tuning) as app:
+        body = _trial("acme.com")
+        with fake_slack.hanging("conversations.history", channel="C0AE1"):
+            hung_at = time.time()
+            assert app.post_webhook(body).status_code == 202
+            fake_slack.wait_for(lambda s: s.calls("conversations.history"), timeout=3)
+            time.sleep(max(0.0, hung_at + 0.6 - time.time()))
+        recovered = time.time()
+        alert_id = app.wait_decided([body["event"]["uuid"]])[0]["signals"][0]["alert_id"]
+        deadline = recovered + 5
+        while app.services.store.alert(alert_id).status != "posted":
+            assert time.time() < deadline, app.services.store.alert(alert_id)
+            time.sleep(0.02)
+        assert time.time() - recovered < 0.8
+        time.sleep(0.3)
+        assert len(fake_slack.calls("chat.postMessage")) == 1
+        assert len(fake_slack.posted()) == 1
+        assert app.wait_decided([body["event"]["uuid"]])[0]["outcome"] == "alerted"
 
 
 def test_permanent_slack_error_is_recorded_as_failed(sqlite_url, fake_slack, example_config):
@@ -214,14 +278,8 @@ def test_database_lost_while_deciding_recovers_in_seconds_not_at_lease_expiry(
     Once the database is back the event is decided and alerted within seconds, not after its lease
     (here 120 s) runs out."""
     monkeypatch.setenv("ENRICH_TEST_KEY", API_KEY)
-    signals = tmp_path / "signals.yml"
     with FakeEnrichment() as enrichment, proxied_postgres() as (proxied, proxy):
-        signals.write_text(
-            EXAMPLE_SIGNALS.read_text().replace(
-                "  file: companies.json",
-                f"  file: {EXAMPLE_SIGNALS.parent / 'companies.json'}" + http_provider_yaml(enrichment.url),
-            )
-        )
+        signals = signals_with_http_provider(tmp_path / "signals.yml", enrichment.url)
         enrichment.default_delay_s = 1.0
         settings = make_settings(proxied, fake_slack)
         with serve(settings, load_signals(signals), fast_tuning(event_lease_s=120.0)) as app:
@@ -265,12 +323,7 @@ def test_killed_while_deciding_then_restarted_alerts_once(sqlite_url, fake_slack
     """SIGKILL after the 202, while enrichment is still running: the restarted process decides the event."""
     monkeypatch.setenv("ENRICH_TEST_KEY", API_KEY)
     with FakeEnrichment() as enrichment:
-        signals = tmp_path / "signals.yml"
-        text = EXAMPLE_SIGNALS.read_text().replace(
-            "  file: companies.json",
-            f"  file: {EXAMPLE_SIGNALS.parent / 'companies.json'}" + http_provider_yaml(enrichment.url),
-        )
-        signals.write_text(text)
+        signals = signals_with_http_provider(tmp_path / "signals.yml", enrichment.url)
         enrichment.script(Reply(200, {"name": "never seen"}, delay_s=30))
         server = ServerProcess(process_spec(sqlite_url, fake_slack.api_url, signals), tmp_path / "metrics")
         server.start()

@@ -1,6 +1,7 @@
 """A threaded HTTP server on 127.0.0.1 with a random port that records every request.
 
-Subclasses implement `respond(request) -> Reply`. Servers stop when their context exits.
+Subclasses implement `respond(request) -> Reply`. Servers stop when their context exits, and so do
+replies still being delayed or trickled.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class Reply:
     status: int = 200
     body: Any = None  # dict/list -> JSON, bytes -> raw
     headers: dict[str, str] = field(default_factory=dict)
-    delay_s: float = 0.0
+    delay_s: float = 0.0  # before the status line
+    trickle_s: float = 0.0  # between the body's bytes, sent one at a time: slow, never quite silent
 
 
 class FakeServer:
@@ -44,6 +46,7 @@ class FakeServer:
         self.requests: list[Recorded] = []
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
+        self.closed = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -71,7 +74,7 @@ class FakeServer:
                     fake.requests.append(recorded)
                     fake.changed.notify_all()
                 if reply.delay_s:
-                    time.sleep(reply.delay_s)
+                    fake.closed.wait(reply.delay_s)
                 payload = reply.body
                 if isinstance(payload, bytes):
                     data = payload
@@ -87,7 +90,13 @@ class FakeServer:
                         if key.lower() != "content-type":
                             self.send_header(key, value)
                     self.end_headers()
-                    self.wfile.write(data)
+                    if not reply.trickle_s:
+                        self.wfile.write(data)
+                    else:
+                        for i in range(len(data)):
+                            self.wfile.write(data[i : i + 1])
+                            if fake.closed.wait(reply.trickle_s):
+                                break
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
@@ -112,6 +121,7 @@ class FakeServer:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.closed.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)

@@ -7,8 +7,10 @@ domains 404; `script(Reply(...))` injects failures or slowness for the next call
 from __future__ import annotations
 
 from collections import deque
+from pathlib import Path
 from typing import Any
 
+from tests.conftest import EXAMPLE_SIGNALS
 from tests.fakes.base import FakeServer, Recorded, Reply
 
 API_KEY = "enrich-test-key"
@@ -66,3 +68,14 @@ def http_provider_yaml(url: str, env: str = "ENRICH_TEST_KEY") -> str:
     fields: {{name: name, employees: metrics.employees, industry: category.industry,
              funding_stage: funding.stage, tech_stack: tech, country: geo.country_code}}
 """
+
+
+def signals_with_http_provider(path: Path, url: str, env: str = "ENRICH_TEST_KEY") -> Path:
+    """The example signals file, written to `path`, with an `enrichment.http` section for `url`."""
+    path.write_text(
+        EXAMPLE_SIGNALS.read_text().replace(
+            "  file: companies.json",
+            f"  file: {EXAMPLE_SIGNALS.parent / 'companies.json'}" + http_provider_yaml(url, env),
+        )
+    )
+    return path

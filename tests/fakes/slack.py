@@ -3,7 +3,7 @@
 It checks the bot token, parses JSON and form bodies as slack_sdk sends them, enforces the Block Kit
 limits Slack enforces (answering `invalid_blocks` like Slack would), keeps channel history with
 message metadata for `conversations.history`, and can be scripted to fail: `script("chat.postMessage",
-Reply(500), Reply(429, headers={"Retry-After": "1"}))`.
+Reply(500), Reply(429, headers={"Retry-After": "1"}))`, or to hang: `with hanging("chat.postMessage")`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,7 @@ class FakeSlack(FakeServer):
         self._ts = itertools.count(1)
         self.socket_url: Callable[[], str] | None = None  # set to FakeSocketMode's url for Socket Mode
         self.app_token = APP_TOKEN
+        self.hangs: dict[str, str | None] = {}  # method -> channel (None: every channel)
 
     @property
     def api_url(self) -> str:
@@ -95,6 +97,26 @@ class FakeSlack(FakeServer):
         """Answer the next calls of `method` with these replies, then behave normally."""
         with self.lock:
             self.scripts[method].extend(replies)
+
+    @contextmanager
+    def hanging(self, method: str, channel: str | None = None) -> Iterator[None]:
+        """Inside the block, calls of `method` (to `channel`, or to any) are taken in but never
+        answered and change nothing, as when Slack hangs: their connections stay open until this
+        fake stops. Calls made after the block are answered as usual."""
+        with self.lock:
+            self.hangs[method] = channel
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.hangs.pop(method, None)
+
+    def _hangs(self, method: str, request: Recorded) -> bool:
+        with self.lock:
+            if method not in self.hangs:
+                return False
+            channel = self.hangs[method]
+        return channel is None or self.args(request).get("channel") == channel
 
     # -- what tests look at ---------------------------------------------------------------------
     def calls(self, method: str) -> list[dict[str, Any]]:
@@ -135,6 +157,8 @@ class FakeSlack(FakeServer):
         if not request.path.startswith("/api/"):
             return Reply(404, b"not found", {"Content-Type": "text/html"})
         method = request.path.removeprefix("/api/")
+        if self._hangs(method, request):
+            return Reply(503, {"ok": False, "error": "service_unavailable"}, delay_s=600)
         with self.lock:
             if self.scripts[method]:
                 return self.scripts[method].popleft()

@@ -365,6 +365,46 @@ def test_http_provider_needs_domain_placeholder_and_http_url():
     assert line == f"{FILE}: enrichment.http.url: the URL must start with http:// or https://"
 
 
+def _http_with_credential(name: str) -> dict[str, Any]:
+    http = {
+        "url": "https://enrich.example.com/v1/companies?domain={domain}",
+        "fields": {"name": "name"},
+        "auth_header": "Authorization",
+        "auth_env": name,
+    }
+    return {**MINIMAL, "enrichment": {"http": http}}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "slack_bot_token",
+        "POSTHOG_PERSONAL_API_KEY",
+        "POSTHOG_WEBHOOK_SECRET",
+        "ANTHROPIC_API_KEY",
+        "HUBSPOT_ACCESS_TOKEN",
+        "DATABASE_URL",
+        "Database_Url",
+    ],
+)
+def test_the_enrichment_credential_may_not_be_one_of_the_bots_own_settings(name):
+    """Whatever auth_env names is sent to the enrichment URL: never the bot's own secrets."""
+    line = only_problem(_http_with_credential(name))
+    assert line == (
+        f"{FILE}: enrichment.http.auth_env: {name} is one of the bot's own settings and would be sent "
+        "to the enrichment API; give the API's key a variable of its own, such as ENRICHMENT_API_KEY"
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["ENRICHMENT_API_KEY", "CLEARBIT_KEY", "SLACKBOT_ENRICH_KEY", "DATABASE_URLS"]
+)
+def test_other_enrichment_credentials_are_fine(name):
+    assert parse_signals(_http_with_credential(name), FILE).enrichment.http.auth_env == name
+
+
 # --- reading the file --------------------------------------------------------------------------------
 
 
