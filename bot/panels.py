@@ -63,12 +63,20 @@ def not_relevant_modal(alert_id: str, channel_id: str, title: str) -> View:
     )
 
 
+def _dig(node: Any, *keys: str) -> dict[str, Any]:
+    """The object at `keys`, or an empty one where the submission has something else there."""
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
+
+
 def read_not_relevant(view: dict[str, Any]) -> tuple[str | None, str | None, dict[str, str]]:
     """(reason, text, errors by block id) from a view_submission's state."""
-    values = view.get("state", {}).get("values", {})
-    selected = values.get(REASON_BLOCK, {}).get(REASON_ACTION, {}).get("selected_option") or {}
-    reason = selected.get("value")
-    text = (values.get(TEXT_BLOCK, {}).get(TEXT_ACTION, {}).get("value") or "").strip() or None
+    values = _dig(view, "state", "values")
+    reason = _dig(values, REASON_BLOCK, REASON_ACTION, "selected_option").get("value")
+    reason = reason if isinstance(reason, str) else None
+    text = _dig(values, TEXT_BLOCK, TEXT_ACTION).get("value")
+    text = (text.strip() or None) if isinstance(text, str) else None
     errors = {}
     if reason not in ids.FEEDBACK_REASONS:
         errors[REASON_BLOCK] = "Choose a reason."
