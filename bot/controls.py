@@ -49,17 +49,18 @@ class AlertControls:
         self.hubspot = hubspot
         self.capture = capture
 
-    async def alert(
-        self, alert_id: str, channel_id: str | None, message_ts: str | None = None
-    ) -> AlertRecord:
-        """The alert a click refers to, if it exists and the click came from its channel. A click can
-        beat the post's answer to the store by a moment; its message ts then stands in."""
+    async def alert(self, alert_id: str, channel_id: str, message_ts: str | None = None) -> AlertRecord:
+        """The alert a click refers to, if it exists and the click came from its channel (which every
+        click and submission must name). A click can beat the post's answer to the store by a
+        moment; its message ts then stands in."""
+        if not channel_id:
+            raise ControlError("Slack did not say which channel this came from; act on the alert there.")
         record = await asyncio.to_thread(self.store.alert, alert_id) if alert_id else None
         if record is None:
             raise ControlError("This alert is unknown to posthog-slack-signals (it may have been removed).")
-        if channel_id is not None and channel_id not in (record.posted_channel, record.channel):
+        if channel_id not in (record.posted_channel, record.channel):
             raise ControlError("This alert was posted in another channel; act on it there.")
-        if record.ts is None and message_ts and channel_id:
+        if record.ts is None and message_ts:
             record = replace(record, ts=message_ts, posted_channel=channel_id)
         return record
 
@@ -173,7 +174,7 @@ class AlertControls:
         self,
         client: AsyncWebClient,
         alert_id: str,
-        channel_id: str | None,
+        channel_id: str,
         user_id: str,
         reason: str,
         text: str | None,

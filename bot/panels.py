@@ -63,6 +63,21 @@ def not_relevant_modal(alert_id: str, channel_id: str, title: str) -> View:
     )
 
 
+def read_modal_target(view: dict[str, Any]) -> tuple[str, str] | None:
+    """(alert id, channel) from the modal's private_metadata; None when either is missing, since a
+    submission that names no channel could not be held to the alert's own channel."""
+    try:
+        metadata = orjson.loads(view.get("private_metadata") or "")
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(metadata, dict):
+        return None
+    alert_id, channel = metadata.get("alert_id"), metadata.get("channel")
+    if not (isinstance(alert_id, str) and alert_id and isinstance(channel, str) and channel):
+        return None
+    return alert_id, channel
+
+
 def _dig(node: Any, *keys: str) -> dict[str, Any]:
     """The object at `keys`, or an empty one where the submission has something else there."""
     for key in keys:

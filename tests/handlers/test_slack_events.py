@@ -195,7 +195,13 @@ def test_a_modal_submission_with_a_junk_state_is_asked_again_not_crashed(app, lo
         {
             "type": "view_submission",
             "user": {"id": "U1"},
-            "view": {"id": "V1", "type": "modal", "callback_id": "not_relevant_reason", "state": 5},
+            "view": {
+                "id": "V1",
+                "type": "modal",
+                "callback_id": "not_relevant_reason",
+                "private_metadata": json.dumps({"alert_id": "a1", "channel": "C1"}),
+                "state": 5,
+            },
         }
     )
     response = app.http.post("/slack/events", content=body.encode(), headers=signed_headers(body))
