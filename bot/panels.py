@@ -101,10 +101,11 @@ def read_not_relevant(view: dict[str, Any]) -> tuple[str | None, str | None, dic
 
 
 def snoozes_list(snoozes: list[dict[str, Any]]) -> dict[str, Any]:
-    """`/posthog snoozes`: each running snooze with an Unsnooze button."""
+    """`/posthog snoozes`: each running snooze made on the channel's alerts, with an Unsnooze button."""
     if not snoozes:
-        return {"text": "No account is snoozed.", "blocks": []}
-    blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(text=f"*{len(snoozes)} snoozed account(s)*"))]
+        return {"text": "No account is snoozed from this channel's alerts.", "blocks": []}
+    heading = f"*{len(snoozes)} snoozed account(s) from this channel's alerts*"
+    blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(text=heading))]
     for snooze in snoozes[:MAX_LISTED]:
         by = f"<@{snooze['snoozed_by']}>" if snooze.get("snoozed_by") else "someone"
         blocks.append(
@@ -121,4 +122,5 @@ def snoozes_list(snoozes: list[dict[str, Any]]) -> dict[str, Any]:
         blocks.append(
             ContextBlock(elements=[MarkdownTextObject(text=f"and {len(snoozes) - MAX_LISTED} more")])
         )
-    return {"text": f"{len(snoozes)} snoozed account(s)", "blocks": [b.to_dict() for b in blocks]}
+    text = f"{len(snoozes)} snoozed account(s) from this channel's alerts"
+    return {"text": text, "blocks": [b.to_dict() for b in blocks]}
