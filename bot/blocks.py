@@ -2,7 +2,10 @@
 
 Every untrusted string is escaped (mrkdwn) or cleaned (plain_text) and clipped to Slack's limits
 here, so nothing a PostHog property says can mention a channel, fake a link or make Slack reject the
-message. mrkdwn built from data is also marked `verbatim`, so Slack does not auto-link it.
+message. Invisible characters never reach Slack, and single-line places (header, field values, names,
+the routing and event lines, the fallback text) get line breaks as spaces; only the summary and the
+breakdown keep their lines. mrkdwn built from data is also marked `verbatim`, so Slack does not
+auto-link it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from slack_sdk.models.blocks import (
 
 from bot import ids
 from bot.facts import AlertFacts, Written
-from bot.mrkdwn import ELLIPSIS, clip, escape, escape_clip, link, plain, safe_url
+from bot.mrkdwn import ELLIPSIS, clip, escape, escape_clip, escape_line, link, plain, safe_url
 from bot.scoring import CriterionResult
 from bot.summary import employees_label, funding_label
 
@@ -55,15 +58,15 @@ def summary_section(summary: str, written: Written | None = None) -> SectionBloc
     if written is None:
         return SectionBlock(text=mrkdwn(escape_clip(summary, SECTION_LIMIT) or "-"))
     text = (
-        f"*{escape_clip(written.headline, 200)}*\n{escape_clip(written.why_now, 1200)}\n"
-        f"*Next step:* {escape_clip(written.next_step, 600)}"
+        f"*{escape_line(written.headline, 200)}*\n{escape_clip(written.why_now, 1200)}\n"
+        f"*Next step:* {escape_line(written.next_step, 600)}"
     )
     return SectionBlock(text=mrkdwn(text))
 
 
 def _field(label: str, value: Any) -> MarkdownTextObject:
     text = "-" if value is None or value == "" else str(value)
-    return mrkdwn(f"*{label}*\n" + escape_clip(text, FIELD_LIMIT - len(label) - 3))
+    return mrkdwn(f"*{label}*\n" + escape_line(text, FIELD_LIMIT - len(label) - 3))
 
 
 def fields_section(facts: AlertFacts) -> SectionBlock:
@@ -86,7 +89,7 @@ def fields_section(facts: AlertFacts) -> SectionBlock:
 
 def criterion_line(result: CriterionResult) -> str:
     points = f"+{result.points:g}" if result.status == "met" else f"0/{result.weight:g}"
-    name, detail = escape_clip(result.name, 100), escape_clip(result.detail, 200)
+    name, detail = escape_line(result.name, 100), escape_line(result.detail, 200)
     return f"{_STATUS_ICONS[result.status]} {name}: {detail} ({points})"
 
 
@@ -102,10 +105,10 @@ def breakdown_section(facts: AlertFacts) -> SectionBlock | None:
 
 
 def routing_context(facts: AlertFacts) -> ContextBlock:
-    parts = [f"Routed by {escape_clip(facts.route.reason, 2000)}"]
+    parts = [f"Routed by {escape_line(facts.route.reason, 2000)}"]
     if facts.route.owner:
         parts.append(f"Owner <@{facts.route.owner}>")  # validated as a user id when the file loaded
-    parts.append(f"Account from {escape_clip(facts.account_source, 200)}")
+    parts.append(f"Account from {escape_line(facts.account_source, 200)}")
     return ContextBlock(elements=[mrkdwn(" · ".join(parts))])
 
 
@@ -119,10 +122,10 @@ def event_context(facts: AlertFacts) -> ContextBlock:
     parts = []
     if facts.event_time is not None:
         parts.append(slack_date(facts.event_time))
-    parts.append(f"`{escape_clip(facts.event_name, 300)}`")
-    person = facts.person_name or facts.person_email or facts.distinct_id
+    parts.append(f"`{escape_line(facts.event_name, 300)}`")
+    person = escape_line(facts.person_name or facts.person_email or facts.distinct_id or "", 600).strip()
     if person:
-        parts.append(escape_clip(person, 600))
+        parts.append(person)
     for url, label in ((facts.person_url, "Person in PostHog"), (facts.event_url, "Event")):
         # A link is added whole or not at all: a clipped one would leave a dangling `<http…`.
         if safe_url(url) and len(" · ".join([*parts, link(url, label)])) <= CONTEXT_LIMIT:
@@ -205,7 +208,7 @@ def state_lines(state: dict[str, Any]) -> list[str]:
         reason = ids.FEEDBACK_REASONS.get(str(mark.get("reason")), "other")
         line = f":no_entry_sign: Marked not relevant by {_mention(mark.get('by'))}: {escape(reason)}"
         if mark.get("text"):
-            line += f" ({escape_clip(str(mark['text']), 500)})"
+            line += f" ({escape_line(str(mark['text']), 500)})"
         lines.append(line)
     return lines
 
@@ -240,7 +243,7 @@ def updated_message(
 def fallback_text(facts: AlertFacts, summary: str, written: Written | None = None) -> str:
     head = f"{facts.account_label}: {facts.signal_name} (ICP {facts.score.value}/100)"
     body = f"{written.headline}. {written.text()}" if written else summary
-    return escape_clip(f"{head}. {body}", TEXT_FALLBACK_LIMIT)
+    return escape_line(f"{head}. {body}", TEXT_FALLBACK_LIMIT)
 
 
 def held_back_context(facts: AlertFacts) -> ContextBlock | None:

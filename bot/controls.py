@@ -2,8 +2,8 @@
 why an alert was not relevant, and update the message in place.
 
 A click carries only an alert id (or a snooze id); everything else comes from the store, and a click
-is honoured only in the channel the alert was posted to. Failures come back as `ControlError`, whose
-text is meant for the clicker.
+is honoured only in the channel the alert was posted to (for a snooze: the alert it was made on).
+Failures come back as `ControlError`, whose text is meant for the clicker.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import crm, ids
-from bot.blocks import updated_message
+from bot.blocks import slack_day, updated_message
 from bot.clients.hubspot import HubSpot, HubSpotError
 from bot.clients.posthog_capture import CaptureError, PostHogCapture
-from bot.mrkdwn import escape
+from bot.mrkdwn import escape, plain
 from bot.signals import SignalsConfig
 from bot.store import AlertRecord, Store
 
@@ -49,17 +49,18 @@ class AlertControls:
         self.hubspot = hubspot
         self.capture = capture
 
-    async def alert(
-        self, alert_id: str, channel_id: str | None, message_ts: str | None = None
-    ) -> AlertRecord:
-        """The alert a click refers to, if it exists and the click came from its channel. A click can
-        beat the post's answer to the store by a moment; its message ts then stands in."""
+    async def alert(self, alert_id: str, channel_id: str, message_ts: str | None = None) -> AlertRecord:
+        """The alert a click refers to, if it exists and the click came from its channel (which every
+        click and submission must name). A click can beat the post's answer to the store by a
+        moment; its message ts then stands in."""
+        if not channel_id:
+            raise ControlError("Slack did not say which channel this came from; act on the alert there.")
         record = await asyncio.to_thread(self.store.alert, alert_id) if alert_id else None
         if record is None:
             raise ControlError("This alert is unknown to posthog-slack-signals (it may have been removed).")
-        if channel_id is not None and channel_id not in (record.posted_channel, record.channel):
+        if channel_id not in (record.posted_channel, record.channel):
             raise ControlError("This alert was posted in another channel; act on it there.")
-        if record.ts is None and message_ts and channel_id:
+        if record.ts is None and message_ts:
             record = replace(record, ts=message_ts, posted_channel=channel_id)
         return record
 
@@ -155,25 +156,35 @@ class AlertControls:
             client, record, {"snooze": {"id": snooze_id, "by": user_id, "until": until}, "unsnoozed": None}
         )
 
-    async def unsnooze(self, client: AsyncWebClient, snooze_id: str, user_id: str) -> str:
+    async def unsnooze(self, client: AsyncWebClient, snooze_id: str, user_id: str, channel_id: str) -> str:
+        """End a snooze, when asked from the channel of the alert it was made on. A snooze made on no
+        alert belongs to no channel: it is not ended from Slack, it runs out."""
+        snooze = await asyncio.to_thread(self.store.get_snooze, snooze_id) if snooze_id else None
+        if snooze is None or snooze["until"] <= time.time():
+            raise ControlError("That snooze is already over.")
+        if not snooze.get("alert_id"):
+            raise ControlError(
+                "This snooze was not made on an alert, so no channel can end it; "
+                f"it runs out {slack_day(snooze['until'])}."
+            )
+        record = await self.alert(snooze["alert_id"], channel_id)
         ended = await asyncio.to_thread(self.store.unsnooze, snooze_id)
         if ended is None:
             raise ControlError("That snooze is already over.")
-        if ended.get("alert_id"):
-            record = await asyncio.to_thread(self.store.alert, ended["alert_id"])
-            if record is not None and record.state.get("snooze", {}).get("id") == snooze_id:
-                await self._update(client, record, {"snooze": None, "unsnoozed": {"by": user_id}})
-        return f"Alerts for {ended['account']} are back on."
+        if record.state.get("snooze", {}).get("id") == snooze_id:
+            await self._update(client, record, {"snooze": None, "unsnoozed": {"by": user_id}})
+        return f"Alerts for {escape(plain(ended['account'], 300))} are back on."
 
-    def active_snoozes(self) -> list[dict[str, Any]]:
-        return self.store.active_snoozes(time.time())
+    def active_snoozes(self, channel_id: str) -> list[dict[str, Any]]:
+        """The running snoozes `/posthog snoozes` shows in this channel."""
+        return self.store.active_snoozes(time.time(), channel_id)
 
     # -- not relevant ------------------------------------------------------------------------------
     async def not_relevant(
         self,
         client: AsyncWebClient,
         alert_id: str,
-        channel_id: str | None,
+        channel_id: str,
         user_id: str,
         reason: str,
         text: str | None,

@@ -1,8 +1,13 @@
-"""Making untrusted text safe for Slack: mrkdwn escaping, length limits, and link URLs.
+"""Making untrusted text safe for Slack: mrkdwn escaping, invisible characters, line breaks, length
+limits, and link URLs.
 
 Slack treats only `&`, `<` and `>` as control characters; escaping them neutralises `<!channel>`,
-`<@U…>`, `<#C…>` and `<https://evil|PostHog>` alike. Truncation is done on the raw text before
-escaping, so an entity like `&amp;` is never cut in half.
+`<@U…>`, `<#C…>` and `<https://evil|PostHog>` alike. Text can also pretend without them: a
+right-to-left override shows `moc.live` for `evil.com`, a zero-width space makes two names look
+alike, a line break in a name starts what looks like another line of the alert. So control,
+bidirectional and zero-width characters are removed from all text, and single-line places (headers,
+field values, names, context lines, fallbacks) get every line break as a space. Truncation is done
+on the raw text before escaping, so an entity like `&amp;` is never cut in half.
 """
 
 from __future__ import annotations
@@ -12,7 +17,14 @@ from urllib.parse import quote, urlsplit
 
 ELLIPSIS = "…"
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 and C1 controls other than line breaks; bidirectional embeddings, overrides, isolates and
+# marks (U+202A-202E, U+2066-2069, U+200E, U+200F, U+061C); zero-width characters (U+200B-200D,
+# U+2060, U+FEFF).
+_HIDDEN = re.compile(
+    "[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
+)
+_NEWLINE = re.compile("\r\n|[\n\x0b\x0c\r\x85\u2028\u2029]")
+_LINE_BREAKS = re.compile("[\t\n\x0b\x0c\r\x85\u2028\u2029]+")
 
 
 def escape(text: str) -> str:
@@ -20,8 +32,14 @@ def escape(text: str) -> str:
 
 
 def clean(text: str) -> str:
-    """Drop control characters that render as garbage (tabs and newlines stay)."""
-    return _CONTROL.sub("", text)
+    """Multi-line text: controls, bidirectional and zero-width characters dropped; every kind of line
+    break made a newline (tabs stay)."""
+    return _NEWLINE.sub("\n", _HIDDEN.sub("", text))
+
+
+def one_line(text: str) -> str:
+    """Single-line text: cleaned, and each run of line breaks and tabs made one space."""
+    return _LINE_BREAKS.sub(" ", _HIDDEN.sub("", text))
 
 
 def clip(text: str, limit: int) -> str:
@@ -49,9 +67,15 @@ def escape_clip(text: str, limit: int) -> str:
     return "".join(out).rstrip() + ELLIPSIS
 
 
+def escape_line(text: str, limit: int) -> str:
+    """Escaped single-line text (a field value, a name, a context line) within `limit`."""
+    return escape_clip(one_line(text), limit)
+
+
 def plain(text: str, limit: int) -> str:
-    """Text for plain_text objects: Slack does not parse it, so only cleaning and clipping apply."""
-    return clip(clean(text).replace("\n", " ").strip(), limit) or "-"
+    """Single-line text for plain_text objects: Slack does not parse it, so only cleaning and
+    clipping apply."""
+    return clip(one_line(text).strip(), limit) or "-"
 
 
 def safe_url(url: object, limit: int = 3000) -> str | None:

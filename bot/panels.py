@@ -63,12 +63,35 @@ def not_relevant_modal(alert_id: str, channel_id: str, title: str) -> View:
     )
 
 
+def read_modal_target(view: dict[str, Any]) -> tuple[str, str] | None:
+    """(alert id, channel) from the modal's private_metadata; None when either is missing, since a
+    submission that names no channel could not be held to the alert's own channel."""
+    try:
+        metadata = orjson.loads(view.get("private_metadata") or "")
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(metadata, dict):
+        return None
+    alert_id, channel = metadata.get("alert_id"), metadata.get("channel")
+    if not (isinstance(alert_id, str) and alert_id and isinstance(channel, str) and channel):
+        return None
+    return alert_id, channel
+
+
+def _dig(node: Any, *keys: str) -> dict[str, Any]:
+    """The object at `keys`, or an empty one where the submission has something else there."""
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
+
+
 def read_not_relevant(view: dict[str, Any]) -> tuple[str | None, str | None, dict[str, str]]:
     """(reason, text, errors by block id) from a view_submission's state."""
-    values = view.get("state", {}).get("values", {})
-    selected = values.get(REASON_BLOCK, {}).get(REASON_ACTION, {}).get("selected_option") or {}
-    reason = selected.get("value")
-    text = (values.get(TEXT_BLOCK, {}).get(TEXT_ACTION, {}).get("value") or "").strip() or None
+    values = _dig(view, "state", "values")
+    reason = _dig(values, REASON_BLOCK, REASON_ACTION, "selected_option").get("value")
+    reason = reason if isinstance(reason, str) else None
+    text = _dig(values, TEXT_BLOCK, TEXT_ACTION).get("value")
+    text = (text.strip() or None) if isinstance(text, str) else None
     errors = {}
     if reason not in ids.FEEDBACK_REASONS:
         errors[REASON_BLOCK] = "Choose a reason."
@@ -78,10 +101,11 @@ def read_not_relevant(view: dict[str, Any]) -> tuple[str | None, str | None, dic
 
 
 def snoozes_list(snoozes: list[dict[str, Any]]) -> dict[str, Any]:
-    """`/posthog snoozes`: each running snooze with an Unsnooze button."""
+    """`/posthog snoozes`: each running snooze made on the channel's alerts, with an Unsnooze button."""
     if not snoozes:
-        return {"text": "No account is snoozed.", "blocks": []}
-    blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(text=f"*{len(snoozes)} snoozed account(s)*"))]
+        return {"text": "No account is snoozed from this channel's alerts.", "blocks": []}
+    heading = f"*{len(snoozes)} snoozed account(s) from this channel's alerts*"
+    blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(text=heading))]
     for snooze in snoozes[:MAX_LISTED]:
         by = f"<@{snooze['snoozed_by']}>" if snooze.get("snoozed_by") else "someone"
         blocks.append(
@@ -98,4 +122,5 @@ def snoozes_list(snoozes: list[dict[str, Any]]) -> dict[str, Any]:
         blocks.append(
             ContextBlock(elements=[MarkdownTextObject(text=f"and {len(snoozes) - MAX_LISTED} more")])
         )
-    return {"text": f"{len(snoozes)} snoozed account(s)", "blocks": [b.to_dict() for b in blocks]}
+    text = f"{len(snoozes)} snoozed account(s) from this channel's alerts"
+    return {"text": text, "blocks": [b.to_dict() for b in blocks]}

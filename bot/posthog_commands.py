@@ -41,7 +41,7 @@ USAGE = """*`/posthog` commands* (answers are only for you; add `--share` to pos
 • `/posthog test signup_completed u_42 plan=team seats=3`: capture a test event; see the alert it makes
 • `/posthog identify u_42 plan=team`: set person properties
 • `/posthog alias anon-123 u_42`: link two ids
-• `/posthog snoozes`: snoozed accounts, with Unsnooze"""
+• `/posthog snoozes`: accounts snoozed from this channel's alerts, with Unsnooze"""
 
 
 @dataclass

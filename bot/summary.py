@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.facts import AlertFacts, PastSignal
+from bot.mrkdwn import one_line
 
 _STAGES = {
     "pre_seed": "Pre-seed",
@@ -107,4 +108,5 @@ def template_summary(facts: AlertFacts) -> str:
     activity = recent_activity(facts.history, facts.now)
     if activity:
         sentences.append(activity)
-    return " ".join(s.rstrip(".") + "." for s in sentences)
+    # Names and values from the event go in as they are; a line break in one must not start a line.
+    return one_line(" ".join(s.rstrip(".") + "." for s in sentences))

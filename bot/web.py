@@ -1,5 +1,5 @@
-"""The ASGI application: Bolt's handler on `/slack/events`, the PostHog webhook, `/healthz` and
-`/metrics`. Trailing-slash redirects are off: PostHog counts a 3xx as a failed delivery.
+"""The ASGI application: `/slack/events` (handlers/slack_events, then Bolt), the PostHog webhook,
+`/healthz` and `/metrics`. Trailing-slash redirects are off: PostHog counts a 3xx as a failed delivery.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
@@ -26,6 +25,7 @@ from bot.signals import SignalsConfig
 from handlers import register
 from handlers.bodies import ReadSlots
 from handlers.posthog_webhook import posthog_webhook
+from handlers.slack_events import slack_events
 
 
 class _SameTokenNotice(logging.Filter):
@@ -119,16 +119,6 @@ def create_app(services: Services, worker_process: WorkerPool | None = None) -> 
     """The ASGI app for these services; with `worker_process`, the worker runs (and is supervised)
     in that process instead of this one."""
     bolt = build_bolt(services)
-    slack_handler = AsyncSlackRequestHandler(bolt) if bolt is not None else None
-
-    async def slack_events(request: Request) -> Response:
-        if slack_handler is None:
-            return Response(
-                orjson.dumps({"error": "Slack is not configured (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)"}),
-                status_code=503,
-                media_type="application/json",
-            )
-        return await slack_handler.handle(request)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -153,7 +143,11 @@ def create_app(services: Services, worker_process: WorkerPool | None = None) -> 
 
     app = Starlette(
         routes=[
-            Route("/slack/events", slack_events, methods=["POST"]),
+            Route(
+                "/slack/events",
+                slack_events(bolt, secret(services.settings.slack_signing_secret)),
+                methods=["POST"],
+            ),
             Route("/posthog/webhook", posthog_webhook, methods=["POST"]),
             Route("/posthog/webhook/", posthog_webhook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),

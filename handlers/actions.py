@@ -82,7 +82,9 @@ def register(app: AsyncApp, services: Services) -> None:
     ) -> None:
         await ack()
         try:
-            note = await controls.unsnooze(client, str(action.get("value", "")), body["user"]["id"])
+            note = await controls.unsnooze(
+                client, str(action.get("value", "")), body["user"]["id"], _channel(body)
+            )
         except ControlError as exc:
             note = str(exc)
         await _tell(respond, note)

@@ -35,7 +35,8 @@ def register(app: AsyncApp, services: Services) -> None:
             await respond(text=f":warning: {escape(str(exc))}\n\n{USAGE}", response_type="ephemeral")
             return
         if isinstance(parsed, Snoozes):
-            snoozes = await asyncio.to_thread(services.controls.active_snoozes)
+            channel = str(command.get("channel_id") or "")
+            snoozes = await asyncio.to_thread(services.controls.active_snoozes, channel)
             await respond(**snoozes_list(snoozes), response_type="ephemeral", replace_original=False)
             return
         try:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -20,7 +21,7 @@ from bot.store.base import StoreBase
 from bot.store.records import (
     to_json,
 )
-from bot.store.tables import cooldowns, enrichment_cache, ledger, llm_usage, snoozes
+from bot.store.tables import alerts, cooldowns, enrichment_cache, ledger, llm_usage, snoozes
 
 # Built once: the worker runs these for every matching event.
 _SNOOZED_UNTIL = select(func.max(snoozes.c.until)).where(
@@ -116,13 +117,26 @@ class AccountStore(StoreBase):
             ).first()
         return dict(row._mapping) if row is not None else None
 
-    def active_snoozes(self, now: float) -> list[dict[str, Any]]:
+    def get_snooze(self, snooze_id: str) -> dict[str, Any] | None:
+        """A snooze, running or over (None when unknown)."""
         with self._read() as conn:
-            rows = (
-                conn.execute(select(snoozes).where(snoozes.c.until > now).order_by(snoozes.c.until))
-                .mappings()
-                .all()
+            row = conn.execute(select(snoozes).where(snoozes.c.id == snooze_id)).mappings().first()
+        return dict(row) if row is not None else None
+
+    def active_snoozes(self, now: float, channel: str) -> list[dict[str, Any]]:
+        """The running snoozes made on alerts of `channel` (the one it was routed to or posted in).
+        A snooze made on no alert belongs to no channel, so it is never listed."""
+        query = (
+            select(snoozes)
+            .join(alerts, alerts.c.id == snoozes.c.alert_id)
+            .where(
+                snoozes.c.until > now,
+                or_(alerts.c.posted_channel == channel, alerts.c.channel == channel),
             )
+            .order_by(snoozes.c.until)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).mappings().all()
         return [dict(r) for r in rows]
 
     # -- enrichment cache -----------------------------------------------------------------------------

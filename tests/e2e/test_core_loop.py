@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.conftest import activation, make_settings, serve, webhook_body
 
 
@@ -86,6 +88,41 @@ def test_hostile_event_data_reaches_slack_escaped_and_within_limits(sqlite_url, 
             assert "\x00" not in text and "\x1b" not in text
         assert "&lt;!channel&gt;" in message["blocks"][1]["text"]["text"]
         assert "javascript:" not in str(message)
+
+
+INVISIBLE = "\u202e\u200b\u2066\ufeff\u200d"
+
+
+def test_invisible_characters_and_line_breaks_do_not_reach_slack(sqlite_url, fake_slack, example_config):
+    with serve(make_settings(sqlite_url, fake_slack), example_config) as app:
+        body = webhook_body(
+            "feature_activated",
+            distinct_id="u_bidi",
+            properties={
+                "feature_name": "api_integration",
+                "$groups": {"company": "bidi-corp"},
+                "plan": "trial\u2028\u202eylno\u200b\r\nplus",
+            },
+            person={
+                "id": "p1",
+                "name": "Jane\u202e eoD\u200b\nCEO",
+                "properties": {"email": "jane@bidi.example", "name": "Jane\u202e eoD\u200b\nCEO"},
+            },
+            groups={"company": {"id": "bidi-corp", "properties": {"name": "Bidi\u202e\u200b\nCorp\u2066"}}},
+        )
+        assert app.post_webhook(body).status_code == 202
+        message = fake_slack.wait_for(lambda s: s.posted())[0]
+    blocks = message["blocks"]
+    assert not any(char in json.dumps(message, ensure_ascii=False) for char in INVISIBLE)
+    assert blocks[0]["text"]["text"] == "Bidi Corp: API integration activated"
+    assert message["text"].startswith("Bidi Corp: API integration activated (ICP ")
+    assert "\n" not in message["text"]
+    assert blocks[1]["text"]["text"].startswith("Trial user from Bidi Corp activated the API integration.")
+    fields = {f["text"].split("\n", 1)[0]: f["text"].split("\n", 1)[1] for f in blocks[2]["fields"]}
+    assert fields["*Company*"] == "Bidi Corp"
+    assert fields["*Plan*"] == "trial ylno plus"
+    event_line = blocks[-2]["elements"][0]["text"]
+    assert " · Jane eoD CEO · " in event_line and "\n" not in event_line
 
 
 def test_each_channel_is_paced_to_one_message_per_second(sqlite_url, fake_slack, example_config):

@@ -9,8 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import activation, make_settings, serve, webhook_body
-from tests.support.slack_requests import block_actions, interactive_body, signed_headers, slash_command
+from tests.conftest import activation, make_settings, serve
+from tests.support.alert_clicks import (
+    choose_snooze,
+    click,
+    not_relevant_state,
+    post_alert,
+    submit_view,
+    updates,
+)
+from tests.support.slack_requests import signed_headers, slash_command
 
 
 class Clock:
@@ -21,66 +29,6 @@ class Clock:
 
     def __call__(self) -> float:
         return time.time() + self.offset
-
-
-def _alert(app, fake_slack, domain="acme.com", event="onboarding_completed", **props):
-    properties = {"plan": "trial", "company_domain": domain, **props}
-    if event == "feature_activated":
-        properties["feature_name"] = "api_integration"
-    body = webhook_body(event, properties=properties)
-    assert app.post_webhook(body).status_code == 202
-    message = fake_slack.wait_for(
-        lambda s: next(
-            (m for m in s.posted() if m["metadata"]["event_payload"]["event_uuid"] == body["event"]["uuid"]),
-            None,
-        )
-    )
-    alert_id = message["metadata"]["event_payload"]["alert_id"]
-    deadline = time.time() + 5
-    while (ts := app.services.store.alert(alert_id).ts) is None and time.time() < deadline:
-        time.sleep(0.01)
-    return alert_id, message["channel"], ts
-
-
-def _post(app, payload):
-    body = interactive_body(payload)
-    return app.http.post("/slack/events", content=body, headers=signed_headers(body))
-
-
-def _click(app, fake_slack, action_id, value, channel, ts, user="U0AE", response="click", **extra):
-    action = {
-        "type": "button",
-        "action_id": action_id,
-        "block_id": "b",
-        "value": value,
-        "text": {"type": "plain_text", "text": "x"},
-        **extra,
-    }
-    payload = block_actions(
-        action, fake_slack.response_url(response), channel=channel, user=user, message_ts=ts
-    )
-    return _post(app, payload)
-
-
-def _select(app, fake_slack, alert_id, choice, channel, ts, user="U0AE"):
-    action = {
-        "type": "static_select",
-        "action_id": "snooze",
-        "block_id": "b",
-        "selected_option": {"text": {"type": "plain_text", "text": choice}, "value": f"{alert_id}:{choice}"},
-    }
-    return _post(
-        app,
-        block_actions(action, fake_slack.response_url("snooze"), channel=channel, user=user, message_ts=ts),
-    )
-
-
-def _updates(fake_slack, channel, ts):
-    with fake_slack.lock:
-        for item in fake_slack.history[channel]:
-            if item["message"]["ts"] == ts:
-                return list(item.get("updates", []))
-    return []
 
 
 def _text(message: dict) -> str:
@@ -94,10 +42,10 @@ def app(db_url, fake_slack, fake_posthog, example_config):
 
 
 def test_create_task_without_crm_keeps_it_in_the_store_and_updates_the_message(app, fake_slack):
-    alert_id, channel, ts = _alert(app, fake_slack)
-    response = _click(app, fake_slack, "create_crm_task", alert_id, channel, ts)
+    alert_id, channel, ts = post_alert(app, fake_slack)
+    response = click(app, fake_slack, "create_crm_task", alert_id, channel, ts)
     assert response.status_code == 200
-    fake_slack.wait_for(lambda s: _updates(s, channel, ts))
+    fake_slack.wait_for(lambda s: updates(s, channel, ts))
     current = fake_slack.current(channel, ts)
     assert "Task created by <@U0AE>" in _text(current)
     assert "create_crm_task" not in _text(current)  # the button is gone
@@ -108,12 +56,12 @@ def test_create_task_without_crm_keeps_it_in_the_store_and_updates_the_message(a
 
 
 def test_double_clicks_and_two_people_create_one_task(app, fake_slack):
-    alert_id, channel, ts = _alert(app, fake_slack)
+    alert_id, channel, ts = post_alert(app, fake_slack)
     with ThreadPoolExecutor(6) as pool:
         codes = list(
             pool.map(
                 lambda i: (
-                    _click(
+                    click(
                         app, fake_slack, "create_crm_task", alert_id, channel, ts, user=f"U0AE{i}"
                     ).status_code
                 ),
@@ -128,20 +76,20 @@ def test_double_clicks_and_two_people_create_one_task(app, fake_slack):
 
 
 def test_unknown_alert_and_wrong_channel_get_an_ephemeral_error(app, fake_slack):
-    alert_id, channel, ts = _alert(app, fake_slack)
-    _click(app, fake_slack, "create_crm_task", "forged-id", channel, ts, response="forged")
+    alert_id, channel, ts = post_alert(app, fake_slack)
+    click(app, fake_slack, "create_crm_task", "forged-id", channel, ts, response="forged")
     reply = fake_slack.wait_for(lambda s: s.responses("forged"))[0]
     assert "unknown" in reply["text"] and reply["response_type"] == "ephemeral"
-    _click(app, fake_slack, "create_crm_task", alert_id, "C0OTHER", ts, response="elsewhere")
+    click(app, fake_slack, "create_crm_task", alert_id, "C0OTHER", ts, response="elsewhere")
     reply = fake_slack.wait_for(lambda s: s.responses("elsewhere"))[0]
     assert "another channel" in reply["text"]
     assert app.services.store.task(alert_id) is None
 
 
 def test_snooze_suppresses_the_account_and_unsnooze_brings_it_back(app, fake_slack):
-    alert_id, channel, ts = _alert(app, fake_slack)
-    assert _select(app, fake_slack, alert_id, "7d", channel, ts).status_code == 200
-    fake_slack.wait_for(lambda s: _updates(s, channel, ts))
+    alert_id, channel, ts = post_alert(app, fake_slack)
+    assert choose_snooze(app, fake_slack, alert_id, "7d", channel, ts).status_code == 200
+    fake_slack.wait_for(lambda s: updates(s, channel, ts))
     current = fake_slack.current(channel, ts)
     assert "Snoozed by <@U0AE> until" in _text(current)
     assert '"action_id": "unsnooze"' in _text(current)
@@ -158,11 +106,11 @@ def test_snooze_suppresses_the_account_and_unsnooze_brings_it_back(app, fake_sla
     assert "acme.com" in json.dumps(listing["blocks"])
     snooze_id = listing["blocks"][1]["accessory"]["value"]
 
-    _click(app, fake_slack, "unsnooze", snooze_id, channel, ts, response="unsnooze")
+    click(app, fake_slack, "unsnooze", snooze_id, channel, ts, response="unsnooze")
     fake_slack.wait_for(lambda s: s.responses("unsnooze"))
     assert "Unsnoozed by <@U0AE>" in _text(fake_slack.current(channel, ts))
 
-    _, _, _ = _alert(app, fake_slack, event="invite_sent")
+    _, _, _ = post_alert(app, fake_slack, event="invite_sent")
     newest = fake_slack.posted()[-1]
     assert len(fake_slack.posted()) == posted_before + 1
     assert "1 signal was held back while <@U0AE> snoozed this account" in _text(newest)
@@ -171,51 +119,33 @@ def test_snooze_suppresses_the_account_and_unsnooze_brings_it_back(app, fake_sla
 def test_snooze_ends_by_itself(sqlite_url, fake_slack, example_config):
     clock = Clock()
     with serve(make_settings(sqlite_url, fake_slack), example_config, clock=clock) as app:
-        alert_id, channel, ts = _alert(app, fake_slack)
-        _select(app, fake_slack, alert_id, "1d", channel, ts)
-        fake_slack.wait_for(lambda s: _updates(s, channel, ts))
+        alert_id, channel, ts = post_alert(app, fake_slack)
+        choose_snooze(app, fake_slack, alert_id, "1d", channel, ts)
+        fake_slack.wait_for(lambda s: updates(s, channel, ts))
         held = activation("acme.com")
         app.post_webhook(held)
         assert app.wait_decided([held["event"]["uuid"]])[0]["outcome"] == "snoozed"
         clock.offset = 2 * 86400  # two days later the snooze is over
-        _alert(app, fake_slack, event="invite_sent")
+        post_alert(app, fake_slack, event="invite_sent")
         assert "1 signal was held back" in _text(fake_slack.posted()[-1])
 
 
 def test_not_relevant_opens_a_modal_and_records_the_reason(app, fake_slack, fake_posthog):
-    alert_id, channel, ts = _alert(app, fake_slack)
-    _click(app, fake_slack, "not_relevant", alert_id, channel, ts)
+    alert_id, channel, ts = post_alert(app, fake_slack)
+    click(app, fake_slack, "not_relevant", alert_id, channel, ts)
     opened = fake_slack.wait_for(lambda s: s.calls("views.open"))[0]
     view = opened["view"] if isinstance(opened["view"], dict) else json.loads(opened["view"])
     assert view["callback_id"] == "not_relevant_reason"
 
     def submit(reason, text=None):
-        state = {
-            "reason": {
-                "reason_choice": {
-                    "type": "radio_buttons",
-                    "selected_option": {"value": reason} if reason else None,
-                }
-            },
-            "comment": {"comment_text": {"type": "plain_text_input", "value": text}},
-        }
-        payload = {
-            "type": "view_submission",
-            "team": {"id": "T0TEAM"},
-            "user": {"id": "U0AE"},
-            "api_app_id": "A0APP",
-            "token": "t",
-            "trigger_id": "1.2.3",
-            "view": {**view, "id": "V0VIEW", "state": {"values": state}, "hash": "h"},
-        }
-        return _post(app, payload)
+        return submit_view(app, view, not_relevant_state(reason, text))
 
     invalid = submit("other")
     assert invalid.status_code == 200
     assert invalid.json()["response_action"] == "errors" and "comment" in invalid.json()["errors"]
 
     assert submit("already_working", "<!channel> we own this").status_code == 200
-    fake_slack.wait_for(lambda s: _updates(s, channel, ts))
+    fake_slack.wait_for(lambda s: updates(s, channel, ts))
     text = _text(fake_slack.current(channel, ts))
     assert "Marked not relevant by <@U0AE>: already working it" in text
     assert "&lt;!channel&gt; we own this" in text and "<!channel>" not in text
@@ -256,9 +186,9 @@ def crm_app(db_url, fake_slack, fake_hubspot, example_config):
 
 
 def test_task_is_created_in_hubspot_for_the_company_and_owner(crm_app, fake_slack, fake_hubspot):
-    alert_id, channel, ts = _alert(crm_app, fake_slack)
-    _click(crm_app, fake_slack, "create_crm_task", alert_id, channel, ts)
-    fake_slack.wait_for(lambda s: _updates(s, channel, ts))
+    alert_id, channel, ts = post_alert(crm_app, fake_slack)
+    click(crm_app, fake_slack, "create_crm_task", alert_id, channel, ts)
+    fake_slack.wait_for(lambda s: updates(s, channel, ts))
     [task] = fake_hubspot.tasks()
     props = task.properties
     assert props["hs_task_subject"] == "Follow up: Acme Corp — Trial finished onboarding"
@@ -275,17 +205,17 @@ def test_task_is_created_in_hubspot_for_the_company_and_owner(crm_app, fake_slac
 
 
 def test_concurrent_clicks_create_exactly_one_hubspot_task(crm_app, fake_slack, fake_hubspot):
-    alert_id, channel, ts = _alert(crm_app, fake_slack)
+    alert_id, channel, ts = post_alert(crm_app, fake_slack)
     with ThreadPoolExecutor(8) as pool:
         list(
             pool.map(
-                lambda i: _click(
+                lambda i: click(
                     crm_app, fake_slack, "create_crm_task", alert_id, channel, ts, user=f"U0AE{i}"
                 ),
                 range(8),
             )
         )
-    fake_slack.wait_for(lambda s: _updates(s, channel, ts))
+    fake_slack.wait_for(lambda s: updates(s, channel, ts))
     time.sleep(0.5)
     assert len(fake_hubspot.tasks()) == 1
 
@@ -303,26 +233,26 @@ def test_hubspot_failure_is_explained_and_the_button_stays_usable(
 ):
     from tests.fakes import hubspot as fakes
 
-    alert_id, channel, ts = _alert(crm_app, fake_slack)
+    alert_id, channel, ts = post_alert(crm_app, fake_slack)
     fake_hubspot.script(getattr(fakes, reply)(), path="/crm/v3/objects/tasks")
-    _click(crm_app, fake_slack, "create_crm_task", alert_id, channel, ts, response="fail")
+    click(crm_app, fake_slack, "create_crm_task", alert_id, channel, ts, response="fail")
     note = fake_slack.wait_for(lambda s: s.responses("fail"))[0]
     assert explained in note["text"] and note["response_type"] == "ephemeral"
-    assert fake_hubspot.tasks() == [] and _updates(fake_slack, channel, ts) == []
-    _click(crm_app, fake_slack, "create_crm_task", alert_id, channel, ts, response="again")
-    fake_slack.wait_for(lambda s: _updates(s, channel, ts))
+    assert fake_hubspot.tasks() == [] and updates(fake_slack, channel, ts) == []
+    click(crm_app, fake_slack, "create_crm_task", alert_id, channel, ts, response="again")
+    fake_slack.wait_for(lambda s: updates(s, channel, ts))
     assert len(fake_hubspot.tasks()) == 1
 
 
 def test_what_hubspot_says_in_an_error_cannot_ping_or_link(crm_app, fake_slack, fake_hubspot):
     from tests.fakes import hubspot as fakes
 
-    alert_id, channel, ts = _alert(crm_app, fake_slack)
+    alert_id, channel, ts = post_alert(crm_app, fake_slack)
     fake_hubspot.script(
         fakes.validation_error("Property <!channel> is not <https://evil.example|valid>"),
         path="/crm/v3/objects/tasks",
     )
-    _click(crm_app, fake_slack, "create_crm_task", alert_id, channel, ts, response="fail")
+    click(crm_app, fake_slack, "create_crm_task", alert_id, channel, ts, response="fail")
     text = fake_slack.wait_for(lambda s: s.responses("fail"))[0]["text"]
     assert "&lt;!channel&gt;" in text and "<!channel>" not in text and "<https://" not in text
 
@@ -336,12 +266,12 @@ def test_a_timed_out_create_is_found_not_duplicated(crm_app, fake_slack, fake_hu
         return reply
 
     fake_hubspot._create_task = slow_create
-    alert_id, channel, ts = _alert(crm_app, fake_slack)
-    _click(crm_app, fake_slack, "create_crm_task", alert_id, channel, ts, response="slow")
+    alert_id, channel, ts = post_alert(crm_app, fake_slack)
+    click(crm_app, fake_slack, "create_crm_task", alert_id, channel, ts, response="slow")
     note = fake_slack.wait_for(lambda s: s.responses("slow"), timeout=10)[0]
     assert "did not answer" in note["text"]
     fake_hubspot._create_task = original
-    _click(crm_app, fake_slack, "create_crm_task", alert_id, channel, ts, response="retry")
-    fake_slack.wait_for(lambda s: _updates(s, channel, ts), timeout=10)
+    click(crm_app, fake_slack, "create_crm_task", alert_id, channel, ts, response="retry")
+    fake_slack.wait_for(lambda s: updates(s, channel, ts), timeout=10)
     assert len(fake_hubspot.tasks()) == 1
     assert crm_app.services.store.task(alert_id)["crm_id"] == fake_hubspot.tasks()[0].id

@@ -55,13 +55,13 @@ def block_actions(
     }
 
 
-def slash_command(text: str, response_url: str, user: str = "U0ADMIN") -> str:
+def slash_command(text: str, response_url: str, user: str = "U0ADMIN", channel: str = "C0AE1") -> str:
     return urlencode(
         {
             "token": "legacy-verification-token",
             "team_id": "T0TEAM",
             "team_domain": "test",
-            "channel_id": "C0AE1",
+            "channel_id": channel,
             "channel_name": "ae-alerts",
             "user_id": user,
             "user_name": "admin",

@@ -301,6 +301,8 @@ HOSTILE_STRINGS = [
     "first line\nsecond <!here>\r\n\tthird",
     "\x00\x01\x07\x08\x0b\x0c\x1b\x7f<!channel>\x00",
     "*bold* _it_ ~s~ `code` ```block``` > quote :tada: \u202e",
+    "\u202eenilno\u202c Acme\u200b\u200c\u200d\u2060\ufeff\u2066Corp\u2069"
+    "\r\n\u2028\u2029\u0085\t\x0b\x0cCEO\u200e\u200f\u061c",
     "",
     " ",
 ]
@@ -313,6 +315,8 @@ BOT_TOKENS = re.compile(
 )
 BARE_AMPERSAND = re.compile(r"&(?!amp;|lt;|gt;)")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b\u200c\u200d\u2060\ufeff]")
+LINE_BREAK = re.compile("[\n\r\u2028\u2029\u0085\t\x0b\x0c]")
 
 
 def hostile_facts(text: str) -> AlertFacts:
@@ -388,6 +392,61 @@ def test_top_level_text_mentions_no_one(hostile_message):
 def test_no_control_characters_reach_slack(hostile_message):
     for text in mrkdwn_texts(hostile_message) + plain_texts(hostile_message):
         assert not CONTROL.search(text), repr(text[:200])
+
+
+def test_no_bidi_or_zero_width_character_reaches_slack(hostile_message):
+    for text in mrkdwn_texts(hostile_message) + plain_texts(hostile_message):
+        assert not INVISIBLE.search(text), repr(text[:200])
+
+
+def single_line_texts(message: dict[str, Any]) -> list[str]:
+    """The top-level text, the header, every field's value and every context line."""
+    texts = [message["text"]]
+    for block in message["blocks"]:
+        if block["type"] == "header":
+            texts.append(block["text"]["text"])
+        for field in block.get("fields", []):
+            label, value = field["text"].split("\n", 1)  # the one newline: between label and value
+            texts += [label, value]
+        if block["type"] == "context":
+            texts += [element["text"] for element in block["elements"]]
+    return texts
+
+
+def test_single_line_places_hold_no_line_break(hostile_message):
+    for text in single_line_texts(hostile_message):
+        assert not LINE_BREAK.search(text), repr(text[:200])
+
+
+def test_each_breakdown_line_is_one_criterion(hostile_message):
+    [breakdown] = [
+        b for b in hostile_message["blocks"] if b.get("text", {}).get("text", "").startswith("*Why")
+    ]
+    for line in breakdown["text"]["text"].splitlines()[1:]:
+        assert line.startswith((":white_check_mark: ", ":x: ", ":grey_question: ")) or line == "…", line
+
+
+def test_names_with_overrides_and_line_breaks_read_as_one_plain_line():
+    facts = acme_facts(
+        company={**acme_facts().company, "name": "Acme\u202e\u200b\nCorp"},
+        person_name="Jane\u2028Doe\u200d",
+        properties={"plan": "trial\r\nplus\u2066"},
+    )
+    message = message_for(facts)
+    blocks = message["blocks"]
+    assert blocks[0]["text"]["text"] == "Acme Corp: Trial finished onboarding"
+    assert blocks[2]["fields"][0]["text"] == "*Company*\nAcme Corp (acme.com)"
+    assert blocks[2]["fields"][4]["text"] == "*Plan*\ntrial plus"
+    assert " · Jane Doe · " in blocks[5]["elements"][0]["text"]
+    assert message["text"].startswith(
+        "Acme Corp: Trial finished onboarding (ICP 100/100). Trial user from Acme Corp"
+    )
+
+
+def test_multi_line_sections_keep_their_newlines_without_invisible_characters():
+    message = message_for(acme_facts(), "First line\u202e.\nSecond\u200b line.\r\nThird.")
+    assert message["blocks"][1]["text"]["text"] == "First line.\nSecond line.\nThird."
+    assert "\n" not in message["text"]
 
 
 def test_every_slack_limit_holds(hostile_message):

@@ -6,7 +6,18 @@ import re
 
 import pytest
 
-from bot.mrkdwn import ELLIPSIS, clean, clip, escape, escape_clip, link, plain, safe_url
+from bot.mrkdwn import (
+    ELLIPSIS,
+    clean,
+    clip,
+    escape,
+    escape_clip,
+    escape_line,
+    link,
+    one_line,
+    plain,
+    safe_url,
+)
 
 HOSTILE = [
     "<!channel>",
@@ -45,7 +56,54 @@ def test_only_the_three_control_characters_are_touched():
 
 
 def test_clean_drops_control_characters_but_keeps_newlines_and_tabs():
-    assert clean("a\x00b\x07c\x1bd\x7fe\tf\ng\r") == "abcde\tf\ng\r"
+    assert clean("a\x00b\x07c\x1bd\x7fe\tf\ng\x80h\x9f") == "abcde\tf\ngh"
+
+
+# Characters that change how text reads without being seen: bidirectional overrides, embeddings,
+# isolates and marks, and zero-width characters.
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+LINE_BREAKS = "\n\r\u2028\u2029\u0085\t\x0b\x0c"
+
+
+@pytest.mark.parametrize("char", list(BIDI + ZERO_WIDTH), ids=lambda c: f"U+{ord(c):04X}")
+def test_bidi_and_zero_width_characters_are_removed_everywhere(char):
+    text = f"moc.evil{char}acme.com"
+    for out in (
+        clean(text),
+        one_line(text),
+        escape_clip(text, 100),
+        escape_line(text, 100),
+        plain(text, 100),
+    ):
+        assert out == "moc.evilacme.com"
+
+
+def test_a_right_to_left_override_cannot_reverse_a_name():
+    assert escape_line("Invoice \u202egnp.exe", 100) == "Invoice gnp.exe"
+
+
+@pytest.mark.parametrize("char", list(LINE_BREAKS), ids=lambda c: f"U+{ord(c):04X}")
+def test_each_line_break_is_a_space_in_single_line_text(char):
+    assert one_line(f"first{char}second") == "first second"
+    assert escape_line(f"<b>{char}<i>", 100) == "&lt;b&gt; &lt;i&gt;"
+    assert plain(f"first{char}second", 100) == "first second"
+
+
+def test_runs_of_line_breaks_become_one_space():
+    assert one_line("a\r\n\r\n\tb\u2028\u2029c") == "a b c"
+    assert one_line("a\n\u200b\nb") == "a b"
+
+
+def test_multi_line_text_keeps_its_lines_with_every_break_made_a_newline():
+    text = "one\r\ntwo\u2028three\u2029four\u0085five\x0bsix\x0cseven\rend"
+    assert clean(text) == "one\ntwo\nthree\nfour\nfive\nsix\nseven\nend"
+    assert escape_clip("a <b>\n\u202ec", 100) == "a &lt;b&gt;\nc"
+
+
+def test_escape_line_clips_after_escaping_like_escape_clip():
+    assert escape_line("&\n&\n&", 6) == "&amp;…"
+    assert len(escape_line("x\n" * 5000, 2000)) == 2000
 
 
 # --- escape_clip ------------------------------------------------------------------------------------
