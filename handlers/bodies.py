@@ -87,7 +87,10 @@ def with_body(request: Request, body: bytes) -> Request:
     return Request(request.scope, receive)
 
 
-def closing(response: Response) -> Response:
-    """Close the connection after this answer: a refused client's unread body is not worth reading."""
+def closing(response: Response, retry_after_s: int | None = None) -> Response:
+    """Close the connection after this answer: a refused client's unread body is not worth reading.
+    With `retry_after_s`, the answer also says when to come back (a 503 for a passing crowd)."""
     response.headers["Connection"] = "close"
+    if retry_after_s is not None:
+        response.headers["Retry-After"] = str(retry_after_s)
     return response

@@ -53,9 +53,8 @@ async def posthog_webhook(request: Request) -> Response:
     except BodyTimeout:
         return closing(_error(services, 408, "the body did not arrive in time", request_id))
     except ReadersBusy:
-        response = closing(_error(services, 503, "too many unverified requests; retry shortly", request_id))
-        response.headers["Retry-After"] = "1"
-        return response
+        message = "too many unverified requests; retry shortly"
+        return closing(_error(services, 503, message, request_id), retry_after_s=1)
 
     if not trusted and not standard_signature_ok(headers, raw, services.webhook_signing_key):
         return closing(_error(services, 401, "missing or invalid webhook credential", request_id))

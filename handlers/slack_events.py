@@ -26,7 +26,7 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import Response
 
-from handlers.bodies import BodyTimeout, BodyTooLarge, closing, read_capped, with_body
+from handlers.bodies import BodyTimeout, BodyTooLarge, ReadersBusy, closing, read_capped, with_body
 
 log = logging.getLogger(__name__)
 
@@ -169,12 +169,18 @@ def slack_events(bolt: AsyncApp | None, signing_secret: str | None) -> Endpoint:
     verifier = SignatureVerifier(signing_secret)
 
     async def endpoint(request: Request) -> Response:
+        state = request.app.state
         try:
-            raw = await read_capped(request, SLACK_MAX_BYTES)
+            # Nobody is authenticated before the signature is checked: reading takes one of the
+            # process's few slots for unverified bodies.
+            timeout_s = state.services.tuning.body_timeout_s
+            raw = await read_capped(request, SLACK_MAX_BYTES, timeout_s, state.unverified_reads)
         except BodyTooLarge:
             return closing(_refuse(413, f"body larger than {SLACK_MAX_BYTES} bytes"))
         except BodyTimeout:
             return closing(_refuse(408, "the body did not arrive in time"))
+        except ReadersBusy:
+            return closing(_refuse(503, "too many unverified requests; retry shortly"), retry_after_s=1)
         if is_ssl_check(raw):
             return Response(status_code=200)
         problem = signature_problem(verifier, request.headers, raw)
