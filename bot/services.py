@@ -19,30 +19,30 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-import httpx
-
-from bot.clients.hubspot import HubSpot
-from bot.clients.posthog_api import PostHogApi
-from bot.clients.posthog_capture import PostHogCapture
-from bot.clients.posthog_writer import PostHogWriter
-from bot.controls import AlertControls
 from bot.db import make_engine
-from bot.delivery import Delivery, make_slack_client, make_slack_session
-from bot.enrich import Enricher
 from bot.ingest import IngestWriter
-from bot.llm_summary import Summarizer, utc_day
-from bot.llm_summary import make_client as make_llm_client
 from bot.metrics import Metrics
-from bot.pipeline import Pipeline
-from bot.posthog_commands import PostHogCommands
 from bot.settings import Settings, secret
 from bot.signals import SignalsConfig
 from bot.store import Store
 from bot.webhook_auth import signing_key
-from bot.worker import Worker
+
+if TYPE_CHECKING:
+    import aiohttp
+    import httpx
+
+    from bot.clients.hubspot import HubSpot
+    from bot.clients.posthog_capture import PostHogCapture
+    from bot.clients.posthog_writer import PostHogWriter
+    from bot.controls import AlertControls
+    from bot.delivery import Delivery
+    from bot.llm_summary import Summarizer
+    from bot.pipeline import Pipeline
+    from bot.posthog_commands import PostHogCommands
+    from bot.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -115,41 +115,7 @@ class Services:
         )
         if role is not Role.WORKER:
             self.metrics.attach_store(self.store.outcome_counts, self.store.queue_depth)
-        project_key = secret(settings.posthog_project_api_key)
-        # Events people ask for from Slack (feedback, /posthog test …), sent and awaited.
-        self.capture = PostHogCapture(project_key, settings.posthog_host) if project_key else None
         self.writer: PostHogWriter | None = None  # enrichment write-back, in the worker
-        self._http = httpx.AsyncClient(
-            follow_redirects=False, headers={"User-Agent": "posthog-slack-signals"}
-        )
-        hubspot_token = secret(settings.hubspot_access_token)
-        hubspot = (
-            HubSpot(settings.hubspot_api_url, hubspot_token, self._http, timeout_s=self.tuning.crm_timeout_s)
-            if hubspot_token
-            else None
-        )
-        enricher = Enricher(config.enrichment, self.store, self._http, self.metrics)
-        self.summarizer = self._summarizer()
-        self.pipeline = Pipeline(
-            config,
-            self.store,
-            enricher,
-            self.metrics,
-            settings.posthog_app_host,
-            settings.posthog_project_id,
-            clock=self.clock,
-            summarizer=self.summarizer,
-        )
-        personal_key = secret(settings.posthog_personal_api_key)
-        api = (
-            PostHogApi(settings.posthog_app_host, settings.posthog_project_id, personal_key, self._http)
-            if personal_key and settings.posthog_project_id
-            else None
-        )
-        self.commands = PostHogCommands(config, api, self.capture, self.pipeline)
-        self.controls = AlertControls(
-            self.store, config, hubspot, self.capture, recovery_wait_s=self.tuning.crm_recovery_wait_s
-        )
         self.worker: Worker | None = None
         self.delivery: Delivery | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -158,11 +124,83 @@ class Services:
         self._heartbeat_thread: threading.Thread | None = None
         self.last_heartbeat = 0.0
 
-    def _summarizer(self) -> Summarizer | None:
+    # What acting on events and on Slack requests needs is built on first use: the web process
+    # answers the webhook before any of it (and its imports) exists.
+    @cached_property
+    def http(self) -> httpx.AsyncClient:
+        import httpx
+
+        return httpx.AsyncClient(follow_redirects=False, headers={"User-Agent": "posthog-slack-signals"})
+
+    @cached_property
+    def capture(self) -> PostHogCapture | None:
+        """Events people ask for from Slack (feedback, /posthog test …), sent and awaited."""
+        from bot.clients.posthog_capture import PostHogCapture
+
+        project_key = secret(self.settings.posthog_project_api_key)
+        return PostHogCapture(project_key, self.settings.posthog_host) if project_key else None
+
+    @cached_property
+    def hubspot(self) -> HubSpot | None:
+        from bot.clients.hubspot import HubSpot
+
+        token = secret(self.settings.hubspot_access_token)
+        if not token:
+            return None
+        return HubSpot(self.settings.hubspot_api_url, token, self.http, timeout_s=self.tuning.crm_timeout_s)
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        from bot.enrich import Enricher
+        from bot.pipeline import Pipeline
+
+        settings = self.settings
+        return Pipeline(
+            self.config,
+            self.store,
+            Enricher(self.config.enrichment, self.store, self.http, self.metrics),
+            self.metrics,
+            settings.posthog_app_host,
+            settings.posthog_project_id,
+            clock=self.clock,
+            summarizer=self.summarizer,
+        )
+
+    @cached_property
+    def commands(self) -> PostHogCommands:
+        from bot.clients.posthog_api import PostHogApi
+        from bot.posthog_commands import PostHogCommands
+
+        settings = self.settings
+        personal_key = secret(settings.posthog_personal_api_key)
+        api = (
+            PostHogApi(settings.posthog_app_host, settings.posthog_project_id, personal_key, self.http)
+            if personal_key and settings.posthog_project_id
+            else None
+        )
+        return PostHogCommands(self.config, api, self.capture, self.pipeline)
+
+    @cached_property
+    def controls(self) -> AlertControls:
+        from bot.controls import AlertControls
+
+        return AlertControls(
+            self.store,
+            self.config,
+            self.hubspot,
+            self.capture,
+            recovery_wait_s=self.tuning.crm_recovery_wait_s,
+        )
+
+    @cached_property
+    def summarizer(self) -> Summarizer | None:
         """Claude summaries when ANTHROPIC_API_KEY is set; template summaries otherwise."""
         key = secret(self.settings.anthropic_api_key)
         if not key:
             return None
+        from bot.llm_summary import Summarizer, utc_day
+        from bot.llm_summary import make_client as make_llm_client
+
         settings, store = self.settings, self.store
 
         async def tokens_spent() -> int:
@@ -220,6 +258,10 @@ class Services:
         )
 
     async def _start_worker(self) -> None:
+        from bot.clients.posthog_writer import PostHogWriter
+        from bot.delivery import Delivery, make_slack_client, make_slack_session
+        from bot.worker import Worker
+
         settings, t = self.settings, self.tuning
         await asyncio.to_thread(self.store.heartbeat, self.worker_id)
         self.last_heartbeat = time.monotonic()
@@ -310,9 +352,11 @@ class Services:
                 log.error("could not hand back claims on shutdown: %s", type(exc).__name__)
         if self.writer is not None:
             await asyncio.to_thread(self.writer.shutdown)
-        if self.capture is not None:
-            await self.capture.aclose()
-        await self._http.aclose()
+        built = vars(self)  # what was built on first use, and only that, is closed
+        if built.get("capture") is not None:
+            await built["capture"].aclose()
+        if "http" in built:
+            await built["http"].aclose()
         if self._session is not None:
             await self._session.close()
         self.store.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from bot.db import READ_ONLY, SqliteWriteLock, is_sqlite, make_engine
@@ -32,7 +32,9 @@ class StoreBase:
         self.sqlite = is_sqlite(engine)
         # SQLite has one writer at a time; see SqliteWriteLock for why writers queue here.
         self._write_lock = SqliteWriteLock(engine.url.database or "") if self.sqlite else None
-        self._insert = sqlite.insert if self.sqlite else postgresql.insert
+        # Only the dialect in use is imported (PostgreSQL's takes a noticeable part of start-up).
+        dialect = importlib.import_module(f"sqlalchemy.dialects.{'sqlite' if self.sqlite else 'postgresql'}")
+        self._insert = dialect.insert
         self._bulk = BulkIngest(engine, self.sqlite, self._write_lock)
 
     @classmethod
