@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 from sqlalchemy import create_engine, text
 
-from bot.server import uvicorn_options
+from bot.server import prompt_server, uvicorn_options
 from bot.services import Services, Tuning
 from bot.settings import Settings
 from bot.signals import SignalsConfig, load_signals
@@ -144,7 +144,7 @@ def serve(
     services = Services(settings, config, tuning or fast_tuning(), clock=clock)
     app = create_app(services)
     options = {**uvicorn_options(settings, services.tuning), "timeout_graceful_shutdown": 5}
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, **options))
+    server = prompt_server(uvicorn.Config(app, host="127.0.0.1", port=0, **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 10
@@ -158,7 +158,7 @@ def serve(
         yield running
     finally:
         running.http.close()
-        server.should_exit = True
+        server.request_exit()
         thread.join(timeout=15)
 
 
