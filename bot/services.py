@@ -334,8 +334,10 @@ class Services:
         return time.monotonic() - self.last_heartbeat < self.tuning.stale_after_s / 2
 
     async def stop(self, grace_s: float = 10.0) -> None:
+        """Decisions in progress get a moment, a Slack post in flight up to `grace_s` (so it is
+        recorded rather than left for the next process to look up in the channel)."""
         if self.worker is not None:
-            await self.worker.stop(grace_s)
+            await self.worker.stop()
         if self.delivery is not None:
             await self.delivery.stop(grace_s)
         for task in self._tasks:

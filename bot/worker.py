@@ -24,6 +24,7 @@ from bot.pipeline import Decision, Pipeline
 from bot.store import ClaimedEvent, Commit, Finish, LedgerEntry, Store, is_row_error
 
 log = logging.getLogger(__name__)
+DECISION_GRACE_S = 0.5
 
 
 class Worker:
@@ -110,11 +111,18 @@ class Worker:
         self._tasks.discard(task)
         self._wake.set()
 
-    async def stop(self, grace_s: float = 10.0) -> None:
+    async def stop(self, grace_s: float = DECISION_GRACE_S) -> None:
+        """Stop claiming, give decisions in progress `grace_s` to finish, then drop the rest: a
+        decision has no effect until it is committed, and its claim goes back with this process
+        (Services.stop), so the next process decides it at once. A restart waits for no enrichment
+        API or Claude."""
         self._stopping = True
         self._wake.set()
         if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=grace_s)
+            _, unfinished = await asyncio.wait(set(self._tasks), timeout=grace_s)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
         self._commits.stop()
 
     async def drain(self) -> None:

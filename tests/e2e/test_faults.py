@@ -344,6 +344,32 @@ def test_killed_while_deciding_then_restarted_alerts_once(sqlite_url, fake_slack
             server.kill()
 
 
+def test_sigterm_while_deciding_exits_at_once_and_the_restart_alerts_once(
+    sqlite_url, fake_slack, tmp_path, monkeypatch
+):
+    """A deploy while enrichment is waiting on a slow API: `serve` does not wait for it (the decision
+    has no effect yet and its claim goes back), and the next process decides and alerts it once."""
+    monkeypatch.setenv("ENRICH_TEST_KEY", API_KEY)
+    with FakeEnrichment() as enrichment:
+        signals = signals_with_http_provider(tmp_path / "signals.yml", enrichment.url)
+        enrichment.script(Reply(200, {"name": "Umbrella Corp"}, delay_s=30))
+        server = ServerProcess(process_spec(sqlite_url, fake_slack.api_url, signals), tmp_path / "metrics")
+        server.start()
+        try:
+            assert server.post(activation("umbrella.io")).status_code == 202
+            enrichment.wait_for(lambda s: s.lookups())
+            started = time.monotonic()
+            server.terminate()
+            assert time.monotonic() - started < 1.5
+            assert fake_slack.posted() == []
+            server.start()
+            fake_slack.wait_for(lambda s: s.posted(), timeout=15)
+            time.sleep(0.5)
+            assert len(fake_slack.posted()) == 1
+        finally:
+            server.kill()
+
+
 @pytest.mark.parametrize("slack_got_it", [True, False])
 def test_killed_while_posting_then_restarted_posts_exactly_once(
     sqlite_url, fake_slack, slack_got_it, tmp_path
