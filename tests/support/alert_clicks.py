@@ -64,10 +64,7 @@ def click(
         "text": {"type": "plain_text", "text": "x"},
         **extra,
     }
-    payload = block_actions(
-        action, fake_slack.response_url(response), channel=channel, user=user, message_ts=ts
-    )
-    return post_interactive(app, payload)
+    return _act(app, fake_slack, action, channel, ts, user, response)
 
 
 def choose_snooze(
@@ -86,6 +83,19 @@ def choose_snooze(
         "block_id": "b",
         "selected_option": {"text": {"type": "plain_text", "text": choice}, "value": f"{alert_id}:{choice}"},
     }
+    return _act(app, fake_slack, action, channel, ts, user, response)
+
+
+def _act(
+    app: RunningApp,
+    fake_slack: FakeSlack,
+    action: dict[str, Any],
+    channel: str,
+    ts: str,
+    user: str,
+    response: str,
+) -> httpx.Response:
+    """The block_actions payload Slack sends for `action` on the message `ts` in `channel`."""
     payload = block_actions(
         action, fake_slack.response_url(response), channel=channel, user=user, message_ts=ts
     )
