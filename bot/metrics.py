@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -18,16 +19,22 @@ log = logging.getLogger(__name__)
 LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
+STORE_READ_TIMEOUT_S = 1.0
+_STORE_READS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="metrics-store")
+
+
 class _StoreCollector(Collector):
     def __init__(self, outcomes: Callable[[], dict[str, int]], depth: Callable[[], int]):
         self._outcomes = outcomes
         self._depth = depth
 
     def collect(self) -> Iterator[Metric]:
+        # A scrape must not fail, nor hang, because the store is down or stopped answering: the
+        # other counters (webhooks refused, say) matter most just then.
+        read = _STORE_READS.submit(lambda: (self._outcomes(), self._depth()))
         try:
-            counts = self._outcomes()
-            depth = self._depth()
-        except Exception as exc:  # a scrape must not fail because the store is down
+            counts, depth = read.result(timeout=STORE_READ_TIMEOUT_S)
+        except Exception as exc:
             log.warning("metrics: store unavailable: %s", type(exc).__name__)
             return
         outcomes = CounterMetricFamily(
