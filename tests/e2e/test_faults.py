@@ -88,7 +88,7 @@ def _posted_to(fake_slack: FakeSlack, channel: str) -> list[dict]:
 
 
 def test_slack_hanging_for_one_channel_holds_it_only_until_slack_answers_again(
-    sqlite_url, fake_slack, example_config
+    db_url, fake_slack, example_config
 ):
     """chat.postMessage to one channel hangs for 2 s (an incident of 45 s, scaled down: every Slack
     call is bounded at 0.1 s here, 10 s in production). The alert keeps being retried every retry
@@ -96,7 +96,7 @@ def test_slack_hanging_for_one_channel_holds_it_only_until_slack_answers_again(
     after Slack answers again: within about one retry interval plus the pacing, not after an
     exponential backoff and not at the end of its lease. Another channel posts meanwhile."""
     tuning = fast_tuning(slack_timeout_s=0.1, alert_retry_base_s=0.05, channel_interval_s=0.1)
-    with serve(make_settings(sqlite_url, fake_slack), example_config, tuning) as app:
+    with serve(make_settings(db_url, fake_slack), example_config, tuning) as app:
         body = _trial("acme.com")  # routed to C0AE1
         with fake_slack.hanging("chat.postMessage", channel="C0AE1"):
             hung_at = time.time()
@@ -119,7 +119,7 @@ def test_slack_hanging_for_one_channel_holds_it_only_until_slack_answers_again(
 
 
 def test_history_lookup_hanging_after_an_interrupted_post_is_retried_and_finds_the_alert(
-    sqlite_url, fake_slack, example_config
+    db_url, fake_slack, example_config
 ):
     """Slack takes the alert but answers too late, so the post counts as interrupted; then
     conversations.history hangs too. The lookup is bounded and retried soon, still looking before
@@ -127,7 +127,7 @@ def test_history_lookup_hanging_after_an_interrupted_post_is_retried_and_finds_t
     recorded within about one retry interval of Slack's recovery, not when its 600 s lease ends."""
     answer_late(fake_slack, 0.3)
     tuning = fast_tuning(slack_timeout_s=0.1, alert_retry_base_s=0.05)
-    with serve(make_settings(sqlite_url, fake_slack), example_config, tuning) as app:
+    with serve(make_settings(db_url, fake_slack), example_config, tuning) as app:
         body = _trial("acme.com")
         with fake_slack.hanging("conversations.history", channel="C0AE1"):
             hung_at = time.time()
@@ -147,9 +147,9 @@ def test_history_lookup_hanging_after_an_interrupted_post_is_retried_and_finds_t
         assert app.wait_decided([body["event"]["uuid"]])[0]["outcome"] == "alerted"
 
 
-def test_permanent_slack_error_is_recorded_as_failed(sqlite_url, fake_slack, example_config):
+def test_permanent_slack_error_is_recorded_as_failed(db_url, fake_slack, example_config):
     fake_slack.script("chat.postMessage", Reply(200, {"ok": False, "error": "channel_not_found"}))
-    with serve(make_settings(sqlite_url, fake_slack), example_config) as app:
+    with serve(make_settings(db_url, fake_slack), example_config) as app:
         body = _trial()
         app.post_webhook(body)
         deadline = time.time() + 5
