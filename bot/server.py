@@ -35,9 +35,7 @@ _METRICS_DIR = re.compile(rf"^{_METRICS_PREFIX}(\d+)-")
 
 def listen(host: str, port: int) -> socket.socket:
     """The listening socket, bound now: what `serve` does first."""
-    sock = socket.create_server((host, port), backlog=BACKLOG, family=_family(host))
-    sock.set_inheritable(True)
-    return sock
+    return socket.create_server((host, port), backlog=BACKLOG, family=_family(host))
 
 
 def _family(host: str) -> socket.AddressFamily:
