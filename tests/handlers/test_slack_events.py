@@ -190,6 +190,20 @@ def test_a_signed_command_still_reaches_the_app(app, fake_slack):
     assert "/posthog funnel" in json.dumps(answer)
 
 
+@pytest.mark.parametrize(
+    ("text", "changes"),
+    [("help", {"channel_name": "payload-team"}), ("funnel payload_sent > signup_completed", {})],
+    ids=["channel named payload-team", "funnel of payload_sent"],
+)
+def test_a_command_whose_form_says_payload_is_answered(app, fake_slack, text, changes):
+    """Bolt alone would take such a form for an interactive payload it cannot find, and not route it."""
+    name = f"payload-{len(changes)}"
+    command = slash_command(text, fake_slack.response_url(name), **changes)
+    response = app.http.post("/slack/events", content=command, headers=signed_headers(command))
+    assert response.status_code == 200
+    assert fake_slack.wait_for(lambda s: s.responses(name))[0]["text"]
+
+
 def test_a_modal_submission_with_a_junk_state_is_asked_again_not_crashed(app, logs):
     body = _form(
         {
