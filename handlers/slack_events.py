@@ -91,7 +91,8 @@ def signature_problem(
 def slack_payload(body: str, content_type: str | None) -> dict[str, Any]:
     """The payload of a signed body, read the way Bolt reads it (JSON for the Events API, a form
     with a `payload` JSON for interactivity, a plain form for slash commands), provided it has the
-    parts Slack always sends and Bolt and the listeners rely on. NotSlackPayload otherwise."""
+    parts Slack always sends and Bolt and the listeners rely on. NotSlackPayload otherwise. A part
+    sent as null is left out: Bolt reads a missing `event` or `view` as empty, a null one not at all."""
     media_type = (content_type or "").split(";")[0].strip().lower()
     try:
         if media_type == "application/json" or body.startswith("{"):
@@ -109,7 +110,7 @@ def slack_payload(body: str, content_type: str | None) -> dict[str, Any]:
         _check_typed(payload)
     else:
         raise NotSlackPayload("neither a slash command nor a payload with a type")
-    return payload
+    return {name: value for name, value in payload.items() if value is not None or name not in _ROUTED_PARTS}
 
 
 def _is_url(value: object) -> bool:

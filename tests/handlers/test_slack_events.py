@@ -204,6 +204,13 @@ def test_a_command_whose_form_says_payload_is_answered(app, fake_slack, text, ch
     assert fake_slack.wait_for(lambda s: s.responses(name))[0]["text"]
 
 
+@pytest.mark.parametrize("part", ["event", "view", "message", "enterprise"])
+def test_a_signed_payload_with_a_null_part_is_not_a_500(app, part):
+    body = _form({"type": "event_callback", "team": {"id": "T0TEAM"}, part: None})
+    response = app.http.post("/slack/events", content=body.encode(), headers=signed_headers(body))
+    assert response.status_code == 404  # valid, and nothing here listens for it
+
+
 def test_a_modal_submission_with_a_junk_state_is_asked_again_not_crashed(app, logs):
     body = _form(
         {
