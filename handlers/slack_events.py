@@ -165,8 +165,13 @@ def bolt_request(request: Request, body: str, payload: dict[str, Any]) -> AsyncB
     """The request as Bolt sees it: the raw body (Bolt checks the signature again) and the payload
     `slack_payload` read from it. Bolt's own reading differs: it takes any form body that contains
     the word "payload" anywhere (a command typed in #payload-team, a funnel of `payload_sent`) for
-    an interactive one without a payload, and finds nothing in it to route."""
-    bolt = AsyncBoltRequest(body="", query=request.url.query, headers=dict(request.headers))
+    an interactive one without a payload, and finds nothing in it to route.
+
+    Bolt's own `X-Slack-Bolt-*` headers are left out: they mark its re-invocations of lazy listeners
+    (not used here), the signature does not cover them, and `X-Slack-Bolt-Lazy-Only` makes Bolt skip
+    the listener and answer 404 after 3 seconds."""
+    headers = {name: value for name, value in request.headers.items() if not name.startswith("x-slack-bolt-")}
+    bolt = AsyncBoltRequest(body="", query=request.url.query, headers=headers)
     bolt.raw_body = body
     bolt.body = payload
     bolt.context = build_async_context(AsyncBoltContext(), payload)

@@ -211,6 +211,20 @@ def test_a_signed_payload_with_a_null_part_is_not_a_500(app, part):
     assert response.status_code == 404  # valid, and nothing here listens for it
 
 
+def test_bolts_own_lazy_listener_headers_from_outside_are_ignored(app, fake_slack):
+    command = slash_command("help", fake_slack.response_url("lazy"))
+    headers = {
+        **signed_headers(command),
+        "X-Slack-Bolt-Lazy-Only": "1",
+        "X-Slack-Bolt-Lazy-Function-Name": "posthog",
+    }
+    started = time.perf_counter()
+    response = app.http.post("/slack/events", content=command, headers=headers)
+    assert response.status_code == 200
+    assert time.perf_counter() - started < 1
+    assert "/posthog funnel" in fake_slack.wait_for(lambda s: s.responses("lazy"))[0]["text"]
+
+
 def test_a_modal_submission_with_a_junk_state_is_asked_again_not_crashed(app, logs):
     body = _form(
         {
