@@ -178,6 +178,20 @@ def bolt_request(request: Request, body: str, payload: dict[str, Any]) -> AsyncB
     return bolt
 
 
+_UNROUTABLE = (LookupError, TypeError, AttributeError, ValueError)  # what reading a payload raises
+
+
+async def unroutable(error: Exception) -> None:
+    """Bolt's error handler. Bolt's matchers index into parts Slack always sends, and a signed payload
+    without them (an `interactive_message` without actions, an action without an action_id, a view
+    without a type, an event that is a string) makes Bolt answer 500 by itself, with a traceback.
+    Raised out of `async_dispatch` instead, it gets the endpoint's 400 and one log line. Any other
+    failure (Slack's API unreachable for auth.test) is Bolt's own: logged, and Bolt's 500 stands."""
+    if isinstance(error, _UNROUTABLE):
+        raise error
+    log.error("Bolt failed: %s", type(error).__name__, exc_info=error)
+
+
 async def not_configured(request: Request) -> Response:
     return _refuse(503, "Slack is not configured (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)")
 
@@ -212,7 +226,7 @@ def slack_events(bolt: AsyncApp | None, signing_secret: str | None) -> Endpoint:
             return to_starlette_response(await bolt.async_dispatch(bolt_request(request, body, payload)))
         except NotSlackPayload as exc:
             return _refuse(400, str(exc))
-        except Exception as exc:  # Bolt could not read what Slack's signature vouches for
+        except Exception as exc:  # Bolt could not read or route what Slack's signature vouches for
             return _refuse(400, f"Bolt could not read the payload ({type(exc).__name__})")
 
     return endpoint

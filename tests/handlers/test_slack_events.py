@@ -135,6 +135,13 @@ SIGNED_UNPARSEABLE = {
             "response_url": "http://127.0.0.1:9/response/x",
         }
     ),
+    "legacy buttons without actions": _form({"type": "interactive_message", "callback_id": "c"}),
+    "action without an action_id": _form({"type": "block_actions", "user": {"id": "U1"}, "actions": [{}]}),
+    "view without a type": _form(
+        {"type": "view_submission", "user": {"id": "U1"}, "view": {"callback_id": "not_relevant_reason"}}
+    ),
+    "event that is a string": _form({"type": "event_callback", "event": "type"}),
+    "workflow step edit without its step": _form({"type": "workflow_step_edit", "callback_id": "c"}),
     "command without a response_url": urlencode(
         {"command": "/posthog", "text": "help", "user_id": "U1", "channel_id": "C1"}
     ),
