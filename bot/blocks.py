@@ -179,8 +179,9 @@ def alert_actions(alert_id: str, posthog_url: str | None, state: dict[str, Any])
     return ActionsBlock(block_id=f"alert_actions:{alert_id}:{state.get('version', 0)}", elements=elements)
 
 
-def _mention(user: Any) -> str:
-    """`<@U…>` for a Slack user id (they come from Slack's own payloads), else nothing usable."""
+def mention(user: Any) -> str:
+    """`<@U…>` for a Slack user id, else "someone": ids come from Slack's payloads, and whatever else
+    a payload says there must not reach a message as markup."""
     return f"<@{user}>" if isinstance(user, str) and _USER_ID.match(user) else "someone"
 
 
@@ -189,7 +190,7 @@ def state_lines(state: dict[str, Any]) -> list[str]:
     lines = []
     task = state.get("task")
     if task:
-        line = f":white_check_mark: Task created by {_mention(task.get('by'))}"
+        line = f":white_check_mark: Task created by {mention(task.get('by'))}"
         if safe_url(task.get("url")):
             line += " · " + link(task["url"], "Open in HubSpot")
         elif task.get("crm") == "store":
@@ -198,15 +199,15 @@ def state_lines(state: dict[str, Any]) -> list[str]:
     snooze = state.get("snooze")
     if snooze:
         lines.append(
-            f":zzz: Snoozed by {_mention(snooze.get('by'))} until {slack_day(float(snooze['until']))}"
+            f":zzz: Snoozed by {mention(snooze.get('by'))} until {slack_day(float(snooze['until']))}"
         )
     unsnoozed = state.get("unsnoozed")
     if unsnoozed and not snooze:
-        lines.append(f":alarm_clock: Unsnoozed by {_mention(unsnoozed.get('by'))}")
+        lines.append(f":alarm_clock: Unsnoozed by {mention(unsnoozed.get('by'))}")
     mark = state.get("feedback")
     if mark:
         reason = ids.FEEDBACK_REASONS.get(str(mark.get("reason")), "other")
-        line = f":no_entry_sign: Marked not relevant by {_mention(mark.get('by'))}: {escape(reason)}"
+        line = f":no_entry_sign: Marked not relevant by {mention(mark.get('by'))}: {escape(reason)}"
         if mark.get("text"):
             line += f" ({escape_line(str(mark['text']), 500)})"
         lines.append(line)
@@ -254,7 +255,7 @@ def held_back_context(facts: AlertFacts) -> ContextBlock | None:
     return ContextBlock(
         elements=[
             mrkdwn(
-                f":alarm_clock: {held.count} {noun} held back while {_mention(held.snoozed_by)} "
+                f":alarm_clock: {held.count} {noun} held back while {mention(held.snoozed_by)} "
                 f"snoozed this account (until {slack_day(held.until)})"
             )
         ]

@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import crm, ids
-from bot.blocks import slack_day, updated_message
+from bot.blocks import mention, slack_day, updated_message
 from bot.clients.hubspot import HubSpot, HubSpotError
 from bot.clients.posthog_capture import CaptureError, PostHogCapture
 from bot.mrkdwn import escape, plain
@@ -84,9 +84,9 @@ class AlertControls:
         start = await asyncio.to_thread(self.store.begin_task, record.id, values, TASK_BUSY_S)
         if start.kind == "done":
             await self._show_task(client, record, start.task)
-            return f"A task already exists (created by <@{start.task['requested_by']}>)."
+            return f"A task already exists (created by {mention(start.task['requested_by'])})."
         if start.kind == "busy":
-            return f"<@{start.task['requested_by']}> is creating the task right now."
+            return f"{mention(start.task['requested_by'])} is creating the task right now."
         if self.hubspot is None:
             await asyncio.to_thread(self.store.task_created, record.id, None, None)
             await self._show_task(client, record, {**start.task, "requested_by": user_id, "url": None})

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot import ids
-from bot.blocks import slack_day
+from bot.blocks import mention, slack_day
 from bot.mrkdwn import escape, plain
 
 REASON_BLOCK = "reason"
@@ -107,7 +107,7 @@ def snoozes_list(snoozes: list[dict[str, Any]]) -> dict[str, Any]:
     heading = f"*{len(snoozes)} snoozed account(s) from this channel's alerts*"
     blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(text=heading))]
     for snooze in snoozes[:MAX_LISTED]:
-        by = f"<@{snooze['snoozed_by']}>" if snooze.get("snoozed_by") else "someone"
+        by = mention(snooze.get("snoozed_by"))
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(

@@ -52,6 +52,7 @@ def build_bolt(services: Services) -> AsyncApp | None:
     from slack_sdk.web.async_client import AsyncWebClient
 
     from handlers import register
+    from handlers.slack_events import unroutable
 
     settings = services.settings
     token = secret(settings.slack_bot_token)
@@ -65,6 +66,7 @@ def build_bolt(services: Services) -> AsyncApp | None:
         client=client, signing_secret=signing_secret, process_before_response=False, logger=bolt_logger
     )
     register(app, services)
+    app.error(unroutable)
     return app
 
 

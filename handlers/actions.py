@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import ids
 from bot.controls import ControlError
 from bot.panels import not_relevant_modal
+from handlers import settled
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -112,9 +113,9 @@ def register(app: AsyncApp, services: Services) -> None:
         except SlackApiError as exc:
             await _tell(respond, f"Slack did not open the form ({exc.response.get('error')}); click again.")
 
-    app.action(ids.OPEN_POSTHOG)(ack_only)
-    app.action(ids.OPEN_CRM_TASK)(ack_only)
-    app.action(ids.CREATE_CRM_TASK)(create_crm_task)
-    app.action(ids.SNOOZE)(snooze)
-    app.action(ids.UNSNOOZE)(unsnooze)
-    app.action(ids.NOT_RELEVANT)(not_relevant)
+    app.action(ids.OPEN_POSTHOG)(settled(ack_only))
+    app.action(ids.OPEN_CRM_TASK)(settled(ack_only))
+    app.action(ids.CREATE_CRM_TASK)(settled(create_crm_task))
+    app.action(ids.SNOOZE)(settled(snooze))
+    app.action(ids.UNSNOOZE)(settled(unsnooze))
+    app.action(ids.NOT_RELEVANT)(settled(not_relevant))

@@ -8,7 +8,6 @@ and a buffer open for as long as it likes.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -71,20 +70,6 @@ async def read_capped(
         if slots is not None:
             slots.give_back()
     return b"".join(chunks)
-
-
-def with_body(request: Request, body: bytes) -> Request:
-    """The same request with its body already read, for code that reads it again (Bolt's adapter)."""
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await request.receive()
-
-    return Request(request.scope, receive)
 
 
 def closing(response: Response, retry_after_s: int | None = None) -> Response:

@@ -17,6 +17,7 @@ from bot.command_parser import CommandError, Snoozes, parse
 from bot.mrkdwn import escape
 from bot.panels import snoozes_list
 from bot.posthog_commands import USAGE, Reply
+from handlers import settled
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -46,7 +47,7 @@ def register(app: AsyncApp, services: Services) -> None:
             reply = Reply(text=":warning: Something went wrong on our side; nothing was lost. Try again.")
         await _answer(reply, respond, client, str(command.get("channel_id", "")))
 
-    app.command(ids.SLASH_COMMAND)(posthog)
+    app.command(ids.SLASH_COMMAND)(settled(posthog))
 
 
 async def _answer(reply: Reply, respond: AsyncRespond, client: AsyncWebClient, channel_id: str) -> None:

@@ -4,7 +4,8 @@ Anyone on the internet can post here, so the route does the cheap refusals itsel
 the request: the body is read within 1 MiB (413) and 10 seconds (408), the signature is checked
 (401 for a missing, bad or stale one and for a missing or malformed timestamp), and a signed body
 that is not a Slack payload Bolt can route gets 400. Each refusal is one log line, with no traceback
-and nothing from the request but the reason. Slack's unsigned `ssl_check` gets its 200.
+and nothing from the request but the reason. Slack's unsigned `ssl_check` gets its 200. Bolt is
+handed the payload read here rather than reading the body again (see `bolt_request`).
 
 Socket Mode does not come through here: its requests arrive on the WebSocket, already trusted.
 """
@@ -20,13 +21,15 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.adapter.starlette.async_handler import to_starlette_response
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
 from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import Response
 
-from handlers.bodies import BodyTimeout, BodyTooLarge, ReadersBusy, closing, read_capped, with_body
+from handlers.bodies import BodyTimeout, BodyTooLarge, ReadersBusy, closing, read_capped
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +91,8 @@ def signature_problem(
 def slack_payload(body: str, content_type: str | None) -> dict[str, Any]:
     """The payload of a signed body, read the way Bolt reads it (JSON for the Events API, a form
     with a `payload` JSON for interactivity, a plain form for slash commands), provided it has the
-    parts Slack always sends and Bolt and the listeners rely on. NotSlackPayload otherwise."""
+    parts Slack always sends and Bolt and the listeners rely on. NotSlackPayload otherwise. A part
+    sent as null is left out: Bolt reads a missing `event` or `view` as empty, a null one not at all."""
     media_type = (content_type or "").split(";")[0].strip().lower()
     try:
         if media_type == "application/json" or body.startswith("{"):
@@ -106,7 +110,7 @@ def slack_payload(body: str, content_type: str | None) -> dict[str, Any]:
         _check_typed(payload)
     else:
         raise NotSlackPayload("neither a slash command nor a payload with a type")
-    return payload
+    return {name: value for name, value in payload.items() if value is not None or name not in _ROUTED_PARTS}
 
 
 def _is_url(value: object) -> bool:
@@ -157,6 +161,37 @@ def _check_actions(actions: object) -> None:
             raise NotSlackPayload("an action whose value is not a string")
 
 
+def bolt_request(request: Request, body: str, payload: dict[str, Any]) -> AsyncBoltRequest:
+    """The request as Bolt sees it: the raw body (Bolt checks the signature again) and the payload
+    `slack_payload` read from it. Bolt's own reading differs: it takes any form body that contains
+    the word "payload" anywhere (a command typed in #payload-team, a funnel of `payload_sent`) for
+    an interactive one without a payload, and finds nothing in it to route.
+
+    Bolt's own `X-Slack-Bolt-*` headers are left out: they mark its re-invocations of lazy listeners
+    (not used here), the signature does not cover them, and `X-Slack-Bolt-Lazy-Only` makes Bolt skip
+    the listener and answer 404 after 3 seconds."""
+    headers = {name: value for name, value in request.headers.items() if not name.startswith("x-slack-bolt-")}
+    bolt = AsyncBoltRequest(body="", query=request.url.query, headers=headers)
+    bolt.raw_body = body
+    bolt.body = payload
+    bolt.context = build_async_context(AsyncBoltContext(), payload)
+    return bolt
+
+
+_UNROUTABLE = (LookupError, TypeError, AttributeError, ValueError)  # what reading a payload raises
+
+
+async def unroutable(error: Exception) -> None:
+    """Bolt's error handler. Bolt's matchers index into parts Slack always sends, and a signed payload
+    without them (an `interactive_message` without actions, an action without an action_id, a view
+    without a type, an event that is a string) makes Bolt answer 500 by itself, with a traceback.
+    Raised out of `async_dispatch` instead, it gets the endpoint's 400 and one log line. Any other
+    failure (Slack's API unreachable for auth.test) is Bolt's own: logged, and Bolt's 500 stands."""
+    if isinstance(error, _UNROUTABLE):
+        raise error
+    log.error("Bolt failed: %s", type(error).__name__, exc_info=error)
+
+
 async def not_configured(request: Request) -> Response:
     return _refuse(503, "Slack is not configured (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)")
 
@@ -165,7 +200,6 @@ def slack_events(bolt: AsyncApp | None, signing_secret: str | None) -> Endpoint:
     """The `/slack/events` endpoint for this Bolt app (503 when Slack is not configured: the demo)."""
     if bolt is None or not signing_secret:
         return not_configured
-    handler = AsyncSlackRequestHandler(bolt)
     verifier = SignatureVerifier(signing_secret)
 
     async def endpoint(request: Request) -> Response:
@@ -186,12 +220,13 @@ def slack_events(bolt: AsyncApp | None, signing_secret: str | None) -> Endpoint:
         problem = signature_problem(verifier, request.headers, raw)
         if problem is not None:
             return _refuse(401, problem)
+        body = raw.decode("utf-8")
         try:
-            slack_payload(raw.decode("utf-8"), request.headers.get("content-type"))
-            return await handler.handle(with_body(request, raw))
+            payload = slack_payload(body, request.headers.get("content-type"))
+            return to_starlette_response(await bolt.async_dispatch(bolt_request(request, body, payload)))
         except NotSlackPayload as exc:
             return _refuse(400, str(exc))
-        except Exception as exc:  # Bolt could not read what Slack's signature vouches for
+        except Exception as exc:  # Bolt could not read or route what Slack's signature vouches for
             return _refuse(400, f"Bolt could not read the payload ({type(exc).__name__})")
 
     return endpoint

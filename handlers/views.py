@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import ids
 from bot.controls import ControlError
 from bot.panels import REASON_BLOCK, read_modal_target, read_not_relevant
+from handlers import settled
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -52,4 +53,4 @@ def register(app: AsyncApp, services: Services) -> None:
             except SlackApiError as slack_error:
                 log.warning("could not tell the user: %s", slack_error.response.get("error"))
 
-    app.view(ids.NOT_RELEVANT_VIEW)(not_relevant_submitted)
+    app.view(ids.NOT_RELEVANT_VIEW)(settled(not_relevant_submitted))

@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +46,19 @@ def postgres_schema() -> Iterator[str]:
         admin.dispose()
 
 
+def database(kind: str, directory: Path) -> AbstractContextManager[str]:
+    """The URL of an empty database of this kind: a SQLite file in `directory`, or a fresh
+    PostgreSQL schema (for fixtures of any scope, parametrized over both)."""
+    if kind == "postgres":
+        return postgres_schema()
+    return nullcontext(f"sqlite:///{directory / 'signals.db'}")
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Runs the test on SQLite and on the real PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'signals.db'}"
-    else:
-        with postgres_schema() as url:
-            yield url
+    with database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

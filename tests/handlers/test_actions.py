@@ -73,3 +73,30 @@ def test_bad_or_stale_signature_is_401(app, fake_slack):
     action = {"type": "button", "action_id": "open_posthog", "block_id": "b", "value": "a1"}
     assert _click(app, fake_slack, action, secret="wrong").status_code == 401
     assert _click(app, fake_slack, action, at=int(time.time()) - 301).status_code == 401
+
+
+def test_a_listener_failing_right_after_its_ack_is_still_acknowledged_at_once(
+    app, fake_slack, monkeypatch, caplog
+):
+    """Bolt forgets an ack when its listener fails moments later, and would answer 404 after 3 s."""
+
+    async def broken(*args: object) -> None:
+        raise RuntimeError("the store went away")
+
+    monkeypatch.setattr(app.services.controls, "create_task", broken)
+    started = time.perf_counter()
+    response = _click(
+        app,
+        fake_slack,
+        {
+            "type": "button",
+            "action_id": "create_crm_task",
+            "block_id": "b",
+            "value": "a1",
+            "text": {"type": "plain_text", "text": "x"},
+        },
+    )
+    assert response.status_code == 200
+    assert time.perf_counter() - started < 1
+    failure = next(r for r in caplog.records if "create_crm_task failed" in r.getMessage())
+    assert failure.exc_info is not None

@@ -75,6 +75,18 @@ def test_double_clicks_and_two_people_create_one_task(app, fake_slack):
     assert "already exists" in notes or "creating the task right now" in notes
 
 
+def test_the_task_note_mentions_its_creator_only_by_a_slack_user_id(app, fake_slack):
+    alert_id, channel, ts = post_alert(app, fake_slack)
+    first = click(app, fake_slack, "create_crm_task", alert_id, channel, ts, user="U0AE><!channel>")
+    assert first.status_code == 200
+    fake_slack.wait_for(lambda s: updates(s, channel, ts))
+    again = click(app, fake_slack, "create_crm_task", alert_id, channel, ts, response="again")
+    assert again.status_code == 200
+    assert fake_slack.wait_for(lambda s: s.responses("again"))[0]["text"] == (
+        "A task already exists (created by someone)."
+    )
+
+
 def test_unknown_alert_and_wrong_channel_get_an_ephemeral_error(app, fake_slack):
     alert_id, channel, ts = post_alert(app, fake_slack)
     click(app, fake_slack, "create_crm_task", "forged-id", channel, ts, response="forged")

@@ -135,6 +135,13 @@ SIGNED_UNPARSEABLE = {
             "response_url": "http://127.0.0.1:9/response/x",
         }
     ),
+    "legacy buttons without actions": _form({"type": "interactive_message", "callback_id": "c"}),
+    "action without an action_id": _form({"type": "block_actions", "user": {"id": "U1"}, "actions": [{}]}),
+    "view without a type": _form(
+        {"type": "view_submission", "user": {"id": "U1"}, "view": {"callback_id": "not_relevant_reason"}}
+    ),
+    "event that is a string": _form({"type": "event_callback", "event": "type"}),
+    "workflow step edit without its step": _form({"type": "workflow_step_edit", "callback_id": "c"}),
     "command without a response_url": urlencode(
         {"command": "/posthog", "text": "help", "user_id": "U1", "channel_id": "C1"}
     ),
@@ -188,6 +195,41 @@ def test_a_signed_command_still_reaches_the_app(app, fake_slack):
     assert response.status_code == 200
     answer = fake_slack.wait_for(lambda s: s.responses("help"))[0]
     assert "/posthog funnel" in json.dumps(answer)
+
+
+@pytest.mark.parametrize(
+    ("text", "changes"),
+    [("help", {"channel_name": "payload-team"}), ("funnel payload_sent > signup_completed", {})],
+    ids=["channel named payload-team", "funnel of payload_sent"],
+)
+def test_a_command_whose_form_says_payload_is_answered(app, fake_slack, text, changes):
+    """Bolt alone would take such a form for an interactive payload it cannot find, and not route it."""
+    name = f"payload-{len(changes)}"
+    command = slash_command(text, fake_slack.response_url(name), **changes)
+    response = app.http.post("/slack/events", content=command, headers=signed_headers(command))
+    assert response.status_code == 200
+    assert fake_slack.wait_for(lambda s: s.responses(name))[0]["text"]
+
+
+@pytest.mark.parametrize("part", ["event", "view", "message", "enterprise"])
+def test_a_signed_payload_with_a_null_part_is_not_a_500(app, part):
+    body = _form({"type": "event_callback", "team": {"id": "T0TEAM"}, part: None})
+    response = app.http.post("/slack/events", content=body.encode(), headers=signed_headers(body))
+    assert response.status_code == 404  # valid, and nothing here listens for it
+
+
+def test_bolts_own_lazy_listener_headers_from_outside_are_ignored(app, fake_slack):
+    command = slash_command("help", fake_slack.response_url("lazy"))
+    headers = {
+        **signed_headers(command),
+        "X-Slack-Bolt-Lazy-Only": "1",
+        "X-Slack-Bolt-Lazy-Function-Name": "posthog",
+    }
+    started = time.perf_counter()
+    response = app.http.post("/slack/events", content=command, headers=headers)
+    assert response.status_code == 200
+    assert time.perf_counter() - started < 1
+    assert "/posthog funnel" in fake_slack.wait_for(lambda s: s.responses("lazy"))[0]["text"]
 
 
 def test_a_modal_submission_with_a_junk_state_is_asked_again_not_crashed(app, logs):

@@ -14,28 +14,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from bot.signals import load_signals
-from tests.conftest import (
-    EXAMPLE_SIGNALS,
-    POSTGRES_URL,
-    WEBHOOK_SECRET,
-    make_settings,
-    postgres_schema,
-    serve,
-)
+from tests.conftest import EXAMPLE_SIGNALS, WEBHOOK_SECRET, database, make_settings, serve
 from tests.fakes.slack import FakeSlack
 from tests.support.burst import raw_request
+from tests.support.strategies import header_text, int64, json_values, texts
 
 SIGNAL_EVENTS = ["onboarding_completed", "feature_activated", "$pageview", "invite_sent"]
 
-# Any text: NUL, other controls, bidi overrides, astral planes (JSON cannot carry lone surrogates).
-texts = st.text(max_size=40)
-int64 = st.integers(-(2**63), 2**63 - 1)
-json_scalars = st.none() | st.booleans() | int64 | st.floats(allow_nan=False, allow_infinity=False) | texts
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
-    max_leaves=12,
-)
 uuids = st.uuids().map(str) | st.text(min_size=1, max_size=60)
 properties = st.dictionaries(
     st.sampled_from(["plan", "company_domain", "feature_name", "email", "$groups"]) | texts,
@@ -68,10 +53,6 @@ bodies = st.fixed_dictionaries(
 single = bodies.map(orjson.dumps)
 batches = st.lists(bodies, min_size=1, max_size=5).map(orjson.dumps)
 payloads = st.one_of(single, single, batches, json_values.map(orjson.dumps), st.binary(max_size=300))
-# What a header value may carry on the wire: visible ASCII, spaces, tabs and Latin-1 bytes.
-header_text = st.text(
-    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF) | st.just("\t"), max_size=40
-)
 bearer = {"Authorization": f"Bearer {WEBHOOK_SECRET}"}
 credentials = st.one_of(
     st.just(bearer),
@@ -94,19 +75,10 @@ content_types = (
 def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with (
         FakeSlack() as slack,
-        _database(request.param, tmp_path_factory) as url,
+        database(request.param, tmp_path_factory.mktemp("properties")) as url,
         serve(make_settings(url, slack), load_signals(EXAMPLE_SIGNALS)) as running,
     ):
         yield running
-
-
-def _database(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    if kind == "postgres":
-        assert POSTGRES_URL
-        return postgres_schema()
-    from contextlib import nullcontext
-
-    return nullcontext(f"sqlite:///{tmp_path_factory.mktemp('properties') / 'signals.db'}")
 
 
 def _uuids(raw: bytes) -> list[str]:

@@ -10,7 +10,7 @@ import httpx
 
 from tests.conftest import RunningApp, webhook_body
 from tests.fakes.slack import FakeSlack
-from tests.support.slack_requests import block_actions, interactive_body, signed_headers
+from tests.support.slack_requests import block_actions, interactive_body, signed_headers, view_submission
 
 
 def post_alert(
@@ -106,16 +106,7 @@ def submit_view(
     app: RunningApp, view: dict[str, Any], state: dict[str, Any], user: str = "U0AE"
 ) -> httpx.Response:
     """A view_submission of `view` (as views.open received it) with these input values."""
-    payload = {
-        "type": "view_submission",
-        "team": {"id": "T0TEAM"},
-        "user": {"id": user},
-        "api_app_id": "A0APP",
-        "token": "t",
-        "trigger_id": "1.2.3",
-        "view": {**view, "id": "V0VIEW", "state": {"values": state}, "hash": "h"},
-    }
-    return post_interactive(app, payload)
+    return post_interactive(app, view_submission(view, state, user))
 
 
 def not_relevant_state(reason: str | None, text: str | None = None) -> dict[str, Any]:

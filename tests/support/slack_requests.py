@@ -55,20 +55,37 @@ def block_actions(
     }
 
 
-def slash_command(text: str, response_url: str, user: str = "U0ADMIN", channel: str = "C0AE1") -> str:
-    return urlencode(
-        {
-            "token": "legacy-verification-token",
-            "team_id": "T0TEAM",
-            "team_domain": "test",
-            "channel_id": channel,
-            "channel_name": "ae-alerts",
-            "user_id": user,
-            "user_name": "admin",
-            "command": "/posthog",
-            "text": text,
-            "response_url": response_url,
-            "trigger_id": "1111.2222.abcd",
-            "api_app_id": "A0APP",
-        }
-    )
+def view_submission(view: dict[str, Any], state: dict[str, Any], user: str = "U0AE") -> dict[str, Any]:
+    """A `view_submission` payload of `view` (as views.open received it) with these input values."""
+    return {
+        "type": "view_submission",
+        "team": {"id": "T0TEAM"},
+        "user": {"id": user},
+        "api_app_id": "A0APP",
+        "token": "t",
+        "trigger_id": "1.2.3",
+        "view": {**view, "id": "V0VIEW", "state": {"values": state}, "hash": "h"},
+    }
+
+
+def slash_command(
+    text: str, response_url: str, user: str = "U0ADMIN", channel: str = "C0AE1", **changes: str | None
+) -> str:
+    """A `/posthog` command's form body; `changes` replace fields, and None leaves one out (as a
+    made-up request would)."""
+    fields: dict[str, str | None] = {
+        "token": "legacy-verification-token",
+        "team_id": "T0TEAM",
+        "team_domain": "test",
+        "channel_id": channel,
+        "channel_name": "ae-alerts",
+        "user_id": user,
+        "user_name": "admin",
+        "command": "/posthog",
+        "text": text,
+        "response_url": response_url,
+        "trigger_id": "1111.2222.abcd",
+        "api_app_id": "A0APP",
+        **changes,
+    }
+    return urlencode({name: value for name, value in fields.items() if value is not None})

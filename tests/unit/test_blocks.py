@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import Block
 from bot.blocks import alert_blocks, alert_message
 from bot.events import parse_timestamp
 from bot.facts import AlertFacts, PastSignal
+from bot.panels import snoozes_list
 from bot.routing import RouteDecision
 from bot.scoring import CriterionResult, Score, score
 from bot.summary import template_summary
@@ -519,3 +520,14 @@ def test_extreme_event_times_still_render(timestamp):
     event_time = parse_timestamp(timestamp)
     message = message_for(acme_facts(event_time=event_time))
     assert f"<!date^{int(event_time)}^" in message["blocks"][5]["elements"][0]["text"]
+
+
+@pytest.mark.parametrize("by", [*HOSTILE_STRINGS[:3], "U0AE><!channel>", "U0AE|<!here>", None])
+def test_the_snoozes_list_mentions_only_a_slack_user_id(by):
+    snooze = {"id": "s1", "account": "acme.com", "until": 1_800_000_000, "snoozed_by": by}
+    text = snoozes_list([snooze])["blocks"][1]["text"]["text"]
+    assert text.endswith(", by someone")
+    assert "<@" not in text and "<!channel" not in text and "<!here" not in text
+    assert snoozes_list([{**snooze, "snoozed_by": "U0AE"}])["blocks"][1]["text"]["text"].endswith(
+        "by <@U0AE>"
+    )
