@@ -5,7 +5,8 @@ Run from the project root:  python bench/webhook.py            (about 85 s)
                             python bench/webhook.py --postgres (adds PostgreSQL rows, about 130 s)
 
 Every server (a bare Starlette endpoint as the machine's baseline, and the real app) runs in its own
-process under uvicorn with the app's options (httptools, uvloop, no access log); load comes from this
+process under uvicorn with the app's options (httptools, uvloop, no access log; the app also with the
+connection bounds `serve` runs it with); load comes from this
 process (raw asyncio keep-alive connections) or from `wrk` when it is installed. The script prints
 figures and never asserts: see bench/README.md for what each one means.
 """
@@ -223,12 +224,14 @@ def bare_app() -> Any:
     )
 
 
-def real_app(spec: dict[str, Any], log_path: str) -> Any:
+def real_app(spec: dict[str, Any], log_path: str) -> tuple[Any, dict[str, Any]]:
     """The real app as `python -m bot serve` builds it (a web process that supervises a worker
-    process), pointed at local fakes for Slack and PostHog; `spec["tuning"]` is empty unless a flag
-    overrides a Tuning default."""
+    process), pointed at local fakes for Slack and PostHog, and the uvicorn options `serve` runs it
+    with (bounded connections included); `spec["tuning"]` is empty unless a flag overrides a Tuning
+    default."""
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="metrics-", dir=Path(log_path).parent)
     from bot import logs
+    from bot.server import uvicorn_options
     from bot.services import Tuning
     from bot.settings import Settings
     from bot.signals import load_signals
@@ -237,7 +240,7 @@ def real_app(spec: dict[str, Any], log_path: str) -> Any:
     settings = Settings(_env_file=None, **spec["settings"])
     logs.configure(settings.log_level)
     tuning = Tuning(**spec["tuning"])
-    return create_server_app(settings, load_signals(SIGNALS_FILE), tuning)
+    return create_server_app(settings, load_signals(SIGNALS_FILE), tuning), uvicorn_options(settings, tuning)
 
 
 def serve_main(kind: str, spec: dict[str, Any], log_path: str, port_pipe: Any) -> None:
@@ -252,18 +255,20 @@ def serve_main(kind: str, spec: dict[str, Any], log_path: str, port_pipe: Any) -
     sock.bind(("127.0.0.1", 0))
     port_pipe.send(sock.getsockname()[1])
     port_pipe.close()
-    app = bare_app() if kind == "bare" else real_app(spec, log_path)
-    config = uvicorn.Config(
-        app,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
-        lifespan="on",
-        timeout_graceful_shutdown=15,
-        backlog=2048,
-    )
-    uvicorn.Server(config).run(sockets=[sock])
+    options: dict[str, Any] = {
+        "http": "httptools",
+        "access_log": False,
+        "log_config": None,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 15,
+        "backlog": 2048,
+    }
+    if kind == "bare":
+        app = bare_app()
+    else:
+        app, served_with = real_app(spec, log_path)
+        options.update(served_with)
+    uvicorn.Server(uvicorn.Config(app, loop="uvloop", **options)).run(sockets=[sock])
 
 
 @dataclass
