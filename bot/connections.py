@@ -17,6 +17,7 @@ import asyncio
 import logging
 import resource
 import time
+from collections import Counter
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -43,31 +44,29 @@ def connection_cap(wanted: int) -> int:
     return max(16, min(wanted, soft - max(FD_RESERVE, soft // 8)))
 
 
+_REFUSAL_KINDS = {
+    "refused": "refused",
+    "evicted": "idle closed for room",
+    "oversized": "heads too large",
+    "timed_out": "heads too slow",
+}
+
+
 class _Refusals:
     """Counts refused and evicted connections; logs them at most once a second."""
 
     def __init__(self) -> None:
-        self.refused = 0
-        self.evicted = 0
-        self.oversized = 0
-        self.timed_out = 0
+        self.counts = Counter(dict.fromkeys(_REFUSAL_KINDS, 0))
         self._logged_at = 0.0
 
     def note(self, kind: str, open_now: int) -> None:
-        setattr(self, kind, getattr(self, kind) + 1)
+        self.counts[kind] += 1
         now = time.monotonic()
         if now - self._logged_at < 1.0:
             return
         self._logged_at = now
-        log.warning(
-            "connections bounded: %d refused, %d idle closed for room, %d heads too large, "
-            "%d heads too slow so far; %d open",
-            self.refused,
-            self.evicted,
-            self.oversized,
-            self.timed_out,
-            open_now,
-        )
+        so_far = ", ".join(f"{self.counts[k]} {label}" for k, label in _REFUSAL_KINDS.items())
+        log.warning("connections bounded: %s so far; %d open", so_far, open_now)
 
 
 REFUSALS = _Refusals()

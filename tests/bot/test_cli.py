@@ -46,6 +46,16 @@ def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[s
     )
 
 
+def _secrets(tmp_path: Path) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "POSTHOG_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "SIGNALS_CONFIG": str(EXAMPLE_SIGNALS),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'check.db'}",
+    }
+
+
 def test_serve_refuses_to_start_and_names_missing_secrets(tmp_path):
     result = run(["serve"], tmp_path, SLACK_BOT_TOKEN=TOKEN)
     assert result.returncode == 2
@@ -54,14 +64,9 @@ def test_serve_refuses_to_start_and_names_missing_secrets(tmp_path):
 
 
 def test_serve_refuses_a_broken_signals_file(tmp_path):
-    (tmp_path / "signals.yml").write_text("signals: []\nrouting: [{channel: C0X}]\n")
-    result = run(
-        ["serve"],
-        tmp_path,
-        SLACK_BOT_TOKEN=TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        POSTHOG_WEBHOOK_SECRET=WEBHOOK_SECRET,
-    )
+    broken = tmp_path / "signals.yml"
+    broken.write_text("signals: []\nrouting: [{channel: C0X}]\n")
+    result = run(["serve"], tmp_path, **{**_secrets(tmp_path), "SIGNALS_CONFIG": str(broken)})
     assert result.returncode == 2
     assert "signals.yml: signals:" in result.stderr
 
@@ -75,28 +80,11 @@ def _sending_the_slack_token_elsewhere(tmp_path: Path) -> Path:
 
 def test_serve_refuses_an_enrichment_credential_that_is_one_of_its_own_settings(tmp_path):
     signals = _sending_the_slack_token_elsewhere(tmp_path)
-    result = run(
-        ["serve"],
-        tmp_path,
-        SLACK_BOT_TOKEN=TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        POSTHOG_WEBHOOK_SECRET=WEBHOOK_SECRET,
-        SIGNALS_CONFIG=str(signals),
-    )
+    result = run(["serve"], tmp_path, **{**_secrets(tmp_path), "SIGNALS_CONFIG": str(signals)})
     assert result.returncode == 2
     assert f"{signals}: enrichment.http.auth_env: SLACK_BOT_TOKEN is one of the bot's own settings" in (
         result.stderr
     )
-
-
-def _secrets(tmp_path: Path) -> dict[str, str]:
-    return {
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "POSTHOG_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "SIGNALS_CONFIG": str(EXAMPLE_SIGNALS),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'check.db'}",
-    }
 
 
 def test_check_passes_on_the_example(tmp_path):
