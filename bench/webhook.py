@@ -230,12 +230,12 @@ def real_app(spec: dict[str, Any], log_path: str) -> tuple[Any, dict[str, Any]]:
     with (bounded connections included); `spec["tuning"]` is empty unless a flag overrides a Tuning
     default."""
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="metrics-", dir=Path(log_path).parent)
-    from bot import logs
-    from bot.server import uvicorn_options
-    from bot.services import Tuning
-    from bot.settings import Settings
-    from bot.signals import load_signals
-    from bot.web import create_server_app
+    from bot.app.container import Tuning
+    from bot.app.server import uvicorn_options
+    from bot.app.web import create_server_app
+    from bot.config.settings import Settings
+    from bot.config.signals_file import load_signals
+    from bot.ops import logs
 
     settings = Settings(_env_file=None, **spec["settings"])
     logs.configure(settings.log_level)

@@ -10,7 +10,7 @@ from bot import __version__
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from bot.server import listen
+    from bot.app.server import listen
 
     # Listen first: while the app loads, PostHog's deliveries wait in the backlog instead of being
     # refused. ($PORT is known here on Heroku and under a process manager; from .env it is known
@@ -22,9 +22,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"serve: cannot listen on {args.host}:{port}: {exc.strerror}", file=sys.stderr)
         return 2
 
-    from bot import logs
-    from bot.settings import Settings
-    from bot.signals import SignalsFileError, load_signals
+    from bot.config.settings import Settings
+    from bot.config.signals_file import SignalsFileError, load_signals
+    from bot.ops import logs
 
     settings = Settings()
     logs.configure(settings.log_level)
@@ -47,7 +47,7 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"serve: cannot listen on {args.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
             return 2
 
-    from bot.server import run
+    from bot.app.server import run
 
     run(settings, config, sock, workers=args.workers)
     return 0
@@ -59,19 +59,19 @@ def _port_from_environment() -> int | None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from bot.check import run_check
+    from bot.tools.check import run_check
 
     return run_check(online=args.online)
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from bot.replay import run_replay
+    from bot.tools.replay import run_replay
 
     return run_replay(args.file, args.from_posthog, args.dry_run)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from bot.tools.demo import run_demo
 
     return run_demo(events_file=args.events)
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.services import Services
+    from bot.app.container import Services
 
 log = logging.getLogger(__name__)
 Listener = Callable[..., Awaitable[None]]
@@ -37,7 +37,7 @@ def settled(listener: Listener) -> Listener:
 
 def register(app: AsyncApp, services: Services) -> None:
     """Every Bolt listener. Imported here, not above, so the webhook's modules in this package load
-    without Bolt (see bot/slack_app.py)."""
+    without Bolt (see bot/app/slack_side.py)."""
     from handlers import actions, commands, views
 
     actions.register(app, services)

@@ -1,4 +1,4 @@
-"""The alert's controls. Every listener acks first (Slack's 3 seconds), then calls `bot.controls`;
+"""The alert's controls. Every listener acks first (Slack's 3 seconds), then calls `bot.actions.controls`;
 anything the clicker should know comes back as an ephemeral message on the action's response_url.
 
 `open_posthog` and `open_crm_task` are URL buttons: Slack opens the link itself and still sends a
@@ -13,13 +13,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import ids
-from bot.controls import ControlError
-from bot.panels import not_relevant_modal
+from bot.actions.controls import ControlError
+from bot.slack import ids
+from bot.slack.blocks.panels import not_relevant_modal
 from handlers import settled
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.app.container import Services
 
 
 async def ack_only(ack: AsyncAck) -> None:

@@ -1,5 +1,5 @@
 """`/posthog`: acknowledged at once (Slack allows 3 seconds, PostHog may take 30), parsed, run by
-`bot.posthog_commands`, answered on the command's response_url. Answers are ephemeral unless the
+`bot.commands.run`, answered on the command's response_url. Answers are ephemeral unless the
 user adds `--share`; a shared funnel also gets a chart when the bot may upload to the channel."""
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import ids
-from bot.command_parser import CommandError, Snoozes, parse
-from bot.mrkdwn import escape
-from bot.panels import snoozes_list
-from bot.posthog_commands import USAGE, Reply
+from bot.commands.parser import CommandError, Snoozes, parse
+from bot.commands.run import USAGE, Reply
+from bot.slack import ids
+from bot.slack.blocks.panels import snoozes_list
+from bot.slack.mrkdwn import escape
 from handlers import settled
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.app.container import Services
 
 log = logging.getLogger(__name__)
 

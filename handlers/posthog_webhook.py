@@ -13,11 +13,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.events import BodyError, parse_request
-from bot.services import Services
+from bot.app.container import Services
+from bot.ingest.credentials import may_be_signed, shared_secret_ok, standard_signature_ok
+from bot.ingest.webhook_body import BodyError, parse_request
 from bot.store import StoreUnavailable
-from bot.webhook_auth import may_be_signed, shared_secret_ok, standard_signature_ok
-from handlers.bodies import BodyTimeout, BodyTooLarge, ReadersBusy, closing, read_capped
+from handlers.body_limits import BodyTimeout, BodyTooLarge, ReadersBusy, closing, read_capped
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import Response
 
-from handlers.bodies import BodyTimeout, BodyTooLarge, ReadersBusy, closing, read_capped
+from handlers.body_limits import BodyTimeout, BodyTooLarge, ReadersBusy, closing, read_capped
 
 log = logging.getLogger(__name__)
 

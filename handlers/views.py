@@ -12,13 +12,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import ids
-from bot.controls import ControlError
-from bot.panels import REASON_BLOCK, read_modal_target, read_not_relevant
+from bot.actions.controls import ControlError
+from bot.slack import ids
+from bot.slack.blocks.panels import REASON_BLOCK, read_modal_target, read_not_relevant
 from handlers import settled
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.app.container import Services
 
 log = logging.getLogger(__name__)
 

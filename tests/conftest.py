@@ -17,11 +17,11 @@ import pytest
 import uvicorn
 from sqlalchemy import create_engine, text
 
-from bot.server import prompt_server, uvicorn_options
-from bot.services import Services, Tuning
-from bot.settings import Settings
-from bot.signals import SignalsConfig, load_signals
-from bot.web import create_app
+from bot.app.container import Services, Tuning
+from bot.app.server import prompt_server, uvicorn_options
+from bot.app.web import create_app
+from bot.config.settings import Settings
+from bot.config.signals_file import SignalsConfig, load_signals
 from tests.fakes.posthog import PROJECT_KEY, FakePostHog
 from tests.fakes.slack import SIGNING_SECRET, TOKEN, FakeSlack
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from bot import ids
-from bot.signals import load_signals
+from bot.config.signals_file import load_signals
+from bot.slack import ids
 from handlers import register
 from tests.conftest import EXAMPLE_SIGNALS, ROOT, make_settings
 
@@ -49,7 +49,7 @@ class Recorder:
 
 
 def _registered(tmp_path: Path) -> Recorder:
-    from bot.services import Services
+    from bot.app.container import Services
 
     settings = make_settings(f"sqlite:///{tmp_path / 'm.db'}")
     services = Services(settings, load_signals(EXAMPLE_SIGNALS))

@@ -17,7 +17,7 @@ import orjson
 from posthog import Posthog
 
 from bot import __version__
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
 LIB_NAME = "posthog-slack-signals"

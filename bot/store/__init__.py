@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.store.accounts import AccountStore
-from bot.store.actions import ActionStore, AlertRecord, TaskStart
-from bot.store.alerts import AlertStore
-from bot.store.events import EventStore
+from bot.store.account_state import AccountStore
+from bot.store.alert_actions import ActionStore, AlertRecord, TaskStart
+from bot.store.inbox import EventStore
+from bot.store.outbox import AlertStore
 from bot.store.records import (
     OUTCOME_PRECEDENCE,
     ClaimedAlert,

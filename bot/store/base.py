@@ -18,8 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
-from bot.db import READ_ONLY, SqliteWriteLock, is_sqlite, make_engine
 from bot.store.bulk import BulkIngest
+from bot.store.engine import READ_ONLY, SqliteWriteLock, is_sqlite, make_engine
 from bot.store.tables import alerts, inbox, metadata, workers
 
 

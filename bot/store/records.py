@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from bot.durations import format_duration
+from bot.config.durations import format_duration
 
 
 class StoreUnavailable(Exception):

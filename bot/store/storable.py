@@ -4,7 +4,7 @@ PostgreSQL's `text` cannot hold U+0000 and neither driver can encode a lone surr
 `json.loads` lets through, e.g. in a Slack payload). Left alone, one such string fails its whole
 transaction, and with group commit everyone else's in it. So every string column binds through
 `storable()`, which shows those characters as U+FFFD; identifiers are kept free of them at the
-door (see bot/events.py), so a replacement never changes what a key means.
+door (see bot/ingest/webhook_body.py), so a replacement never changes what a key means.
 """
 
 from __future__ import annotations

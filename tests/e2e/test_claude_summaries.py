@@ -9,7 +9,7 @@ import time
 import pytest
 import yaml
 
-from bot.signals import parse_signals
+from bot.config.signals_file import parse_signals
 from tests.conftest import EXAMPLE_SIGNALS, make_settings, serve, webhook_body
 from tests.fakes.anthropic import API_KEY, FakeAnthropic, error, text_message
 from tests.fakes.base import Reply
@@ -173,6 +173,6 @@ def test_identical_facts_reuse_a_cached_summary(sqlite_url, fake_slack, fake_cla
 
 
 def _facts():
-    from tests.unit.factories import acme_facts
+    from tests.support.factories import acme_facts
 
     return acme_facts()

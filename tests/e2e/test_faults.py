@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.signals import load_signals
+from bot.config.signals_file import load_signals
 from tests.conftest import (
     EXAMPLE_SIGNALS,
     POSTGRES_URL,

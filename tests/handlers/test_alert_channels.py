@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.signals import load_signals
+from bot.config.signals_file import load_signals
 from tests.conftest import EXAMPLE_SIGNALS, RunningApp, make_settings, postgres_schema, serve
 from tests.fakes.slack import FakeSlack
 from tests.support.alert_clicks import (

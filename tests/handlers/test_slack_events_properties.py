@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from bot import ids
-from bot.panels import not_relevant_modal
-from bot.signals import SignalsConfig, load_signals
+from bot.config.signals_file import SignalsConfig, load_signals
+from bot.slack import ids
+from bot.slack.blocks.panels import not_relevant_modal
 from handlers.slack_events import is_ssl_check
 from tests.conftest import EXAMPLE_SIGNALS, RunningApp, database, make_settings, serve
 from tests.fakes.posthog import FakePostHog

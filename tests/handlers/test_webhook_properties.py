@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from bot.signals import load_signals
+from bot.config.signals_file import load_signals
 from tests.conftest import EXAMPLE_SIGNALS, WEBHOOK_SECRET, database, make_settings, serve
 from tests.fakes.slack import FakeSlack
 from tests.support.burst import raw_request

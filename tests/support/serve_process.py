@@ -3,7 +3,7 @@
 
 SPEC is a JSON object: {"port": int, "settings": {...Settings kwargs...}, "signals": path,
 "tuning": {...Tuning kwargs...}}. Tests start it in its own session and may kill the whole process
-group with SIGKILL, as a crashed container would be. It runs `bot.server.run`, as `serve` does,
+group with SIGKILL, as a crashed container would be. It runs `bot.app.server.run`, as `serve` does,
 with its connection limits and its own metrics folder.
 """
 
@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import sys
 
-from bot import logs
-from bot.server import listen, run
-from bot.services import Tuning
-from bot.settings import Settings
-from bot.signals import load_signals
+from bot.app.container import Tuning
+from bot.app.server import listen, run
+from bot.config.settings import Settings
+from bot.config.signals_file import load_signals
+from bot.ops import logs
 
 
 def main() -> None:

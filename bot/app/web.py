@@ -1,0 +1,115 @@
+"""The ASGI application: `/slack/events` (handlers/slack_events, then Bolt), the PostHog webhook,
+`/healthz` and `/metrics`. Trailing-slash redirects are off: PostHog counts a 3xx as a failed delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bot.app.container import Role, Services, Tuning
+from bot.app.processes import WorkerPool
+from bot.app.slack_side import SlackSide
+from bot.config.settings import Settings
+from bot.config.signals_file import SignalsConfig
+from handlers.body_limits import ReadSlots
+from handlers.posthog_webhook import posthog_webhook
+
+log = logging.getLogger(__name__)
+
+
+HEALTH_TIMEOUT_S = 1.5  # a load balancer's probe gets its answer, 503 included, well inside its own
+
+
+async def healthz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT_S):
+            await asyncio.to_thread(services.store.ping)
+            depth = await asyncio.to_thread(services.store.queue_depth)
+    except Exception as exc:
+        body = {
+            "status": "unavailable",
+            "store": services.store.engine.dialect.name,
+            "error": type(exc).__name__,
+        }
+        return Response(orjson.dumps(body), status_code=503, media_type="application/json")
+    body = {"status": "ok", "store": services.store.engine.dialect.name, "queue_depth": depth}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+async def metrics(request: Request) -> Response:
+    services: Services = request.app.state.services
+    text = await asyncio.to_thread(services.metrics.render)
+    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+async def slack_events(request: Request) -> Response:
+    slack: SlackSide = request.app.state.slack
+    try:
+        endpoint = await slack.endpoint()
+    except Exception as exc:
+        log.error("the Slack side did not start: %s", type(exc).__name__, extra={"error": str(exc)[:300]})
+        body = orjson.dumps({"error": "Slack handling is not available; retry shortly"})
+        return Response(body, status_code=503, media_type="application/json")
+    return await endpoint(request)
+
+
+def create_app(services: Services, worker_process: WorkerPool | None = None) -> Starlette:
+    """The ASGI app for these services; with `worker_process`, the worker runs (and is supervised)
+    in that process instead of this one."""
+    slack = SlackSide(services)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await services.start()
+        supervisor = None
+        if worker_process is not None:
+            # Not waited for: the webhook answers from the start, and what it stores waits safely
+            # for the worker to come up.
+            worker_process.start()
+            supervisor = asyncio.create_task(worker_process.supervise(), name="supervise-worker")
+        slack.start()
+        try:
+            yield
+        finally:
+            await slack.stop()
+            if worker_process is not None:
+                await asyncio.to_thread(worker_process.stop)
+            if supervisor is not None:
+                supervisor.cancel()
+            await services.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/posthog/webhook", posthog_webhook, methods=["POST"]),
+            Route("/posthog/webhook/", posthog_webhook, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False
+    app.state.services = services
+    app.state.slack = slack
+    app.state.unverified_reads = ReadSlots()
+    return app
+
+
+def create_server_app(
+    settings: Settings, config: SignalsConfig, tuning: Tuning | None = None, workers: int = 1
+) -> Starlette:
+    """What `serve` runs: this process answers HTTP, supervised child processes do the work."""
+    tuning = tuning or Tuning()
+    pool = WorkerPool(settings, config, tuning, workers)
+    services = Services(settings, config, tuning, role=Role.WEB, wake_worker=pool.wake)
+    return create_app(services, pool)

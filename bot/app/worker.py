@@ -1,0 +1,242 @@
+"""The worker: claims stored events, runs the pipeline, commits each decision, hands alerts to delivery.
+
+Claims are leases in the store, so a crashed process's events are picked up again when the lease
+runs out, and several processes on one PostgreSQL database share the queue without coordination.
+An event whose processing keeps failing is retried with backoff and, after its last attempt,
+recorded as `failed`: it is never silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import traceback
+
+import orjson
+
+from bot.alerts.delivery import Delivery
+from bot.clients.posthog_writer import PostHogWriter
+from bot.decide.pipeline import Decision, Pipeline
+from bot.ops.metrics import Metrics
+from bot.store import ClaimedEvent, Commit, Finish, LedgerEntry, Store, is_row_error
+from bot.store.group_commit import Batcher
+from bot.store.until_stored import until_stored
+
+log = logging.getLogger(__name__)
+DECISION_GRACE_S = 0.5
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        pipeline: Pipeline,
+        delivery: Delivery,
+        writer: PostHogWriter,
+        metrics: Metrics,
+        worker_id: str,
+        concurrency: int = 16,
+        lease_s: float = 120.0,
+        poll_s: float = 1.0,
+        max_attempts: int = 6,
+        retry_base_s: float = 2.0,
+        inline_commits: bool = False,
+    ):
+        self.store = store
+        self.pipeline = pipeline
+        self.delivery = delivery
+        self.writer = writer
+        self.metrics = metrics
+        self.worker_id = worker_id
+        self.concurrency = concurrency
+        self.lease_s = lease_s
+        self.poll_s = poll_s
+        self.max_attempts = max_attempts
+        self.retry_base_s = retry_base_s
+        self._wake = asyncio.Event()
+        self._inline = inline_commits
+        # Decisions of concurrently processed events share one transaction (group commit).
+        self._commits: Batcher[Finish, Commit] = Batcher(
+            "worker-commit",
+            lambda items: store.finish_events(worker_id, items),
+            max_size=64,
+            inline=inline_commits,
+            isolate=is_row_error,  # one event the database refuses never holds back the others
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._tasks)
+
+    def notify(self) -> None:
+        """New events are stored: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        self._commits.start()
+        failures = 0
+        while not self._stopping:
+            free = self.concurrency - len(self._tasks)
+            if free > 0:
+                self._wake.clear()
+                try:
+                    if self._inline:
+                        claimed = self.store.claim_events(self.worker_id, free, self.lease_s)
+                    else:
+                        claimed = await asyncio.to_thread(
+                            self.store.claim_events, self.worker_id, free, self.lease_s
+                        )
+                    failures = 0
+                except Exception as exc:
+                    failures += 1
+                    log.error("cannot claim events: %s", type(exc).__name__, extra={"error": str(exc)[:500]})
+                    await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+                    continue
+                for event in claimed:
+                    task = asyncio.create_task(self._process(event))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._done)
+                if len(claimed) == free:
+                    continue  # there may be more right away
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+
+    def _stops(self) -> bool:
+        return self._stopping
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
+
+    async def stop(self, grace_s: float = DECISION_GRACE_S) -> None:
+        """Stop claiming, give decisions in progress `grace_s` to finish, then drop the rest: a
+        decision has no effect until it is committed, and its claim goes back with this process
+        (Services.stop), so the next process decides it at once. A restart waits for no enrichment
+        API or Claude."""
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            _, unfinished = await asyncio.wait(set(self._tasks), timeout=grace_s)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        self._commits.stop()
+
+    async def drain(self) -> None:
+        """Wait until nothing is being processed (used by the demo and tests)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    async def _process(self, event: ClaimedEvent) -> None:
+        extra = {"event_uuid": event.uuid, "request_id": event.request_id}
+        try:
+            decision = await self.pipeline.decide(event)
+        except Exception as exc:
+            self.metrics.pipeline_errors.inc()
+            await self._failed(event, exc)
+            return
+        commit = await self._commit(event, decision)
+        if commit is None:
+            return
+        if not commit.committed:
+            log.warning("lost the claim before committing; another worker decides", extra=extra)
+            return
+        channels = {a.id: a.channel for a in decision.alerts}
+        for alert_id in commit.alerts_created:
+            self.delivery.submit(alert_id, channels[alert_id])
+        log.info(
+            "event decided",
+            extra={
+                **extra,
+                "outcome": commit.outcome,
+                "account": decision.entry.account,
+                "alerts": commit.alerts_created,
+            },
+        )
+        if decision.writeback is not None:
+            try:
+                self.writer.write(decision.writeback)
+            except Exception as exc:  # write-back is best effort; the alert matters more
+                log.warning("PostHog write-back failed: %s", type(exc).__name__, extra=extra)
+
+    async def _commit(self, event: ClaimedEvent, decision: Decision) -> Commit | None:
+        """Commit the decision, retrying briefly while the database is busy; on giving up, hand the
+        event back so it is decided again soon (the decision has no side effects yet). A commit the
+        database refuses for what the rows hold costs an attempt like any other failure, so after
+        the last one the event is recorded as failed instead of being retried forever; an
+        unreachable database costs none."""
+        extra = {"event_uuid": event.uuid, "request_id": event.request_id}
+        for attempt in range(4):
+            try:
+                return await self._commits.submit(
+                    Finish(event.uuid, decision.entry, decision.alerts, event.received_at)
+                )
+            except Exception as exc:
+                log.warning(
+                    "commit failed (attempt %d): %s",
+                    attempt + 1,
+                    type(exc).__name__,
+                    extra={**extra, "error": str(exc)[:300]},
+                )
+                if is_row_error(exc):
+                    summary = f"commit refused: {type(exc).__name__}: {exc}"[:500]
+                    await self._retry_or_give_up(event, summary)
+                    return None
+                await asyncio.sleep(0.1 * 3**attempt)
+        await until_stored(
+            self.store.retry_event,
+            event.uuid,
+            self.worker_id,
+            "commit failed",
+            1.0,
+            stopping=self._stops,
+            extra=extra,
+        )
+        return None
+
+    async def _failed(self, event: ClaimedEvent, exc: Exception) -> None:
+        extra = {"event_uuid": event.uuid, "request_id": event.request_id, "attempt": event.attempts}
+        summary = f"{type(exc).__name__}: {exc}"[:500]
+        log.error("processing failed: %s", summary, extra={**extra, "trace": traceback.format_exc()[-2000:]})
+        await self._retry_or_give_up(event, summary)
+
+    async def _retry_or_give_up(self, event: ClaimedEvent, summary: str) -> None:
+        """Hand the event back for a later attempt with backoff; after the last one, record it as
+        `failed`, so it is never silently dropped nor retried forever."""
+        extra = {"event_uuid": event.uuid, "request_id": event.request_id, "attempt": event.attempts}
+        if event.attempts < self.max_attempts:
+            delay = min(600.0, self.retry_base_s * 2 ** (event.attempts - 1))
+            await until_stored(
+                self.store.retry_event,
+                event.uuid,
+                self.worker_id,
+                summary,
+                delay,
+                stopping=self._stops,
+                extra=extra,
+            )
+            return
+        log.error("giving up on the event after %d attempts: %s", event.attempts, summary, extra=extra)
+        entry = LedgerEntry(
+            event_uuid=event.uuid,
+            event_name=_event_name(event),
+            distinct_id=None,
+            account=None,
+            outcome="failed",
+            signals=[{"outcome": "failed", "reason": f"gave up after {event.attempts} attempts: {summary}"}],
+            event_time=None,
+            request_id=event.request_id,
+        )
+        await until_stored(
+            self.store.fail_event, event.uuid, self.worker_id, entry, stopping=self._stops, extra=extra
+        )
+
+
+def _event_name(event: ClaimedEvent) -> str:
+    try:
+        return str(orjson.loads(event.payload)["event"]["event"])[:400]
+    except Exception:
+        return "unknown"

@@ -1,0 +1,239 @@
+"""What `/posthog` does once the command is parsed: funnels from PostHog's Query API (with a chart when
+shared), test events with a dry run of the pipeline, identify and alias. Replies are data for the
+handler to send; PostHog's errors become sentences that say what to fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from bot.clients.posthog_api import FunnelStep, PostHogApi, PostHogApiError
+from bot.clients.posthog_capture import CaptureError, PostHogCapture
+from bot.commands.parser import (
+    Alias,
+    Command,
+    Funnel,
+    Help,
+    Identify,
+    SavedFunnel,
+    SendTestEvent,
+)
+from bot.config.signals_file import SignalsConfig
+from bot.decide.pipeline import Pipeline
+from bot.ingest.webhook_body import WebhookBody
+from bot.slack.blocks.funnel import RANGE_LABELS, StepRow, breakdown_blocks, fallback_text, funnel_blocks
+from bot.slack.mrkdwn import escape, escape_clip
+
+log = logging.getLogger(__name__)
+EVENT_NAMES_TTL_S = 300.0
+LIB = "posthog-slack-signals"
+
+USAGE = """*`/posthog` commands* (answers are only for you; add `--share` to post in the channel)
+• `/posthog funnel signup_started > onboarding_completed > invite_sent 30d by plan`: a funnel \
+(ranges 24h, 7d, 14d, 30d, 90d, mtd, ytd; default 7d; quote steps with spaces: "sign up")
+• `/posthog funnel AbCd1234` or an insight URL: a saved funnel
+• `/posthog test signup_completed u_42 plan=team seats=3`: capture a test event; see the alert it makes
+• `/posthog identify u_42 plan=team`: set person properties
+• `/posthog alias anon-123 u_42`: link two ids
+• `/posthog snoozes`: accounts snoozed from this channel's alerts, with Unsnooze"""
+
+
+@dataclass
+class Reply:
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+    share: bool = False
+    chart: bytes | None = None  # a PNG to upload with a shared answer
+    chart_title: str = ""
+
+
+def _problem(message: str) -> Reply:
+    """A refusal or an error; escaped, because explanations quote what PostHog answered."""
+    return Reply(text=f":warning: {escape(message)}")
+
+
+class PostHogCommands:
+    def __init__(
+        self,
+        config: SignalsConfig,
+        api: PostHogApi | None,
+        capture: PostHogCapture | None,
+        pipeline: Pipeline | None,
+    ):
+        self.config = config
+        self.api = api
+        self.capture = capture
+        self.pipeline = pipeline
+        self._event_names: tuple[float, list[str]] | None = None
+
+    async def run(self, command: Command, user_id: str) -> Reply:
+        if isinstance(command, Help):
+            return Reply(text=USAGE)
+        if isinstance(command, Funnel | SavedFunnel):
+            return await self._funnel(command)
+        if isinstance(command, SendTestEvent | Identify | Alias):
+            if user_id not in self.config.access.writers:
+                return _problem(
+                    "Only the people listed under `access.writers` in the signals file may write to PostHog "
+                    "from Slack. Nothing was sent."
+                )
+            if self.capture is None:
+                return _problem("POSTHOG_PROJECT_API_KEY is not set, so nothing can be sent to PostHog.")
+            try:
+                if isinstance(command, SendTestEvent):
+                    return await self._test(command, user_id)
+                if isinstance(command, Identify):
+                    await self.capture.set_person(command.distinct_id, command.properties)
+                    names = ", ".join(f"`{escape_clip(k, 60)}`" for k in command.properties)
+                    return Reply(
+                        text=f"Set {names} on `{escape_clip(command.distinct_id, 100)}` in PostHog.",
+                        share=command.share,
+                    )
+                await self.capture.alias(command.distinct_id, command.alias)
+                alias, target = escape_clip(command.alias, 100), escape_clip(command.distinct_id, 100)
+                return Reply(text=f"Linked `{alias}` to `{target}` in PostHog.", share=command.share)
+            except CaptureError as exc:
+                return _problem(exc.explain())
+        return Reply(text=USAGE)
+
+    # -- funnels -----------------------------------------------------------------------------------
+    async def _funnel(self, command: Funnel | SavedFunnel) -> Reply:
+        if self.api is None:
+            return _problem(
+                "Funnels need POSTHOG_PERSONAL_API_KEY (scopes query:read, insight:read, "
+                "event_definition:read) and POSTHOG_PROJECT_ID."
+            )
+        try:
+            if isinstance(command, SavedFunnel):
+                name, result, _ = await self.api.saved_funnel(command.short_id)
+                title, url, range_label = (
+                    name or command.short_id,
+                    self.api.insight_url(command.short_id),
+                    None,
+                )
+                steps_asked: list[str] = []
+            else:
+                result = await self.api.funnel(list(command.steps), command.date_from, command.breakdown)
+                title = " → ".join(command.steps) + (f" by {command.breakdown}" if command.breakdown else "")
+                url = self.api.funnel_url(list(command.steps), command.date_from, command.breakdown)
+                range_label = RANGE_LABELS[command.date_range]
+                steps_asked = list(command.steps)
+        except PostHogApiError as exc:
+            return _problem(exc.explain())
+        breakdowns = getattr(result, "breakdowns", None) or []
+        if breakdowns:
+            series = [(str(value), _rows(steps)) for value, steps in breakdowns]
+            blocks = breakdown_blocks(f"Funnel: {title}", series, range_label, url)
+            reply = Reply(text=escape_clip(f"Funnel: {title}", 300), blocks=blocks, share=command.share)
+            if command.share:  # the five largest groups, as grouped bars
+                largest = sorted(series, key=lambda item: -(item[1][0].count if item[1] else 0))[:5]
+                chart_series = [(value, [(r.name, r.count) for r in rows]) for value, rows in largest if rows]
+                from bot.commands.charts import funnel_breakdown_png
+
+                reply.chart = await asyncio.to_thread(
+                    funnel_breakdown_png, f"Funnel: {title}", chart_series, range_label
+                )
+                reply.chart_title = f"Funnel: {title}"[:200]
+            return reply
+        rows = _rows(result.steps)
+        note = await self._did_you_mean(steps_asked, rows)
+        blocks = funnel_blocks(f"Funnel: {title}", rows, range_label, url, note)
+        reply = Reply(text=fallback_text(f"Funnel: {title}", rows), blocks=blocks, share=command.share)
+        if command.share and rows:
+            # Rendering takes tens of milliseconds of CPU: not on the event loop.
+            from bot.commands.charts import funnel_png  # matplotlib loads on the first chart, not at start-up
+
+            reply.chart = await asyncio.to_thread(
+                funnel_png, f"Funnel: {title}", [(r.name, r.count) for r in rows], range_label
+            )
+            reply.chart_title = f"Funnel: {title}"[:200]
+        return reply
+
+    async def _did_you_mean(self, asked: list[str], rows: list[StepRow]) -> str | None:
+        """For steps nobody reached: the closest event names PostHog knows (typos are common)."""
+        if not asked or self.api is None or all(r.count for r in rows):
+            return None
+        try:
+            known = await self._known_events()
+        except PostHogApiError:
+            return None
+        hints = []
+        for step in asked:
+            if step in known:
+                continue
+            close = difflib.get_close_matches(step, known, n=3, cutoff=0.6)
+            hint = f"`{step}` is not an event PostHog has seen"
+            if close:
+                hint += "; did you mean " + " or ".join(f"`{name}`" for name in close) + "?"
+            hints.append(hint)
+        return ". ".join(hints) or None
+
+    async def _known_events(self) -> list[str]:
+        assert self.api is not None
+        cached = self._event_names
+        if cached is None or time.monotonic() - cached[0] > EVENT_NAMES_TTL_S:
+            cached = (time.monotonic(), await self.api.event_names())
+            self._event_names = cached
+        return cached[1]
+
+    # -- test events -------------------------------------------------------------------------------
+    async def _test(self, command: SendTestEvent, user_id: str) -> Reply:
+        assert self.capture is not None
+        distinct_id = command.distinct_id or f"slack-test-{user_id}"
+        properties = {**command.properties, "test": True, "$lib": LIB}
+        event_uuid = await self.capture.capture(command.event, distinct_id, properties)
+        lines = [
+            f":test_tube: Captured `{escape_clip(command.event, 100)}` for `{escape_clip(distinct_id, 100)}` "
+            f"(uuid `{event_uuid}`) with `test: true`."
+        ]
+        lines += await self._dry_run(command.event, distinct_id, properties, event_uuid)
+        return Reply(text="\n".join(lines), share=command.share)
+
+    async def _dry_run(
+        self, event: str, distinct_id: str, properties: dict[str, Any], event_uuid: str
+    ) -> list[str]:
+        """What the pipeline would do with this event, without storing or posting anything."""
+        if self.pipeline is None:
+            return []
+        body = WebhookBody.model_validate(
+            {
+                "event": {
+                    "uuid": event_uuid or str(uuid.uuid4()),
+                    "event": event,
+                    "distinct_id": distinct_id,
+                    "properties": properties,
+                }
+            }
+        )
+        decision = await self.pipeline.evaluate(
+            body, time.time(), f"dry-run-{event_uuid}", write_with_model=False
+        )
+        lines = ["*Dry run* (nothing was posted):"]
+        for item in decision.entry.signals:
+            signal = item.get("signal")
+            outcome = str(item.get("outcome", "")).replace("_", " ")
+            if item.get("outcome") == "alerted":
+                alert = next((a for a in decision.alerts if a.signal == signal), None)
+                where = (
+                    f"<#{alert.channel}>" if alert and alert.channel.startswith(("C", "G")) else "its channel"
+                )
+                owner = f", owner `{alert.owner}`" if alert and alert.owner else ""  # named, not pinged
+                lines.append(
+                    f"• *{escape(str(signal))}*: would alert {where} (ICP {item.get('score')}/100{owner})"
+                )
+            else:
+                label = f"*{escape(str(signal))}*: " if signal else ""
+                lines.append(f"• {label}{outcome}: {escape_clip(str(item.get('reason', '')), 300)}")
+        if decision.entry.account:
+            lines.append(f"Account: `{escape_clip(decision.entry.account, 200)}`")
+        return lines
+
+
+def _rows(steps: list[FunnelStep]) -> list[StepRow]:
+    return [StepRow(s.label, int(s.count), s.median_conversion_time) for s in steps]

@@ -1,0 +1,343 @@
+"""From a stored event to a decision: which signals match, whose account it is, what we know of the
+company, how it scores, and, for each signal that passes, the routed alert message.
+
+The decision is returned, not applied: the worker commits it atomically (where cooldowns are
+enforced), so this module does reads only and can be re-run safely after a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from bot.alerts.model import AlertFacts, HeldBack, PastSignal, alert_details
+from bot.alerts.summary_template import template_summary
+from bot.clients.posthog_writer import WriteBack
+from bot.config.signals_file import Signal, SignalsConfig
+from bot.decide.accounts import Account, person_email, resolve_account
+from bot.decide.enrich import Company, Enricher
+from bot.decide.matching import all_conditions_hold, describe_condition, lookup
+from bot.decide.routing import route
+from bot.decide.scoring import Score, score
+from bot.ingest.webhook_body import WebhookBody, WebhookPerson, parse_timestamp
+from bot.ops.metrics import Metrics
+from bot.slack.blocks.alert import alert_message
+from bot.store import ClaimedEvent, LedgerEntry, NewAlert, Store, summarise_outcomes
+from bot.store.account_state import EndedSnooze
+from bot.store.records import cooldown_reason
+
+if TYPE_CHECKING:
+    from bot.alerts.summary_claude import Summarizer
+
+HISTORY_WINDOW_S = 30 * 86400
+_LATE_ROOTS = ("company.", "account.")
+WRITEBACK_FIELDS = ("name", "domain", "employees", "industry", "funding_stage", "country", "tech_stack")
+
+
+@dataclass
+class Decision:
+    entry: LedgerEntry
+    alerts: list[NewAlert]
+    writeback: WriteBack | None = None
+
+
+def build_context(body: WebhookBody, account: Account | None, company: Mapping[str, Any]) -> dict[str, Any]:
+    """The namespace that `where`, `when` and ICP paths read: event.*, properties.*, person.*, company.*."""
+    event = body.event
+    person = dict(body.person.properties) if body.person else {}
+    email = person_email(body)
+    if email and "email" not in person:
+        person["email"] = email
+    return {
+        "event": {
+            "event": event.event,
+            "uuid": event.uuid,
+            "distinct_id": event.distinct_id,
+            "timestamp": event.timestamp,
+            "properties": event.properties,
+        },
+        "properties": event.properties,
+        "person": person,
+        "company": dict(company),
+        "groups": body.groups or {},
+        "account": {"key": account.key, "domain": account.domain, "source": account.source}
+        if account
+        else {},
+    }
+
+
+def _split_where(signal: Signal) -> tuple[dict[str, Any], dict[str, Any]]:
+    early = {k: v for k, v in signal.where.items() if not k.startswith(_LATE_ROOTS)}
+    late = {k: v for k, v in signal.where.items() if k.startswith(_LATE_ROOTS)}
+    return early, late
+
+
+def _why_not(conditions: Mapping[str, Any], context: Mapping[str, Any]) -> str:
+    for path, expected in conditions.items():
+        if not all_conditions_hold({path: expected}, context):
+            actual = lookup(context, path)
+            shown = (
+                "missing"
+                if actual is None or not isinstance(actual, str | int | float | bool)
+                else repr(actual)
+            )
+            return f"needs {describe_condition(path, expected)} (got {shown})"[:300]
+    return "conditions not met"
+
+
+def _person_name(person: WebhookPerson | None) -> str | None:
+    """The person's own name when PostHog has one; else PostHog's display name (often the email)."""
+    if person is None:
+        return None
+    name = person.properties.get("name")
+    if isinstance(name, str) and name.strip():
+        return name.strip()
+    return person.name or None
+
+
+def action_phrase(signal: Signal) -> str:
+    return signal.action or f"triggered “{signal.name}”"
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: SignalsConfig,
+        store: Store,
+        enricher: Enricher,
+        metrics: Metrics,
+        posthog_app_host: str,
+        project_id: str | None = None,
+        clock: Callable[[], float] = time.time,
+        summarizer: Summarizer | None = None,
+    ):
+        self.config = config
+        self.store = store
+        self.enricher = enricher
+        self.metrics = metrics
+        self.app_host = posthog_app_host.rstrip("/")
+        self.project_id = project_id
+        self.clock = clock
+        self.summarizer = summarizer
+        self._actions = {s.name: action_phrase(s) for s in config.signals}
+
+    async def decide(self, claimed: ClaimedEvent) -> Decision:
+        body = WebhookBody.model_validate_json(claimed.payload)
+        return await self.evaluate(body, claimed.received_at, claimed.request_id)
+
+    async def evaluate(
+        self, body: WebhookBody, received_at: float, request_id: str, write_with_model: bool = True
+    ) -> Decision:
+        """The decision for one event, with no side effects but the enrichment cache: also how a
+        dry run (`/posthog test`) shows what would happen."""
+        event = body.event
+        now = self.clock()
+        event_time = body.event_time or received_at
+        decisions: list[dict[str, Any]] = []
+
+        def entry(account: Account | None) -> LedgerEntry:
+            return LedgerEntry(
+                event_uuid=event.uuid,
+                event_name=event.event,
+                distinct_id=event.distinct_id,
+                account=account.key if account else None,
+                outcome=summarise_outcomes(decisions),
+                signals=decisions,
+                event_time=event_time,
+                request_id=request_id,
+            )
+
+        candidates = [s for s in self.config.signals if s.event == event.event]
+        early_context = build_context(body, None, {})
+        passing: list[tuple[Signal, dict[str, Any]]] = []
+        for signal in candidates:
+            early, late = _split_where(signal)
+            if all_conditions_hold(early, early_context):
+                passing.append((signal, late))
+            else:
+                decisions.append(
+                    {"signal": signal.name, "outcome": "filtered", "reason": _why_not(early, early_context)}
+                )
+        if not candidates:
+            decisions.append({"outcome": "filtered", "reason": "no signal listens to this event"})
+        if not passing:
+            return Decision(entry(None), [])
+
+        account = resolve_account(body)
+        if account is None:
+            for signal, _ in passing:
+                decisions.append(
+                    {
+                        "signal": signal.name,
+                        "outcome": "no_account",
+                        "reason": "no company_domain, company group, work email or distinct_id",
+                    }
+                )
+            return Decision(entry(None), [])
+
+        company = await self.enricher.company(account)
+        context = build_context(body, account, company.fields)
+        icp = score(self.config.icp, context)
+        state = await asyncio.to_thread(self.store.account_state, account.key, now)
+        snoozed_until, last_alerts = state.snoozed_until, state.last_alerts
+
+        alerts: list[NewAlert] = []
+        history: tuple[PastSignal, ...] | None = None
+        for signal, late in passing:
+            if not all_conditions_hold(late, context):
+                decisions.append(
+                    {"signal": signal.name, "outcome": "filtered", "reason": _why_not(late, context)}
+                )
+                continue
+            base = {"signal": signal.name, "score": icp.value}
+            if icp.value < signal.min_score:
+                decisions.append(
+                    {
+                        **base,
+                        "outcome": "below_threshold",
+                        "reason": f"ICP score {icp.value} is below {signal.min_score}",
+                    }
+                )
+                continue
+            if snoozed_until is not None:
+                until = datetime.fromtimestamp(snoozed_until, UTC).strftime("%a %-d %b %H:%M UTC")
+                decisions.append({**base, "outcome": "snoozed", "reason": f"account snoozed until {until}"})
+                continue
+            window = signal.cooldown.total_seconds()
+            if now - last_alerts.get(signal.name, float("-inf")) < window:
+                # Settled early to skip building a message; the commit re-checks atomically.
+                decisions.append({**base, "outcome": "cooldown", "reason": cooldown_reason(window)})
+                continue
+            if history is None:
+                history = await self._history(account, event.uuid, now)
+            alert = await self._alert(
+                signal,
+                body,
+                account,
+                company,
+                icp,
+                context,
+                history,
+                event_time,
+                now,
+                state.ended_snooze,
+                write_with_model,
+            )
+            alerts.append(alert)
+            decisions.append(
+                {
+                    **base,
+                    "outcome": "alerted",
+                    "alert_id": alert.id,
+                    "channel": alert.channel,
+                    "reason": f"routed to {alert.channel}",
+                }
+            )
+        return Decision(entry(account), alerts, self._writeback(body, account, company, icp))
+
+    async def _history(self, account: Account, exclude: str, now: float) -> tuple[PastSignal, ...]:
+        rows = await asyncio.to_thread(
+            self.store.account_history, account.key, now - HISTORY_WINDOW_S, exclude
+        )
+        past = []
+        for row in rows:
+            for decision in row["signals"]:
+                name = decision.get("signal")
+                if name and decision.get("outcome") != "filtered" and row["event_time"] is not None:
+                    past.append(PastSignal(self._actions.get(name, f"triggered “{name}”"), row["event_time"]))
+        return tuple(past)
+
+    def _links(self, body: WebhookBody) -> tuple[str | None, str | None, str]:
+        person_url = body.person.url if body.person else None
+        event_url = body.event.url
+        if person_url:
+            return person_url, event_url, person_url
+        project = f"/project/{quote(self.project_id, safe='')}" if self.project_id else ""
+        distinct = quote(body.event.distinct_id or "", safe="")
+        fallback = f"{self.app_host}{project}/person/{distinct}" if distinct else (event_url or self.app_host)
+        return None, event_url, fallback
+
+    async def _alert(
+        self,
+        signal: Signal,
+        body: WebhookBody,
+        account: Account,
+        company: Company,
+        icp: Score,
+        context: Mapping[str, Any],
+        history: tuple[PastSignal, ...],
+        event_time: float,
+        now: float,
+        ended_snooze: EndedSnooze | None = None,
+        write_with_model: bool = True,
+    ) -> NewAlert:
+        decision = route(self.config.routing, context)
+        held_back = (
+            HeldBack(ended_snooze.held_back, ended_snooze.snoozed_by, ended_snooze.until)
+            if ended_snooze
+            else None
+        )
+        person_url, event_url, posthog_url = self._links(body)
+        person = body.person
+        facts = AlertFacts(
+            alert_id=uuid.uuid4().hex,
+            signal_name=signal.name,
+            action=self._actions[signal.name],
+            priority=signal.priority,
+            event_name=body.event.event,
+            event_uuid=body.event.uuid,
+            event_time=parse_timestamp(body.event.timestamp) or event_time,
+            distinct_id=body.event.distinct_id,
+            person_name=_person_name(person),
+            person_email=person_email(body),
+            account_key=account.key,
+            account_source=account.source,
+            company=company.fields,
+            properties=body.event.properties,
+            score=icp,
+            route=decision,
+            history=history,
+            person_url=person_url,
+            event_url=event_url,
+            posthog_url=posthog_url,
+            now=now,
+            held_back=held_back,
+        )
+        summary = template_summary(facts)
+        written = await self.summarizer.write(facts) if self.summarizer and write_with_model else None
+        self.metrics.summaries.labels(kind="claude" if written else "template").inc()
+        if written:
+            summary = written.text()
+        return NewAlert(
+            id=facts.alert_id,
+            signal=signal.name,
+            account=account.key,
+            channel=decision.channel,
+            owner=decision.owner,
+            score=icp.value,
+            message=alert_message(facts, summary, written),
+            cooldown_s=signal.cooldown.total_seconds(),
+            details=alert_details(facts, summary),
+            reports_snooze=ended_snooze.id if ended_snooze else None,
+        )
+
+    @staticmethod
+    def _writeback(body: WebhookBody, account: Account, company: Company, icp: Score) -> WriteBack | None:
+        learned = [s for s in company.sources if s != "PostHog group"]
+        if not learned:
+            return None
+        fields = {
+            k: company.fields[k] for k in WRITEBACK_FIELDS if company.fields.get(k) not in (None, "", [])
+        }
+        person = {f"company_{k}": v for k, v in fields.items()}
+        person["icp_score"] = icp.value
+        group = {**fields, "icp_score": icp.value} if account.group_key else {}
+        return WriteBack(
+            distinct_id=body.event.distinct_id, person=person, group_key=account.group_key, group=group
+        )

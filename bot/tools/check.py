@@ -1,0 +1,245 @@
+"""`python -m bot check`: say exactly what is wrong with the settings and the signals file, and, with
+`--online`, whether each configured credential works. Exit 0 only when nothing is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+import httpx
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from bot.config.settings import Settings, secret
+from bot.config.signals_file import SignalsConfig, SignalsFileError, load_signals
+
+Status = Literal["ok", "error", "note"]
+_MARKS = {"ok": "[green]ok[/]", "error": "[red]error[/]", "note": "[yellow]note[/]"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: Status
+    subject: str
+    detail: str
+
+
+def settings_findings() -> tuple[Settings | None, list[Finding]]:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        findings = [
+            Finding("error", str(err["loc"][0]).upper(), err["msg"].removeprefix("Value error, "))
+            for err in exc.errors()
+        ]
+        return None, findings
+    findings = [
+        Finding("error", name, "required by `serve` but not set") for name in settings.missing_for_serve()
+    ]
+    signing = secret(settings.posthog_webhook_signing_secret)
+    if signing:
+        from bot.ingest.credentials import signing_key
+
+        try:
+            signing_key(signing)
+        except ValueError as exc:
+            findings.append(Finding("error", "POSTHOG_WEBHOOK_SIGNING_SECRET", str(exc).split(": ", 1)[-1]))
+    if not secret(settings.posthog_project_api_key):
+        findings.append(Finding("note", "POSTHOG_PROJECT_API_KEY", "not set: enrichment is not written back"))
+    if not secret(settings.posthog_personal_api_key):
+        findings.append(
+            Finding("note", "POSTHOG_PERSONAL_API_KEY", "not set: /posthog funnels are unavailable")
+        )
+    if not secret(settings.anthropic_api_key):
+        findings.append(Finding("note", "ANTHROPIC_API_KEY", "not set: alerts use template summaries"))
+    elif settings.summary_timeout_s > 20:
+        findings.append(
+            Finding("note", "SUMMARY_TIMEOUT_S", "alerts wait this long for Claude before the template")
+        )
+    if not secret(settings.hubspot_access_token):
+        findings.append(Finding("note", "HUBSPOT_ACCESS_TOKEN", "not set: CRM tasks stay in the bot's store"))
+    if not findings or all(f.status == "note" for f in findings):
+        findings.insert(0, Finding("ok", "settings", "all required settings are present"))
+    return settings, findings
+
+
+def signals_findings(path: str) -> tuple[SignalsConfig | None, list[Finding]]:
+    try:
+        config = load_signals(path)
+    except SignalsFileError as exc:
+        return None, [
+            Finding("error", f"{exc.file}: {where}" if where else str(exc.file), reason)
+            for where, reason in exc.problems
+        ]
+    findings = [
+        Finding(
+            "ok",
+            path,
+            f"{len(config.signals)} signals, {len(config.icp)} ICP criteria, {len(config.routing)} routes",
+        )
+    ]
+    if config.enrichment.file is not None:
+        from bot.decide.enrich import load_companies_file
+
+        try:
+            companies = load_companies_file(config.enrichment.file)
+            findings.append(Finding("ok", str(config.enrichment.file), f"{len(companies)} companies"))
+        except ValueError as exc:
+            findings.append(Finding("error", "enrichment.file", str(exc)))
+    http = config.enrichment.http
+    if http is not None and http.auth_env and not os.environ.get(http.auth_env, "").strip():
+        findings.append(
+            Finding("error", "enrichment.http.auth_env", f"environment variable {http.auth_env} is not set")
+        )
+    return config, findings
+
+
+def database_findings(settings: Settings) -> list[Finding]:
+    from bot.store import Store
+
+    try:
+        store = Store.from_url(settings.database_url, busy_timeout_s=2, connect_timeout_s=3)
+        store.ping()
+        store.dispose()
+    except Exception as exc:
+        return [Finding("error", "DATABASE_URL", f"cannot connect: {type(exc).__name__}: {str(exc)[:200]}")]
+    return [Finding("ok", "DATABASE_URL", "the database answers")]
+
+
+def online_findings(settings: Settings, config: SignalsConfig | None) -> list[Finding]:
+    """Try each configured credential against its API, with short timeouts."""
+    findings: list[Finding] = []
+    with httpx.Client(timeout=5) as client:
+
+        def attempt(subject: str, request: httpx.Request, ok: str) -> None:
+            try:
+                response = client.send(request)
+            except httpx.HTTPError as exc:
+                findings.append(Finding("error", subject, f"unreachable: {type(exc).__name__}"))
+                return
+            if subject == "SLACK_BOT_TOKEN":
+                body = (
+                    response.json()
+                    if response.headers.get("content-type", "").startswith("application/json")
+                    else {}
+                )
+                if body.get("ok"):
+                    findings.append(
+                        Finding("ok", subject, f"{ok} as {body.get('user')} in {body.get('team')}")
+                    )
+                else:
+                    findings.append(
+                        Finding("error", subject, f"Slack says {body.get('error', response.status_code)}")
+                    )
+            elif response.status_code < 400:
+                findings.append(Finding("ok", subject, ok))
+            else:
+                findings.append(
+                    Finding("error", subject, f"HTTP {response.status_code}: {response.text[:160]}")
+                )
+
+        token = secret(settings.slack_bot_token)
+        if token:
+            attempt(
+                "SLACK_BOT_TOKEN",
+                client.build_request(
+                    "POST", settings.slack_api_url + "auth.test", headers={"Authorization": f"Bearer {token}"}
+                ),
+                "valid",
+            )
+        project_key = secret(settings.posthog_project_api_key)
+        if project_key:
+            attempt(
+                "POSTHOG_PROJECT_API_KEY",
+                client.build_request(
+                    "POST",
+                    settings.posthog_host + "/flags/?v=2",
+                    json={"api_key": project_key, "distinct_id": "posthog-slack-signals-check"},
+                ),
+                "accepted by " + settings.posthog_host,
+            )
+        personal_key = secret(settings.posthog_personal_api_key)
+        if personal_key and settings.posthog_project_id:
+            attempt(
+                "POSTHOG_PERSONAL_API_KEY",
+                client.build_request(
+                    "POST",
+                    f"{settings.posthog_app_host}/api/projects/{settings.posthog_project_id}/query/",
+                    headers={"Authorization": f"Bearer {personal_key}"},
+                    json={
+                        "query": {"kind": "HogQLQuery", "query": "SELECT 1"},
+                        "name": "posthog-slack-signals check",
+                    },
+                ),
+                "can run queries",
+            )
+        anthropic_key = secret(settings.anthropic_api_key)
+        if anthropic_key:  # listing models costs no tokens
+            base = (settings.anthropic_base_url or "https://api.anthropic.com").rstrip("/")
+            attempt(
+                "ANTHROPIC_API_KEY",
+                client.build_request(
+                    "GET",
+                    base + "/v1/models",
+                    headers={"x-api-key": anthropic_key, "anthropic-version": "2023-06-01"},
+                ),
+                "valid",
+            )
+        hubspot = secret(settings.hubspot_access_token)
+        if hubspot:
+            attempt(
+                "HUBSPOT_ACCESS_TOKEN",
+                client.build_request(
+                    "GET",
+                    settings.hubspot_api_url + "/account-info/v3/details",  # as the bot itself calls
+                    headers={"Authorization": f"Bearer {hubspot}"},
+                ),
+                "valid",
+            )
+        http = config.enrichment.http if config else None
+        if http is not None:
+            headers = {}
+            if http.auth_header and http.auth_env:
+                headers[http.auth_header] = http.auth_prefix + os.environ.get(http.auth_env, "")
+            request = client.build_request(
+                "GET", http.url.replace("{domain}", "posthog.com"), headers=headers
+            )
+            try:
+                response = client.send(request)
+                status: Status = "ok" if response.status_code in (200, *http.not_found_status) else "error"
+                findings.append(Finding(status, "enrichment.http", f"HTTP {response.status_code}"))
+            except httpx.HTTPError as exc:
+                findings.append(Finding("error", "enrichment.http", f"unreachable: {type(exc).__name__}"))
+    return findings
+
+
+def run_check(online: bool = False, console: Console | None = None) -> int:
+    console = console or Console()
+    settings, findings = settings_findings()
+    config = None
+    if settings is not None:
+        config, signal_results = signals_findings(settings.signals_config)
+        findings += signal_results
+        findings += database_findings(settings)
+        if online:
+            findings += online_findings(settings, config)
+    table = Table(title="posthog-slack-signals check", show_lines=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("what")
+    table.add_column("detail")
+    for finding in findings:
+        table.add_row(_MARKS[finding.status], finding.subject, finding.detail)
+    console.print(table)
+    errors = [f for f in findings if f.status == "error"]
+    if errors:
+        console.print(f"[red]{len(errors)} problem(s) to fix:[/]")
+        for finding in errors:  # unwrapped, one per line, for logs and scripts
+            console.print(
+                f"error: {finding.subject}: {finding.detail}", soft_wrap=True, markup=False, highlight=False
+            )
+        return 1
+    console.print("[green]All good.[/]")
+    return 0

@@ -1,0 +1,65 @@
+"""The CRM task's contents: pure functions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.actions import task_content as crm
+from bot.config.signals_file import Crm
+
+DETAILS = {
+    "signal": "Trial finished onboarding",
+    "priority": "high",
+    "account_label": "Acme <Corp>",
+    "domain": "acme.com",
+    "summary": "Trial user from Acme & co finished onboarding. <script>alert(1)</script>",
+    "score": 80,
+    "breakdown": [
+        {"name": "Company size", "status": "met", "detail": "240, wanted 50–2,000"},
+        {"name": "Funded", "status": "unknown", "detail": "no company.funding_stage"},
+    ],
+    "owner": "U0OWNER1",
+    "person_url": "https://us.posthog.com/person/u_1",
+    "event_url": "javascript:alert(1)",
+}
+
+
+def test_business_days_skip_weekends():
+    friday = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+    assert crm.add_business_days(friday, 2) == datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # Tuesday
+    saturday = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+    assert crm.add_business_days(saturday, 0).weekday() == 0  # never due on a weekend
+    assert crm.add_business_days(saturday, 1) == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def test_due_date_follows_the_signals_file():
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC).timestamp()  # a Monday
+    assert crm.due_date(now, Crm(due_in_business_days=3)) == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+
+def test_owner_mapping_then_company_owner_then_nobody():
+    config = Crm(owners={"U0OWNER1": "111"})
+    assert crm.owner(DETAILS, config, company_owner="222") == "111"
+    assert crm.owner({**DETAILS, "owner": "U0OTHER"}, config, company_owner="222") == "222"
+    assert crm.owner({**DETAILS, "owner": None}, config, company_owner=None) is None
+
+
+def test_priority_from_the_signal():
+    assert crm.priority(DETAILS) == "HIGH"
+    assert crm.priority({"priority": "low"}) == "LOW"
+    assert crm.priority({}) == "MEDIUM"
+
+
+def test_body_is_html_escaped_with_safe_links_and_the_marker():
+    body = crm.body(DETAILS, "a1b2")
+    assert "<script>" not in body and "&lt;script&gt;" in body
+    assert "Acme &amp; co" in body
+    assert "✓ Company size" in body and "? Funded" in body
+    assert 'href="https://us.posthog.com/person/u_1"' in body
+    assert "javascript:" not in body
+    assert crm.marker("a1b2") in body
+
+
+def test_subject_names_account_and_signal_and_is_bounded():
+    assert crm.subject(DETAILS) == "Follow up: Acme <Corp> — Trial finished onboarding"
+    assert len(crm.subject({**DETAILS, "account_label": "x" * 1000})) <= crm.SUBJECT_LIMIT

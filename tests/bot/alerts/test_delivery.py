@@ -1,0 +1,105 @@
+"""Delivery through the real AsyncWebClient against the fake Slack, at the store level."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bot.alerts.delivery import Delivery, make_slack_client
+from bot.ops.metrics import Metrics
+from bot.store import LedgerEntry, NewAlert, Store
+from tests.fakes.slack import TOKEN
+
+
+def _store_with_alert(db_url: str) -> Store:
+    store = Store.from_url(db_url)
+    store.create()
+    from bot.store import InboxRow
+
+    store.ingest([InboxRow("e1", "ev", b"{}", time.time(), "r1", "pending")], [])
+    store.heartbeat("w1")
+    store.claim_events("w1", 1, 60)
+    entry = LedgerEntry(
+        "e1",
+        "ev",
+        "u1",
+        "acme.com",
+        "alerted",
+        [{"signal": "S", "outcome": "alerted", "alert_id": "a1"}],
+        time.time(),
+        "r1",
+    )
+    message = {
+        "text": "hello",
+        "blocks": [],
+        "metadata": {"event_type": "posthog_signal", "event_payload": {"alert_id": "a1"}},
+    }
+    store.finish_event(
+        "e1", "w1", entry, [NewAlert("a1", "S", "acme.com", "C0AE1", None, 50, message, 60)], 1.0
+    )
+    return store
+
+
+def _deliver(store: Store, fake_slack, **options) -> None:
+    async def go():
+        client = make_slack_client(TOKEN, fake_slack.api_url, 0.01)
+        delivery = Delivery(store, client, Metrics(), "w1", min_interval_s=0, **options)
+        delivery.submit("a1", "C0AE1")
+        await delivery.drain()
+
+    asyncio.run(go())
+
+
+def test_posts_once_and_stores_the_ts(db_url, fake_slack):
+    store = _store_with_alert(db_url)
+    _deliver(store, fake_slack)
+    _deliver(store, fake_slack)  # submitting again does nothing: it is posted
+    assert len(fake_slack.posted()) == 1
+    alert = store.get_alert("a1")
+    assert alert["status"] == "posted" and alert["ts"] == fake_slack.posted_ts()[0]
+
+
+def test_a_process_whose_heartbeat_is_late_does_not_post(sqlite_url, fake_slack):
+    store = _store_with_alert(sqlite_url)
+    _deliver(store, fake_slack, may_act=lambda: False)
+    assert fake_slack.posted() == []
+    alert = store.get_alert("a1")
+    assert alert["status"] == "pending" and alert["sending_since"] is None  # safe to post later
+
+
+def test_refused_connections_spend_no_attempts_and_give_up_after_the_outage_limit(sqlite_url):
+    """Slack refusing connections (an outage, or a wrong SLACK_API_URL) is retried every retry
+    interval without spending the alert's attempts (2 here); the alert is recorded as failed only
+    once Slack has been unreachable for the outage limit (0.5 s here, an hour in production)."""
+    store = _store_with_alert(sqlite_url)
+    created = store.get_alert("a1")["created_at"]
+
+    async def go() -> None:
+        client = make_slack_client(TOKEN, "http://127.0.0.1:9/api/", 0.01)  # nothing listens there
+        delivery = Delivery(
+            store,
+            client,
+            Metrics(),
+            "w1",
+            min_interval_s=0,
+            poll_s=0.05,
+            max_attempts=2,
+            retry_base_s=0.05,
+            outage_limit_s=0.5,
+        )
+        running = asyncio.create_task(delivery.run())
+        delivery.submit("a1", "C0AE1")
+        deadline = time.time() + 5
+        while store.get_alert("a1")["status"] != "failed" and time.time() < deadline:
+            await asyncio.sleep(0.02)
+        await delivery.stop()
+        running.cancel()
+
+    asyncio.run(go())
+    alert = store.get_alert("a1")
+    assert alert["status"] == "failed"
+    assert alert["posted_at"] is None
+    assert time.time() - created >= 0.5
+    assert "cannot connect to Slack" in alert["error"]
+    entry = store.ledger_entries(["e1"])[0]
+    assert entry["outcome"] == "failed"

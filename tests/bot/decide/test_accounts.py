@@ -1,0 +1,173 @@
+"""Which account an event belongs to, in the SPEC's order, and how domains are normalised."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.decide.accounts import free_mail_domains, is_free_mail, normalise_domain, resolve_account
+from tests.support.factories import body
+
+# --- domain normalisation ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "domain"),
+    [
+        ("acme.com", "acme.com"),
+        ("ACME.COM", "acme.com"),
+        ("  Acme.com  ", "acme.com"),
+        ("www.acme.com", "acme.com"),
+        ("WWW.Acme.com.", "acme.com"),
+        ("https://www.Acme.com/pricing?plan=pro#top", "acme.com"),
+        ("http://acme.com:8080", "acme.com"),
+        ("acme.com/about", "acme.com"),
+        ("https://jane:secret@acme.com/x", "acme.com"),
+        ("https://acme.com/?ref=jane@gmail.com", "acme.com"),  # an email in the query is not the host
+        ("jane@acme.com", "acme.com"),
+        ("Jane.Doe@Sub.Acme.co.uk", "sub.acme.co.uk"),
+        ("mailto:jane@acme.com", "acme.com"),
+        ("umbrella.co.uk", "umbrella.co.uk"),
+        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+    ],
+)
+def test_normalise_domain(value, domain):
+    assert normalise_domain(value) == domain
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "   ",
+        "Acme Corp",
+        "localhost",
+        "acme",
+        "a..b",
+        "-acme.com",
+        "acme-.com",
+        "acme.c",
+        "http://",
+        "javascript:alert(1)",
+        "jane@",
+        "@",
+        "<!channel>.com",
+        "acme.com<script>",
+        "x" * 300 + ".com",
+        None,
+        42,
+        ["acme.com"],
+        {"domain": "acme.com"},
+    ],
+)
+def test_junk_is_not_a_domain(value):
+    assert normalise_domain(value) is None
+
+
+def test_free_mail_list_is_loaded():
+    assert {"gmail.com", "yahoo.com", "hotmail.com", "outlook.com"} <= free_mail_domains()
+    assert is_free_mail("gmail.com")
+    assert not is_free_mail("acme.com")
+
+
+# --- resolution order -------------------------------------------------------------------------------
+
+EVERYTHING = {
+    "properties": {"company_domain": "https://www.Acme.com", "$groups": {"company": "globex.de"}},
+    "groups": {"company": {"id": "initech.com", "properties": {"name": "Initech"}}},
+    "person": {"properties": {"email": "jane@hooli.io"}},
+}
+
+
+def test_company_domain_property_comes_first():
+    account = resolve_account(body(**EVERYTHING))
+    assert (account.key, account.domain, account.source) == (
+        "acme.com",
+        "acme.com",
+        "company_domain property",
+    )
+    assert not account.is_person
+
+
+def test_then_the_company_group_from_the_body():
+    account = resolve_account(body(**{**EVERYTHING, "properties": {"$groups": {"company": "globex.de"}}}))
+    assert (account.key, account.domain, account.source) == (
+        "initech.com",
+        "initech.com",
+        "PostHog company group",
+    )
+    assert account.group_key == "initech.com"
+    assert account.group_properties == {"name": "Initech"}
+
+
+def test_then_the_company_group_from_event_properties():
+    account = resolve_account(
+        body(
+            properties={"$groups": {"company": "globex.de"}},
+            person={"properties": {"email": "jane@hooli.io"}},
+        )
+    )
+    assert (account.key, account.source, account.group_key) == (
+        "globex.de",
+        "PostHog company group",
+        "globex.de",
+    )
+
+
+def test_a_group_keyed_by_id_uses_its_domain_property():
+    account = resolve_account(
+        body(groups={"company": {"id": "org_8812", "properties": {"domain": "https://www.initech.com/"}}})
+    )
+    assert (account.key, account.domain, account.group_key) == ("initech.com", "initech.com", "org_8812")
+
+
+def test_a_group_without_a_domain_is_still_the_account():
+    account = resolve_account(body(properties={"$groups": {"company": "org_8812"}}))
+    assert (account.key, account.domain, account.group_key) == ("group:org_8812", None, "org_8812")
+
+
+def test_numeric_group_key():
+    account = resolve_account(body(properties={"$groups": {"company": 8812}}))
+    assert account.group_key == "8812"
+
+
+def test_other_group_types_are_ignored():
+    account = resolve_account(
+        body(properties={"$groups": {"project": "p1"}}, groups={"organization": {"id": "org_1"}})
+    )
+    assert account.source == "person"
+
+
+def test_then_the_persons_email_domain():
+    account = resolve_account(body(person={"properties": {"email": "Jane@Hooli.IO"}}))
+    assert (account.key, account.domain, account.source) == ("hooli.io", "hooli.io", "email domain")
+
+
+def test_email_in_event_properties_counts_when_the_person_has_none():
+    account = resolve_account(body(properties={"$email": "jane@initech.com"}, person=None))
+    assert (account.key, account.source) == ("initech.com", "email domain")
+
+
+@pytest.mark.parametrize(
+    "email", ["jane@gmail.com", "JANE@GMAIL.COM", "jane@yahoo.com", "jane@hotmail.co.uk"]
+)
+def test_free_mail_is_skipped_and_the_account_is_the_person(email):
+    account = resolve_account(body(person={"properties": {"email": email}}, distinct_id="user_42"))
+    assert (account.key, account.domain, account.source) == ("person:user_42", None, "person")
+    assert account.is_person
+
+
+def test_junk_company_domain_falls_through_to_the_next_source():
+    account = resolve_account(
+        body(properties={"company_domain": "Acme Corp"}, person={"properties": {"email": "jane@hooli.io"}})
+    )
+    assert (account.key, account.source) == ("hooli.io", "email domain")
+
+
+def test_nothing_known_keeps_the_event_at_person_level():
+    account = resolve_account(body(distinct_id="anon-7"))
+    assert (account.key, account.domain, account.source) == ("person:anon-7", None, "person")
+
+
+def test_numeric_distinct_id_person_account():
+    account = resolve_account(body(distinct_id=12345))  # type: ignore[arg-type]
+    assert account.key == "person:12345"
