@@ -17,6 +17,7 @@ import orjson
 
 from bot.alerts.delivery import Delivery
 from bot.clients.posthog_writer import PostHogWriter
+from bot.decide.outcomes import Outcome, SignalDecision, gave_up
 from bot.decide.pipeline import Decision, Pipeline
 from bot.ops.metrics import Metrics
 from bot.store import ClaimedEvent, Commit, Finish, LedgerEntry, Store, is_row_error
@@ -220,13 +221,12 @@ class Worker:
             )
             return
         log.error("giving up on the event after %d attempts: %s", event.attempts, summary, extra=extra)
-        entry = LedgerEntry(
+        entry = LedgerEntry.of(
+            [SignalDecision(outcome=Outcome.FAILED, reason=gave_up(event.attempts, summary))],
             event_uuid=event.uuid,
             event_name=_event_name(event),
             distinct_id=None,
             account=None,
-            outcome="failed",
-            signals=[{"outcome": "failed", "reason": f"gave up after {event.attempts} attempts: {summary}"}],
             event_time=None,
             request_id=event.request_id,
         )

@@ -25,6 +25,7 @@ from bot.commands.parser import (
     SendTestEvent,
 )
 from bot.config.signals_file import SignalsConfig
+from bot.decide.outcomes import Outcome
 from bot.decide.pipeline import Pipeline
 from bot.ingest.webhook_body import WebhookBody
 from bot.slack.blocks.funnel import RANGE_LABELS, StepRow, breakdown_blocks, fallback_text, funnel_blocks
@@ -216,20 +217,18 @@ class PostHogCommands:
         )
         lines = ["*Dry run* (nothing was posted):"]
         for item in decision.entry.signals:
-            signal = item.get("signal")
-            outcome = str(item.get("outcome", "")).replace("_", " ")
-            if item.get("outcome") == "alerted":
-                alert = next((a for a in decision.alerts if a.signal == signal), None)
+            if item.outcome is Outcome.ALERTED:
+                alert = next((a for a in decision.alerts if a.signal == item.signal), None)
                 where = (
                     f"<#{alert.channel}>" if alert and alert.channel.startswith(("C", "G")) else "its channel"
                 )
                 owner = f", owner `{alert.owner}`" if alert and alert.owner else ""  # named, not pinged
                 lines.append(
-                    f"• *{escape(str(signal))}*: would alert {where} (ICP {item.get('score')}/100{owner})"
+                    f"• *{escape(str(item.signal))}*: would alert {where} (ICP {item.score}/100{owner})"
                 )
             else:
-                label = f"*{escape(str(signal))}*: " if signal else ""
-                lines.append(f"• {label}{outcome}: {escape_clip(str(item.get('reason', '')), 300)}")
+                label = f"*{escape(item.signal)}*: " if item.signal else ""
+                lines.append(f"• {label}{item.outcome.label}: {escape_clip(item.reason, 300)}")
         if decision.entry.account:
             lines.append(f"Account: `{escape_clip(decision.entry.account, 200)}`")
         return lines

@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -23,14 +22,23 @@ from bot.config.signals_file import Signal, SignalsConfig
 from bot.decide.accounts import Account, person_email, resolve_account
 from bot.decide.enrich import Company, Enricher
 from bot.decide.matching import all_conditions_hold, describe_condition, lookup
+from bot.decide.outcomes import (
+    NO_ACCOUNT,
+    Outcome,
+    SignalDecision,
+    below_threshold,
+    in_cooldown,
+    no_signal_listens,
+    routed_to,
+    snoozed_until,
+)
 from bot.decide.routing import route
 from bot.decide.scoring import Score, score
 from bot.ingest.webhook_body import WebhookBody, WebhookPerson, parse_timestamp
 from bot.ops.metrics import Metrics
 from bot.slack.blocks.alert import alert_message
-from bot.store import ClaimedEvent, LedgerEntry, NewAlert, Store, summarise_outcomes
+from bot.store import ClaimedEvent, LedgerEntry, NewAlert, Store
 from bot.store.account_state import EndedSnooze
-from bot.store.records import cooldown_reason
 
 if TYPE_CHECKING:
     from bot.alerts.summary_claude import Summarizer
@@ -139,16 +147,15 @@ class Pipeline:
         event = body.event
         now = self.clock()
         event_time = body.event_time or received_at
-        decisions: list[dict[str, Any]] = []
+        decisions: list[SignalDecision] = []
 
         def entry(account: Account | None) -> LedgerEntry:
-            return LedgerEntry(
+            return LedgerEntry.of(
+                decisions,
                 event_uuid=event.uuid,
                 event_name=event.event,
                 distinct_id=event.distinct_id,
                 account=account.key if account else None,
-                outcome=summarise_outcomes(decisions),
-                signals=decisions,
                 event_time=event_time,
                 request_id=request_id,
             )
@@ -162,10 +169,12 @@ class Pipeline:
                 passing.append((signal, late))
             else:
                 decisions.append(
-                    {"signal": signal.name, "outcome": "filtered", "reason": _why_not(early, early_context)}
+                    SignalDecision(
+                        signal=signal.name, outcome=Outcome.FILTERED, reason=_why_not(early, early_context)
+                    )
                 )
         if not candidates:
-            decisions.append({"outcome": "filtered", "reason": "no signal listens to this event"})
+            decisions.append(no_signal_listens())
         if not passing:
             return Decision(entry(None), [])
 
@@ -173,11 +182,7 @@ class Pipeline:
         if account is None:
             for signal, _ in passing:
                 decisions.append(
-                    {
-                        "signal": signal.name,
-                        "outcome": "no_account",
-                        "reason": "no company_domain, company group, work email or distinct_id",
-                    }
+                    SignalDecision(signal=signal.name, outcome=Outcome.NO_ACCOUNT, reason=NO_ACCOUNT)
                 )
             return Decision(entry(None), [])
 
@@ -185,34 +190,34 @@ class Pipeline:
         context = build_context(body, account, company.fields)
         icp = score(self.config.icp, context)
         state = await asyncio.to_thread(self.store.account_state, account.key, now)
-        snoozed_until, last_alerts = state.snoozed_until, state.last_alerts
+        last_alerts = state.last_alerts
 
         alerts: list[NewAlert] = []
         history: tuple[PastSignal, ...] | None = None
         for signal, late in passing:
             if not all_conditions_hold(late, context):
                 decisions.append(
-                    {"signal": signal.name, "outcome": "filtered", "reason": _why_not(late, context)}
+                    SignalDecision(
+                        signal=signal.name, outcome=Outcome.FILTERED, reason=_why_not(late, context)
+                    )
                 )
                 continue
-            base = {"signal": signal.name, "score": icp.value}
+
+            def decided(outcome: Outcome, reason: str, signal: Signal = signal) -> SignalDecision:
+                return SignalDecision(signal=signal.name, outcome=outcome, reason=reason, score=icp.value)
+
             if icp.value < signal.min_score:
                 decisions.append(
-                    {
-                        **base,
-                        "outcome": "below_threshold",
-                        "reason": f"ICP score {icp.value} is below {signal.min_score}",
-                    }
+                    decided(Outcome.BELOW_THRESHOLD, below_threshold(icp.value, signal.min_score))
                 )
                 continue
-            if snoozed_until is not None:
-                until = datetime.fromtimestamp(snoozed_until, UTC).strftime("%a %-d %b %H:%M UTC")
-                decisions.append({**base, "outcome": "snoozed", "reason": f"account snoozed until {until}"})
+            if state.snoozed_until is not None:
+                decisions.append(decided(Outcome.SNOOZED, snoozed_until(state.snoozed_until)))
                 continue
             window = signal.cooldown.total_seconds()
             if now - last_alerts.get(signal.name, float("-inf")) < window:
                 # Settled early to skip building a message; the commit re-checks atomically.
-                decisions.append({**base, "outcome": "cooldown", "reason": cooldown_reason(window)})
+                decisions.append(decided(Outcome.COOLDOWN, in_cooldown(window)))
                 continue
             if history is None:
                 history = await self._history(account, event.uuid, now)
@@ -231,13 +236,9 @@ class Pipeline:
             )
             alerts.append(alert)
             decisions.append(
-                {
-                    **base,
-                    "outcome": "alerted",
-                    "alert_id": alert.id,
-                    "channel": alert.channel,
-                    "reason": f"routed to {alert.channel}",
-                }
+                decided(Outcome.ALERTED, routed_to(alert.channel)).model_copy(
+                    update={"alert_id": alert.id, "channel": alert.channel}
+                )
             )
         return Decision(entry(account), alerts, self._writeback(body, account, company, icp))
 
@@ -245,13 +246,13 @@ class Pipeline:
         rows = await asyncio.to_thread(
             self.store.account_history, account.key, now - HISTORY_WINDOW_S, exclude
         )
-        past = []
-        for row in rows:
-            for decision in row["signals"]:
-                name = decision.get("signal")
-                if name and decision.get("outcome") != "filtered" and row["event_time"] is not None:
-                    past.append(PastSignal(self._actions.get(name, f"triggered “{name}”"), row["event_time"]))
-        return tuple(past)
+        return tuple(
+            PastSignal(self._actions.get(d.signal, f"triggered “{d.signal}”"), row.event_time)
+            for row in rows
+            if row.event_time is not None
+            for d in row.decisions
+            if d.signal and d.outcome is not Outcome.FILTERED
+        )
 
     def _links(self, body: WebhookBody) -> tuple[str | None, str | None, str]:
         person_url = body.person.url if body.person else None

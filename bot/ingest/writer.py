@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from bot.decide.outcomes import Outcome, no_signal_listens
 from bot.ingest.webhook_body import Incoming, WebhookBody
 from bot.store import InboxRow, LedgerEntry, Store, StoreUnavailable, is_row_error
 from bot.store.group_commit import Batcher
@@ -32,6 +33,9 @@ class _Submission:
     decided: list[LedgerEntry | None]  # per row: its ledger entry when decided here
 
 
+_NO_SIGNAL = [no_signal_listens()]
+
+
 def _filtered(body: WebhookBody, request_id: str) -> LedgerEntry:
     event = body.event
     return LedgerEntry(
@@ -39,8 +43,8 @@ def _filtered(body: WebhookBody, request_id: str) -> LedgerEntry:
         event_name=event.event,
         distinct_id=event.distinct_id,
         account=None,
-        outcome="filtered",
-        signals=[{"outcome": "filtered", "reason": "no signal listens to this event"}],
+        outcome=Outcome.FILTERED,
+        signals=_NO_SIGNAL,
         event_time=body.event_time,
         request_id=request_id,
     )

@@ -16,7 +16,6 @@ from bot.store.alert_actions import ActionStore, AlertRecord, TaskStart
 from bot.store.inbox import EventStore
 from bot.store.outbox import AlertStore
 from bot.store.records import (
-    OUTCOME_PRECEDENCE,
     ClaimedAlert,
     ClaimedEvent,
     Commit,
@@ -26,12 +25,10 @@ from bot.store.records import (
     NewAlert,
     StoreUnavailable,
     is_row_error,
-    summarise_outcomes,
 )
 from bot.store.tables import alerts, inbox, metadata
 
 __all__ = [
-    "OUTCOME_PRECEDENCE",
     "AlertRecord",
     "ClaimedAlert",
     "ClaimedEvent",
@@ -45,7 +42,6 @@ __all__ = [
     "TaskStart",
     "is_row_error",
     "metadata",
-    "summarise_outcomes",
 ]
 
 

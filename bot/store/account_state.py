@@ -17,6 +17,7 @@ from sqlalchemy import (
     update,
 )
 
+from bot.decide.outcomes import Outcome
 from bot.store.base import StoreBase
 from bot.store.records import (
     to_json,
@@ -42,7 +43,7 @@ _ENDED_UNREPORTED = (
 )
 _HELD_BACK = select(func.count()).where(
     ledger.c.account == bindparam("account"),
-    ledger.c.outcome == "snoozed",
+    ledger.c.outcome == Outcome.SNOOZED,
     ledger.c.decided_at >= bindparam("since"),
     ledger.c.decided_at <= bindparam("until"),
 )

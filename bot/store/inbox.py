@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from bot.decide.outcomes import Outcome
 from bot.store import bulk
 from bot.store.base import StoreBase
 from bot.store.records import (
@@ -26,7 +27,9 @@ from bot.store.records import (
     InboxRow,
     LedgerEntry,
     NewAlert,
+    PastEntry,
     apply_cooldowns,
+    parse_decisions,
     to_json,
 )
 from bot.store.storable import storable
@@ -75,7 +78,7 @@ class EventStore(StoreBase):
             "event_name": storable(entry.event_name[:400]),
             "distinct_id": storable(entry.distinct_id[:400]) if entry.distinct_id else None,
             "account": entry.account,
-            "outcome": entry.outcome,
+            "outcome": entry.outcome.value,
             "signals": to_json(entry.signals),
             "event_time": entry.event_time,
             "decided_at": now,
@@ -253,25 +256,22 @@ class EventStore(StoreBase):
     # -- reads for decisions ------------------------------------------------------------------------
     def account_history(
         self, account: str, since: float, exclude_uuid: str, limit: int = 20
-    ) -> list[dict[str, Any]]:
+    ) -> list[PastEntry]:
         """Recent ledger entries of an account in which some signal matched, newest first."""
         stmt = (
-            select(ledger.c.event_uuid, ledger.c.event_name, ledger.c.signals, ledger.c.event_time)
+            select(ledger.c.signals, ledger.c.event_time)
             .where(
                 ledger.c.account == account,
                 ledger.c.event_time >= since,
                 ledger.c.event_uuid != exclude_uuid,
-                ledger.c.outcome != "filtered",
+                ledger.c.outcome != Outcome.FILTERED,
             )
             .order_by(ledger.c.event_time.desc())
             .limit(limit)
         )
         with self._read() as conn:
             rows = conn.execute(stmt).all()
-        return [
-            {"event_uuid": r[0], "event_name": r[1], "signals": orjson.loads(r[2]), "event_time": r[3]}
-            for r in rows
-        ]
+        return [PastEntry(event_time, parse_decisions(signals)) for signals, event_time in rows]
 
     def outcome_counts(self) -> dict[str, int]:
         with self._read() as conn:

@@ -14,12 +14,9 @@ from sqlalchemy import (
     update,
 )
 
+from bot.decide.outcomes import Outcome, overall, slack_refused
 from bot.store.base import StoreBase
-from bot.store.records import (
-    ClaimedAlert,
-    summarise_outcomes,
-    to_json,
-)
+from bot.store.records import ClaimedAlert, parse_decisions, to_json
 from bot.store.tables import alerts, ledger
 
 
@@ -153,16 +150,16 @@ class AlertStore(StoreBase):
             row = conn.execute(select(ledger.c.signals).where(ledger.c.event_uuid == event_uuid)).first()
             if row is None:
                 return
-            decisions = orjson.loads(row[0])
-            for decision in decisions:
-                if decision.get("signal") == signal and decision.get("outcome") == "alerted":
-                    decision["outcome"] = "failed"
-                    decision["reason"] = f"Slack refused the alert: {error}"[:500]
-            outcome = summarise_outcomes(decisions)
+            decisions = [
+                d.model_copy(update={"outcome": Outcome.FAILED, "reason": slack_refused(error)})
+                if d.signal == signal and d.outcome is Outcome.ALERTED
+                else d
+                for d in parse_decisions(row[0])
+            ]
             conn.execute(
                 update(ledger)
                 .where(ledger.c.event_uuid == event_uuid)
-                .values(signals=to_json(decisions), outcome=outcome)
+                .values(signals=to_json(decisions), outcome=overall(decisions))
             )
 
     def get_alert(self, alert_id: str) -> dict[str, Any] | None:

@@ -1,15 +1,14 @@
-"""What the store takes and gives: plain records, and how per-signal decisions sum up to one outcome."""
+"""What the store takes and gives: plain records."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 
-from bot.config.durations import format_duration
+from bot.decide.outcomes import Outcome, SignalDecision, in_cooldown, overall
 
 
 class StoreUnavailable(Exception):
@@ -44,10 +43,23 @@ class LedgerEntry:
     event_name: str
     distinct_id: str | None
     account: str | None
-    outcome: str
-    signals: list[dict[str, Any]]
+    outcome: Outcome
+    signals: list[SignalDecision]
     event_time: float | None
     request_id: str
+
+    @classmethod
+    def of(cls, decisions: list[SignalDecision], **fields: Any) -> LedgerEntry:
+        """An entry whose outcome is the most consequential of `decisions`."""
+        return cls(outcome=overall(decisions), signals=decisions, **fields)
+
+
+@dataclass(frozen=True, slots=True)
+class PastEntry:
+    """A ledger entry of the account's recent past, for "also did X lately"."""
+
+    event_time: float
+    decisions: list[SignalDecision]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,47 +115,34 @@ class Commit:
     """What a finished event commits: its ledger entry and the alerts that passed every check."""
 
     committed: bool
-    outcome: str = ""  # the event's final outcome, after cooldowns
+    outcome: Outcome | None = None  # the event's final outcome, after cooldowns
     alerts_created: list[str] = field(default_factory=list)
     cooled_down: dict[str, float] = field(default_factory=dict)  # signal -> cooldown seconds
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_none=True)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def to_json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    return orjson.dumps(value, default=_plain).decode()
 
 
-OUTCOME_PRECEDENCE = ("alerted", "failed", "cooldown", "snoozed", "below_threshold", "no_account", "filtered")
-
-
-def summarise_outcomes(decisions: Sequence[dict[str, Any]]) -> str:
-    """The event's single outcome: the most consequential of its per-signal decisions."""
-    outcomes = {d.get("outcome") for d in decisions}
-    for outcome in OUTCOME_PRECEDENCE:
-        if outcome in outcomes:
-            return outcome
-    return "filtered"
-
-
-def cooldown_reason(window_s: float) -> str:
-    window = format_duration(timedelta(seconds=window_s))
-    return f"this account already had this alert within its {window} cooldown"
+def parse_decisions(raw: str | bytes) -> list[SignalDecision]:
+    """A ledger entry's decisions, from its JSON."""
+    return [SignalDecision.model_validate(item) for item in orjson.loads(raw)]
 
 
 def apply_cooldowns(entry: LedgerEntry, cooled: dict[str, float]) -> LedgerEntry:
-    decisions = []
-    for decision in entry.signals:
-        signal = decision.get("signal")
-        if signal in cooled and decision.get("outcome") == "alerted":
-            decision = {**decision, "outcome": "cooldown", "reason": cooldown_reason(cooled[signal])}
-            decision.pop("alert_id", None)
-        decisions.append(decision)
-    return LedgerEntry(
-        event_uuid=entry.event_uuid,
-        event_name=entry.event_name,
-        distinct_id=entry.distinct_id,
-        account=entry.account,
-        outcome=summarise_outcomes(decisions),
-        signals=decisions,
-        event_time=entry.event_time,
-        request_id=entry.request_id,
-    )
+    """The entry with every alert that lost its cooldown slot recorded as `cooldown` instead."""
+    decisions = [
+        d.model_copy(
+            update={"outcome": Outcome.COOLDOWN, "reason": in_cooldown(cooled[d.signal]), "alert_id": None}
+        )
+        if d.outcome is Outcome.ALERTED and d.signal in cooled
+        else d
+        for d in entry.signals
+    ]
+    return replace(entry, outcome=overall(decisions), signals=decisions)

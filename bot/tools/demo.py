@@ -28,6 +28,7 @@ from bot.app.container import Services, Tuning
 from bot.app.web import create_app
 from bot.config.settings import DEFAULT_SUMMARY_MODEL, Settings
 from bot.config.signals_file import load_signals
+from bot.decide.outcomes import Outcome, SignalDecision
 from bot.ingest.webhook_body import parse_timestamp
 from bot.tools.demo_sink import DemoSink
 from bot.tools.preview import block_kit_builder_url, render_message
@@ -35,14 +36,14 @@ from bot.tools.preview import block_kit_builder_url, render_message
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SNOOZED_ACCOUNT = "starkindustries.com"
 _OUTCOME_STYLE = {
-    "alerted": "green",
-    "duplicate": "magenta",
-    "filtered": "dim",
-    "below_threshold": "yellow",
-    "cooldown": "cyan",
-    "snoozed": "blue",
-    "failed": "red",
-    "no_account": "yellow",
+    Outcome.ALERTED: "green",
+    Outcome.DUPLICATE: "magenta",
+    Outcome.FILTERED: "dim",
+    Outcome.BELOW_THRESHOLD: "yellow",
+    Outcome.COOLDOWN: "cyan",
+    Outcome.SNOOZED: "blue",
+    Outcome.FAILED: "red",
+    Outcome.NO_ACCOUNT: "yellow",
 }
 
 
@@ -61,12 +62,11 @@ def load_events(path: Path, now: float) -> list[dict[str, Any]]:
 
 def _detail(entry: dict[str, Any]) -> str:
     parts = []
-    for decision in entry["signals"]:
-        name = decision.get("signal")
-        reason = decision.get("reason", "")
-        if decision.get("outcome") == "alerted":
-            reason = f"posted to {decision.get('channel')}, ICP {decision.get('score')}/100"
-        parts.append(f"{name}: {reason}" if name else reason)
+    for decision in map(SignalDecision.model_validate, entry["signals"]):
+        reason = decision.reason
+        if decision.outcome is Outcome.ALERTED:
+            reason = f"posted to {decision.channel}, ICP {decision.score}/100"
+        parts.append(f"{decision.signal}: {reason}" if decision.signal else reason)
     return "; ".join(parts)
 
 
@@ -114,7 +114,7 @@ async def _run(events: list[dict[str, Any]], signals: Path, console: Console) ->
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
         await asyncio.to_thread(services.store.snooze, SNOOZED_ACCOUNT, time.time() + 7 * 86400, "U0ADMIN")
-        rows: list[tuple[dict[str, Any], str | None]] = []
+        rows: list[tuple[dict[str, Any], Outcome | None]] = []
         started = time.perf_counter()
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             for body in events:
@@ -122,7 +122,7 @@ async def _run(events: list[dict[str, Any]], signals: Path, console: Console) ->
                     "/posthog/webhook", json=body, headers={"Authorization": f"Bearer {secret}"}
                 )
                 result = response.json()
-                rows.append((body, "duplicate" if result.get("duplicates") else None))
+                rows.append((body, Outcome.DUPLICATE if result.get("duplicates") else None))
                 await services.idle()  # one at a time, so each alert knows what came before
         elapsed = time.perf_counter() - started
         await asyncio.to_thread(services.writer.flush)
@@ -141,11 +141,11 @@ async def _run(events: list[dict[str, Any]], signals: Path, console: Console) ->
         table = Table(title="What happened to each delivery")
         for column in ("#", "event", "account", "outcome", "detail"):
             table.add_column(column, overflow="fold")
-        outcomes: Counter[str] = Counter()
+        outcomes: Counter[Outcome] = Counter()
         for index, (body, override) in enumerate(rows, 1):
             event = body["event"]
-            entry = ledger.get(event["uuid"], {"outcome": "pending", "account": "", "signals": []})
-            outcome = override or entry["outcome"]
+            entry = ledger.get(event["uuid"], {"outcome": Outcome.PENDING, "account": "", "signals": []})
+            outcome = override or Outcome(entry["outcome"])
             outcomes[outcome] += 1
             detail = "already received; counted and dropped" if override else _detail(entry)
             style = _OUTCOME_STYLE.get(outcome, "")
@@ -165,7 +165,7 @@ async def _run(events: list[dict[str, Any]], signals: Path, console: Console) ->
             f"Summaries: {_summary_note(services)} "
             f"{SNOOZED_ACCOUNT} was snoozed for 7 days before the run."
         )
-        return 0 if not outcomes.get("pending") and not outcomes.get("failed") else 1
+        return 0 if not outcomes[Outcome.PENDING] and not outcomes[Outcome.FAILED] else 1
 
 
 def _summary_note(services: Services) -> str:

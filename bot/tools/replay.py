@@ -32,6 +32,7 @@ from bot.clients.posthog_api import PostHogApi, PostHogApiError
 from bot.config.settings import Settings, secret
 from bot.config.signals_file import SignalsConfig
 from bot.decide.enrich import Enricher
+from bot.decide.outcomes import Outcome
 from bot.decide.pipeline import Pipeline
 from bot.ingest.webhook_body import WebhookBody, parse_timestamp
 from bot.ops.metrics import Metrics
@@ -132,7 +133,7 @@ async def from_posthog(
 class Report:
     events: int = 0
     unreadable: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
     alerts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))  # signal -> account
     days: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))  # signal -> day
     held: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # signal -> cooled down
@@ -161,7 +162,7 @@ class DryRun:
             self.report.unreadable += 1
             return
         if body.event.uuid in self.seen:  # PostHog may deliver an event twice; it counts once
-            self.report.outcomes["duplicate"] += 1
+            self.report.outcomes[Outcome.DUPLICATE] += 1
             return
         self.seen.add(body.event.uuid)
         when = parse_timestamp(body.event.timestamp) or time.time()
@@ -173,7 +174,7 @@ class DryRun:
             key = (alert.signal, alert.account)
             if when - self.last.get(key, float("-inf")) < self.cooldowns.get(alert.signal, 0):
                 self.report.held[alert.signal] += 1
-                outcome = "cooldown" if outcome == "alerted" else outcome
+                outcome = Outcome.COOLDOWN if outcome is Outcome.ALERTED else outcome
                 continue
             self.last[key] = when
             self.report.alerts[alert.signal][alert.account] += 1

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from bot.alerts.delivery import Delivery, make_slack_client
+from bot.decide.outcomes import Outcome, SignalDecision
 from bot.ops.metrics import Metrics
 from bot.store import LedgerEntry, NewAlert, Store
 from tests.fakes.slack import TOKEN
@@ -19,15 +20,14 @@ def _store_with_alert(db_url: str) -> Store:
     store.ingest([InboxRow("e1", "ev", b"{}", time.time(), "r1", "pending")], [])
     store.heartbeat("w1")
     store.claim_events("w1", 1, 60)
-    entry = LedgerEntry(
-        "e1",
-        "ev",
-        "u1",
-        "acme.com",
-        "alerted",
-        [{"signal": "S", "outcome": "alerted", "alert_id": "a1"}],
-        time.time(),
-        "r1",
+    entry = LedgerEntry.of(
+        [SignalDecision(signal="S", outcome=Outcome.ALERTED, reason="routed to C0AE1", alert_id="a1")],
+        event_uuid="e1",
+        event_name="ev",
+        distinct_id="u1",
+        account="acme.com",
+        event_time=time.time(),
+        request_id="r1",
     )
     message = {
         "text": "hello",
