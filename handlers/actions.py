@@ -104,7 +104,7 @@ def register(app: AsyncApp, services: Services) -> None:
         except ControlError as exc:
             await _tell(respond, str(exc))
             return
-        title = f"{record.details.get('account_label') or record.account}: {record.signal}"
+        title = f"{record.details.account_label}: {record.signal}"
         # The trigger_id expires within seconds: open the modal before anything slow.
         try:
             await client.views_open(

@@ -11,20 +11,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import task_content as crm
-from bot.clients.hubspot import HubSpot, HubSpotError
+from bot.alerts.model import AlertState, FeedbackShown, SnoozeShown, TaskShown
+from bot.clients.hubspot import HubSpot, HubSpotError, HubSpotTask
 from bot.clients.posthog_capture import CaptureError, PostHogCapture
 from bot.config.signals_file import SignalsConfig
 from bot.slack import ids
-from bot.slack.blocks.alert import mention, slack_day, updated_message
+from bot.slack.blocks.alert import alert_update, mention, slack_day
 from bot.slack.mrkdwn import escape, plain
 from bot.store import AlertRecord, Store
+from bot.store.account_state import Snooze
+from bot.store.alert_actions import NewTask, TaskRecord
 
 log = logging.getLogger(__name__)
 SNOOZE_SECONDS = {"1d": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
@@ -73,24 +76,23 @@ class AlertControls:
         clicker, or None when the updated message says it all."""
         record = await self.alert(alert_id, channel_id)
         details = record.details
-        now = time.time()
-        values = {
-            "requested_by": user_id,
-            "crm": "hubspot" if self.hubspot else "store",
-            "subject": crm.subject(details),
-            "body": crm.body(details, record.id),
-            "due_at": crm.due_date(now, self.config.crm).timestamp(),
-            "owner": crm.owner(details, self.config.crm, None),
-        }
-        start = await asyncio.to_thread(self.store.begin_task, record.id, values, TASK_BUSY_S)
+        new = NewTask(
+            requested_by=user_id,
+            crm="hubspot" if self.hubspot else "store",
+            subject=crm.subject(details),
+            body=crm.body(details),
+            due_at=crm.due_date(time.time(), self.config.crm).timestamp(),
+            owner=crm.owner(details, self.config.crm, None),
+        )
+        start = await asyncio.to_thread(self.store.begin_task, record.id, new, TASK_BUSY_S)
         if start.kind == "done":
-            await self._show_task(client, record, start.task)
-            return f"A task already exists (created by {mention(start.task['requested_by'])})."
+            await self._show_task(client, record, start.task.requested_by, start.task.url, start.task.crm)
+            return f"A task already exists (created by {mention(start.task.requested_by)})."
         if start.kind == "busy":
-            return f"{mention(start.task['requested_by'])} is creating the task right now."
+            return f"{mention(start.task.requested_by)} is creating the task right now."
         if self.hubspot is None:
             await asyncio.to_thread(self.store.task_created, record.id, None, None)
-            await self._show_task(client, record, {**start.task, "requested_by": user_id, "url": None})
+            await self._show_task(client, record, user_id, None, start.task.crm)
             return None
         try:
             found = await self._find_earlier_task(record, start.task) if start.kind == "recover" else None
@@ -105,28 +107,28 @@ class AlertControls:
             await asyncio.to_thread(self.store.task_failed, record.id, "interrupted", True)
             raise
         await asyncio.to_thread(self.store.task_created, record.id, task.id, task.url)
-        await self._show_task(client, record, {**start.task, "requested_by": user_id, "url": task.url})
+        await self._show_task(client, record, user_id, task.url, start.task.crm)
         return None
 
-    async def _find_earlier_task(self, record: AlertRecord, task: dict[str, Any]) -> Any:
+    async def _find_earlier_task(self, record: AlertRecord, task: TaskRecord) -> HubSpotTask | None:
         """After an attempt that got no answer, the task may exist. HubSpot's search sees new records a
         few seconds late, so look, and look once more after a pause, before creating another."""
         assert self.hubspot is not None
         marker = crm.marker(record.id)
-        found = await self.hubspot.find_task(marker, subject=task["subject"])
+        found = await self.hubspot.find_task(marker, subject=task.subject)
         if found is None and self.recovery_wait_s > 0:
             await asyncio.sleep(self.recovery_wait_s)
-            found = await self.hubspot.find_task(marker, subject=task["subject"])
+            found = await self.hubspot.find_task(marker, subject=task.subject)
         return found
 
-    async def _create_in_hubspot(self, record: AlertRecord, task: dict[str, Any]) -> Any:
+    async def _create_in_hubspot(self, record: AlertRecord, task: TaskRecord) -> HubSpotTask:
         assert self.hubspot is not None
-        domain = record.details.get("domain")
-        company = await self.hubspot.find_company(domain) if isinstance(domain, str) and domain else None
+        domain = record.details.domain
+        company = await self.hubspot.find_company(domain) if domain else None
         owner = crm.owner(record.details, self.config.crm, company.owner_id if company else None)
         return await self.hubspot.create_task(
-            subject=task["subject"],
-            body=task["body"],
+            subject=task.subject,
+            body=task.body,
             due=crm.due_date(time.time(), self.config.crm),
             priority=crm.priority(record.details),
             owner_id=owner,
@@ -134,9 +136,11 @@ class AlertControls:
             marker=crm.marker(record.id),
         )
 
-    async def _show_task(self, client: AsyncWebClient, record: AlertRecord, task: dict[str, Any]) -> None:
-        state = {"by": task["requested_by"], "url": task.get("url"), "crm": task.get("crm")}
-        await self._update(client, record, {"task": state})
+    async def _show_task(
+        self, client: AsyncWebClient, record: AlertRecord, by: str, url: str | None, kind: str
+    ) -> None:
+        shown = TaskShown(by=by, url=url, crm=kind)
+        await self._update(client, record, lambda state: state.with_task(shown))
 
     # -- snooze ------------------------------------------------------------------------------------
     async def snooze(
@@ -153,30 +157,29 @@ class AlertControls:
         record = await self.alert(alert_id, channel_id, message_ts)
         until = time.time() + SNOOZE_SECONDS[choice]
         snooze_id = await asyncio.to_thread(self.store.snooze, record.account, until, user_id, record.id)
-        await self._update(
-            client, record, {"snooze": {"id": snooze_id, "by": user_id, "until": until}, "unsnoozed": None}
-        )
+        shown = SnoozeShown(id=snooze_id, by=user_id, until=until)
+        await self._update(client, record, lambda state: state.snoozed(shown))
 
     async def unsnooze(self, client: AsyncWebClient, snooze_id: str, user_id: str, channel_id: str) -> str:
         """End a snooze, when asked from the channel of the alert it was made on. A snooze made on no
         alert belongs to no channel: it is not ended from Slack, it runs out."""
         snooze = await asyncio.to_thread(self.store.get_snooze, snooze_id) if snooze_id else None
-        if snooze is None or snooze["until"] <= time.time():
+        if snooze is None or snooze.until <= time.time():
             raise ControlError("That snooze is already over.")
-        if not snooze.get("alert_id"):
+        if not snooze.alert_id:
             raise ControlError(
                 "This snooze was not made on an alert, so no channel can end it; "
-                f"it runs out {slack_day(snooze['until'])}."
+                f"it runs out {slack_day(snooze.until)}."
             )
-        record = await self.alert(snooze["alert_id"], channel_id)
+        record = await self.alert(snooze.alert_id, channel_id)
         ended = await asyncio.to_thread(self.store.unsnooze, snooze_id)
         if ended is None:
             raise ControlError("That snooze is already over.")
-        if record.state.get("snooze", {}).get("id") == snooze_id:
-            await self._update(client, record, {"snooze": None, "unsnoozed": {"by": user_id}})
-        return f"Alerts for {escape(plain(ended['account'], 300))} are back on."
+        if record.state.snooze is not None and record.state.snooze.id == snooze_id:
+            await self._update(client, record, lambda state: state.unsnoozed_by(user_id))
+        return f"Alerts for {escape(plain(ended.account, 300))} are back on."
 
-    def active_snoozes(self, channel_id: str) -> list[dict[str, Any]]:
+    def active_snoozes(self, channel_id: str) -> list[Snooze]:
         """The running snoozes `/posthog snoozes` shows in this channel."""
         return self.store.active_snoozes(time.time(), channel_id)
 
@@ -195,36 +198,40 @@ class AlertControls:
         record = await self.alert(alert_id, channel_id)
         text = (text or "").strip()[:2000] or None
         await asyncio.to_thread(self.store.record_feedback, record.id, reason, text, user_id)
-        await self._update(client, record, {"feedback": {"by": user_id, "reason": reason, "text": text}})
+        shown = FeedbackShown(by=user_id, reason=reason, text=text)
+        await self._update(client, record, lambda state: state.with_feedback(shown))
         if self.config.feedback_events and self.capture is not None:
             details = record.details
             try:
                 await self.capture.capture(
                     "signal_feedback",
-                    distinct_id=str(details.get("distinct_id") or f"slack:{user_id}"),
+                    distinct_id=details.distinct_id or f"slack:{user_id}",
                     properties={
                         "alert_id": record.id,
                         "signal": record.signal,
                         "account": record.account,
                         "reason": reason,
                         "comment": text,
-                        "icp_score": details.get("score"),
+                        "icp_score": details.score.value,
                         "slack_user": user_id,
-                        "source_event": details.get("event_name"),
+                        "source_event": details.event_name,
                         "source_event_uuid": record.event_uuid,
                     },
-                    groups={"company": details["domain"]} if details.get("domain") else None,
+                    groups={"company": details.domain} if details.domain else None,
                 )
             except CaptureError as exc:  # the reason is stored either way
                 log.warning("signal_feedback not captured: %s", exc.explain(), extra={"alert_id": record.id})
 
     # -- the message -------------------------------------------------------------------------------
-    async def _update(self, client: AsyncWebClient, record: AlertRecord, changes: dict[str, Any]) -> None:
-        """Record what happened on the alert and show it in the message (chat.update)."""
-        state = await asyncio.to_thread(self.store.update_alert_state, record.id, changes)
+    async def _update(
+        self, client: AsyncWebClient, record: AlertRecord, change: Callable[[AlertState], AlertState]
+    ) -> None:
+        """Record what happened on the alert and show it in the message (chat.update), built anew
+        from the alert's details and its new state."""
+        state = await asyncio.to_thread(self.store.update_alert_state, record.id, change)
         if not record.ts:
             return  # not in Slack yet: the post will not show it, but the state is kept
-        message = updated_message(record.message, record.id, record.details.get("posthog_url"), state)
+        message = alert_update(record.details, state)
         try:
             await client.chat_update(channel=record.posted_channel or record.channel, ts=record.ts, **message)
         except SlackApiError as exc:

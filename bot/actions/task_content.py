@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+from bot.alerts.model import AlertDetails
 from bot.config.signals_file import Crm
 from bot.slack.mrkdwn import clip, safe_url
 
@@ -41,41 +41,39 @@ def due_date(now: float, config: Crm) -> datetime:
     return add_business_days(datetime.fromtimestamp(now, UTC), config.due_in_business_days)
 
 
-def priority(details: dict[str, Any]) -> str:
-    return _PRIORITIES.get(str(details.get("priority", "medium")), "MEDIUM")
+def priority(details: AlertDetails) -> str:
+    return _PRIORITIES.get(details.priority, "MEDIUM")
 
 
-def subject(details: dict[str, Any]) -> str:
-    account = details.get("account_label") or details.get("domain") or "account"
-    text = f"Follow up: {account} — {details.get('signal')}"
+def subject(details: AlertDetails) -> str:
+    account = details.account_label or details.domain or "account"
+    text = f"Follow up: {account} — {details.signal}"
     return clip(" ".join(text.split()), SUBJECT_LIMIT)
 
 
-def body(details: dict[str, Any], alert_id: str) -> str:
+def body(details: AlertDetails) -> str:
     """HTML for HubSpot's task body; plain enough to read as text in the bot's own store."""
     e = html.escape
-    parts = [f"<p>{e(str(details.get('summary', '')))}</p>"]
-    parts.append(f"<p><strong>ICP score {int(details.get('score', 0))}/100</strong></p>")
+    parts = [f"<p>{e(details.summary)}</p>"]
+    parts.append(f"<p><strong>ICP score {details.score.value}/100</strong></p>")
     lines = [
-        f"<li>{_MARKS.get(str(r.get('status')), '?')} {e(str(r.get('name')))}: {e(str(r.get('detail')))}</li>"
-        for r in details.get("breakdown", [])
+        f"<li>{_MARKS.get(r.status, '?')} {e(r.name)}: {e(r.detail)}</li>" for r in details.score.breakdown
     ]
     if lines:
         parts.append("<ul>" + "".join(lines) + "</ul>")
     links = []
-    for key, label in (("person_url", "Person in PostHog"), ("event_url", "Event in PostHog")):
-        url = safe_url(details.get(key))
+    for link, label in ((details.person_url, "Person in PostHog"), (details.event_url, "Event in PostHog")):
+        url = safe_url(link)
         if url:
             links.append(f'<a href="{e(url)}">{label}</a>')
     if links:
         parts.append("<p>" + " · ".join(links) + "</p>")
-    parts.append(f"<p>Created from Slack by posthog-slack-signals ({marker(alert_id)})</p>")
+    parts.append(f"<p>Created from Slack by posthog-slack-signals ({marker(details.alert_id)})</p>")
     return "".join(parts)
 
 
-def owner(details: dict[str, Any], config: Crm, company_owner: str | None) -> str | None:
+def owner(details: AlertDetails, config: Crm, company_owner: str | None) -> str | None:
     """The HubSpot owner mapped from the alert's Slack owner; else the company's owner; else none."""
-    slack_owner = details.get("owner")
-    if isinstance(slack_owner, str) and slack_owner in config.owners:
-        return config.owners[slack_owner]
+    if details.owner is not None and details.owner in config.owners:
+        return config.owners[details.owner]
     return company_owner

@@ -1,16 +1,20 @@
-"""The facts an alert is made of: everything the summary and the Slack message may use, and nothing
-else. Values are raw (unescaped) and untrusted; the builders escape them.
+"""An alert's typed contracts. `AlertFacts`: what the pipeline decided the alert is about, everything
+a summary may use and nothing else. `AlertDetails`: the alert as composed (facts, summary), stored
+with it. `AlertState`: what people have done with it since. Values are raw (unescaped) and
+untrusted; the builders escape them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.decide.routing import RouteDecision
 from bot.decide.scoring import Score
+
+Priority = Literal["low", "medium", "high"]
 
 
 class Written(BaseModel):
@@ -48,7 +52,7 @@ class AlertFacts:
     alert_id: str
     signal_name: str
     action: str  # "finished onboarding"
-    priority: str
+    priority: Priority
     event_name: str
     event_uuid: str
     event_time: float | None
@@ -67,12 +71,10 @@ class AlertFacts:
     posthog_url: str | None = None
     now: float = 0.0
     held_back: HeldBack | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def company_name(self) -> str | None:
-        name = self.company.get("name")
-        return str(name) if isinstance(name, str | int) and str(name).strip() else None
+        return _company_name(self.company)
 
     @property
     def account_label(self) -> str:
@@ -89,25 +91,128 @@ class AlertFacts:
         return str(plan) if isinstance(plan, str | int) and str(plan).strip() else None
 
 
-def alert_details(facts: AlertFacts, summary: str) -> dict[str, Any]:
-    """What later actions on the alert need (a CRM task, message updates), kept with the alert so a
-    click never has to trust anything but the alert id."""
-    return {
-        "signal": facts.signal_name,
-        "priority": facts.priority,
-        "account_label": facts.account_label,
-        "domain": facts.company.get("domain"),
-        "summary": summary,
-        "score": facts.score.value,
-        "breakdown": [
-            {"name": r.name, "status": r.status, "points": r.points, "weight": r.weight, "detail": r.detail}
-            for r in facts.score.breakdown
-        ],
-        "owner": facts.route.owner,
-        "distinct_id": facts.distinct_id,
-        "event_name": facts.event_name,
-        "event_uuid": facts.event_uuid,
-        "person_url": facts.person_url,
-        "event_url": facts.event_url,
-        "posthog_url": facts.posthog_url,
-    }
+class AlertDetails(BaseModel):
+    """The alert as composed: everything its message and the actions on it need. Kept with the alert,
+    so a click trusts nothing but the alert id, and every update of the message is built anew from
+    it (with the alert's state) by the same builder that built the first one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alert_id: str
+    signal: str
+    priority: Priority = "medium"
+    account_key: str
+    account_label: str
+    account_source: str
+    company: dict[str, Any] = Field(default_factory=dict)
+    plan: str | None = None
+    score: Score
+    route: RouteDecision
+    event_name: str
+    event_uuid: str
+    event_time: float | None = None
+    distinct_id: str | None = None
+    person_name: str | None = None
+    person_email: str | None = None
+    person_url: str | None = None
+    event_url: str | None = None
+    posthog_url: str | None = None
+    summary: str
+    written: Written | None = None  # Claude's words, when it wrote the summary
+    held_back: HeldBack | None = None
+
+    @classmethod
+    def of(cls, facts: AlertFacts, summary: str, written: Written | None = None) -> AlertDetails:
+        return cls(
+            alert_id=facts.alert_id,
+            signal=facts.signal_name,
+            priority=facts.priority,
+            account_key=facts.account_key,
+            account_label=facts.account_label,
+            account_source=facts.account_source,
+            company=facts.company,
+            plan=facts.plan,
+            score=facts.score,
+            route=facts.route,
+            event_name=facts.event_name,
+            event_uuid=facts.event_uuid,
+            event_time=facts.event_time,
+            distinct_id=facts.distinct_id,
+            person_name=facts.person_name,
+            person_email=facts.person_email,
+            person_url=facts.person_url,
+            event_url=facts.event_url,
+            posthog_url=facts.posthog_url,
+            summary=summary,
+            written=written,
+            held_back=facts.held_back,
+        )
+
+    @property
+    def company_name(self) -> str | None:
+        return _company_name(self.company)
+
+    @property
+    def domain(self) -> str | None:
+        domain = self.company.get("domain")
+        return domain if isinstance(domain, str) and domain else None
+
+    @property
+    def owner(self) -> str | None:
+        """The routed Slack owner."""
+        return self.route.owner
+
+
+# -- what has been done with the alert ----------------------------------------------------------------
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class TaskShown(_Part):
+    by: str  # Slack user id of who asked for it
+    url: str | None = None
+    crm: Literal["hubspot", "store"] | None = None
+
+
+class SnoozeShown(_Part):
+    id: str
+    by: str | None = None
+    until: float
+
+
+class UnsnoozeShown(_Part):
+    by: str
+
+
+class FeedbackShown(_Part):
+    by: str
+    reason: str
+    text: str | None = None
+
+
+class AlertState(_Part):
+    """What the message shows was done with the alert. `version` grows with every change, so each
+    update gets new block ids (Slack clients then drop a stale select choice)."""
+
+    task: TaskShown | None = None
+    snooze: SnoozeShown | None = None
+    unsnoozed: UnsnoozeShown | None = None
+    feedback: FeedbackShown | None = None
+    version: int = 0
+
+    def with_task(self, task: TaskShown) -> AlertState:
+        return self.model_copy(update={"task": task})
+
+    def snoozed(self, snooze: SnoozeShown) -> AlertState:
+        return self.model_copy(update={"snooze": snooze, "unsnoozed": None})
+
+    def unsnoozed_by(self, user: str) -> AlertState:
+        return self.model_copy(update={"snooze": None, "unsnoozed": UnsnoozeShown(by=user)})
+
+    def with_feedback(self, feedback: FeedbackShown) -> AlertState:
+        return self.model_copy(update={"feedback": feedback})
+
+
+def _company_name(company: dict[str, Any]) -> str | None:
+    name = company.get("name")
+    return str(name) if isinstance(name, str | int) and str(name).strip() else None

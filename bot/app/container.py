@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import httpx
 
     from bot.actions.controls import AlertControls
+    from bot.alerts.compose import Composer
     from bot.alerts.delivery import Delivery
     from bot.alerts.summary_claude import Summarizer
     from bot.app.worker import Worker
@@ -159,12 +160,16 @@ class Services:
             self.config,
             self.store,
             Enricher(self.config.enrichment, self.store, self.http, self.metrics),
-            self.metrics,
             settings.posthog_app_host,
             settings.posthog_project_id,
             clock=self.clock,
-            summarizer=self.summarizer,
         )
+
+    @cached_property
+    def composer(self) -> Composer:
+        from bot.alerts.compose import Composer
+
+        return Composer(self.metrics, self.summarizer)
 
     @cached_property
     def commands(self) -> PostHogCommands:
@@ -297,6 +302,7 @@ class Services:
         self.worker = Worker(
             self.store,
             self.pipeline,
+            self.composer,
             self.delivery,
             self.writer,
             self.metrics,

@@ -1,4 +1,5 @@
-"""The worker: claims stored events, runs the pipeline, commits each decision, hands alerts to delivery.
+"""The worker: claims stored events, runs the pipeline, composes the alerts it decided, commits each
+decision, hands alerts to delivery.
 
 Claims are leases in the store, so a crashed process's events are picked up again when the lease
 runs out, and several processes on one PostgreSQL database share the queue without coordination.
@@ -15,10 +16,11 @@ import traceback
 
 import orjson
 
+from bot.alerts.compose import Composer
 from bot.alerts.delivery import Delivery
 from bot.clients.posthog_writer import PostHogWriter
 from bot.decide.outcomes import Outcome, SignalDecision, gave_up
-from bot.decide.pipeline import Decision, Pipeline
+from bot.decide.pipeline import Pipeline
 from bot.ops.metrics import Metrics
 from bot.store import ClaimedEvent, Commit, Finish, LedgerEntry, Store, is_row_error
 from bot.store.group_commit import Batcher
@@ -33,6 +35,7 @@ class Worker:
         self,
         store: Store,
         pipeline: Pipeline,
+        composer: Composer,
         delivery: Delivery,
         writer: PostHogWriter,
         metrics: Metrics,
@@ -46,6 +49,7 @@ class Worker:
     ):
         self.store = store
         self.pipeline = pipeline
+        self.composer = composer
         self.delivery = delivery
         self.writer = writer
         self.metrics = metrics
@@ -135,17 +139,18 @@ class Worker:
         extra = {"event_uuid": event.uuid, "request_id": event.request_id}
         try:
             decision = await self.pipeline.decide(event)
+            alerts = [await self.composer.compose(plan) for plan in decision.alerts]
         except Exception as exc:
             self.metrics.pipeline_errors.inc()
             await self._failed(event, exc)
             return
-        commit = await self._commit(event, decision)
+        commit = await self._commit(event, Finish(event.uuid, decision.entry, alerts, event.received_at))
         if commit is None:
             return
         if not commit.committed:
             log.warning("lost the claim before committing; another worker decides", extra=extra)
             return
-        channels = {a.id: a.channel for a in decision.alerts}
+        channels = {a.id: a.channel for a in alerts}
         for alert_id in commit.alerts_created:
             self.delivery.submit(alert_id, channels[alert_id])
         log.info(
@@ -163,7 +168,7 @@ class Worker:
             except Exception as exc:  # write-back is best effort; the alert matters more
                 log.warning("PostHog write-back failed: %s", type(exc).__name__, extra=extra)
 
-    async def _commit(self, event: ClaimedEvent, decision: Decision) -> Commit | None:
+    async def _commit(self, event: ClaimedEvent, finish: Finish) -> Commit | None:
         """Commit the decision, retrying briefly while the database is busy; on giving up, hand the
         event back so it is decided again soon (the decision has no side effects yet). A commit the
         database refuses for what the rows hold costs an attempt like any other failure, so after
@@ -172,9 +177,7 @@ class Worker:
         extra = {"event_uuid": event.uuid, "request_id": event.request_id}
         for attempt in range(4):
             try:
-                return await self._commits.submit(
-                    Finish(event.uuid, decision.entry, decision.alerts, event.received_at)
-                )
+                return await self._commits.submit(finish)
             except Exception as exc:
                 log.warning(
                     "commit failed (attempt %d): %s",

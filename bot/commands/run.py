@@ -212,17 +212,18 @@ class PostHogCommands:
                 }
             }
         )
-        decision = await self.pipeline.evaluate(
-            body, time.time(), f"dry-run-{event_uuid}", write_with_model=False
-        )
+        decision = await self.pipeline.evaluate(body, time.time(), f"dry-run-{event_uuid}")
         lines = ["*Dry run* (nothing was posted):"]
+        routes = {plan.facts.signal_name: plan.facts.route for plan in decision.alerts}
         for item in decision.entry.signals:
             if item.outcome is Outcome.ALERTED:
-                alert = next((a for a in decision.alerts if a.signal == item.signal), None)
+                routed = routes.get(item.signal or "")
                 where = (
-                    f"<#{alert.channel}>" if alert and alert.channel.startswith(("C", "G")) else "its channel"
+                    f"<#{routed.channel}>"
+                    if routed and routed.channel.startswith(("C", "G"))
+                    else "its channel"
                 )
-                owner = f", owner `{alert.owner}`" if alert and alert.owner else ""  # named, not pinged
+                owner = f", owner `{routed.owner}`" if routed and routed.owner else ""  # named, not pinged
                 lines.append(
                     f"• *{escape(str(item.signal))}*: would alert {where} (ICP {item.score}/100{owner})"
                 )

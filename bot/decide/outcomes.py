@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from bot.config.durations import format_duration
 
@@ -61,9 +61,10 @@ class SignalDecision(BaseModel):
     alert_id: str | None = None
     channel: str | None = None
 
-    def as_json(self) -> dict[str, object]:
-        """The ledger's JSON shape: absent parts left out."""
-        return self.model_dump(mode="json", exclude_none=True)
+    @model_serializer(mode="wrap")
+    def _absent_parts_left_out(self, serialize: SerializerFunctionWrapHandler) -> dict[str, object]:
+        """The ledger's JSON shape: parts a decision does not have are left out."""
+        return {key: value for key, value in serialize(self).items() if value is not None}
 
 
 def overall(decisions: Iterable[SignalDecision]) -> Outcome:

@@ -1,5 +1,6 @@
 """From a stored event to a decision: which signals match, whose account it is, what we know of the
-company, how it scores, and, for each signal that passes, the routed alert message.
+company, how it scores, whether a snooze or cooldown holds it, and, for each signal that passes, the
+facts of the routed alert. Words and Block Kit are made from those facts in bot/alerts/compose.
 
 The decision is returned, not applied: the worker commits it atomically (where cooldowns are
 enforced), so this module does reads only and can be re-run safely after a crash.
@@ -12,11 +13,10 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
-from bot.alerts.model import AlertFacts, HeldBack, PastSignal, alert_details
-from bot.alerts.summary_template import template_summary
+from bot.alerts.model import AlertFacts, HeldBack, PastSignal
 from bot.clients.posthog_writer import WriteBack
 from bot.config.signals_file import Signal, SignalsConfig
 from bot.decide.accounts import Account, person_email, resolve_account
@@ -35,23 +35,30 @@ from bot.decide.outcomes import (
 from bot.decide.routing import route
 from bot.decide.scoring import Score, score
 from bot.ingest.webhook_body import WebhookBody, WebhookPerson, parse_timestamp
-from bot.ops.metrics import Metrics
-from bot.slack.blocks.alert import alert_message
-from bot.store import ClaimedEvent, LedgerEntry, NewAlert, Store
-from bot.store.account_state import EndedSnooze
-
-if TYPE_CHECKING:
-    from bot.alerts.summary_claude import Summarizer
+from bot.store import ClaimedEvent, LedgerEntry, Store
+from bot.store.account_state import AccountState
 
 HISTORY_WINDOW_S = 30 * 86400
 _LATE_ROOTS = ("company.", "account.")
 WRITEBACK_FIELDS = ("name", "domain", "employees", "industry", "funding_stage", "country", "tech_stack")
 
 
+@dataclass(frozen=True)
+class AlertPlan:
+    """An alert the event earned: its facts, and what committing it takes."""
+
+    facts: AlertFacts
+    cooldown_s: float
+    reports_snooze: str | None = None  # the ended snooze whose held-back signals this alert tells
+
+
 @dataclass
 class Decision:
+    """What happened to one event and why (its ledger entry), the alerts it earned, and what to
+    write back to PostHog. No Slack, no prose: bot/alerts composes those."""
+
     entry: LedgerEntry
-    alerts: list[NewAlert]
+    alerts: list[AlertPlan]
     writeback: WriteBack | None = None
 
 
@@ -113,37 +120,35 @@ def action_phrase(signal: Signal) -> str:
     return signal.action or f"triggered “{signal.name}”"
 
 
+def _scored(signal: Signal, icp: Score, outcome: Outcome, reason: str) -> SignalDecision:
+    return SignalDecision(signal=signal.name, outcome=outcome, reason=reason, score=icp.value)
+
+
 class Pipeline:
     def __init__(
         self,
         config: SignalsConfig,
         store: Store,
         enricher: Enricher,
-        metrics: Metrics,
         posthog_app_host: str,
         project_id: str | None = None,
         clock: Callable[[], float] = time.time,
-        summarizer: Summarizer | None = None,
     ):
         self.config = config
         self.store = store
         self.enricher = enricher
-        self.metrics = metrics
         self.app_host = posthog_app_host.rstrip("/")
         self.project_id = project_id
         self.clock = clock
-        self.summarizer = summarizer
         self._actions = {s.name: action_phrase(s) for s in config.signals}
 
     async def decide(self, claimed: ClaimedEvent) -> Decision:
         body = WebhookBody.model_validate_json(claimed.payload)
         return await self.evaluate(body, claimed.received_at, claimed.request_id)
 
-    async def evaluate(
-        self, body: WebhookBody, received_at: float, request_id: str, write_with_model: bool = True
-    ) -> Decision:
+    async def evaluate(self, body: WebhookBody, received_at: float, request_id: str) -> Decision:
         """The decision for one event, with no side effects but the enrichment cache: also how a
-        dry run (`/posthog test`) shows what would happen."""
+        dry run (`/posthog test`, `replay`) shows what would happen."""
         event = body.event
         now = self.clock()
         event_time = body.event_time or received_at
@@ -168,11 +173,8 @@ class Pipeline:
             if all_conditions_hold(early, early_context):
                 passing.append((signal, late))
             else:
-                decisions.append(
-                    SignalDecision(
-                        signal=signal.name, outcome=Outcome.FILTERED, reason=_why_not(early, early_context)
-                    )
-                )
+                reason = _why_not(early, early_context)
+                decisions.append(SignalDecision(signal=signal.name, outcome=Outcome.FILTERED, reason=reason))
         if not candidates:
             decisions.append(no_signal_listens())
         if not passing:
@@ -180,67 +182,58 @@ class Pipeline:
 
         account = resolve_account(body)
         if account is None:
-            for signal, _ in passing:
-                decisions.append(
-                    SignalDecision(signal=signal.name, outcome=Outcome.NO_ACCOUNT, reason=NO_ACCOUNT)
-                )
+            decisions += [
+                SignalDecision(signal=signal.name, outcome=Outcome.NO_ACCOUNT, reason=NO_ACCOUNT)
+                for signal, _ in passing
+            ]
             return Decision(entry(None), [])
 
         company = await self.enricher.company(account)
         context = build_context(body, account, company.fields)
         icp = score(self.config.icp, context)
         state = await asyncio.to_thread(self.store.account_state, account.key, now)
-        last_alerts = state.last_alerts
 
-        alerts: list[NewAlert] = []
+        alerts: list[AlertPlan] = []
         history: tuple[PastSignal, ...] | None = None
         for signal, late in passing:
             if not all_conditions_hold(late, context):
-                decisions.append(
-                    SignalDecision(
-                        signal=signal.name, outcome=Outcome.FILTERED, reason=_why_not(late, context)
-                    )
-                )
+                reason = _why_not(late, context)
+                decisions.append(SignalDecision(signal=signal.name, outcome=Outcome.FILTERED, reason=reason))
                 continue
-
-            def decided(outcome: Outcome, reason: str, signal: Signal = signal) -> SignalDecision:
-                return SignalDecision(signal=signal.name, outcome=outcome, reason=reason, score=icp.value)
-
-            if icp.value < signal.min_score:
-                decisions.append(
-                    decided(Outcome.BELOW_THRESHOLD, below_threshold(icp.value, signal.min_score))
-                )
-                continue
-            if state.snoozed_until is not None:
-                decisions.append(decided(Outcome.SNOOZED, snoozed_until(state.snoozed_until)))
-                continue
-            window = signal.cooldown.total_seconds()
-            if now - last_alerts.get(signal.name, float("-inf")) < window:
-                # Settled early to skip building a message; the commit re-checks atomically.
-                decisions.append(decided(Outcome.COOLDOWN, in_cooldown(window)))
+            held = self._held(signal, icp, state, now)
+            if held is not None:
+                decisions.append(held)
                 continue
             if history is None:
                 history = await self._history(account, event.uuid, now)
-            alert = await self._alert(
-                signal,
-                body,
-                account,
-                company,
-                icp,
-                context,
-                history,
-                event_time,
-                now,
-                state.ended_snooze,
-                write_with_model,
+            facts = self._facts(signal, body, account, company, icp, context, history, event_time, now, state)
+            alerts.append(
+                AlertPlan(
+                    facts,
+                    signal.cooldown.total_seconds(),
+                    state.ended_snooze.id if state.ended_snooze else None,
+                )
             )
-            alerts.append(alert)
+            channel = facts.route.channel
             decisions.append(
-                decided(Outcome.ALERTED, routed_to(alert.channel)).model_copy(
-                    update={"alert_id": alert.id, "channel": alert.channel}
+                _scored(signal, icp, Outcome.ALERTED, routed_to(channel)).model_copy(
+                    update={"alert_id": facts.alert_id, "channel": channel}
                 )
             )
         return Decision(entry(account), alerts, self._writeback(body, account, company, icp))
+
+    @staticmethod
+    def _held(signal: Signal, icp: Score, state: AccountState, now: float) -> SignalDecision | None:
+        """Why this signal may not alert the account now, if it may not."""
+        if icp.value < signal.min_score:
+            return _scored(signal, icp, Outcome.BELOW_THRESHOLD, below_threshold(icp.value, signal.min_score))
+        if state.snoozed_until is not None:
+            return _scored(signal, icp, Outcome.SNOOZED, snoozed_until(state.snoozed_until))
+        window = signal.cooldown.total_seconds()
+        if now - state.last_alerts.get(signal.name, float("-inf")) < window:
+            # Settled early to skip composing an alert; the commit re-checks atomically.
+            return _scored(signal, icp, Outcome.COOLDOWN, in_cooldown(window))
+        return None
 
     async def _history(self, account: Account, exclude: str, now: float) -> tuple[PastSignal, ...]:
         rows = await asyncio.to_thread(
@@ -264,7 +257,7 @@ class Pipeline:
         fallback = f"{self.app_host}{project}/person/{distinct}" if distinct else (event_url or self.app_host)
         return None, event_url, fallback
 
-    async def _alert(
+    def _facts(
         self,
         signal: Signal,
         body: WebhookBody,
@@ -275,18 +268,11 @@ class Pipeline:
         history: tuple[PastSignal, ...],
         event_time: float,
         now: float,
-        ended_snooze: EndedSnooze | None = None,
-        write_with_model: bool = True,
-    ) -> NewAlert:
-        decision = route(self.config.routing, context)
-        held_back = (
-            HeldBack(ended_snooze.held_back, ended_snooze.snoozed_by, ended_snooze.until)
-            if ended_snooze
-            else None
-        )
+        state: AccountState,
+    ) -> AlertFacts:
+        ended = state.ended_snooze
         person_url, event_url, posthog_url = self._links(body)
-        person = body.person
-        facts = AlertFacts(
+        return AlertFacts(
             alert_id=uuid.uuid4().hex,
             signal_name=signal.name,
             action=self._actions[signal.name],
@@ -295,37 +281,20 @@ class Pipeline:
             event_uuid=body.event.uuid,
             event_time=parse_timestamp(body.event.timestamp) or event_time,
             distinct_id=body.event.distinct_id,
-            person_name=_person_name(person),
+            person_name=_person_name(body.person),
             person_email=person_email(body),
             account_key=account.key,
             account_source=account.source,
             company=company.fields,
             properties=body.event.properties,
             score=icp,
-            route=decision,
+            route=route(self.config.routing, context),
             history=history,
             person_url=person_url,
             event_url=event_url,
             posthog_url=posthog_url,
             now=now,
-            held_back=held_back,
-        )
-        summary = template_summary(facts)
-        written = await self.summarizer.write(facts) if self.summarizer and write_with_model else None
-        self.metrics.summaries.labels(kind="claude" if written else "template").inc()
-        if written:
-            summary = written.text()
-        return NewAlert(
-            id=facts.alert_id,
-            signal=signal.name,
-            account=account.key,
-            channel=decision.channel,
-            owner=decision.owner,
-            score=icp.value,
-            message=alert_message(facts, summary, written),
-            cooldown_s=signal.cooldown.total_seconds(),
-            details=alert_details(facts, summary),
-            reports_snooze=ended_snooze.id if ended_snooze else None,
+            held_back=HeldBack(ended.held_back, ended.snoozed_by, ended.until) if ended else None,
         )
 
     @staticmethod

@@ -60,6 +60,17 @@ class EndedSnooze:
 
 
 @dataclass(frozen=True, slots=True)
+class Snooze:
+    id: str
+    account: str
+    until: float
+    snoozed_by: str | None  # Slack user id
+    created_at: float
+    alert_id: str | None  # the alert it was made on; None: made on no alert, so no channel owns it
+    reported: int  # 1 once an alert told what it held back
+
+
+@dataclass(frozen=True, slots=True)
 class AccountState:
     snoozed_until: float | None
     last_alerts: dict[str, float]  # signal -> when it last alerted for this account
@@ -106,7 +117,7 @@ class AccountStore(StoreBase):
             )
         return snooze_id
 
-    def unsnooze(self, snooze_id: str) -> dict[str, Any] | None:
+    def unsnooze(self, snooze_id: str) -> Snooze | None:
         """End a running snooze now; returns it (None when it is unknown or already over)."""
         now = time.time()
         with self._write() as conn:
@@ -114,17 +125,17 @@ class AccountStore(StoreBase):
                 update(snoozes)
                 .where(snoozes.c.id == snooze_id, snoozes.c.until > now)
                 .values(until=now)
-                .returning(snoozes.c.id, snoozes.c.account, snoozes.c.snoozed_by, snoozes.c.alert_id)
+                .returning(*snoozes.c)
             ).first()
-        return dict(row._mapping) if row is not None else None
+        return Snooze(**row._mapping) if row is not None else None
 
-    def get_snooze(self, snooze_id: str) -> dict[str, Any] | None:
+    def get_snooze(self, snooze_id: str) -> Snooze | None:
         """A snooze, running or over (None when unknown)."""
         with self._read() as conn:
             row = conn.execute(select(snoozes).where(snoozes.c.id == snooze_id)).mappings().first()
-        return dict(row) if row is not None else None
+        return Snooze(**row) if row is not None else None
 
-    def active_snoozes(self, now: float, channel: str) -> list[dict[str, Any]]:
+    def active_snoozes(self, now: float, channel: str) -> list[Snooze]:
         """The running snoozes made on alerts of `channel` (the one it was routed to or posted in).
         A snooze made on no alert belongs to no channel, so it is never listed."""
         query = (
@@ -138,7 +149,7 @@ class AccountStore(StoreBase):
         )
         with self._read() as conn:
             rows = conn.execute(query).mappings().all()
-        return [dict(r) for r in rows]
+        return [Snooze(**r) for r in rows]
 
     # -- enrichment cache -----------------------------------------------------------------------------
     def cache_get(self, provider: str, key: str, now: float) -> tuple[bool, dict[str, Any] | None]:

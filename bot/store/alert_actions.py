@@ -5,12 +5,13 @@ clicks from several people and processes agree on one outcome."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-import orjson
 from sqlalchemy import case, select, update
 
+from bot.alerts.model import AlertDetails, AlertState
 from bot.store.base import StoreBase
 from bot.store.records import to_json
 from bot.store.tables import alerts, feedback, tasks
@@ -28,9 +29,36 @@ class AlertRecord:
     posted_channel: str | None  # where Slack says it is (None until posted)
     ts: str | None
     status: str
-    message: dict[str, Any]
-    details: dict[str, Any]
-    state: dict[str, Any]
+    details: AlertDetails
+    state: AlertState
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """A task as the bot asks the CRM for it."""
+
+    requested_by: str  # Slack user id
+    crm: Literal["hubspot", "store"]
+    subject: str
+    body: str
+    due_at: float
+    owner: str | None  # HubSpot owner id
+
+
+@dataclass(frozen=True)
+class TaskRecord(NewTask):
+    alert_id: str
+    status: Literal["creating", "created", "failed"]
+    uncertain: bool  # an attempt may have reached the CRM
+    attempt_at: float
+    crm_id: str | None = None
+    url: str | None = None
+    created_at: float | None = None
+    error: str | None = None
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> TaskRecord:
+        return cls(**{**row, "uncertain": bool(row["uncertain"])})
 
 
 @dataclass(frozen=True)
@@ -39,7 +67,7 @@ class TaskStart:
     first; `busy`: someone else is creating it right now; `done`: it exists."""
 
     kind: TaskStartKind
-    task: dict[str, Any]
+    task: TaskRecord
 
 
 class ActionStore(StoreBase):
@@ -57,38 +85,32 @@ class ActionStore(StoreBase):
             posted_channel=row["posted_channel"],
             ts=row["ts"],
             status=row["status"],
-            message=orjson.loads(row["message"]),
-            details=orjson.loads(row["details"] or "{}"),
-            state=orjson.loads(row["state"] or "{}"),
+            details=AlertDetails.model_validate_json(row["details"]),
+            state=AlertState.model_validate_json(row["state"] or "{}"),
         )
 
-    def update_alert_state(self, alert_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        """Change parts of what the alert shows (task, snooze, feedback; None removes a part) and bump
-        its version; returns the whole state."""
+    def update_alert_state(self, alert_id: str, change: Callable[[AlertState], AlertState]) -> AlertState:
+        """Apply `change` to what the alert shows (task, snooze, feedback) and bump its version, in one
+        transaction, so concurrent changes never lose one another; returns the new state."""
         with self._write() as conn:
             raw = conn.execute(select(alerts.c.state).where(alerts.c.id == alert_id)).scalar()
-            state = orjson.loads(raw or "{}")
-            for key, value in changes.items():
-                if value is None:
-                    state.pop(key, None)
-                else:
-                    state[key] = value
-            state["version"] = int(state.get("version", 0)) + 1
+            current = AlertState.model_validate_json(raw or "{}")
+            state = change(current).model_copy(update={"version": current.version + 1})
             conn.execute(update(alerts).where(alerts.c.id == alert_id).values(state=to_json(state)))
         return state
 
     # -- CRM tasks ---------------------------------------------------------------------------------
-    def begin_task(self, alert_id: str, values: dict[str, Any], busy_s: float = 60.0) -> TaskStart:
-        """Take the right to create this alert's task. `values`: requested_by, crm, subject, body,
-        due_at, owner. An attempt older than `busy_s` is presumed dead and may be taken over."""
+    def begin_task(self, alert_id: str, new: NewTask, busy_s: float = 60.0) -> TaskStart:
+        """Take the right to create this alert's task. An attempt older than `busy_s` is presumed dead
+        and may be taken over."""
         now = time.time()
-        row = {"alert_id": alert_id, "status": "creating", "uncertain": 0, "attempt_at": now, **values}
+        row = {"alert_id": alert_id, "status": "creating", "uncertain": 0, "attempt_at": now, **asdict(new)}
         with self._write() as conn:
             inserted = conn.execute(
                 self._insert(tasks).values(**row).on_conflict_do_nothing().returning(tasks.c.alert_id)
             ).first()
             if inserted is not None:
-                return TaskStart("start", row)
+                return TaskStart("start", TaskRecord.of(row))
             retaken = conn.execute(
                 update(tasks)
                 .where(
@@ -99,18 +121,18 @@ class ActionStore(StoreBase):
                 .values(
                     status="creating",
                     attempt_at=now,
-                    requested_by=values["requested_by"],
+                    requested_by=new.requested_by,
                     # an attempt that never finished may have created the task
                     uncertain=case((tasks.c.status == "creating", 1), else_=tasks.c.uncertain),
                 )
                 .returning(*tasks.c)
             ).first()
             if retaken is not None:
-                task = dict(retaken._mapping)
-                return TaskStart("recover" if task["uncertain"] else "start", task)
+                task = TaskRecord.of(retaken._mapping)
+                return TaskStart("recover" if task.uncertain else "start", task)
             current = conn.execute(select(tasks).where(tasks.c.alert_id == alert_id)).mappings().one()
-        task = dict(current)
-        return TaskStart("done" if task["status"] == "created" else "busy", task)
+        task = TaskRecord.of(current)
+        return TaskStart("done" if task.status == "created" else "busy", task)
 
     def task_created(self, alert_id: str, crm_id: str | None, url: str | None) -> None:
         with self._write() as conn:

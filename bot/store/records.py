@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
+from bot.alerts.model import AlertDetails
 from bot.decide.outcomes import Outcome, SignalDecision, in_cooldown, overall
 
 
@@ -73,16 +74,37 @@ class ClaimedEvent:
 
 @dataclass(slots=True)
 class NewAlert:
-    id: str
-    signal: str
-    account: str
-    channel: str
-    owner: str | None
-    score: int
+    """An alert to commit: its details (kept with it: what message updates and a CRM task are made
+    from), the message to post, and the cooldown slot it takes."""
+
+    details: AlertDetails
     message: dict[str, Any]
     cooldown_s: float
-    details: dict[str, Any] = field(default_factory=dict)  # what a CRM task and message updates need
     reports_snooze: str | None = None  # the ended snooze whose held-back signals this alert mentions
+
+    @property
+    def id(self) -> str:
+        return self.details.alert_id
+
+    @property
+    def signal(self) -> str:
+        return self.details.signal
+
+    @property
+    def account(self) -> str:
+        return self.details.account_key
+
+    @property
+    def channel(self) -> str:
+        return self.details.route.channel
+
+    @property
+    def owner(self) -> str | None:
+        return self.details.route.owner
+
+    @property
+    def score(self) -> int:
+        return self.details.score.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +144,7 @@ class Commit:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", exclude_none=True)
+        return value.model_dump(mode="json")
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 

@@ -145,7 +145,7 @@ class DryRun:
     def __init__(self, settings: Settings, config: SignalsConfig, store: Store, http: httpx.AsyncClient):
         enricher = Enricher(config.enrichment, store, http, Metrics())
         self.pipeline = Pipeline(
-            config, store, enricher, Metrics(), settings.posthog_app_host, settings.posthog_project_id
+            config, store, enricher, settings.posthog_app_host, settings.posthog_project_id
         )
         self.cooldowns = {s.name: s.cooldown.total_seconds() for s in config.signals}
         self.last: dict[tuple[str, str], float] = {}
@@ -167,18 +167,18 @@ class DryRun:
         self.seen.add(body.event.uuid)
         when = parse_timestamp(body.event.timestamp) or time.time()
         self.pipeline.clock = lambda: when  # decide as of the event's own time
-        decision = await self.pipeline.evaluate(body, when, "replay", write_with_model=False)
+        decision = await self.pipeline.evaluate(body, when, "replay")
         outcome = decision.entry.outcome
         day = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d")
-        for alert in decision.alerts:
-            key = (alert.signal, alert.account)
-            if when - self.last.get(key, float("-inf")) < self.cooldowns.get(alert.signal, 0):
-                self.report.held[alert.signal] += 1
+        for plan in decision.alerts:
+            signal, account = plan.facts.signal_name, plan.facts.account_key
+            if when - self.last.get((signal, account), float("-inf")) < self.cooldowns.get(signal, 0):
+                self.report.held[signal] += 1
                 outcome = Outcome.COOLDOWN if outcome is Outcome.ALERTED else outcome
                 continue
-            self.last[key] = when
-            self.report.alerts[alert.signal][alert.account] += 1
-            self.report.days[alert.signal][day] += 1
+            self.last[(signal, account)] = when
+            self.report.alerts[signal][account] += 1
+            self.report.days[signal][day] += 1
         self.report.outcomes[outcome] += 1
 
 

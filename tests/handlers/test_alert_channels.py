@@ -109,7 +109,7 @@ def _snoozed(app: RunningApp, fake_slack: FakeSlack, domain: str) -> tuple[str, 
     alert_id, channel, ts = post_alert(app, fake_slack, domain, "feature_activated")
     assert choose_snooze(app, fake_slack, alert_id, "7d", channel, ts).status_code == 200
     fake_slack.wait_for(lambda s: updates(s, channel, ts))
-    snooze_id = app.services.store.alert(alert_id).state["snooze"]["id"]
+    snooze_id = app.services.store.alert(alert_id).state.snooze.id
     return channel, ts, snooze_id
 
 
@@ -122,7 +122,7 @@ def _snoozes_listed(app: RunningApp, fake_slack: FakeSlack, channel: str) -> dic
 
 def _active(app: RunningApp, snooze_id: str) -> bool:
     snooze = app.services.store.get_snooze(snooze_id)
-    return snooze is not None and snooze["until"] > time.time()
+    return snooze is not None and snooze.until > time.time()
 
 
 def test_snoozes_lists_only_the_snoozes_made_on_this_channels_alerts(app, fake_slack):
@@ -182,5 +182,5 @@ def test_snooze_not_relevant_and_create_task_from_another_channel_change_nothing
     refusal = fake_slack.wait_for(lambda s: s.responses(name))[0]
     assert refusal["response_type"] == "ephemeral" and "another channel" in refusal["text"]
     store = app.services.store
-    assert store.alert(alert_id).state.get("snooze") is None and store.task(alert_id) is None
+    assert store.alert(alert_id).state.snooze is None and store.task(alert_id) is None
     assert updates(fake_slack, channel, ts) == []

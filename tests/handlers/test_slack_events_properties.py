@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from bot.config.signals_file import SignalsConfig, load_signals
 from bot.slack import ids
 from bot.slack.blocks.panels import not_relevant_modal
+from bot.store.account_state import Snooze
 from handlers.slack_events import is_ssl_check
 from tests.conftest import EXAMPLE_SIGNALS, RunningApp, database, make_settings, serve
 from tests.fakes.posthog import FakePostHog
@@ -425,7 +426,7 @@ class World:
             alert_id, channel, ts = self.alerts[value.index]
             return Template(value.template).substitute(alert=alert_id, channel=channel, ts=ts)
         if isinstance(value, SnoozeRef):
-            running = [s["id"] for c in {a[1] for a in self.alerts} for s in self._snoozes(c)]
+            running = [s.id for c in {a[1] for a in self.alerts} for s in self._snoozes(c)]
             return running[value.index % len(running)] if running else "no-snooze-running"
         if isinstance(value, ResponseUrl):
             return self.slack.response_url(self.response_name(value))
@@ -435,7 +436,7 @@ class World:
             return [self.resolve(v) for v in value]
         return value
 
-    def _snoozes(self, channel: str) -> list[dict[str, Any]]:
+    def _snoozes(self, channel: str) -> list[Snooze]:
         return self.app.services.store.active_snoozes(time.time(), channel)
 
     def body(self, request: Signed) -> tuple[str, str]:

@@ -1,4 +1,5 @@
-"""Block Kit for the alert message: pure functions from facts to `slack_sdk.models` objects.
+"""Block Kit for the alert message: pure functions from an alert's details and state to
+`slack_sdk.models` objects. The first post and every update are built by the same functions.
 
 Every untrusted string is escaped (mrkdwn) or cleaned (plain_text) and clipped to Slack's limits
 here, so nothing a PostHog property says can mention a channel, fake a link or make Slack reject the
@@ -27,7 +28,7 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.alerts.model import AlertFacts, Written
+from bot.alerts.model import AlertDetails, AlertState, Written
 from bot.alerts.summary_template import employees_label, funding_label
 from bot.decide.scoring import CriterionResult
 from bot.slack import ids
@@ -47,9 +48,9 @@ def mrkdwn(text: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=text, verbatim=True)
 
 
-def header(facts: AlertFacts) -> HeaderBlock:
+def header(details: AlertDetails) -> HeaderBlock:
     return HeaderBlock(
-        text=PlainTextObject(text=plain(f"{facts.account_label}: {facts.signal_name}", HEADER_LIMIT))
+        text=PlainTextObject(text=plain(f"{details.account_label}: {details.signal}", HEADER_LIMIT))
     )
 
 
@@ -69,9 +70,9 @@ def _field(label: str, value: Any) -> MarkdownTextObject:
     return mrkdwn(f"*{label}*\n" + escape_line(text, FIELD_LIMIT - len(label) - 3))
 
 
-def fields_section(facts: AlertFacts) -> SectionBlock:
-    company = facts.company
-    name = facts.company_name or company.get("domain") or "Unknown company"
+def fields_section(details: AlertDetails) -> SectionBlock:
+    company = details.company
+    name = details.company_name or company.get("domain") or "Unknown company"
     domain = company.get("domain")
     company_text = f"{name} ({domain})" if domain and domain != name else str(name)
     industry = company.get("industry")
@@ -81,8 +82,8 @@ def fields_section(facts: AlertFacts) -> SectionBlock:
             _field("Size", employees_label(company.get("employees"))),
             _field("Industry", industry if isinstance(industry, str) else None),
             _field("Funding", funding_label(company.get("funding_stage"))),
-            _field("Plan", facts.plan),
-            _field("ICP score", f"{facts.score.value}/100"),
+            _field("Plan", details.plan),
+            _field("ICP score", f"{details.score.value}/100"),
         ]
     )
 
@@ -93,10 +94,10 @@ def criterion_line(result: CriterionResult) -> str:
     return f"{_STATUS_ICONS[result.status]} {name}: {detail} ({points})"
 
 
-def breakdown_section(facts: AlertFacts) -> SectionBlock | None:
-    if not facts.score.breakdown:
+def breakdown_section(details: AlertDetails) -> SectionBlock | None:
+    if not details.score.breakdown:
         return None
-    lines = [f"*Why {facts.score.value}/100*"] + [criterion_line(r) for r in facts.score.breakdown]
+    lines = [f"*Why {details.score.value}/100*"] + [criterion_line(r) for r in details.score.breakdown]
     text = "\n".join(lines)
     while len(text) > SECTION_LIMIT:  # drop whole lines, so no entity or emoji code is cut
         lines.pop()
@@ -104,11 +105,11 @@ def breakdown_section(facts: AlertFacts) -> SectionBlock | None:
     return SectionBlock(text=mrkdwn(text))
 
 
-def routing_context(facts: AlertFacts) -> ContextBlock:
-    parts = [f"Routed by {escape_line(facts.route.reason, 2000)}"]
-    if facts.route.owner:
-        parts.append(f"Owner <@{facts.route.owner}>")  # validated as a user id when the file loaded
-    parts.append(f"Account from {escape_line(facts.account_source, 200)}")
+def routing_context(details: AlertDetails) -> ContextBlock:
+    parts = [f"Routed by {escape_line(details.route.reason, 2000)}"]
+    if details.route.owner:
+        parts.append(f"Owner <@{details.route.owner}>")  # validated as a user id when the file loaded
+    parts.append(f"Account from {escape_line(details.account_source, 200)}")
     return ContextBlock(elements=[mrkdwn(" · ".join(parts))])
 
 
@@ -118,43 +119,41 @@ def slack_date(timestamp: float) -> str:
     return f"<!date^{int(timestamp)}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
-def event_context(facts: AlertFacts) -> ContextBlock:
+def event_context(details: AlertDetails) -> ContextBlock:
     parts = []
-    if facts.event_time is not None:
-        parts.append(slack_date(facts.event_time))
-    parts.append(f"`{escape_line(facts.event_name, 300)}`")
-    person = escape_line(facts.person_name or facts.person_email or facts.distinct_id or "", 600).strip()
+    if details.event_time is not None:
+        parts.append(slack_date(details.event_time))
+    parts.append(f"`{escape_line(details.event_name, 300)}`")
+    who = details.person_name or details.person_email or details.distinct_id or ""
+    person = escape_line(who, 600).strip()
     if person:
         parts.append(person)
-    for url, label in ((facts.person_url, "Person in PostHog"), (facts.event_url, "Event")):
+    for url, label in ((details.person_url, "Person in PostHog"), (details.event_url, "Event")):
         # A link is added whole or not at all: a clipped one would leave a dangling `<http…`.
         if safe_url(url) and len(" · ".join([*parts, link(url, label)])) <= CONTEXT_LIMIT:
             parts.append(link(url, label))
     return ContextBlock(elements=[mrkdwn(" · ".join(parts))])
 
 
-def actions(facts: AlertFacts) -> ActionsBlock:
-    return alert_actions(facts.alert_id, facts.posthog_url, {})
-
-
-def alert_actions(alert_id: str, posthog_url: str | None, state: dict[str, Any]) -> ActionsBlock:
+def actions(details: AlertDetails, state: AlertState) -> ActionsBlock:
     """The alert's controls, given what has been done with it: a created task becomes a link to it,
     a snooze becomes Unsnooze, a not-relevant mark retires its button."""
+    alert_id = details.alert_id
     elements: list[Any] = []
-    task = state.get("task")
+    task = state.task
     if task is None:
         elements.append(
             ButtonElement(
                 text="Create CRM task", action_id=ids.CREATE_CRM_TASK, value=alert_id, style="primary"
             )
         )
-    elif safe_url(task.get("url")):
+    elif safe_url(task.url):
         elements.append(
             ButtonElement(
-                text="Open task", action_id=ids.OPEN_CRM_TASK, url=safe_url(task["url"]), value=alert_id
+                text="Open task", action_id=ids.OPEN_CRM_TASK, url=safe_url(task.url), value=alert_id
             )
         )
-    snooze = state.get("snooze")
+    snooze = state.snooze
     if snooze is None:
         elements.append(
             StaticSelectElement(
@@ -167,16 +166,16 @@ def alert_actions(alert_id: str, posthog_url: str | None, state: dict[str, Any])
             )
         )
     else:
-        elements.append(ButtonElement(text="Unsnooze", action_id=ids.UNSNOOZE, value=str(snooze["id"])))
-    if state.get("feedback") is None:
+        elements.append(ButtonElement(text="Unsnooze", action_id=ids.UNSNOOZE, value=snooze.id))
+    if state.feedback is None:
         elements.append(ButtonElement(text="Not relevant", action_id=ids.NOT_RELEVANT, value=alert_id))
-    url = safe_url(posthog_url)
+    url = safe_url(details.posthog_url)
     if url:
         elements.append(
             ButtonElement(text="Open in PostHog", action_id=ids.OPEN_POSTHOG, url=url, value=alert_id)
         )
     # A new block_id on every update, so Slack clients drop a stale select choice.
-    return ActionsBlock(block_id=f"alert_actions:{alert_id}:{state.get('version', 0)}", elements=elements)
+    return ActionsBlock(block_id=f"alert_actions:{alert_id}:{state.version}", elements=elements)
 
 
 def mention(user: Any) -> str:
@@ -185,33 +184,40 @@ def mention(user: Any) -> str:
     return f"<@{user}>" if isinstance(user, str) and _USER_ID.match(user) else "someone"
 
 
-def state_lines(state: dict[str, Any]) -> list[str]:
+def state_lines(state: AlertState) -> list[str]:
     """What has been done with the alert, one mrkdwn line each."""
     lines = []
-    task = state.get("task")
+    task = state.task
     if task:
-        line = f":white_check_mark: Task created by {mention(task.get('by'))}"
-        if safe_url(task.get("url")):
-            line += " · " + link(task["url"], "Open in HubSpot")
-        elif task.get("crm") == "store":
+        line = f":white_check_mark: Task created by {mention(task.by)}"
+        if safe_url(task.url):
+            line += " · " + link(task.url, "Open in HubSpot")
+        elif task.crm == "store":
             line += " · kept in posthog-slack-signals (no CRM configured)"
         lines.append(line)
-    snooze = state.get("snooze")
+    snooze = state.snooze
     if snooze:
-        lines.append(
-            f":zzz: Snoozed by {mention(snooze.get('by'))} until {slack_day(float(snooze['until']))}"
-        )
-    unsnoozed = state.get("unsnoozed")
-    if unsnoozed and not snooze:
-        lines.append(f":alarm_clock: Unsnoozed by {mention(unsnoozed.get('by'))}")
-    mark = state.get("feedback")
+        lines.append(f":zzz: Snoozed by {mention(snooze.by)} until {slack_day(snooze.until)}")
+    if state.unsnoozed and not snooze:
+        lines.append(f":alarm_clock: Unsnoozed by {mention(state.unsnoozed.by)}")
+    mark = state.feedback
     if mark:
-        reason = ids.FEEDBACK_REASONS.get(str(mark.get("reason")), "other")
-        line = f":no_entry_sign: Marked not relevant by {mention(mark.get('by'))}: {escape(reason)}"
-        if mark.get("text"):
-            line += f" ({escape_line(str(mark['text']), 500)})"
+        reason = ids.FEEDBACK_REASONS.get(mark.reason, "other")
+        line = f":no_entry_sign: Marked not relevant by {mention(mark.by)}: {escape(reason)}"
+        if mark.text:
+            line += f" ({escape_line(mark.text, 500)})"
         lines.append(line)
     return lines
+
+
+def state_context(state: AlertState) -> ContextBlock | None:
+    lines = state_lines(state)
+    if not lines:
+        return None
+    return ContextBlock(
+        block_id=f"alert_state:{state.version}",
+        elements=[mrkdwn(clip(line, CONTEXT_LIMIT)) for line in lines[:10]],
+    )
 
 
 def slack_day(timestamp: float) -> str:
@@ -220,35 +226,15 @@ def slack_day(timestamp: float) -> str:
     return f"<!date^{int(timestamp)}^{{date_short_pretty}}|{fallback}>"
 
 
-def updated_message(
-    message: dict[str, Any], alert_id: str, posthog_url: str | None, state: dict[str, Any]
-) -> dict[str, Any]:
-    """The posted alert with its status lines and controls rebuilt from `state` (for chat.update)."""
-    kept = [
-        b
-        for b in message.get("blocks", [])
-        if b.get("type") != "actions" and not str(b.get("block_id", "")).startswith("alert_state")
-    ]
-    lines = state_lines(state)
-    if lines:
-        kept.append(
-            ContextBlock(
-                block_id=f"alert_state:{state.get('version', 0)}",
-                elements=[mrkdwn(clip(line, CONTEXT_LIMIT)) for line in lines[:10]],
-            ).to_dict()
-        )
-    kept.append(alert_actions(alert_id, posthog_url, state).to_dict())
-    return {"text": message.get("text", ""), "blocks": kept[:MAX_BLOCKS], "metadata": message.get("metadata")}
-
-
-def fallback_text(facts: AlertFacts, summary: str, written: Written | None = None) -> str:
-    head = f"{facts.account_label}: {facts.signal_name} (ICP {facts.score.value}/100)"
-    body = f"{written.headline}. {written.text()}" if written else summary
+def fallback_text(details: AlertDetails) -> str:
+    head = f"{details.account_label}: {details.signal} (ICP {details.score.value}/100)"
+    written = details.written
+    body = f"{written.headline}. {written.text()}" if written else details.summary
     return escape_line(f"{head}. {body}", TEXT_FALLBACK_LIMIT)
 
 
-def held_back_context(facts: AlertFacts) -> ContextBlock | None:
-    held = facts.held_back
+def held_back_context(details: AlertDetails) -> ContextBlock | None:
+    held = details.held_back
     if held is None or held.count == 0:
         return None
     noun = "signal was" if held.count == 1 else "signals were"
@@ -262,35 +248,39 @@ def held_back_context(facts: AlertFacts) -> ContextBlock | None:
     )
 
 
-def alert_blocks(facts: AlertFacts, summary: str, written: Written | None = None) -> list[Block]:
+def alert_blocks(details: AlertDetails, state: AlertState) -> list[Block]:
     blocks: list[Block | None] = [
-        header(facts),
-        summary_section(summary, written),
-        held_back_context(facts),
-        fields_section(facts),
-        breakdown_section(facts),
-        routing_context(facts),
-        event_context(facts),
-        actions(facts),
+        header(details),
+        summary_section(details.summary, details.written),
+        held_back_context(details),
+        fields_section(details),
+        breakdown_section(details),
+        routing_context(details),
+        event_context(details),
+        state_context(state),
+        actions(details, state),
     ]
     return [b for b in blocks if b is not None][:MAX_BLOCKS]
 
 
-def alert_message(facts: AlertFacts, summary: str, written: Written | None = None) -> dict[str, Any]:
-    """Arguments for `chat.postMessage` (minus the channel): text, blocks, metadata."""
+def alert_update(details: AlertDetails, state: AlertState) -> dict[str, Any]:
+    """Arguments for `chat.update` (minus channel and ts): the whole message, built anew."""
     return {
-        "text": fallback_text(facts, summary, written),
-        "blocks": [block.to_dict() for block in alert_blocks(facts, summary, written)],
+        "text": fallback_text(details),
+        "blocks": [block.to_dict() for block in alert_blocks(details, state)],
         "metadata": {
             "event_type": ids.METADATA_EVENT_TYPE,
             "event_payload": {
-                "alert_id": facts.alert_id,
-                "signal": clip(facts.signal_name, 100),
-                "account": clip(facts.account_key, 300),
-                "event_uuid": clip(facts.event_uuid, 200),
-                "score": facts.score.value,
+                "alert_id": details.alert_id,
+                "signal": clip(details.signal, 100),
+                "account": clip(details.account_key, 300),
+                "event_uuid": clip(details.event_uuid, 200),
+                "score": details.score.value,
             },
         },
-        "unfurl_links": False,
-        "unfurl_media": False,
     }
+
+
+def alert_message(details: AlertDetails, state: AlertState | None = None) -> dict[str, Any]:
+    """Arguments for `chat.postMessage` (minus the channel): text, blocks, metadata."""
+    return {**alert_update(details, state or AlertState()), "unfurl_links": False, "unfurl_media": False}

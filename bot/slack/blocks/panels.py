@@ -21,6 +21,7 @@ from slack_sdk.models.views import View
 from bot.slack import ids
 from bot.slack.blocks.alert import mention, slack_day
 from bot.slack.mrkdwn import escape, plain
+from bot.store.account_state import Snooze
 
 REASON_BLOCK = "reason"
 REASON_ACTION = "reason_choice"
@@ -100,22 +101,21 @@ def read_not_relevant(view: dict[str, Any]) -> tuple[str | None, str | None, dic
     return reason, text, errors
 
 
-def snoozes_list(snoozes: list[dict[str, Any]]) -> dict[str, Any]:
+def snoozes_list(snoozes: list[Snooze]) -> dict[str, Any]:
     """`/posthog snoozes`: each running snooze made on the channel's alerts, with an Unsnooze button."""
     if not snoozes:
         return {"text": "No account is snoozed from this channel's alerts.", "blocks": []}
     heading = f"*{len(snoozes)} snoozed account(s) from this channel's alerts*"
     blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(text=heading))]
     for snooze in snoozes[:MAX_LISTED]:
-        by = mention(snooze.get("snoozed_by"))
+        by = mention(snooze.snoozed_by)
         blocks.append(
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=f"*{escape(plain(snooze['account'], 300))}* until {slack_day(snooze['until'])}"
-                    f", by {by}",
+                    text=f"*{escape(plain(snooze.account, 300))}* until {slack_day(snooze.until)}, by {by}",
                     verbatim=True,
                 ),
-                accessory=ButtonElement(text="Unsnooze", action_id=ids.UNSNOOZE, value=str(snooze["id"])),
+                accessory=ButtonElement(text="Unsnooze", action_id=ids.UNSNOOZE, value=snooze.id),
             )
         )
     if len(snoozes) > MAX_LISTED:

@@ -3,25 +3,44 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.actions import task_content as crm
+from bot.alerts.model import AlertDetails
 from bot.config.signals_file import Crm
+from bot.decide.routing import RouteDecision
+from bot.decide.scoring import CriterionResult, Score
 
-DETAILS = {
-    "signal": "Trial finished onboarding",
-    "priority": "high",
-    "account_label": "Acme <Corp>",
-    "domain": "acme.com",
-    "summary": "Trial user from Acme & co finished onboarding. <script>alert(1)</script>",
-    "score": 80,
-    "breakdown": [
-        {"name": "Company size", "status": "met", "detail": "240, wanted 50–2,000"},
-        {"name": "Funded", "status": "unknown", "detail": "no company.funding_stage"},
-    ],
-    "owner": "U0OWNER1",
-    "person_url": "https://us.posthog.com/person/u_1",
-    "event_url": "javascript:alert(1)",
-}
+
+def details(owner: str | None = "U0OWNER1", **overrides: Any) -> AlertDetails:
+    values: dict[str, Any] = {
+        "alert_id": "a1b2",
+        "signal": "Trial finished onboarding",
+        "priority": "high",
+        "account_key": "acme.com",
+        "account_label": "Acme <Corp>",
+        "account_source": "company_domain property",
+        "company": {"domain": "acme.com"},
+        "summary": "Trial user from Acme & co finished onboarding. <script>alert(1)</script>",
+        "score": Score(
+            value=80,
+            points=30,
+            total=50,
+            breakdown=(
+                CriterionResult("Company size", "met", 30, 30, "240, wanted 50–2,000"),
+                CriterionResult("Funded", "unknown", 20, 0, "no company.funding_stage"),
+            ),
+        ),
+        "route": RouteDecision("C0AE1", owner, "company.domain is acme.com", 0),
+        "event_name": "onboarding_completed",
+        "event_uuid": "e1",
+        "person_url": "https://us.posthog.com/person/u_1",
+        "event_url": "javascript:alert(1)",
+    }
+    return AlertDetails(**{**values, **overrides})
+
+
+DETAILS = details()
 
 
 def test_business_days_skip_weekends():
@@ -40,18 +59,18 @@ def test_due_date_follows_the_signals_file():
 def test_owner_mapping_then_company_owner_then_nobody():
     config = Crm(owners={"U0OWNER1": "111"})
     assert crm.owner(DETAILS, config, company_owner="222") == "111"
-    assert crm.owner({**DETAILS, "owner": "U0OTHER"}, config, company_owner="222") == "222"
-    assert crm.owner({**DETAILS, "owner": None}, config, company_owner=None) is None
+    assert crm.owner(details(owner="U0OTHER"), config, company_owner="222") == "222"
+    assert crm.owner(details(owner=None), config, company_owner=None) is None
 
 
 def test_priority_from_the_signal():
     assert crm.priority(DETAILS) == "HIGH"
-    assert crm.priority({"priority": "low"}) == "LOW"
-    assert crm.priority({}) == "MEDIUM"
+    assert crm.priority(details(priority="low")) == "LOW"
+    assert crm.priority(details(priority="medium")) == "MEDIUM"
 
 
 def test_body_is_html_escaped_with_safe_links_and_the_marker():
-    body = crm.body(DETAILS, "a1b2")
+    body = crm.body(DETAILS)
     assert "<script>" not in body and "&lt;script&gt;" in body
     assert "Acme &amp; co" in body
     assert "✓ Company size" in body and "? Funded" in body
@@ -62,4 +81,4 @@ def test_body_is_html_escaped_with_safe_links_and_the_marker():
 
 def test_subject_names_account_and_signal_and_is_bounded():
     assert crm.subject(DETAILS) == "Follow up: Acme <Corp> — Trial finished onboarding"
-    assert len(crm.subject({**DETAILS, "account_label": "x" * 1000})) <= crm.SUBJECT_LIMIT
+    assert len(crm.subject(details(account_label="x" * 1000))) <= crm.SUBJECT_LIMIT

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 from bot.alerts.delivery import Delivery, make_slack_client
+from bot.alerts.model import AlertDetails
 from bot.decide.outcomes import Outcome, SignalDecision
+from bot.decide.routing import RouteDecision
 from bot.ops.metrics import Metrics
 from bot.store import LedgerEntry, NewAlert, Store
 from tests.fakes.slack import TOKEN
+from tests.support.factories import acme_facts
+
+
+def _details() -> AlertDetails:
+    """Alert a1 of signal S for acme.com, routed to C0AE1."""
+    route = RouteDecision("C0AE1", None, "default route", 0)
+    return AlertDetails.of(replace(acme_facts(), alert_id="a1", signal_name="S", route=route), "summary")
 
 
 def _store_with_alert(db_url: str) -> Store:
@@ -34,9 +44,7 @@ def _store_with_alert(db_url: str) -> Store:
         "blocks": [],
         "metadata": {"event_type": "posthog_signal", "event_payload": {"alert_id": "a1"}},
     }
-    store.finish_event(
-        "e1", "w1", entry, [NewAlert("a1", "S", "acme.com", "C0AE1", None, 50, message, 60)], 1.0
-    )
+    store.finish_event("e1", "w1", entry, [NewAlert(_details(), message, 60)], 1.0)
     return store
 
 

@@ -12,20 +12,25 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.alerts.model import AlertFacts, PastSignal
+from bot.alerts.model import AlertDetails, AlertFacts, AlertState, PastSignal
 from bot.alerts.summary_template import template_summary
 from bot.decide.routing import RouteDecision
 from bot.decide.scoring import CriterionResult, Score, score
 from bot.ingest.webhook_body import parse_timestamp
 from bot.slack.blocks.alert import alert_blocks, alert_message
 from bot.slack.blocks.panels import snoozes_list
+from bot.store.account_state import Snooze
 from tests.support.factories import acme_facts, example_config, person_facts
 
 ALERT_ID = "5f0c6d2a9b7e4c1d8e3f2a1b0c9d8e7f"
 
 
+def details_for(facts: AlertFacts, summary: str | None = None) -> AlertDetails:
+    return AlertDetails.of(facts, template_summary(facts) if summary is None else summary)
+
+
 def message_for(facts: AlertFacts, summary: str | None = None) -> dict[str, Any]:
-    return alert_message(facts, template_summary(facts) if summary is None else summary)
+    return alert_message(details_for(facts, summary))
 
 
 def mrkdwn_texts(message: dict[str, Any]) -> list[str]:
@@ -206,7 +211,7 @@ def test_acme_alert_message_is_exactly_as_designed():
 
 
 def test_each_block_model_round_trips_through_slack_sdk():
-    for block in alert_blocks(acme_facts(), "summary"):
+    for block in alert_blocks(details_for(acme_facts(), "summary"), AlertState()):
         as_dict = block.to_dict()
         assert Block.parse(as_dict).to_dict() == as_dict
 
@@ -321,8 +326,9 @@ LINE_BREAK = re.compile("[\n\r\u2028\u2029\u0085\t\x0b\x0c]")
 
 
 def hostile_facts(text: str) -> AlertFacts:
-    """Every string an event, the enrichment or the ledger can influence is `text` (the alert id and
-    the owner come from the bot and the validated signals file)."""
+    """Every string an event, the enrichment or the ledger can influence is `text` (the alert id, the
+    owner and the priority come from the bot and the validated signals file; a priority is one of
+    three words by type)."""
     company = {
         "name": text,
         "domain": text,
@@ -340,7 +346,6 @@ def hostile_facts(text: str) -> AlertFacts:
     return acme_facts(
         signal_name=text,
         action=text,
-        priority=text,
         event_name=text,
         event_uuid=text,
         distinct_id=text,
@@ -362,7 +367,7 @@ def hostile_facts(text: str) -> AlertFacts:
 @functools.cache
 def _hostile_message(index: int) -> dict[str, Any]:
     facts = hostile_facts(HOSTILE_STRINGS[index])
-    return alert_message(facts, template_summary(facts))
+    return message_for(facts)
 
 
 @pytest.fixture(params=range(len(HOSTILE_STRINGS)), ids=lambda i: f"hostile{i}")
@@ -462,7 +467,7 @@ def test_slack_sdk_models_serialise_without_error(hostile_message):
 @pytest.mark.parametrize("text", HOSTILE_STRINGS, ids=lambda t: f"len{len(t)}")
 def test_alert_blocks_to_dict_does_not_raise(text):
     facts = hostile_facts(text)
-    blocks = alert_blocks(facts, template_summary(facts))
+    blocks = alert_blocks(details_for(facts), AlertState())
     assert [block.to_dict() for block in blocks]
 
 
@@ -524,10 +529,10 @@ def test_extreme_event_times_still_render(timestamp):
 
 @pytest.mark.parametrize("by", [*HOSTILE_STRINGS[:3], "U0AE><!channel>", "U0AE|<!here>", None])
 def test_the_snoozes_list_mentions_only_a_slack_user_id(by):
-    snooze = {"id": "s1", "account": "acme.com", "until": 1_800_000_000, "snoozed_by": by}
+    snooze = Snooze("s1", "acme.com", 1_800_000_000, by, 1_700_000_000, "a1", 0)
     text = snoozes_list([snooze])["blocks"][1]["text"]["text"]
     assert text.endswith(", by someone")
     assert "<@" not in text and "<!channel" not in text and "<!here" not in text
-    assert snoozes_list([{**snooze, "snoozed_by": "U0AE"}])["blocks"][1]["text"]["text"].endswith(
+    assert snoozes_list([replace(snooze, snoozed_by="U0AE")])["blocks"][1]["text"]["text"].endswith(
         "by <@U0AE>"
     )
