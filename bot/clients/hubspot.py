@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.clients.retry_after import retry_after_seconds
+from bot.decide.domains import normalise_domain
 
 TASK_TO_COMPANY = 192  # HUBSPOT_DEFINED association type id, task -> company
 PRIORITIES = ("LOW", "MEDIUM", "HIGH")
@@ -136,9 +137,12 @@ class HubSpot:
 
     # -- calls -----------------------------------------------------------------------------------
     async def find_company(self, domain: str) -> HubSpotCompany | None:
-        """The company whose primary `domain` is this one (the oldest, if HubSpot holds duplicates)."""
-        wanted = normalize_domain(domain)
-        if not wanted:
+        """The company whose primary `domain` is this one (the oldest, if HubSpot holds duplicates).
+
+        HubSpot keeps `domain` bare (`acme.com`); a value that is no domain at all asks HubSpot nothing.
+        """
+        wanted = normalise_domain(domain)
+        if wanted is None:
             return None
         data = await self._call(
             "POST",
@@ -338,15 +342,6 @@ class HubSpot:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def normalize_domain(value: str) -> str:
-    """`https://WWW.Acme.com/pricing` -> `acme.com`, the form HubSpot keeps in a company's `domain`."""
-    text = value.strip().lower()
-    if "://" in text:
-        text = urlsplit(text).hostname or ""
-    text = text.split("/", 1)[0].split(":", 1)[0].rstrip(".")
-    return text.removeprefix("www.")
-
-
 def hubspot_timestamp(moment: datetime) -> str:
     """ISO 8601 in UTC with milliseconds, as HubSpot's own examples write `hs_timestamp`."""
     if moment.tzinfo is None:
