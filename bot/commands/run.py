@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from bot import LIB_NAME
 from bot.clients.posthog_api import FunnelStep, PostHogApi, PostHogApiError
 from bot.clients.posthog_capture import CaptureError, PostHogCapture
 from bot.commands.date_ranges import DEFAULT_RANGE, DateRange
@@ -33,7 +34,6 @@ from bot.slack.mrkdwn import escape, escape_clip
 
 log = logging.getLogger(__name__)
 EVENT_NAMES_TTL_S = 300.0
-LIB = "posthog-slack-signals"
 
 USAGE = f"""*`/posthog` commands* (answers are only for you; add `--share` to post in the channel)
 • `/posthog funnel signup_started > onboarding_completed > invite_sent 30d by plan`: a funnel \
@@ -187,7 +187,7 @@ class PostHogCommands:
     async def _test(self, command: SendTestEvent, user_id: str) -> Reply:
         assert self.capture is not None
         distinct_id = command.distinct_id or f"slack-test-{user_id}"
-        properties = {**command.properties, "test": True, "$lib": LIB}
+        properties = {**command.properties, "test": True, "$lib": LIB_NAME}
         event_uuid = await self.capture.capture(command.event, distinct_id, properties)
         lines = [
             f":test_tube: Captured `{escape_clip(command.event, 100)}` for `{escape_clip(distinct_id, 100)}` "
