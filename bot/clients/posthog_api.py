@@ -46,6 +46,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from bot.clients.errors import ApiError, clip_detail, scrub
 from bot.clients.retry_after import retry_after_seconds
 
 # Relative (`-7d`, `-1mStart`, `mStart`), `all`, or an ISO date.
@@ -60,13 +61,14 @@ _WAIT_RE = re.compile(r"available in (\d+(?:\.\d+)?) seconds?")
 _OTHER_VALUES = {"$$_posthog_breakdown_other_$$", "Other"}
 _NULL_VALUES = {"", "$$_posthog_breakdown_null_$$"}
 _QUERY_NAME_MAX = 128
-_MAX_DETAIL = 300
 # encodeURIComponent leaves these unescaped; matching it keeps our links identical to the app's own.
 _URI_COMPONENT_SAFE = "-_.!~*'()"
 
 
-class PostHogApiError(Exception):
+class PostHogApiError(ApiError):
     """A PostHog API call that did not succeed; `status` is None when PostHog never answered."""
+
+    service = "PostHog"
 
     def __init__(
         self,
@@ -79,22 +81,19 @@ class PostHogApiError(Exception):
         project_id: str | None = None,
         timeout_s: float | None = None,
     ) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.status = status
+        super().__init__(detail, status=status, retry_after=retry_after)
         self.code = code
         self.kind = kind  # PostHog's `type`: authentication_error, throttled_error, validation_error, ...
-        self.retry_after = retry_after
         self.project_id = project_id
         self.timeout_s = timeout_s
 
-    def __str__(self) -> str:
-        where = f"HTTP {self.status}" if self.status is not None else "no answer"
-        return f"PostHog {where} ({self.code or 'error'}): {self.detail}"
-
     @property
-    def retryable(self) -> bool:
-        return self.status is None or self.status == 429 or self.status >= 500
+    def detail(self) -> str:
+        """PostHog's own words (or ours, when it never answered)."""
+        return self.message
+
+    def label(self) -> str:
+        return self.code or "error"
 
     @property
     def missing_scope(self) -> str | None:
@@ -342,7 +341,7 @@ class PostHogApi:
             status = data.get("query_status") if isinstance(data.get("query_status"), dict) else {}
             if status.get("error"):
                 raise PostHogApiError(
-                    _clip(str(status.get("error_message") or "the query failed")),
+                    clip_detail(str(status.get("error_message") or "the query failed")),
                     status=200,
                     code="query_failed",
                     project_id=self.project_id,
@@ -413,7 +412,7 @@ class PostHogApi:
         detail = data.get("detail")
         if isinstance(detail, list | dict):
             detail = json.dumps(detail, ensure_ascii=False)
-        text = self._scrub(str(detail) if detail else response.reason_phrase or "no details")
+        text = scrub(str(detail) if detail else response.reason_phrase or "no details", self._key)
         if data.get("attr"):
             text = f"{text} ({data['attr']})"
         retry_after = retry_after_seconds(response.headers.get("retry-after"))
@@ -421,17 +420,13 @@ class PostHogApi:
             waited = _WAIT_RE.search(text)
             retry_after = float(waited.group(1)) if waited else None
         return PostHogApiError(
-            _clip(text),
+            clip_detail(text),
             status=response.status_code,
             code=str(data["code"]) if data.get("code") else None,
             kind=str(data["type"]) if data.get("type") else None,
             retry_after=retry_after,
             project_id=self.project_id,
         )
-
-    def _scrub(self, text: str) -> str:
-        """PostHog never echoes the key, but an explanation must not leak it if it ever does."""
-        return text.replace(self._key, "***") if self._key else text
 
 
 # -- building and reading queries ----------------------------------------------------------------
@@ -558,7 +553,3 @@ def _parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
