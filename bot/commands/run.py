@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import LIB_NAME
-from bot.clients.posthog_api import FunnelStep, PostHogApi, PostHogApiError
+from bot.clients.posthog_api import PostHogApi, PostHogApiError
 from bot.clients.posthog_capture import CaptureError, PostHogCapture
+from bot.clients.posthog_queries import FunnelStep
 from bot.commands.date_ranges import DEFAULT_RANGE, DateRange
 from bot.commands.parser import (
     Alias,
