@@ -35,7 +35,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bot.clients.errors import ApiError, clip_detail, scrub
 from bot.clients.retry_after import retry_after_seconds
+from bot.decide.domains import normalise_domain
 
 TASK_TO_COMPANY = 192  # HUBSPOT_DEFINED association type id, task -> company
 PRIORITIES = ("LOW", "MEDIUM", "HIGH")
@@ -44,11 +46,15 @@ PRIORITIES = ("LOW", "MEDIUM", "HIGH")
 MARKER_RE = re.compile(r"[A-Za-z0-9._:-]{8,100}")
 _ALNUM_RE = re.compile(r"[A-Za-z0-9]+")
 _UI_DOMAIN_RE = re.compile(r"[A-Za-z0-9.-]+")
-_MAX_MESSAGE = 300
 
 
-class HubSpotError(Exception):
-    """A HubSpot call that did not succeed; `status` is None when HubSpot never answered."""
+class HubSpotError(ApiError):
+    """A HubSpot call that did not succeed; `status` is None when HubSpot never answered.
+
+    `retryable` is not a promise that nothing happened: see `HubSpot.find_task`.
+    """
+
+    service = "HubSpot"
 
     def __init__(
         self,
@@ -60,23 +66,14 @@ class HubSpotError(Exception):
         correlation_id: str | None = None,
         scopes: tuple[str, ...] = (),
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+        super().__init__(message, status=status, retry_after=retry_after)
         self.category = category
-        self.retry_after = retry_after
         self.correlation_id = correlation_id
         self.scopes = scopes  # scopes HubSpot said were missing (403)
 
-    def __str__(self) -> str:
-        where = f"HTTP {self.status}" if self.status is not None else "no answer"
+    def label(self) -> str:
         extra = f", correlationId {self.correlation_id}" if self.correlation_id else ""
-        return f"HubSpot {where} ({self.category or 'error'}{extra}): {self.message}"
-
-    @property
-    def retryable(self) -> bool:
-        """Worth trying again later. Not a promise that nothing happened: see `HubSpot.find_task`."""
-        return self.status is None or self.status == 429 or self.status >= 500
+        return f"{self.category or 'error'}{extra}"
 
     def explain(self) -> str:
         """One sentence for an ephemeral Slack message: what went wrong and what to do about it."""
@@ -136,9 +133,12 @@ class HubSpot:
 
     # -- calls -----------------------------------------------------------------------------------
     async def find_company(self, domain: str) -> HubSpotCompany | None:
-        """The company whose primary `domain` is this one (the oldest, if HubSpot holds duplicates)."""
-        wanted = normalize_domain(domain)
-        if not wanted:
+        """The company whose primary `domain` is this one (the oldest, if HubSpot holds duplicates).
+
+        HubSpot keeps `domain` bare (`acme.com`); a value that is no domain at all asks HubSpot nothing.
+        """
+        wanted = normalise_domain(domain)
+        if wanted is None:
             return None
         data = await self._call(
             "POST",
@@ -318,9 +318,7 @@ class HubSpot:
             data = None
         data = data if isinstance(data, dict) else {}
         message = data.get("message") if isinstance(data.get("message"), str) else None
-        message = self._scrub(message or response.reason_phrase or "no details")
-        if len(message) > _MAX_MESSAGE:
-            message = message[: _MAX_MESSAGE - 1] + "…"
+        message = clip_detail(scrub(message or response.reason_phrase or "no details", self._token))
         category = data.get("category") or data.get("errorType")
         correlation = data.get("correlationId") or response.headers.get("x-hubspot-correlation-id")
         return HubSpotError(
@@ -332,21 +330,8 @@ class HubSpot:
             scopes=_missing_scopes(data),
         )
 
-    def _scrub(self, text: str) -> str:
-        """HubSpot should never echo the token, but an explanation must not leak it if it does."""
-        return text.replace(self._token, "***") if self._token else text
-
 
 # -- helpers -------------------------------------------------------------------------------------
-def normalize_domain(value: str) -> str:
-    """`https://WWW.Acme.com/pricing` -> `acme.com`, the form HubSpot keeps in a company's `domain`."""
-    text = value.strip().lower()
-    if "://" in text:
-        text = urlsplit(text).hostname or ""
-    text = text.split("/", 1)[0].split(":", 1)[0].rstrip(".")
-    return text.removeprefix("www.")
-
-
 def hubspot_timestamp(moment: datetime) -> str:
     """ISO 8601 in UTC with milliseconds, as HubSpot's own examples write `hs_timestamp`."""
     if moment.tzinfo is None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from posthog import AsyncPosthog
 
+from bot.clients.errors import ApiError, scrub
 from bot.clients.posthog_writer import stamp_library
 
 _ERRORS: contextvars.ContextVar[list[Exception] | None] = contextvars.ContextVar(
@@ -20,11 +21,10 @@ _ERRORS: contextvars.ContextVar[list[Exception] | None] = contextvars.ContextVar
 )
 
 
-class CaptureError(Exception):
-    def __init__(self, status: Any, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+class CaptureError(ApiError):
+    """An event PostHog's ingestion did not take; `status` is None when it never answered."""
+
+    service = "PostHog ingestion"
 
     def explain(self) -> str:
         if self.status in (401, 403):
@@ -78,8 +78,12 @@ class PostHogCapture:
             _ERRORS.reset(token)
         if event_uuid is None or errors:
             error = errors[0] if errors else None
+            status = getattr(error, "status", None)  # the SDK's APIError; other errors never had an answer
+            message = getattr(error, "message", str(error or "dropped"))
             raise CaptureError(
-                getattr(error, "status", None), getattr(error, "message", str(error or "dropped"))
+                scrub(str(message), self._api_key),
+                status=status if isinstance(status, int) else None,
+                retry_after=getattr(error, "retry_after", None),
             )
         return event_uuid
 

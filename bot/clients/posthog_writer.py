@@ -16,11 +16,10 @@ from typing import Any
 import orjson
 from posthog import Posthog
 
-from bot import __version__
+from bot import LIB_NAME, __version__
 from bot.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
-LIB_NAME = "posthog-slack-signals"
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,8 @@ from typing import Any
 
 import orjson
 
-DATE_RANGES = {
-    "24h": "-24h",
-    "7d": "-7d",
-    "14d": "-14d",
-    "30d": "-30d",
-    "90d": "-90d",
-    "mtd": "mStart",
-    "ytd": "yStart",
-}
-DEFAULT_RANGE = "7d"
+from bot.commands.date_ranges import DEFAULT_RANGE, DateRange
+
 FLAGS = {"--share"}
 MAX_STEPS = 20
 _QUOTES = {"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"}
@@ -54,12 +46,16 @@ class Snoozes(Command):
 @dataclass(frozen=True)
 class Funnel(Command):
     steps: tuple[str, ...] = ()
-    date_range: str = DEFAULT_RANGE
+    date_range: DateRange = DEFAULT_RANGE
     breakdown: str | None = None
 
     @property
     def date_from(self) -> str:
-        return DATE_RANGES[self.date_range]
+        return DateRange(self.date_range).date_from
+
+    @property
+    def range_label(self) -> str:
+        return DateRange(self.date_range).label
 
 
 @dataclass(frozen=True)
@@ -247,13 +243,14 @@ def _step(words: list[str], number: int) -> str:
     return words[0][:400]
 
 
-def _funnel_tail(words: list[str]) -> tuple[str, str | None]:
+def _funnel_tail(words: list[str]) -> tuple[DateRange, str | None]:
     date_range, breakdown = DEFAULT_RANGE, None
     index = 0
     while index < len(words):
         word = words[index].lower()
-        if word in DATE_RANGES:
-            date_range = word
+        named = DateRange.named(word)
+        if named is not None:
+            date_range = named
             index += 1
         elif word == "by":
             if index + 1 >= len(words):
@@ -261,7 +258,7 @@ def _funnel_tail(words: list[str]) -> tuple[str, str | None]:
             breakdown = words[index + 1][:200]
             index += 2
         else:
-            ranges = ", ".join(DATE_RANGES)
+            ranges = ", ".join(DateRange)
             raise CommandError(
                 f"`{words[index][:60]}` is neither a date range ({ranges}) nor `by <property>`"
             )

@@ -13,8 +13,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from bot.clients.posthog_api import FunnelStep, PostHogApi, PostHogApiError
+from bot import LIB_NAME
+from bot.clients.posthog_api import PostHogApi, PostHogApiError
 from bot.clients.posthog_capture import CaptureError, PostHogCapture
+from bot.clients.posthog_queries import FunnelStep
+from bot.commands.date_ranges import DEFAULT_RANGE, DateRange
 from bot.commands.parser import (
     Alias,
     Command,
@@ -28,16 +31,15 @@ from bot.config.signals_file import SignalsConfig
 from bot.decide.outcomes import Outcome
 from bot.decide.pipeline import Pipeline
 from bot.ingest.webhook_body import WebhookBody
-from bot.slack.blocks.funnel import RANGE_LABELS, StepRow, breakdown_blocks, fallback_text, funnel_blocks
+from bot.slack.blocks.funnel import StepRow, breakdown_blocks, fallback_text, funnel_blocks
 from bot.slack.mrkdwn import escape, escape_clip
 
 log = logging.getLogger(__name__)
 EVENT_NAMES_TTL_S = 300.0
-LIB = "posthog-slack-signals"
 
-USAGE = """*`/posthog` commands* (answers are only for you; add `--share` to post in the channel)
+USAGE = f"""*`/posthog` commands* (answers are only for you; add `--share` to post in the channel)
 • `/posthog funnel signup_started > onboarding_completed > invite_sent 30d by plan`: a funnel \
-(ranges 24h, 7d, 14d, 30d, 90d, mtd, ytd; default 7d; quote steps with spaces: "sign up")
+(ranges {", ".join(DateRange)}; default {DEFAULT_RANGE}; quote steps with spaces: "sign up")
 • `/posthog funnel AbCd1234` or an insight URL: a saved funnel
 • `/posthog test signup_completed u_42 plan=team seats=3`: capture a test event; see the alert it makes
 • `/posthog identify u_42 plan=team`: set person properties
@@ -123,7 +125,7 @@ class PostHogCommands:
                 result = await self.api.funnel(list(command.steps), command.date_from, command.breakdown)
                 title = " → ".join(command.steps) + (f" by {command.breakdown}" if command.breakdown else "")
                 url = self.api.funnel_url(list(command.steps), command.date_from, command.breakdown)
-                range_label = RANGE_LABELS[command.date_range]
+                range_label = command.range_label
                 steps_asked = list(command.steps)
         except PostHogApiError as exc:
             return _problem(exc.explain())
@@ -187,7 +189,7 @@ class PostHogCommands:
     async def _test(self, command: SendTestEvent, user_id: str) -> Reply:
         assert self.capture is not None
         distinct_id = command.distinct_id or f"slack-test-{user_id}"
-        properties = {**command.properties, "test": True, "$lib": LIB}
+        properties = {**command.properties, "test": True, "$lib": LIB_NAME}
         event_uuid = await self.capture.capture(command.event, distinct_id, properties)
         lines = [
             f":test_tube: Captured `{escape_clip(command.event, 100)}` for `{escape_clip(distinct_id, 100)}` "

@@ -5,40 +5,13 @@ none of these is kept at person level, so cooldowns and snoozes still have somet
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from typing import Any
 
+from bot.decide.domains import is_free_mail, normalise_domain
 from bot.ingest.webhook_body import WebhookBody
 
-_DOMAIN = re.compile(
-    r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$"
-)
 GROUP_TYPE = "company"
-
-
-@cache
-def free_mail_domains() -> frozenset[str]:
-    text = resources.files("bot.data").joinpath("free_mail_domains.txt").read_text(encoding="utf-8")
-    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
-
-
-def normalise_domain(value: Any) -> str | None:
-    """`https://www.Acme.com/pricing` -> `acme.com`; None when it is not a plausible domain."""
-    if not isinstance(value, str):
-        return None
-    text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", value.strip().lower())
-    text = text.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    text = text.rsplit("@", 1)[-1]  # an email, or user info in a URL; only after cutting the path
-    text = text.split(":", 1)[0].rstrip(".")
-    text = text.removeprefix("www.")
-    return text if _DOMAIN.match(text) else None
-
-
-def is_free_mail(domain: str) -> bool:
-    return domain in free_mail_domains()
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ import httpx
 import orjson
 
 from bot.config.signals_file import Enrichment, HttpProvider
-from bot.decide.accounts import Account, normalise_domain
+from bot.decide.accounts import Account
+from bot.decide.domains import normalise_domain
 from bot.decide.matching import MISSING, lookup
 from bot.ops.metrics import Metrics
 from bot.store import Store

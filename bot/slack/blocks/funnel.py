@@ -14,15 +14,6 @@ from bot.slack.mrkdwn import clip, escape, escape_clip, link, plain
 
 BAR_WIDTH = 20
 MAX_BREAKDOWNS = 8
-RANGE_LABELS = {
-    "24h": "last 24 hours",
-    "7d": "last 7 days",
-    "14d": "last 14 days",
-    "30d": "last 30 days",
-    "90d": "last 90 days",
-    "mtd": "month to date",
-    "ytd": "year to date",
-}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.clients.hubspot import HubSpot, HubSpotCompany, HubSpotError, HubSpotTask, normalize_domain
+from bot.clients.hubspot import HubSpot, HubSpotCompany, HubSpotError, HubSpotTask
 from tests.fakes.base import Reply
 from tests.fakes.hubspot import (
     PORTAL_ID,
@@ -97,11 +97,21 @@ def test_duplicate_companies_resolve_to_the_oldest(fake):
         ("acme.com", "acme.com"),
         ("WWW.ACME.COM.", "acme.com"),
         ("http://acme.com:8080/x", "acme.com"),
-        ("", ""),
+        ("jane@acme.com", "acme.com"),
+        ("", None),
+        ("localhost", None),
+        ("Acme Corp", None),
     ],
 )
-def test_normalize_domain(raw, expected):
-    assert normalize_domain(raw) == expected
+def test_the_company_search_sends_the_bare_domain(fake, raw, expected):
+    company = run(fake.url, lambda h: h.find_company(raw))
+    searches = fake.calls("/crm/v3/objects/companies/search")
+    if expected is None:  # not a domain: HubSpot is not asked
+        assert company is None and searches == []
+    else:
+        (request,) = searches
+        assert request.json()["filterGroups"][0]["filters"][0]["value"] == expected
+        assert company is not None and company.id == "101"
 
 
 # -- tasks ---------------------------------------------------------------------------------------

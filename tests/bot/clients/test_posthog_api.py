@@ -14,15 +14,9 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import pytest
 
-from bot.clients.posthog_api import (
-    FunnelResult,
-    FunnelStep,
-    PostHogApi,
-    PostHogApiError,
-    parse_funnel,
-    short_id_from,
-)
-from bot.commands.parser import DATE_RANGES
+from bot.clients.posthog_api import PostHogApi, PostHogApiError
+from bot.clients.posthog_queries import FunnelResult, FunnelStep
+from bot.commands.date_ranges import DateRange
 from tests.fakes.base import Reply
 from tests.fakes.posthog_api import (
     FUNNEL_INSIGHT,
@@ -199,22 +193,10 @@ def test_funnel_with_a_person_property_breakdown(fake):
     ],
 )
 def test_date_ranges(fake, typed, date_from, entered):
-    assert DATE_RANGES[typed] == date_from
+    assert DateRange(typed).date_from == date_from
     result = run(fake, lambda api: api.funnel(STEPS, date_from, None))
     assert fake.queries()[0]["query"]["dateRange"] == {"date_from": date_from, "date_to": None}
     assert counts(result.steps) == entered
-
-
-def test_date_range_spellings():
-    assert DATE_RANGES == {
-        "24h": "-24h",
-        "7d": "-7d",
-        "14d": "-14d",
-        "30d": "-30d",
-        "90d": "-90d",
-        "mtd": "mStart",
-        "ytd": "yStart",
-    }
 
 
 def test_bad_funnel_input_is_refused_before_anything_is_sent(fake):
@@ -325,14 +307,12 @@ def test_funnel_url_opens_the_same_query_in_posthog(fake):
     assert node == {"kind": "InsightVizNode", "source": fake.queries()[0]["query"], "full": True}
 
 
-def test_insight_url_and_short_ids():
+def test_insight_url():
     api = PostHogApi("https://us.posthog.com/", "12", PERSONAL_KEY, httpx.AsyncClient())
     assert api.insight_url("AbCd1234") == "https://us.posthog.com/project/12/insights/AbCd1234"
     assert api.insight_url("https://us.posthog.com/project/12/insights/AbCd1234") == api.insight_url(
         "AbCd1234"
     )
-    assert short_id_from("<https://eu.posthog.com/project/3/insights/XyZ98765/edit#q=1|saved>") == "XyZ98765"
-    assert short_id_from("/project/3/insights/new") is None and short_id_from("a > b") is None
     with pytest.raises(ValueError):
         api.insight_url("../../settings")
 
@@ -443,6 +423,16 @@ def test_a_failed_or_unreadable_answer_is_explained(fake):
     )
 
 
+def test_an_answer_without_funnel_steps_is_explained(fake):
+    fake.script(Reply(200, {"results": {"steps": []}, "is_cached": False}), path="query/")
+    err = error_of(fake, lambda api: api.funnel(STEPS, "-7d", None))
+    assert (err.status, err.code, err.project_id) == (200, "bad_response", PROJECT_ID)
+    assert err.explain() == (
+        "PostHog gave an answer the bot cannot read: "
+        "PostHog answered without funnel steps (is it a steps funnel?)"
+    )
+
+
 def test_a_slow_posthog_is_cut_off_at_the_timeout(fake):
     fake.script(slow(3.0), path="query/")
     started = time.monotonic()
@@ -459,24 +449,3 @@ def test_an_unreachable_posthog(fake):
     err = error_of(fake, lambda api: api.event_names(), host=f"http://127.0.0.1:{port}")
     assert err.status is None and err.code == "unreachable"
     assert err.explain().startswith("PostHog did not answer (could not reach 127.0.0.1:")
-
-
-# -- reading results ---------------------------------------------------------------------------------
-def test_breakdown_values_as_lists_and_posthogs_buckets():
-    def step(order: int, count: int, value: Any) -> dict[str, Any]:
-        return {"name": "e", "custom_name": "Entered" if order == 0 else None, "order": order, "count": count,
-                "median_conversion_time": None if order == 0 else 30, "average_conversion_time": None,
-                "breakdown": value, "breakdown_value": value}  # fmt: skip
-
-    result = parse_funnel(
-        [
-            [step(0, 2, ["$$_posthog_breakdown_other_$$"]), step(1, 1, ["$$_posthog_breakdown_other_$$"])],
-            [step(0, 9, ["DE", "pro"]), step(1, 3, ["DE", "pro"])],
-            [step(0, 4, ["$$_posthog_breakdown_null_$$"]), step(1, 0, ["$$_posthog_breakdown_null_$$"])],
-        ],
-        {"is_cached": True, "last_refresh": "2026-11-20T11:00:00Z"},
-    )
-    assert [label for label, _ in result.breakdowns] == ["DE, pro", "(none)", "Other"]
-    assert counts(result.steps) == [15, 4] and result.steps[0].label == "Entered"
-    assert result.breakdowns[0][1][1].median_conversion_time == 30.0
-    assert result.is_cached and result.last_refresh == datetime(2026, 11, 20, 11, tzinfo=UTC)
