@@ -29,10 +29,10 @@ from rich.table import Table  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.webhook import Connection, open_connections  # noqa: E402
+from testkit.base import Reply  # noqa: E402
+from testkit.processes import ServerProcess, process_spec  # noqa: E402
+from testkit.slack import FakeSlack  # noqa: E402
 from tests.conftest import EXAMPLE_SIGNALS, WEBHOOK_SECRET, activation, postgres_schema  # noqa: E402
-from tests.fakes.base import Reply  # noqa: E402
-from tests.fakes.slack import FakeSlack  # noqa: E402
-from tests.support.processes import ServerProcess, process_spec  # noqa: E402
 
 
 class RateLimitedSlack(FakeSlack):

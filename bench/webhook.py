@@ -926,8 +926,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
 def app_spec(
     database_url: str, opts: Options, slack_url: str, posthog_url: str, **tuning: Any
 ) -> dict[str, Any]:
-    from tests.fakes.posthog import PROJECT_KEY
-    from tests.fakes.slack import SIGNING_SECRET, TOKEN
+    from testkit.posthog import PROJECT_KEY
+    from testkit.slack import SIGNING_SECRET, TOKEN
 
     return {
         "settings": {
@@ -1029,8 +1029,8 @@ class Bench:
         return pg()
 
     async def run(self) -> None:
-        from tests.fakes.posthog import FakePostHog
-        from tests.fakes.slack import FakeSlack
+        from testkit.posthog import FakePostHog
+        from testkit.slack import FakeSlack
 
         o = self.opts
         match, filtered = matching_bodies(), filtered_bodies()

@@ -22,8 +22,8 @@ from bot.app.server import prompt_server, uvicorn_options
 from bot.app.web import create_app
 from bot.config.settings import Settings
 from bot.config.signals_file import SignalsConfig, load_signals
-from tests.fakes.posthog import PROJECT_KEY, FakePostHog
-from tests.fakes.slack import SIGNING_SECRET, TOKEN, FakeSlack
+from testkit.posthog import PROJECT_KEY, FakePostHog
+from testkit.slack import SIGNING_SECRET, TOKEN, FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_SIGNALS = ROOT / "examples" / "signals.yml"

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from bot.config.signals_file import parse_signals
+from testkit.anthropic import API_KEY, FakeAnthropic, error, text_message
+from testkit.base import Reply
 from tests.conftest import EXAMPLE_SIGNALS, make_settings, serve, webhook_body
-from tests.fakes.anthropic import API_KEY, FakeAnthropic, error, text_message
-from tests.fakes.base import Reply
 
 
 @pytest.fixture

@@ -18,6 +18,10 @@ import httpx
 import pytest
 
 from bot.config.signals_file import load_signals
+from testkit.base import Reply
+from testkit.enrichment import API_KEY, FakeEnrichment, signals_with_http_provider
+from testkit.processes import ServerProcess, process_spec
+from testkit.slack import FakeSlack
 from tests.conftest import (
     EXAMPLE_SIGNALS,
     POSTGRES_URL,
@@ -28,10 +32,6 @@ from tests.conftest import (
     serve,
     webhook_body,
 )
-from tests.fakes.base import Reply
-from tests.fakes.enrichment import API_KEY, FakeEnrichment, signals_with_http_provider
-from tests.fakes.slack import FakeSlack
-from tests.support.processes import ServerProcess, process_spec
 from tests.support.tcp_proxy import TcpProxy
 
 

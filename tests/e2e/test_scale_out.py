@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from testkit.hubspot import TOKEN as HUBSPOT_TOKEN
+from testkit.hubspot import FakeHubSpot
+from testkit.processes import ServerProcess, process_spec
 from tests.conftest import EXAMPLE_SIGNALS, activation, postgres_schema
-from tests.fakes.hubspot import TOKEN as HUBSPOT_TOKEN
-from tests.fakes.hubspot import FakeHubSpot
-from tests.support.processes import ServerProcess, process_spec
 from tests.support.slack_requests import block_actions, interactive_body, signed_headers
 
 EVENTS = 600  # each delivered to both servers; `python bench/storm.py` drives 10,000 at 1,000/s

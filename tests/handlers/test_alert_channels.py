@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from bot.config.signals_file import load_signals
+from testkit.slack import FakeSlack
 from tests.conftest import EXAMPLE_SIGNALS, RunningApp, make_settings, postgres_schema, serve
-from tests.fakes.slack import FakeSlack
 from tests.support.alert_clicks import (
     choose_snooze,
     click,

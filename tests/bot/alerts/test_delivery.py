@@ -8,7 +8,7 @@ import time
 from bot.alerts.delivery import Delivery, make_slack_client
 from bot.ops.metrics import Metrics
 from bot.store import LedgerEntry, NewAlert, Store
-from tests.fakes.slack import TOKEN
+from testkit.slack import TOKEN
 
 
 def _store_with_alert(db_url: str) -> Store:

@@ -23,8 +23,8 @@ from bot.clients.posthog_api import (
     short_id_from,
 )
 from bot.commands.parser import DATE_RANGES
-from tests.fakes.base import Reply
-from tests.fakes.posthog_api import (
+from testkit.base import Reply
+from testkit.posthog_api import (
     FUNNEL_INSIGHT,
     PERSONAL_KEY,
     PROJECT_ID,

@@ -10,8 +10,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from testkit.base import FakeServer, Recorded, Reply
 from tests.conftest import EXAMPLE_SIGNALS
-from tests.fakes.base import FakeServer, Recorded, Reply
 
 API_KEY = "enrich-test-key"
 
