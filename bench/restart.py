@@ -44,8 +44,8 @@ from bench.webhook import (  # noqa: E402
     request_bytes,
     write_wrk_script,
 )
+from testkit.postgres import postgres_schema  # noqa: E402
 from testkit.slack import SIGNING_SECRET, TOKEN, FakeSlack  # noqa: E402
-from tests.conftest import postgres_schema  # noqa: E402
 
 BARE_SERVER = """
 import sys

@@ -30,9 +30,11 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.webhook import Connection, open_connections  # noqa: E402
 from testkit.base import Reply  # noqa: E402
+from testkit.examples import EXAMPLE_SIGNALS  # noqa: E402
+from testkit.postgres import postgres_schema  # noqa: E402
 from testkit.processes import ServerProcess, process_spec  # noqa: E402
 from testkit.slack import FakeSlack  # noqa: E402
-from tests.conftest import EXAMPLE_SIGNALS, WEBHOOK_SECRET, activation, postgres_schema  # noqa: E402
+from testkit.webhook_bodies import WEBHOOK_SECRET, activation  # noqa: E402
 
 
 class RateLimitedSlack(FakeSlack):

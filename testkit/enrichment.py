@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from testkit.base import FakeServer, Recorded, Reply
-from tests.conftest import EXAMPLE_SIGNALS
+from testkit.examples import EXAMPLE_SIGNALS
 
 API_KEY = "enrich-test-key"
 

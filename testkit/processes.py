@@ -16,8 +16,9 @@ from pathlib import Path
 
 import httpx
 
+from testkit.examples import ROOT
 from testkit.slack import SIGNING_SECRET, TOKEN
-from tests.conftest import ROOT, WEBHOOK_SECRET
+from testkit.webhook_bodies import WEBHOOK_SECRET
 
 
 def _free_port() -> int:

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from testkit.enrichment import signals_with_http_provider
+from testkit.examples import EXAMPLE_SIGNALS, ROOT
 from testkit.hubspot import TOKEN as HUBSPOT_TOKEN
 from testkit.hubspot import FakeHubSpot
 from testkit.posthog import PROJECT_KEY
 from testkit.slack import SIGNING_SECRET, TOKEN
-from tests.conftest import EXAMPLE_SIGNALS, ROOT, WEBHOOK_SECRET
+from testkit.webhook_bodies import WEBHOOK_SECRET
 
 SETTING_NAMES = [
     "SLACK_BOT_TOKEN",

@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import activation, make_settings, serve
+from testkit.webhook_bodies import activation
+from tests.conftest import make_settings, serve
 from tests.support.alert_clicks import (
     choose_snooze,
     click,

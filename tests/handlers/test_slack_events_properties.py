@@ -28,10 +28,11 @@ from bot.config.signals_file import SignalsConfig, load_signals
 from bot.slack import ids
 from bot.slack.blocks.panels import not_relevant_modal
 from handlers.slack_events import is_ssl_check
+from testkit.examples import EXAMPLE_SIGNALS
 from testkit.posthog import FakePostHog
 from testkit.posthog_api import FUNNEL_INSIGHT, PERSONAL_KEY, PROJECT_ID, FakePostHogApi
 from testkit.slack import SIGNING_SECRET, FakeSlack
-from tests.conftest import EXAMPLE_SIGNALS, RunningApp, database, make_settings, serve
+from tests.conftest import RunningApp, database, make_settings, serve
 from tests.support.alert_clicks import not_relevant_state, post_alert
 from tests.support.burst import raw_request
 from tests.support.slack_requests import (

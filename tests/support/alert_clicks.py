@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 
 from testkit.slack import FakeSlack
-from tests.conftest import RunningApp, webhook_body
+from testkit.webhook_bodies import webhook_body
+from tests.conftest import RunningApp
 from tests.support.slack_requests import block_actions, interactive_body, signed_headers, view_submission
 
 

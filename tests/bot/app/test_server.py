@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 from bot.app.server import sweep_metrics_dirs
+from testkit.examples import EXAMPLE_SIGNALS
 from testkit.processes import ServerProcess, process_spec
-from tests.conftest import EXAMPLE_SIGNALS
 
 
 def _metrics_dirs(root) -> list[str]:

@@ -15,7 +15,9 @@ from bot.ops.metrics import Metrics
 from bot.store import Store
 from testkit.base import Reply
 from testkit.enrichment import API_KEY, FakeEnrichment, signals_with_http_provider
-from tests.conftest import EXAMPLE_SIGNALS, activation, make_settings, serve
+from testkit.examples import EXAMPLE_SIGNALS
+from testkit.webhook_bodies import activation
+from tests.conftest import make_settings, serve
 
 
 @pytest.fixture
