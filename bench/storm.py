@@ -28,7 +28,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.webhook import Connection, open_connections  # noqa: E402
+from bench.load import Connection, open_connections  # noqa: E402
 from testkit.base import Reply  # noqa: E402
 from testkit.examples import EXAMPLE_SIGNALS  # noqa: E402
 from testkit.postgres import postgres_schema  # noqa: E402
