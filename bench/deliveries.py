@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from testkit.examples import EXAMPLE_COMPANIES
+from testkit.webhook_bodies import WEBHOOK_SECRET
 
-WEBHOOK_SECRET = "secret"
 WEBHOOK_PATH = "/posthog/webhook"
 # Replaced by a fresh uuid4 in every request; as long as one, so Content-Length stays right.
 PLACEHOLDER = "00000000-0000-4000-8000-00000000beef"
@@ -87,7 +87,7 @@ def matching_bodies() -> list[bytes]:
         distinct_id = f"user-{i}-{domain}"
         props = {"plan": "trial", "company_domain": domain, "onboarding_steps": 5}
         body = webhook_body("onboarding_completed", props, f"user{i}@{domain}", distinct_id)
-        bodies.append(_dumps(body))
+        bodies.append(json_bytes(body))
     return bodies
 
 
@@ -98,7 +98,7 @@ def filtered_bodies() -> list[bytes]:
     for i, name in enumerate(names * 4):
         distinct_id = f"user-{i}-acme.com"
         props = {"plan": "trial", "company_domain": "acme.com", "$referrer": "https://app.example.com/"}
-        bodies.append(_dumps(webhook_body(name, props, f"user{i}@acme.com", distinct_id)))
+        bodies.append(json_bytes(webhook_body(name, props, f"user{i}@acme.com", distinct_id)))
     return bodies
 
 
@@ -120,10 +120,13 @@ def alert_body(i: int, run: str) -> bytes:
         }
     }
     props = {"feature_name": "api_integration", "$groups": {"company": key}}
-    return _dumps(webhook_body("feature_activated", props, f"dev{i}@{key}.example.com", f"dev-{key}", groups))
+    return json_bytes(
+        webhook_body("feature_activated", props, f"dev{i}@{key}.example.com", f"dev-{key}", groups)
+    )
 
 
-def _dumps(value: Any) -> bytes:
+def json_bytes(value: Any) -> bytes:
+    """Compact JSON, as PostHog sends it."""
     return json.dumps(value, separators=(",", ":")).encode()
 
 

@@ -35,11 +35,12 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from bench.deliveries import WEBHOOK_SECRET, filtered_bodies, matching_bodies, request_bytes  # noqa: E402
+from bench.deliveries import filtered_bodies, matching_bodies, request_bytes  # noqa: E402
 from bench.load import write_wrk_script  # noqa: E402
 from testkit.examples import EXAMPLE_SIGNALS  # noqa: E402
 from testkit.postgres import POSTGRES_URL, postgres_schema  # noqa: E402
 from testkit.slack import SIGNING_SECRET, TOKEN, FakeSlack  # noqa: E402
+from testkit.webhook_bodies import WEBHOOK_SECRET  # noqa: E402
 
 BARE_SERVER = """
 import sys
@@ -191,8 +192,7 @@ def main() -> int:
     with FakeSlack() as slack, contextlib.ExitStack() as stack:
         database = f"sqlite:///{workdir / 'signals.db'}"
         if opts.postgres:
-            os.environ["SIGNALS_TEST_POSTGRES_URL"] = opts.postgres_url
-            database = stack.enter_context(postgres_schema())
+            database = stack.enter_context(postgres_schema(opts.postgres_url))
         env = {
             **os.environ,
             "SLACK_BOT_TOKEN": TOKEN,

@@ -14,14 +14,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.deliveries import WEBHOOK_PATH, WEBHOOK_SECRET
+from bench.deliveries import WEBHOOK_PATH
 from testkit.examples import EXAMPLE_SIGNALS
+from testkit.webhook_bodies import WEBHOOK_SECRET
 
 
 def bare_app() -> Any:
@@ -179,20 +179,3 @@ def app_spec(
         },
         "tuning": tuning,  # empty: the app's production defaults
     }
-
-
-@contextlib.contextmanager
-def postgres_schema(base_url: str) -> Iterator[str]:
-    """A database URL whose tables live in a fresh schema, dropped afterwards (as tests do)."""
-    from sqlalchemy import create_engine, text
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{base_url}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()

@@ -37,8 +37,8 @@ from bench.deliveries import filtered_bodies, matching_bodies  # noqa: E402
 from bench.load import closed_loop, open_loop, webhook_to_slack, wrk_closed_loop  # noqa: E402
 from bench.measure import LoadResult, proc_rss_mb  # noqa: E402
 from bench.report import report  # noqa: E402
-from bench.servers import Server, app_spec, postgres_schema, run_server  # noqa: E402
-from testkit.postgres import POSTGRES_URL  # noqa: E402
+from bench.servers import Server, app_spec, run_server  # noqa: E402
+from testkit.postgres import POSTGRES_URL, postgres_schema  # noqa: E402
 
 
 @dataclass
