@@ -35,23 +35,18 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from bench.webhook import (  # noqa: E402
-    DEFAULT_POSTGRES_URL,
-    SIGNALS_FILE,
-    WEBHOOK_SECRET,
-    filtered_bodies,
-    matching_bodies,
-    request_bytes,
-    write_wrk_script,
-)
-from tests.conftest import postgres_schema  # noqa: E402
-from tests.fakes.slack import SIGNING_SECRET, TOKEN, FakeSlack  # noqa: E402
+from bench.deliveries import filtered_bodies, matching_bodies, request_bytes  # noqa: E402
+from bench.load import write_wrk_script  # noqa: E402
+from testkit.examples import EXAMPLE_SIGNALS  # noqa: E402
+from testkit.postgres import POSTGRES_URL, postgres_schema  # noqa: E402
+from testkit.slack import SIGNING_SECRET, TOKEN, FakeSlack  # noqa: E402
+from testkit.webhook_bodies import WEBHOOK_SECRET  # noqa: E402
 
 BARE_SERVER = """
 import sys
 sys.path.insert(0, {root!r})
 import uvicorn
-from bench.webhook import bare_app
+from bench.servers import bare_app
 uvicorn.run(bare_app(), host="127.0.0.1", port={port}, access_log=False, log_config=None)
 """
 
@@ -186,7 +181,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cycles", type=int, default=3)
     parser.add_argument("--postgres", action="store_true", help="run serve on PostgreSQL instead of SQLite")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    parser.add_argument("--postgres-url", default=POSTGRES_URL)
     opts = parser.parse_args()
     if not shutil.which("wrk"):
         print("bench/restart.py needs wrk: apt-get install wrk", file=sys.stderr)
@@ -197,8 +192,7 @@ def main() -> int:
     with FakeSlack() as slack, contextlib.ExitStack() as stack:
         database = f"sqlite:///{workdir / 'signals.db'}"
         if opts.postgres:
-            os.environ["SIGNALS_TEST_POSTGRES_URL"] = opts.postgres_url
-            database = stack.enter_context(postgres_schema())
+            database = stack.enter_context(postgres_schema(opts.postgres_url))
         env = {
             **os.environ,
             "SLACK_BOT_TOKEN": TOKEN,
@@ -206,7 +200,7 @@ def main() -> int:
             "SLACK_API_URL": slack.api_url,
             "POSTHOG_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "DATABASE_URL": database,
-            "SIGNALS_CONFIG": str(SIGNALS_FILE),
+            "SIGNALS_CONFIG": str(EXAMPLE_SIGNALS),
             "LOG_LEVEL": "WARNING",
             "TMPDIR": str(workdir),
             "PYTHONPATH": str(ROOT),

@@ -28,11 +28,15 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.webhook import Connection, open_connections  # noqa: E402
-from tests.conftest import EXAMPLE_SIGNALS, WEBHOOK_SECRET, activation, postgres_schema  # noqa: E402
-from tests.fakes.base import Reply  # noqa: E402
-from tests.fakes.slack import FakeSlack  # noqa: E402
-from tests.support.processes import ServerProcess, process_spec  # noqa: E402
+from bench.deliveries import json_bytes, request_bytes  # noqa: E402
+from bench.load import Connection, open_connections  # noqa: E402
+from bench.measure import proc_rss_mb  # noqa: E402
+from testkit.base import Reply  # noqa: E402
+from testkit.examples import EXAMPLE_SIGNALS  # noqa: E402
+from testkit.postgres import postgres_schema  # noqa: E402
+from testkit.processes import ServerProcess, process_spec  # noqa: E402
+from testkit.slack import FakeSlack  # noqa: E402
+from testkit.webhook_bodies import activation  # noqa: E402
 
 
 class RateLimitedSlack(FakeSlack):
@@ -58,17 +62,6 @@ class RateLimitedSlack(FakeSlack):
         return super().api_chat_postMessage(args)
 
 
-def rss_mb(pid: int, field: str = "VmHWM") -> float:
-    """Peak (VmHWM) or current (VmRSS) resident memory of a process."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def serve_processes(pid: int) -> dict[str, int]:
     """The web process and its worker processes (not multiprocessing's resource tracker)."""
     try:
@@ -79,22 +72,14 @@ def serve_processes(pid: int) -> dict[str, int]:
     return {"web": pid, **{f"worker {n}": c for n, c in enumerate(workers, 1)}}
 
 
-def request_bytes(body: dict[str, Any], port: int) -> bytes:
-    payload = json.dumps(body, separators=(",", ":")).encode()
-    head = (
-        f"POST /posthog/webhook HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Authorization: Bearer {WEBHOOK_SECRET}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\n\r\n"
-    )
-    return head.encode() + payload
-
-
 async def send(server: ServerProcess, events: int, accounts: int, seconds: float) -> tuple[int, int]:
     """Open loop: event i is due at i * seconds / events whatever the server does, on raw keep-alive
     connections (a Python HTTP client could not keep 1,000 requests/s on this machine). A 503 is
     retried after 0.5 s, as PostHog retries; returns (accepted, given up)."""
     requests = [
-        request_bytes(activation(f"storm{i % accounts}.example.com", distinct_id=f"u{i}"), server.port)
+        request_bytes(
+            json_bytes(activation(f"storm{i % accounts}.example.com", distinct_id=f"u{i}")), server.port
+        )
         for i in range(events)
     ]
     loop = asyncio.get_running_loop()
@@ -184,7 +169,7 @@ def main() -> int:
         try:
             assert server.proc is not None
             processes = serve_processes(server.proc.pid)
-            idle_rss = {name: rss_mb(pid, "VmRSS") for name, pid in processes.items()}
+            idle_rss = {name: proc_rss_mb(pid)[0] for name, pid in processes.items()}
             started = time.monotonic()
             accepted, failed = asyncio.run(send(server, args.events, args.accounts, args.seconds))
             sent_in = time.monotonic() - started
@@ -195,7 +180,7 @@ def main() -> int:
                     break
                 time.sleep(0.5)
             drained_in = time.monotonic() - started
-            peak_rss = {name: rss_mb(pid) for name, pid in processes.items()}
+            peak_rss = {name: proc_rss_mb(pid)[1] for name, pid in processes.items()}
             engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
             with engine.connect() as conn:
                 outcomes = dict(

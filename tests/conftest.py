@@ -3,10 +3,8 @@ uvicorn in a thread on 127.0.0.1."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -15,35 +13,17 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import create_engine, text
 
 from bot.app.container import Services, Tuning
 from bot.app.server import prompt_server, uvicorn_options
 from bot.app.web import create_app
 from bot.config.settings import Settings
 from bot.config.signals_file import SignalsConfig, load_signals
-from tests.fakes.posthog import PROJECT_KEY, FakePostHog
-from tests.fakes.slack import SIGNING_SECRET, TOKEN, FakeSlack
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_SIGNALS = ROOT / "examples" / "signals.yml"
-WEBHOOK_SECRET = "test-webhook-secret"
-POSTGRES_URL = os.environ.get("SIGNALS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-@contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A database URL whose tables live in a fresh schema, dropped afterwards."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+from testkit.examples import EXAMPLE_SIGNALS
+from testkit.postgres import postgres_schema
+from testkit.posthog import PROJECT_KEY, FakePostHog
+from testkit.slack import SIGNING_SECRET, TOKEN, FakeSlack
+from testkit.webhook_bodies import WEBHOOK_SECRET
 
 
 def database(kind: str, directory: Path) -> AbstractContextManager[str]:
@@ -165,47 +145,3 @@ def serve(
         running.http.close()
         server.request_exit()
         thread.join(timeout=15)
-
-
-def activation(domain: str, distinct_id: str = "u_1") -> dict[str, Any]:
-    """A `feature_activated` (API integration) event for `domain`: an alert under the example
-    signals whatever the account's score."""
-    return webhook_body(
-        "feature_activated",
-        distinct_id=distinct_id,
-        properties={"feature_name": "api_integration", "company_domain": domain},
-    )
-
-
-def webhook_body(
-    event: str = "onboarding_completed",
-    *,
-    uuid_: str | None = None,
-    distinct_id: str = "u_1",
-    properties: dict[str, Any] | None = None,
-    person: dict[str, Any] | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """A default-body PostHog webhook payload, as the HTTP Webhook destination sends it."""
-    event_uuid = uuid_ or str(uuid.uuid4())
-    body: dict[str, Any] = {
-        "event": {
-            "uuid": event_uuid,
-            "event": event,
-            "distinct_id": distinct_id,
-            "properties": properties if properties is not None else {},
-            "elements_chain": "",
-            "timestamp": "2026-11-26T10:15:30.123Z",
-            "url": f"https://us.posthog.com/project/12345/events/{event_uuid}/2026-11-26T10%3A15%3A30.123Z",
-        },
-        "person": person
-        if person is not None
-        else {
-            "id": "018e7b2c-4f7a-7c11-a1b2-3c4d5e6f7a8b",
-            "name": "jane@acme.com",
-            "properties": {"email": "jane@acme.com", "name": "Jane Doe"},
-            "url": f"https://us.posthog.com/project/12345/person/{distinct_id}",
-        },
-    }
-    body.update(extra)
-    return body

@@ -11,7 +11,8 @@ import yaml
 from bot.config.signals_file import load_signals
 from bot.slack import ids
 from handlers import register
-from tests.conftest import EXAMPLE_SIGNALS, ROOT, make_settings
+from testkit.examples import EXAMPLE_SIGNALS, ROOT
+from tests.conftest import make_settings
 
 MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
 # Slack Web API methods the code calls, and the bot scope each needs (None: no scope, or optional).

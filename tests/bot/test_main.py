@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE_SIGNALS, ROOT, WEBHOOK_SECRET
-from tests.fakes.enrichment import signals_with_http_provider
-from tests.fakes.hubspot import TOKEN as HUBSPOT_TOKEN
-from tests.fakes.hubspot import FakeHubSpot
-from tests.fakes.posthog import PROJECT_KEY
-from tests.fakes.slack import SIGNING_SECRET, TOKEN
+from testkit.enrichment import signals_with_http_provider
+from testkit.examples import EXAMPLE_SIGNALS, ROOT
+from testkit.hubspot import TOKEN as HUBSPOT_TOKEN
+from testkit.hubspot import FakeHubSpot
+from testkit.posthog import PROJECT_KEY
+from testkit.slack import SIGNING_SECRET, TOKEN
+from testkit.webhook_bodies import WEBHOOK_SECRET
 
 SETTING_NAMES = [
     "SLACK_BOT_TOKEN",

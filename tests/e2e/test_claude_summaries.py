@@ -10,9 +10,11 @@ import pytest
 import yaml
 
 from bot.config.signals_file import parse_signals
-from tests.conftest import EXAMPLE_SIGNALS, make_settings, serve, webhook_body
-from tests.fakes.anthropic import API_KEY, FakeAnthropic, error, text_message
-from tests.fakes.base import Reply
+from testkit.anthropic import API_KEY, FakeAnthropic, error, text_message
+from testkit.base import Reply
+from testkit.examples import EXAMPLE_SIGNALS
+from testkit.webhook_bodies import webhook_body
+from tests.conftest import make_settings, serve
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import activation, make_settings, serve, webhook_body
+from testkit.webhook_bodies import activation, webhook_body
+from tests.conftest import make_settings, serve
 
 
 def test_event_becomes_alert_in_owner_channel(db_url, fake_slack, fake_posthog, example_config):

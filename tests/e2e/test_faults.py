@@ -18,20 +18,14 @@ import httpx
 import pytest
 
 from bot.config.signals_file import load_signals
-from tests.conftest import (
-    EXAMPLE_SIGNALS,
-    POSTGRES_URL,
-    activation,
-    fast_tuning,
-    make_settings,
-    postgres_schema,
-    serve,
-    webhook_body,
-)
-from tests.fakes.base import Reply
-from tests.fakes.enrichment import API_KEY, FakeEnrichment, signals_with_http_provider
-from tests.fakes.slack import FakeSlack
-from tests.support.processes import ServerProcess, process_spec
+from testkit.base import Reply
+from testkit.enrichment import API_KEY, FakeEnrichment, signals_with_http_provider
+from testkit.examples import EXAMPLE_SIGNALS
+from testkit.postgres import POSTGRES_URL, postgres_schema
+from testkit.processes import ServerProcess, process_spec
+from testkit.slack import FakeSlack
+from testkit.webhook_bodies import activation, webhook_body
+from tests.conftest import fast_tuning, make_settings, serve
 from tests.support.tcp_proxy import TcpProxy
 
 

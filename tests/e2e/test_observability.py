@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import re
 
-from tests.conftest import make_settings, serve, webhook_body
+from testkit.webhook_bodies import webhook_body
+from tests.conftest import make_settings, serve
 
 
 def test_healthz_reports_the_store(sqlite_url, fake_slack, example_config):

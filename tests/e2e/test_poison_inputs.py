@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from tests.conftest import WEBHOOK_SECRET, activation, fast_tuning, make_settings, serve, webhook_body
+from testkit.webhook_bodies import WEBHOOK_SECRET, activation, webhook_body
+from tests.conftest import fast_tuning, make_settings, serve
 from tests.support.burst import post_concurrently
 
 HEADERS = {"Authorization": f"Bearer {WEBHOOK_SECRET}"}

@@ -11,10 +11,12 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import EXAMPLE_SIGNALS, activation, postgres_schema
-from tests.fakes.hubspot import TOKEN as HUBSPOT_TOKEN
-from tests.fakes.hubspot import FakeHubSpot
-from tests.support.processes import ServerProcess, process_spec
+from testkit.examples import EXAMPLE_SIGNALS
+from testkit.hubspot import TOKEN as HUBSPOT_TOKEN
+from testkit.hubspot import FakeHubSpot
+from testkit.postgres import postgres_schema
+from testkit.processes import ServerProcess, process_spec
+from testkit.webhook_bodies import activation
 from tests.support.slack_requests import block_actions, interactive_body, signed_headers
 
 EVENTS = 600  # each delivered to both servers; `python bench/storm.py` drives 10,000 at 1,000/s

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.conftest import activation, make_settings, serve
+from testkit.webhook_bodies import activation
+from tests.conftest import make_settings, serve
 
 
 def test_two_instances_never_both_alert_on_one_event(db_url, fake_slack, example_config):

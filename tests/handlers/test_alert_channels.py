@@ -13,8 +13,10 @@ from collections.abc import Iterator
 import pytest
 
 from bot.config.signals_file import load_signals
-from tests.conftest import EXAMPLE_SIGNALS, RunningApp, make_settings, postgres_schema, serve
-from tests.fakes.slack import FakeSlack
+from testkit.examples import EXAMPLE_SIGNALS
+from testkit.postgres import postgres_schema
+from testkit.slack import FakeSlack
+from tests.conftest import RunningApp, make_settings, serve
 from tests.support.alert_clicks import (
     choose_snooze,
     click,

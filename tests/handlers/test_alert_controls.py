@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import activation, make_settings, serve
+from testkit.webhook_bodies import activation
+from tests.conftest import make_settings, serve
 from tests.support.alert_clicks import (
     choose_snooze,
     click,
@@ -184,7 +185,7 @@ def test_help_and_unknown_subcommands_answer_with_usage(app, fake_slack):
 # -- HubSpot ---------------------------------------------------------------------------------------
 @pytest.fixture
 def fake_hubspot():
-    from tests.fakes.hubspot import FakeHubSpot
+    from testkit.hubspot import FakeHubSpot
 
     with FakeHubSpot() as server:
         yield server
@@ -192,7 +193,7 @@ def fake_hubspot():
 
 @pytest.fixture
 def crm_app(db_url, fake_slack, fake_hubspot, example_config):
-    from tests.fakes.hubspot import TOKEN as HUBSPOT_TOKEN
+    from testkit.hubspot import TOKEN as HUBSPOT_TOKEN
 
     settings = make_settings(
         db_url, fake_slack, hubspot_access_token=HUBSPOT_TOKEN, hubspot_api_url=fake_hubspot.api_url
@@ -247,7 +248,7 @@ def test_concurrent_clicks_create_exactly_one_hubspot_task(crm_app, fake_slack, 
 def test_hubspot_failure_is_explained_and_the_button_stays_usable(
     crm_app, fake_slack, fake_hubspot, reply, explained
 ):
-    from tests.fakes import hubspot as fakes
+    from testkit import hubspot as fakes
 
     alert_id, channel, ts = post_alert(crm_app, fake_slack)
     fake_hubspot.script(getattr(fakes, reply)(), path="/crm/v3/objects/tasks")
@@ -261,7 +262,7 @@ def test_hubspot_failure_is_explained_and_the_button_stays_usable(
 
 
 def test_what_hubspot_says_in_an_error_cannot_ping_or_link(crm_app, fake_slack, fake_hubspot):
-    from tests.fakes import hubspot as fakes
+    from testkit import hubspot as fakes
 
     alert_id, channel, ts = post_alert(crm_app, fake_slack)
     fake_hubspot.script(

@@ -11,8 +11,8 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands.charts import funnel_png
-from tests.fakes.base import Reply
-from tests.fakes.slack import TOKEN, FakeSlack
+from testkit.base import Reply
+from testkit.slack import TOKEN, FakeSlack
 
 PNG = funnel_png("Signup funnel", [("$pageview", 1200), ("signed_up", 300), ("paid", 12)])
 

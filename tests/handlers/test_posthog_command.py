@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from testkit import posthog_api as api_fakes
+from testkit.posthog_api import FUNNEL_INSIGHT, PERSONAL_KEY, PROJECT_ID, FakePostHogApi
 from tests.conftest import make_settings, serve
-from tests.fakes import posthog_api as api_fakes
-from tests.fakes.posthog_api import FUNNEL_INSIGHT, PERSONAL_KEY, PROJECT_ID, FakePostHogApi
 from tests.support.slack_requests import signed_headers, slash_command
 
 

@@ -11,7 +11,8 @@ import uuid
 
 import pytest
 
-from tests.conftest import WEBHOOK_SECRET, make_settings, serve, webhook_body
+from testkit.webhook_bodies import WEBHOOK_SECRET, webhook_body
+from tests.conftest import make_settings, serve
 
 SIGNING_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 

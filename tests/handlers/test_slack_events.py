@@ -15,8 +15,9 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from bot.config.signals_file import load_signals
-from tests.conftest import EXAMPLE_SIGNALS, RunningApp, make_settings, serve
-from tests.fakes.slack import SIGNING_SECRET, TOKEN, FakeSlack
+from testkit.examples import EXAMPLE_SIGNALS
+from testkit.slack import SIGNING_SECRET, TOKEN, FakeSlack
+from tests.conftest import RunningApp, make_settings, serve
 from tests.support.slack_requests import signed_headers, slash_command
 
 MiB = 1024 * 1024

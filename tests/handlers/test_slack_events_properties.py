@@ -29,10 +29,11 @@ from bot.slack import ids
 from bot.slack.blocks.panels import not_relevant_modal
 from bot.store.account_state import Snooze
 from handlers.slack_events import is_ssl_check
-from tests.conftest import EXAMPLE_SIGNALS, RunningApp, database, make_settings, serve
-from tests.fakes.posthog import FakePostHog
-from tests.fakes.posthog_api import FUNNEL_INSIGHT, PERSONAL_KEY, PROJECT_ID, FakePostHogApi
-from tests.fakes.slack import SIGNING_SECRET, FakeSlack
+from testkit.examples import EXAMPLE_SIGNALS
+from testkit.posthog import FakePostHog
+from testkit.posthog_api import FUNNEL_INSIGHT, PERSONAL_KEY, PROJECT_ID, FakePostHogApi
+from testkit.slack import SIGNING_SECRET, FakeSlack
+from tests.conftest import RunningApp, database, make_settings, serve
 from tests.support.alert_clicks import not_relevant_state, post_alert
 from tests.support.burst import raw_request
 from tests.support.slack_requests import (

@@ -12,8 +12,9 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from tests.conftest import make_settings, serve, webhook_body
-from tests.fakes.slack_socket import APP_TOKEN, FakeSocketMode
+from testkit.slack_socket import APP_TOKEN, FakeSocketMode
+from testkit.webhook_bodies import webhook_body
+from tests.conftest import make_settings, serve
 from tests.support.slack_requests import block_actions, slash_command
 
 

@@ -14,8 +14,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from bot.config.signals_file import load_signals
-from tests.conftest import EXAMPLE_SIGNALS, WEBHOOK_SECRET, database, make_settings, serve
-from tests.fakes.slack import FakeSlack
+from testkit.examples import EXAMPLE_SIGNALS
+from testkit.slack import FakeSlack
+from testkit.webhook_bodies import WEBHOOK_SECRET
+from tests.conftest import database, make_settings, serve
 from tests.support.burst import raw_request
 from tests.support.strategies import header_text, int64, json_values, texts
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import RunningApp, webhook_body
-from tests.fakes.slack import FakeSlack
+from testkit.slack import FakeSlack
+from testkit.webhook_bodies import webhook_body
+from tests.conftest import RunningApp
 from tests.support.slack_requests import block_actions, interactive_body, signed_headers, view_submission
 
 

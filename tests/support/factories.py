@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,10 +14,8 @@ from bot.config.signals_file import SignalsConfig, load_signals
 from bot.decide.routing import RouteDecision, route
 from bot.decide.scoring import Score, score
 from bot.ingest.webhook_body import WebhookBody, parse_body
+from testkit.examples import EXAMPLE_COMPANIES, EXAMPLE_SIGNALS
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE_SIGNALS = ROOT / "examples" / "signals.yml"
-EXAMPLE_COMPANIES = ROOT / "examples" / "companies.json"
 NOW = 1_760_000_000.0  # 2025-10-09 08:53:20 UTC
 DAY = 86_400.0
 

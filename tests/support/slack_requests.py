@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
-from tests.fakes.slack import SIGNING_SECRET
+from testkit.slack import SIGNING_SECRET
 
 
 def signed_headers(body: str, secret: str = SIGNING_SECRET, at: int | None = None) -> dict[str, str]:

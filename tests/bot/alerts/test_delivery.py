@@ -12,7 +12,7 @@ from bot.decide.outcomes import Outcome, SignalDecision
 from bot.decide.routing import RouteDecision
 from bot.ops.metrics import Metrics
 from bot.store import LedgerEntry, NewAlert, Store
-from tests.fakes.slack import TOKEN
+from testkit.slack import TOKEN
 from tests.support.factories import acme_facts
 
 

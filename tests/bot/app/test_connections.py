@@ -12,9 +12,11 @@ from collections.abc import Iterator
 import pytest
 
 from bot.config.signals_file import load_signals
-from tests.conftest import EXAMPLE_SIGNALS, WEBHOOK_SECRET, activation, fast_tuning, make_settings, serve
-from tests.fakes.slack import FakeSlack
-from tests.support.processes import ServerProcess, process_spec
+from testkit.examples import EXAMPLE_SIGNALS
+from testkit.processes import ServerProcess, process_spec
+from testkit.slack import FakeSlack
+from testkit.webhook_bodies import WEBHOOK_SECRET, activation
+from tests.conftest import fast_tuning, make_settings, serve
 
 
 def _connect(url: str) -> socket.socket:

@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 from bot.app.server import sweep_metrics_dirs
-from tests.conftest import EXAMPLE_SIGNALS
-from tests.support.processes import ServerProcess, process_spec
+from testkit.examples import EXAMPLE_SIGNALS
+from testkit.processes import ServerProcess, process_spec
 
 
 def _metrics_dirs(root) -> list[str]:

@@ -14,12 +14,12 @@ from bot.clients.errors import MAX_DETAIL, ApiError, clip_detail, scrub
 from bot.clients.hubspot import HubSpot, HubSpotError
 from bot.clients.posthog_api import PostHogApi, PostHogApiError
 from bot.clients.posthog_capture import CaptureError, PostHogCapture
-from tests.fakes import hubspot as hubspot_fakes
-from tests.fakes import posthog_api as api_fakes
-from tests.fakes.base import Recorded, Reply
-from tests.fakes.hubspot import FakeHubSpot
-from tests.fakes.posthog import PROJECT_KEY, FakePostHog, error
-from tests.fakes.posthog_api import FakePostHogApi
+from testkit import hubspot as hubspot_fakes
+from testkit import posthog_api as api_fakes
+from testkit.base import Recorded, Reply
+from testkit.hubspot import FakeHubSpot
+from testkit.posthog import PROJECT_KEY, FakePostHog, error
+from testkit.posthog_api import FakePostHogApi
 
 ERRORS = [PostHogApiError, HubSpotError, CaptureError]
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from bot.clients.hubspot import HubSpot, HubSpotCompany, HubSpotError, HubSpotTask
-from tests.fakes.base import Reply
-from tests.fakes.hubspot import (
+from testkit.base import Reply
+from testkit.hubspot import (
     PORTAL_ID,
     TOKEN,
     FakeHubSpot,

@@ -17,8 +17,8 @@ import pytest
 from bot.clients.posthog_api import PostHogApi, PostHogApiError
 from bot.clients.posthog_queries import FunnelResult, FunnelStep
 from bot.commands.date_ranges import DateRange
-from tests.fakes.base import Reply
-from tests.fakes.posthog_api import (
+from testkit.base import Reply
+from testkit.posthog_api import (
     FUNNEL_INSIGHT,
     PERSONAL_KEY,
     PROJECT_ID,

@@ -13,7 +13,7 @@ from bot.clients.posthog_api import PostHogApi
 from bot.commands.date_ranges import DEFAULT_RANGE, DateRange
 from bot.commands.parser import CommandError, Funnel, parse
 from bot.commands.run import USAGE, PostHogCommands
-from tests.fakes.posthog_api import PERSONAL_KEY, PROJECT_ID, FakePostHogApi
+from testkit.posthog_api import PERSONAL_KEY, PROJECT_ID, FakePostHogApi
 
 
 def test_date_range_spellings():

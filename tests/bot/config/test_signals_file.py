@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.config.signals_file import SignalsFileError, load_signals, parse_signals
-from tests.support.factories import EXAMPLE_COMPANIES, EXAMPLE_SIGNALS
+from testkit.examples import EXAMPLE_COMPANIES, EXAMPLE_SIGNALS
 
 # The block from SPEC.md "The signals file", byte for byte: it must work as is.
 SPEC_EXAMPLE = """\

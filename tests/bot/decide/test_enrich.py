@@ -13,9 +13,11 @@ from bot.decide.accounts import Account
 from bot.decide.enrich import Enricher
 from bot.ops.metrics import Metrics
 from bot.store import Store
-from tests.conftest import EXAMPLE_SIGNALS, activation, make_settings, serve
-from tests.fakes.base import Reply
-from tests.fakes.enrichment import API_KEY, FakeEnrichment, signals_with_http_provider
+from testkit.base import Reply
+from testkit.enrichment import API_KEY, FakeEnrichment, signals_with_http_provider
+from testkit.examples import EXAMPLE_SIGNALS
+from testkit.webhook_bodies import activation
+from tests.conftest import make_settings, serve
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from bot.tools import replay
-from tests.conftest import EXAMPLE_SIGNALS, ROOT
-from tests.fakes.posthog_api import PERSONAL_KEY, PROJECT_ID, FakePostHogApi
+from testkit.examples import EXAMPLE_SIGNALS, ROOT
+from testkit.posthog_api import PERSONAL_KEY, PROJECT_ID, FakePostHogApi
 
 
 def run(args, tmp_path, **env):

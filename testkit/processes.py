@@ -16,8 +16,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import ROOT, WEBHOOK_SECRET
-from tests.fakes.slack import SIGNING_SECRET, TOKEN
+from testkit.examples import ROOT
+from testkit.slack import SIGNING_SECRET, TOKEN
+from testkit.webhook_bodies import WEBHOOK_SECRET
 
 
 def _free_port() -> int:
@@ -27,7 +28,7 @@ def _free_port() -> int:
 
 
 class ServerProcess:
-    """`tests.support.serve_process` in a child process, killable with SIGKILL."""
+    """`testkit.serve_process` in a child process, killable with SIGKILL."""
 
     def __init__(self, spec: dict, metrics_dir: Path, preexec_fn: Callable[[], None] | None = None):
         self.metrics_dir = metrics_dir
@@ -44,7 +45,7 @@ class ServerProcess:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(self.metrics_dir)}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.serve_process", json.dumps(self.spec)],
+            [sys.executable, "-m", "testkit.serve_process", json.dumps(self.spec)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -1,5 +1,5 @@
 """Run the server as `serve` does (web process plus worker process) with test tunings:
-`python -m tests.support.serve_process SPEC`.
+`python -m testkit.serve_process SPEC`.
 
 SPEC is a JSON object: {"port": int, "settings": {...Settings kwargs...}, "signals": path,
 "tuning": {...Tuning kwargs...}}. Tests start it in its own session and may kill the whole process

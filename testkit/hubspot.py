@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.fakes.base import FakeServer, Recorded, Reply
+from testkit.base import FakeServer, Recorded, Reply
 
 TOKEN = "pat-na1-test-token"
 PORTAL_ID = 4242424

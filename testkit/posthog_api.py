@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.fakes.base import FakeServer, Recorded, Reply
+from testkit.base import FakeServer, Recorded, Reply
 
 PERSONAL_KEY = "phx_test_personal_key_0123456789"
 PROJECT_ID = "4242"

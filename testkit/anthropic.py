@@ -8,7 +8,7 @@ import itertools
 from collections import deque
 from typing import Any
 
-from tests.fakes.base import FakeServer, Recorded, Reply
+from testkit.base import FakeServer, Recorded, Reply
 
 API_KEY = "sk-ant-test-key"
 

@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes.base import FakeServer, Recorded, Reply
-from tests.fakes.slack_socket import APP_TOKEN
+from testkit.base import FakeServer, Recorded, Reply
+from testkit.slack_socket import APP_TOKEN
 
 TOKEN = "xoxb-test-token"
 SIGNING_SECRET = "test-signing-secret"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakes.base import FakeServer, Recorded, Reply
+from testkit.base import FakeServer, Recorded, Reply
 
 PROJECT_KEY = "phc_test_project_key"
 CAPTURE_PATHS = ("/batch/", "/batch", "/i/v0/e/", "/capture/")

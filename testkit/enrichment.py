@@ -10,8 +10,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import EXAMPLE_SIGNALS
-from tests.fakes.base import FakeServer, Recorded, Reply
+from testkit.base import FakeServer, Recorded, Reply
+from testkit.examples import EXAMPLE_SIGNALS
 
 API_KEY = "enrich-test-key"
 
