@@ -5,15 +5,19 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from bot.slack.ids import Carried, decode
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
+    from slack_bolt.context.async_context import AsyncBoltContext
 
     from bot.app.container import Services
 
 log = logging.getLogger(__name__)
 Listener = Callable[..., Awaitable[None]]
+C = TypeVar("C", bound=Carried)
 
 
 def settled(listener: Listener) -> Listener:
@@ -35,11 +39,25 @@ def settled(listener: Listener) -> Listener:
     return run
 
 
+def carrying(kind: type[C], read: Callable[[dict[str, Any]], object]) -> Listener:
+    """A listener middleware: what the control or form carries (`read` from the action or view),
+    decoded once into `kind` for the listener's `carried` argument; None when it is not what the bot
+    wrote, which the listener answers."""
+
+    async def decode_carried(
+        context: AsyncBoltContext, payload: object, next: Callable[[], Awaitable[None]]
+    ) -> None:
+        context["carried"] = decode(kind, read(payload) if isinstance(payload, dict) else None)
+        await next()
+
+    return decode_carried
+
+
 def register(app: AsyncApp, services: Services) -> None:
-    """Every Bolt listener. Imported here, not above, so the webhook's modules in this package load
-    without Bolt (see bot/app/slack_side.py)."""
+    """Every Bolt listener, each given the services it uses. Imported here, not above, so the
+    webhook's modules in this package load without Bolt (see bot/app/slack_side.py)."""
     from handlers import actions, commands, views
 
-    actions.register(app, services)
-    views.register(app, services)
-    commands.register(app, services)
+    actions.register(app, services.crm_tasks, services.snoozes, services.not_relevant)
+    views.register(app, services.not_relevant)
+    commands.register(app, services.commands)

@@ -1,5 +1,7 @@
-"""The alert's controls. Every listener acks first (Slack's 3 seconds), then calls `bot.actions.controls`;
-anything the clicker should know comes back as an ephemeral message on the action's response_url.
+"""The alert's controls. Each value a control carries is decoded once, into its model, before the
+listener runs (`carrying`); every listener acks first (Slack's 3 seconds), then calls its service in
+bot/actions; anything the clicker should know comes back as an ephemeral message on the action's
+response_url.
 
 `open_posthog` and `open_crm_task` are URL buttons: Slack opens the link itself and still sends a
 click, which only needs an ack.
@@ -7,19 +9,21 @@ click, which only needs an ack.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.actions.controls import ControlError
-from bot.slack import ids
-from bot.slack.blocks.panels import not_relevant_modal
-from handlers import settled
+from bot.actions.alert_access import UNKNOWN_ALERT, ActionError
+from bot.actions.crm_task import CrmTasks
+from bot.actions.not_relevant import NotRelevant
+from bot.actions.snooze import OVER, Snoozes
+from bot.slack.blocks.not_relevant import not_relevant_modal
+from bot.slack.ids import AlertAction, AlertRef, ModalTarget, SnoozeRef, SnoozeRequest
+from handlers import carrying, settled
 
-if TYPE_CHECKING:
-    from bot.app.container import Services
+UNKNOWN_CHOICE = "Unknown snooze length; choose 1, 7 or 30 days."
 
 
 async def ack_only(ack: AsyncAck) -> None:
@@ -39,83 +43,100 @@ def _channel(body: dict[str, Any]) -> str:
     return str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    controls = services.controls
+def _value(action: dict[str, Any]) -> object:
+    return action.get("value")
 
+
+def _selected(action: dict[str, Any]) -> object:
+    return (action.get("selected_option") or {}).get("value")
+
+
+def register(app: AsyncApp, tasks: CrmTasks, snoozes: Snoozes, not_relevant: NotRelevant) -> None:
     async def create_crm_task(
         ack: AsyncAck,
         body: dict[str, Any],
-        action: dict[str, Any],
+        carried: AlertRef | None,
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
         await ack()
+        if carried is None:
+            await _tell(respond, UNKNOWN_ALERT)
+            return
         try:
-            note = await controls.create_task(
-                client, str(action.get("value", "")), body["user"]["id"], _channel(body)
-            )
-        except ControlError as exc:
+            note = await tasks.create(client, carried.alert_id, body["user"]["id"], _channel(body))
+        except ActionError as exc:
             note = str(exc)
         await _tell(respond, note)
 
     async def snooze(
         ack: AsyncAck,
         body: dict[str, Any],
-        action: dict[str, Any],
+        carried: SnoozeRequest | None,
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
         await ack()
-        alert_id, _, choice = str((action.get("selected_option") or {}).get("value", "")).partition(":")
+        if carried is None:
+            await _tell(respond, UNKNOWN_CHOICE)
+            return
         try:
-            await controls.snooze(
-                client, alert_id, choice, body["user"]["id"], _channel(body), _message_ts(body)
+            await snoozes.snooze(
+                client,
+                carried.alert_id,
+                carried.choice,
+                body["user"]["id"],
+                _channel(body),
+                _message_ts(body),
             )
-        except ControlError as exc:
+        except ActionError as exc:
             await _tell(respond, str(exc))
 
     async def unsnooze(
         ack: AsyncAck,
         body: dict[str, Any],
-        action: dict[str, Any],
+        carried: SnoozeRef | None,
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
         await ack()
+        if carried is None:
+            await _tell(respond, OVER)
+            return
         try:
-            note = await controls.unsnooze(
-                client, str(action.get("value", "")), body["user"]["id"], _channel(body)
-            )
-        except ControlError as exc:
+            note = await snoozes.unsnooze(client, carried.snooze_id, body["user"]["id"], _channel(body))
+        except ActionError as exc:
             note = str(exc)
         await _tell(respond, note)
 
-    async def not_relevant(
+    async def open_not_relevant(
         ack: AsyncAck,
         body: dict[str, Any],
-        action: dict[str, Any],
+        carried: AlertRef | None,
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
         await ack()
+        if carried is None:
+            await _tell(respond, UNKNOWN_ALERT)
+            return
         channel = _channel(body)
         try:
-            record = await controls.alert(str(action.get("value", "")), channel)
-        except ControlError as exc:
+            record = await not_relevant.alert(carried.alert_id, channel)
+        except ActionError as exc:
             await _tell(respond, str(exc))
             return
         title = f"{record.details.account_label}: {record.signal}"
+        target = ModalTarget(alert_id=record.id, channel=channel)
         # The trigger_id expires within seconds: open the modal before anything slow.
         try:
-            await client.views_open(
-                trigger_id=body["trigger_id"], view=not_relevant_modal(record.id, channel, title)
-            )
+            await client.views_open(trigger_id=body["trigger_id"], view=not_relevant_modal(target, title))
         except SlackApiError as exc:
             await _tell(respond, f"Slack did not open the form ({exc.response.get('error')}); click again.")
 
-    app.action(ids.OPEN_POSTHOG)(settled(ack_only))
-    app.action(ids.OPEN_CRM_TASK)(settled(ack_only))
-    app.action(ids.CREATE_CRM_TASK)(settled(create_crm_task))
-    app.action(ids.SNOOZE)(settled(snooze))
-    app.action(ids.UNSNOOZE)(settled(unsnooze))
-    app.action(ids.NOT_RELEVANT)(settled(not_relevant))
+    app.action(AlertAction.OPEN_POSTHOG)(settled(ack_only))
+    app.action(AlertAction.OPEN_CRM_TASK)(settled(ack_only))
+    app.action(AlertAction.CREATE_CRM_TASK, middleware=[carrying(AlertRef, _value)])(settled(create_crm_task))
+    app.action(AlertAction.SNOOZE, middleware=[carrying(SnoozeRequest, _selected)])(settled(snooze))
+    app.action(AlertAction.UNSNOOZE, middleware=[carrying(SnoozeRef, _value)])(settled(unsnooze))
+    app.action(AlertAction.NOT_RELEVANT, middleware=[carrying(AlertRef, _value)])(settled(open_not_relevant))

@@ -1,53 +1,40 @@
-"""`/posthog`: acknowledged at once (Slack allows 3 seconds, PostHog may take 30), parsed, run by
-`bot.commands.run`, answered on the command's response_url. Answers are ephemeral unless the
+"""`/posthog`: acknowledged at once (Slack allows 3 seconds, PostHog may take 30), answered by the
+command runner (bot/commands/run.py) on the command's response_url. Answers are ephemeral unless the
 user adds `--share`; a shared funnel also gets a chart when the bot may upload to the channel."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands.parser import CommandError, Snoozes, parse
-from bot.commands.run import USAGE, Reply
-from bot.slack import ids
-from bot.slack.blocks.panels import snoozes_list
+from bot.commands.run import PostHogCommands, Reply
+from bot.slack.ids import SLASH_COMMAND
 from bot.slack.mrkdwn import escape
 from handlers import settled
-
-if TYPE_CHECKING:
-    from bot.app.container import Services
 
 log = logging.getLogger(__name__)
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, commands: PostHogCommands) -> None:
     async def posthog(
         ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         await ack()
+        channel = str(command.get("channel_id") or "")
         try:
-            parsed = parse(str(command.get("text") or ""))
-        except CommandError as exc:
-            await respond(text=f":warning: {escape(str(exc))}\n\n{USAGE}", response_type="ephemeral")
-            return
-        if isinstance(parsed, Snoozes):
-            channel = str(command.get("channel_id") or "")
-            snoozes = await asyncio.to_thread(services.controls.active_snoozes, channel)
-            await respond(**snoozes_list(snoozes), response_type="ephemeral", replace_original=False)
-            return
-        try:
-            reply = await services.commands.run(parsed, str(command.get("user_id", "")))
+            reply = await commands.answer(
+                str(command.get("text") or ""), str(command.get("user_id", "")), channel
+            )
         except Exception:
             log.exception("/posthog failed")
             reply = Reply(text=":warning: Something went wrong on our side; nothing was lost. Try again.")
-        await _answer(reply, respond, client, str(command.get("channel_id", "")))
+        await _answer(reply, respond, client, channel)
 
-    app.command(ids.SLASH_COMMAND)(settled(posthog))
+    app.command(SLASH_COMMAND)(settled(posthog))
 
 
 async def _answer(reply: Reply, respond: AsyncRespond, client: AsyncWebClient, channel_id: str) -> None:

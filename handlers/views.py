@@ -6,19 +6,17 @@ reaches the user as an ephemeral message in that channel."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.actions.controls import ControlError
-from bot.slack import ids
-from bot.slack.blocks.panels import REASON_BLOCK, read_modal_target, read_not_relevant
-from handlers import settled
-
-if TYPE_CHECKING:
-    from bot.app.container import Services
+from bot.actions.alert_access import ActionError
+from bot.actions.not_relevant import NotRelevant
+from bot.slack.blocks.not_relevant import read_answer
+from bot.slack.ids import ModalTarget, NotRelevantModal
+from handlers import carrying, settled
 
 log = logging.getLogger(__name__)
 
@@ -29,28 +27,36 @@ LOST_TRACK = (
 )
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    controls = services.controls
+def _metadata(view: dict[str, Any]) -> object:
+    return view.get("private_metadata")
 
+
+def register(app: AsyncApp, not_relevant: NotRelevant) -> None:
     async def not_relevant_submitted(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+        ack: AsyncAck,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        carried: ModalTarget | None,
+        client: AsyncWebClient,
     ) -> None:
-        target = read_modal_target(view)
-        reason, text, errors = read_not_relevant(view)
-        if target is None:
-            errors = {REASON_BLOCK: LOST_TRACK}
-        if errors:
-            await ack(response_action="errors", errors=errors)
+        answer = read_answer(view)
+        if carried is None:
+            answer = {NotRelevantModal.REASON_BLOCK: LOST_TRACK}
+        if isinstance(answer, dict):
+            await ack(response_action="errors", errors=answer)
             return
         await ack()
-        alert_id, channel = target
         user = body["user"]["id"]
         try:
-            await controls.not_relevant(client, alert_id, channel, user, str(reason), text)
-        except ControlError as exc:
+            await not_relevant.record(
+                client, carried.alert_id, carried.channel, user, answer.reason, answer.text
+            )
+        except ActionError as exc:
             try:
-                await client.chat_postEphemeral(channel=channel, user=user, text=str(exc))
+                await client.chat_postEphemeral(channel=carried.channel, user=user, text=str(exc))
             except SlackApiError as slack_error:
                 log.warning("could not tell the user: %s", slack_error.response.get("error"))
 
-    app.view(ids.NOT_RELEVANT_VIEW)(settled(not_relevant_submitted))
+    app.view(NotRelevantModal.CALLBACK, middleware=[carrying(ModalTarget, _metadata)])(
+        settled(not_relevant_submitted)
+    )

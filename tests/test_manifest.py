@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from bot.config.signals_file import load_signals
-from bot.slack import ids
+from bot.slack.ids import SLASH_COMMAND, AlertAction, NotRelevantModal
 from handlers import register
 from testkit.examples import EXAMPLE_SIGNALS, ROOT
 from tests.conftest import make_settings
@@ -42,10 +42,10 @@ class Recorder:
     def command(self, name: str) -> Any:
         return self._record(self.commands, name)
 
-    def action(self, action_id: str) -> Any:
+    def action(self, action_id: str, **options: Any) -> Any:
         return self._record(self.actions, action_id)
 
-    def view(self, callback_id: str) -> Any:
+    def view(self, callback_id: str, **options: Any) -> Any:
         return self._record(self.views, callback_id)
 
 
@@ -63,9 +63,9 @@ def _registered(tmp_path: Path) -> Recorder:
 def test_every_command_and_control_the_code_handles_is_reachable(tmp_path):
     registered = _registered(tmp_path)
     commands = {c["command"] for c in MANIFEST["features"]["slash_commands"]}
-    assert set(registered.commands) == commands == {ids.SLASH_COMMAND}
-    assert set(ids.ALERT_ACTION_IDS) <= set(registered.actions)
-    assert ids.NOT_RELEVANT_VIEW in registered.views
+    assert set(registered.commands) == commands == {SLASH_COMMAND}
+    assert set(AlertAction) <= set(registered.actions)
+    assert NotRelevantModal.CALLBACK in registered.views
     interactivity = MANIFEST["settings"]["interactivity"]
     assert interactivity["is_enabled"] is True  # buttons, selects and modals need it
     urls = [interactivity["request_url"], *(c["url"] for c in MANIFEST["features"]["slash_commands"])]

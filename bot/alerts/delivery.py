@@ -37,7 +37,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clients.retry_after import retry_after_seconds
 from bot.config.durations import format_duration
 from bot.ops.metrics import Metrics
-from bot.slack import ids
+from bot.slack.ids import METADATA_EVENT_TYPE
 from bot.store import ClaimedAlert, Store
 from bot.store.until_stored import until_stored
 
@@ -383,10 +383,7 @@ class Delivery:
         for message in history.get("messages") or []:
             metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
-            if (
-                metadata.get("event_type") == ids.METADATA_EVENT_TYPE
-                and payload.get("alert_id") == claimed.id
-            ):
+            if metadata.get("event_type") == METADATA_EVENT_TYPE and payload.get("alert_id") == claimed.id:
                 ts = str(message.get("ts"))
                 await self._record(self.store.mark_posted, claimed, claimed.channel, ts)
                 self.metrics.alerts_posted.inc()

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.decide.routing import RouteDecision
 from bot.decide.scoring import Score
+from bot.slack.ids import FeedbackReason
 
 Priority = Literal["low", "medium", "high"]
 
@@ -186,7 +187,7 @@ class UnsnoozeShown(_Part):
 
 class FeedbackShown(_Part):
     by: str
-    reason: str
+    reason: FeedbackReason
     text: str | None = None
 
 

@@ -34,7 +34,10 @@ if TYPE_CHECKING:
     import aiohttp
     import httpx
 
-    from bot.actions.controls import AlertControls
+    from bot.actions.alert_access import AlertAccess
+    from bot.actions.crm_task import CrmTasks
+    from bot.actions.not_relevant import NotRelevant
+    from bot.actions.snooze import Snoozes
     from bot.alerts.compose import Composer
     from bot.alerts.delivery import Delivery
     from bot.alerts.summary_claude import Summarizer
@@ -183,19 +186,38 @@ class Services:
             if personal_key and settings.posthog_project_id
             else None
         )
-        return PostHogCommands(self.config, api, self.capture, self.pipeline)
+        return PostHogCommands(self.config, api, self.capture, self.pipeline, self.snoozes)
+
+    # What the alert's controls do, each given what it acts with.
+    @cached_property
+    def alert_access(self) -> AlertAccess:
+        from bot.actions.alert_access import AlertAccess
+
+        return AlertAccess(self.store)
 
     @cached_property
-    def controls(self) -> AlertControls:
-        from bot.actions.controls import AlertControls
+    def crm_tasks(self) -> CrmTasks:
+        from bot.actions.crm_task import CrmTasks
 
-        return AlertControls(
+        return CrmTasks(
+            self.alert_access,
             self.store,
             self.config,
             self.hubspot,
-            self.capture,
             recovery_wait_s=self.tuning.crm_recovery_wait_s,
         )
+
+    @cached_property
+    def snoozes(self) -> Snoozes:
+        from bot.actions.snooze import Snoozes
+
+        return Snoozes(self.alert_access, self.store)
+
+    @cached_property
+    def not_relevant(self) -> NotRelevant:
+        from bot.actions.not_relevant import NotRelevant
+
+        return NotRelevant(self.alert_access, self.store, self.config, self.capture)
 
     @cached_property
     def summarizer(self) -> Summarizer | None:

@@ -39,7 +39,7 @@ class Help(Command):
 
 
 @dataclass(frozen=True)
-class Snoozes(Command):
+class ListSnoozes(Command):
     pass
 
 
@@ -162,7 +162,7 @@ def parse(text: str) -> Command:
         topic = rest[0].lower() if rest and rest[0] is not ARROW else None
         return Help(share=share, topic=topic)
     if name == "snoozes":
-        return Snoozes(share=share)
+        return ListSnoozes(share=share)
     if name == "funnel":
         return _funnel(rest, share)
     plain = [t for t in rest if t is not ARROW]

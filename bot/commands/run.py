@@ -1,6 +1,7 @@
-"""What `/posthog` does once the command is parsed: funnels from PostHog's Query API (with a chart when
-shared), test events with a dry run of the pipeline, identify and alias. Replies are data for the
-handler to send; PostHog's errors become sentences that say what to fix.
+"""What `/posthog` does: every subcommand, from the text typed to the reply. Funnels from PostHog's
+Query API (with a chart when shared), test events with a dry run of the pipeline, identify and alias,
+and the channel's snoozes. Replies are data for the handler to send; PostHog's errors become
+sentences that say what to fix.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import LIB_NAME
+from bot.actions.snooze import Snoozes
 from bot.clients.posthog_api import PostHogApi, PostHogApiError
 from bot.clients.posthog_capture import CaptureError, PostHogCapture
 from bot.clients.posthog_queries import FunnelStep
@@ -21,17 +23,21 @@ from bot.commands.date_ranges import DEFAULT_RANGE, DateRange
 from bot.commands.parser import (
     Alias,
     Command,
+    CommandError,
     Funnel,
     Help,
     Identify,
+    ListSnoozes,
     SavedFunnel,
     SendTestEvent,
+    parse,
 )
 from bot.config.signals_file import SignalsConfig
 from bot.decide.outcomes import Outcome
 from bot.decide.pipeline import Pipeline
 from bot.ingest.webhook_body import WebhookBody
 from bot.slack.blocks.funnel import StepRow, breakdown_blocks, fallback_text, funnel_blocks
+from bot.slack.blocks.snoozes import snoozes_list
 from bot.slack.mrkdwn import escape, escape_clip
 
 log = logging.getLogger(__name__)
@@ -68,16 +74,28 @@ class PostHogCommands:
         api: PostHogApi | None,
         capture: PostHogCapture | None,
         pipeline: Pipeline | None,
+        snoozes: Snoozes | None = None,
     ):
         self.config = config
         self.api = api
         self.capture = capture
         self.pipeline = pipeline
+        self.snoozes = snoozes
         self._event_names: tuple[float, list[str]] | None = None
 
-    async def run(self, command: Command, user_id: str) -> Reply:
+    async def answer(self, text: str, user_id: str, channel_id: str) -> Reply:
+        """The reply to `/posthog <text>` typed by `user_id` in `channel_id`: usage help for bad input."""
+        try:
+            command = parse(text)
+        except CommandError as exc:
+            return Reply(text=f":warning: {escape(str(exc))}\n\n{USAGE}")
+        return await self.run(command, user_id, channel_id)
+
+    async def run(self, command: Command, user_id: str, channel_id: str) -> Reply:
         if isinstance(command, Help):
             return Reply(text=USAGE)
+        if isinstance(command, ListSnoozes):
+            return await self._snoozes(channel_id)
         if isinstance(command, Funnel | SavedFunnel):
             return await self._funnel(command)
         if isinstance(command, SendTestEvent | Identify | Alias):
@@ -104,6 +122,13 @@ class PostHogCommands:
             except CaptureError as exc:
                 return _problem(exc.explain())
         return Reply(text=USAGE)
+
+    # -- snoozes -----------------------------------------------------------------------------------
+    async def _snoozes(self, channel_id: str) -> Reply:
+        """The running snoozes made on this channel's alerts, each with Unsnooze; only for the asker."""
+        running = await self.snoozes.running(channel_id) if self.snoozes is not None else []
+        text, blocks = snoozes_list(running)
+        return Reply(text=text, blocks=blocks)
 
     # -- funnels -----------------------------------------------------------------------------------
     async def _funnel(self, command: Funnel | SavedFunnel) -> Reply:

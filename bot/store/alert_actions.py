@@ -17,6 +17,7 @@ from bot.store.records import to_json
 from bot.store.tables import alerts, feedback, tasks
 
 TaskStartKind = Literal["start", "recover", "busy", "done"]
+CrmKind = Literal["hubspot", "store"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class NewTask:
     """A task as the bot asks the CRM for it."""
 
     requested_by: str  # Slack user id
-    crm: Literal["hubspot", "store"]
+    crm: CrmKind
     subject: str
     body: str
     due_at: float

@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from bot.config.signals_file import SignalsConfig, load_signals
-from bot.slack import ids
-from bot.slack.blocks.panels import not_relevant_modal
+from bot.slack.blocks.not_relevant import not_relevant_modal
+from bot.slack.ids import AlertAction, FeedbackReason, ModalTarget, NotRelevantModal, SnoozeChoice
 from bot.store.account_state import Snooze
 from handlers.slack_events import is_ssl_check
 from testkit.examples import EXAMPLE_SIGNALS
@@ -270,7 +270,7 @@ values = strings | st.integers() | st.none() | json_values
 def clicks(draw: st.DrawFn) -> Signed:
     wild = draw(wildness)
     alert = draw(alert_indexes)
-    action_ids = st.sampled_from(ids.ALERT_ACTION_IDS)
+    action_ids = st.sampled_from([str(action) for action in AlertAction])
     action: dict[str, Any] = {
         "type": draw(st.sampled_from(["button", "static_select", "overflow"])),
         "action_id": draw(action_ids | texts if wild else action_ids),
@@ -279,7 +279,7 @@ def clicks(draw: st.DrawFn) -> Signed:
     if draw(st.integers(0, 3)):
         action["value"] = draw(values if wild else strings)
     if draw(st.booleans()):
-        choices = st.sampled_from([*ids.SNOOZE_CHOICES, "forever", ""]).map(
+        choices = st.sampled_from([*map(str, SnoozeChoice), "forever", ""]).map(
             lambda c: {"value": AlertRef(alert, f"$alert:{c}")}
         )
         option = st.fixed_dictionaries({"value": values if wild else strings})
@@ -309,12 +309,12 @@ comments = st.none() | phrases | texts
 @st.composite
 def submissions(draw: st.DrawFn) -> Signed:
     wild = draw(wildness)
-    view = not_relevant_modal("a1", "C0AE1", draw(texts | markup)).to_dict()
+    view = not_relevant_modal(ModalTarget(alert_id="a1", channel="C0AE1"), draw(texts | markup)).to_dict()
     view["private_metadata"] = draw(metadata | json_values if wild else metadata)
     view["callback_id"] = draw(
-        st.just(ids.NOT_RELEVANT_VIEW) | texts if wild else st.just(ids.NOT_RELEVANT_VIEW)
+        st.just(str(NotRelevantModal.CALLBACK)) | texts if wild else st.just(str(NotRelevantModal.CALLBACK))
     )
-    reason = draw(st.sampled_from(list(ids.FEEDBACK_REASONS)) | st.none() | texts)
+    reason = draw(st.sampled_from([str(reason) for reason in FeedbackReason]) | st.none() | texts)
     state = st.builds(not_relevant_state, st.just(reason), comments)
     fields = {
         "view": view,
@@ -367,7 +367,7 @@ others = st.builds(
                 st.fixed_dictionaries({}, optional={"team_id": texts, "user_id": texts})
             ),
             "response_url": response_urls,
-            "callback_id": st.just(ids.NOT_RELEVANT_VIEW) | texts,
+            "callback_id": st.just(str(NotRelevantModal.CALLBACK)) | texts,
             "challenge": texts,
             "token": texts,
         },

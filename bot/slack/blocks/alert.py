@@ -31,7 +31,15 @@ from slack_sdk.models.blocks import (
 from bot.alerts.model import AlertDetails, AlertState, Written
 from bot.alerts.summary_template import employees_label, funding_label
 from bot.decide.scoring import CriterionResult
-from bot.slack import ids
+from bot.slack.ids import (
+    METADATA_EVENT_TYPE,
+    AlertAction,
+    AlertRef,
+    SnoozeChoice,
+    SnoozeRef,
+    SnoozeRequest,
+    encode,
+)
 from bot.slack.mrkdwn import ELLIPSIS, clip, escape, escape_clip, escape_line, link, plain, safe_url
 
 HEADER_LIMIT = 150
@@ -139,18 +147,19 @@ def actions(details: AlertDetails, state: AlertState) -> ActionsBlock:
     """The alert's controls, given what has been done with it: a created task becomes a link to it,
     a snooze becomes Unsnooze, a not-relevant mark retires its button."""
     alert_id = details.alert_id
+    alert = encode(AlertRef(alert_id=alert_id))
     elements: list[Any] = []
     task = state.task
     if task is None:
         elements.append(
             ButtonElement(
-                text="Create CRM task", action_id=ids.CREATE_CRM_TASK, value=alert_id, style="primary"
+                text="Create CRM task", action_id=AlertAction.CREATE_CRM_TASK, value=alert, style="primary"
             )
         )
     elif safe_url(task.url):
         elements.append(
             ButtonElement(
-                text="Open task", action_id=ids.OPEN_CRM_TASK, url=safe_url(task.url), value=alert_id
+                text="Open task", action_id=AlertAction.OPEN_CRM_TASK, url=safe_url(task.url), value=alert
             )
         )
     snooze = state.snooze
@@ -158,21 +167,25 @@ def actions(details: AlertDetails, state: AlertState) -> ActionsBlock:
         elements.append(
             StaticSelectElement(
                 placeholder="Snooze",
-                action_id=ids.SNOOZE,
+                action_id=AlertAction.SNOOZE,
                 options=[
-                    Option(text=f"Snooze {label}", value=f"{alert_id}:{choice}")
-                    for choice, label in ids.SNOOZE_CHOICES.items()
+                    Option(
+                        text=f"Snooze {choice.label}",
+                        value=encode(SnoozeRequest(alert_id=alert_id, choice=choice)),
+                    )
+                    for choice in SnoozeChoice
                 ],
             )
         )
     else:
-        elements.append(ButtonElement(text="Unsnooze", action_id=ids.UNSNOOZE, value=snooze.id))
+        unsnooze = encode(SnoozeRef(snooze_id=snooze.id))
+        elements.append(ButtonElement(text="Unsnooze", action_id=AlertAction.UNSNOOZE, value=unsnooze))
     if state.feedback is None:
-        elements.append(ButtonElement(text="Not relevant", action_id=ids.NOT_RELEVANT, value=alert_id))
+        elements.append(ButtonElement(text="Not relevant", action_id=AlertAction.NOT_RELEVANT, value=alert))
     url = safe_url(details.posthog_url)
     if url:
         elements.append(
-            ButtonElement(text="Open in PostHog", action_id=ids.OPEN_POSTHOG, url=url, value=alert_id)
+            ButtonElement(text="Open in PostHog", action_id=AlertAction.OPEN_POSTHOG, url=url, value=alert)
         )
     # A new block_id on every update, so Slack clients drop a stale select choice.
     return ActionsBlock(block_id=f"alert_actions:{alert_id}:{state.version}", elements=elements)
@@ -202,8 +215,7 @@ def state_lines(state: AlertState) -> list[str]:
         lines.append(f":alarm_clock: Unsnoozed by {mention(state.unsnoozed.by)}")
     mark = state.feedback
     if mark:
-        reason = ids.FEEDBACK_REASONS.get(mark.reason, "other")
-        line = f":no_entry_sign: Marked not relevant by {mention(mark.by)}: {escape(reason)}"
+        line = f":no_entry_sign: Marked not relevant by {mention(mark.by)}: {escape(mark.reason.label)}"
         if mark.text:
             line += f" ({escape_line(mark.text, 500)})"
         lines.append(line)
@@ -269,7 +281,7 @@ def alert_update(details: AlertDetails, state: AlertState) -> dict[str, Any]:
         "text": fallback_text(details),
         "blocks": [block.to_dict() for block in alert_blocks(details, state)],
         "metadata": {
-            "event_type": ids.METADATA_EVENT_TYPE,
+            "event_type": METADATA_EVENT_TYPE,
             "event_payload": {
                 "alert_id": details.alert_id,
                 "signal": clip(details.signal, 100),

@@ -70,7 +70,7 @@ def test_the_funnel_answer_queries_and_labels_the_same_range(example_config, dat
             async with httpx.AsyncClient() as client:
                 api = PostHogApi(fake.url, PROJECT_ID, PERSONAL_KEY, client, timeout_s=5.0)
                 commands = PostHogCommands(example_config, api, None, None)
-                return await commands.run(parse(f"funnel $pageview > signup_started {date_range}"), "U1")
+                return await commands.answer(f"funnel $pageview > signup_started {date_range}", "U1", "C1")
 
         reply = asyncio.run(go())
         sent = fake.queries()[0]["query"]

@@ -10,9 +10,9 @@ from bot.commands.parser import (
     Funnel,
     Help,
     Identify,
+    ListSnoozes,
     SavedFunnel,
     SendTestEvent,
-    Snoozes,
     parse,
 )
 
@@ -93,7 +93,7 @@ def test_saved_funnel_by_short_id_or_url():
 def test_share_flag_anywhere():
     assert parse("--share funnel a > b").share
     assert parse("funnel a > b --share 30d").date_range == "30d"
-    assert parse("snoozes --share") == Snoozes(share=True)
+    assert parse("snoozes --share") == ListSnoozes(share=True)
 
 
 def test_test_event_with_typed_values():

@@ -18,8 +18,6 @@ from bot.decide.routing import RouteDecision
 from bot.decide.scoring import CriterionResult, Score, score
 from bot.ingest.webhook_body import parse_timestamp
 from bot.slack.blocks.alert import alert_blocks, alert_message
-from bot.slack.blocks.panels import snoozes_list
-from bot.store.account_state import Snooze
 from tests.support.factories import acme_facts, example_config, person_facts
 
 ALERT_ID = "5f0c6d2a9b7e4c1d8e3f2a1b0c9d8e7f"
@@ -525,14 +523,3 @@ def test_extreme_event_times_still_render(timestamp):
     event_time = parse_timestamp(timestamp)
     message = message_for(acme_facts(event_time=event_time))
     assert f"<!date^{int(event_time)}^" in message["blocks"][5]["elements"][0]["text"]
-
-
-@pytest.mark.parametrize("by", [*HOSTILE_STRINGS[:3], "U0AE><!channel>", "U0AE|<!here>", None])
-def test_the_snoozes_list_mentions_only_a_slack_user_id(by):
-    snooze = Snooze("s1", "acme.com", 1_800_000_000, by, 1_700_000_000, "a1", 0)
-    text = snoozes_list([snooze])["blocks"][1]["text"]["text"]
-    assert text.endswith(", by someone")
-    assert "<@" not in text and "<!channel" not in text and "<!here" not in text
-    assert snoozes_list([replace(snooze, snoozed_by="U0AE")])["blocks"][1]["text"]["text"].endswith(
-        "by <@U0AE>"
-    )

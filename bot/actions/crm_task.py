@@ -1,0 +1,113 @@
+"""Create CRM task: exactly one follow-up task per alert, however often and however fast it is
+clicked, in HubSpot when it is configured (found again by its marker after an attempt that got no
+answer) and in the bot's own store otherwise; the alert then shows who created it and a link."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.actions import task_content as crm
+from bot.actions.alert_access import ActionError, AlertAccess
+from bot.alerts.model import TaskShown
+from bot.clients.hubspot import HubSpot, HubSpotError, HubSpotTask
+from bot.config.signals_file import SignalsConfig
+from bot.slack.blocks.alert import mention
+from bot.slack.mrkdwn import escape
+from bot.store import AlertRecord, Store
+from bot.store.alert_actions import CrmKind, NewTask, TaskRecord
+
+log = logging.getLogger(__name__)
+TASK_BUSY_S = 60.0  # an attempt older than this is presumed dead and may be taken over
+
+
+class CrmTasks:
+    def __init__(
+        self,
+        access: AlertAccess,
+        store: Store,
+        config: SignalsConfig,
+        hubspot: HubSpot | None,
+        recovery_wait_s: float = 10.0,
+    ):
+        self.access = access
+        self.store = store
+        self.config = config
+        self.hubspot = hubspot
+        self.recovery_wait_s = recovery_wait_s
+
+    async def create(
+        self, client: AsyncWebClient, alert_id: str, user_id: str, channel_id: str
+    ) -> str | None:
+        """Create the alert's task unless it exists or is being created; returns a note for the
+        clicker, or None when the updated message says it all."""
+        record = await self.access.find(alert_id, channel_id)
+        details = record.details
+        new = NewTask(
+            requested_by=user_id,
+            crm="hubspot" if self.hubspot else "store",
+            subject=crm.subject(details),
+            body=crm.body(details),
+            due_at=crm.due_date(time.time(), self.config.crm).timestamp(),
+            owner=crm.owner(details, self.config.crm, None),
+        )
+        start = await asyncio.to_thread(self.store.begin_task, record.id, new, TASK_BUSY_S)
+        if start.kind == "done":
+            await self._show_task(client, record, start.task.requested_by, start.task.url, start.task.crm)
+            return f"A task already exists (created by {mention(start.task.requested_by)})."
+        if start.kind == "busy":
+            return f"{mention(start.task.requested_by)} is creating the task right now."
+        if self.hubspot is None:
+            await asyncio.to_thread(self.store.task_created, record.id, None, None)
+            await self._show_task(client, record, user_id, None, start.task.crm)
+            return None
+        try:
+            found = await self._find_earlier_task(record, start.task) if start.kind == "recover" else None
+            task = found or await self._create_in_hubspot(record, start.task)
+        except HubSpotError as exc:
+            uncertain = exc.status is None  # no answer: the task may exist, so look before creating again
+            await asyncio.to_thread(self.store.task_failed, record.id, exc.explain(), uncertain)
+            log.warning("CRM task failed: %s", exc.explain(), extra={"alert_id": record.id})
+            # Escaped for Slack: the explanation quotes what HubSpot answered.
+            raise ActionError(escape(exc.explain()) + " The button still works: try again.") from None
+        except BaseException:
+            await asyncio.to_thread(self.store.task_failed, record.id, "interrupted", True)
+            raise
+        await asyncio.to_thread(self.store.task_created, record.id, task.id, task.url)
+        await self._show_task(client, record, user_id, task.url, start.task.crm)
+        return None
+
+    async def _find_earlier_task(self, record: AlertRecord, task: TaskRecord) -> HubSpotTask | None:
+        """After an attempt that got no answer, the task may exist. HubSpot's search sees new records a
+        few seconds late, so look, and look once more after a pause, before creating another."""
+        assert self.hubspot is not None
+        marker = crm.marker(record.id)
+        found = await self.hubspot.find_task(marker, subject=task.subject)
+        if found is None and self.recovery_wait_s > 0:
+            await asyncio.sleep(self.recovery_wait_s)
+            found = await self.hubspot.find_task(marker, subject=task.subject)
+        return found
+
+    async def _create_in_hubspot(self, record: AlertRecord, task: TaskRecord) -> HubSpotTask:
+        assert self.hubspot is not None
+        domain = record.details.domain
+        company = await self.hubspot.find_company(domain) if domain else None
+        owner = crm.owner(record.details, self.config.crm, company.owner_id if company else None)
+        return await self.hubspot.create_task(
+            subject=task.subject,
+            body=task.body,
+            due=crm.due_date(time.time(), self.config.crm),
+            priority=crm.priority(record.details),
+            owner_id=owner,
+            company_id=company.id if company else None,
+            marker=crm.marker(record.id),
+        )
+
+    async def _show_task(
+        self, client: AsyncWebClient, record: AlertRecord, by: str, url: str | None, kind: CrmKind
+    ) -> None:
+        shown = TaskShown(by=by, url=url, crm=kind)
+        await self.access.show(client, record, lambda state: state.with_task(shown))
