@@ -26,6 +26,7 @@ from testkit.processes import ServerProcess, process_spec
 from testkit.slack import FakeSlack
 from testkit.webhook_bodies import activation, webhook_body
 from tests.conftest import fast_tuning, make_settings, serve
+from tests.support import stored
 from tests.support.tcp_proxy import TcpProxy
 
 
@@ -73,7 +74,8 @@ def test_slack_500_five_times_then_429_then_ok_posts_once(sqlite_url, fake_slack
         # The 429 asked for a one-second rest, and it was honoured.
         assert attempts[-1].at - attempts[-2].at >= 0.9
         assert time.time() - started < 15
-        alert = app.services.store.alerts_for(app.services.store.ledger_entries()[0]["event_uuid"])[0]
+        store = app.services.store
+        alert = stored.alerts_of(store, store.ledger_entries()[0]["event_uuid"])[0]
         assert alert["status"] == "posted" and alert["ts"]
 
 
