@@ -55,8 +55,8 @@ def real_app(spec: dict[str, Any], log_path: str) -> tuple[Any, dict[str, Any]]:
     with (bounded connections included); `spec["tuning"]` is empty unless a flag overrides a Tuning
     default."""
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="metrics-", dir=Path(log_path).parent)
-    from bot.app.container import Tuning
     from bot.app.server import uvicorn_options
+    from bot.app.tuning import Tuning
     from bot.app.web import create_server_app
     from bot.config.settings import Settings
     from bot.config.signals_file import load_signals

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import sys
 
-from bot.app.container import Tuning
 from bot.app.server import listen, run
+from bot.app.tuning import Tuning
 from bot.config.settings import Settings
 from bot.config.signals_file import load_signals
 from bot.ops import logs

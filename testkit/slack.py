@@ -111,6 +111,19 @@ class FakeSlack(FakeServer):
             with self.lock:
                 self.hangs.pop(method, None)
 
+    def answer_late(self, delay_s: float) -> Callable[[dict[str, Any]], Reply]:
+        """From now on Slack takes each message at once but its answer arrives `delay_s` later;
+        returns the handler that answers at once, to put back."""
+        original = self.api_chat_postMessage
+
+        def late(args: dict[str, Any]) -> Reply:
+            reply = original(args)
+            reply.delay_s = delay_s
+            return reply
+
+        self.api_chat_postMessage = late  # type: ignore[method-assign]
+        return original
+
     def _hangs(self, method: str, request: Recorded) -> bool:
         with self.lock:
             if method not in self.hangs:

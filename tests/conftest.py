@@ -14,8 +14,10 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.app.container import Services, Tuning
+from bot.app.container import Services
+from bot.app.lifecycle import Lifecycle
 from bot.app.server import prompt_server, uvicorn_options
+from bot.app.tuning import Tuning
 from bot.app.web import create_app
 from bot.config.settings import Settings
 from bot.config.signals_file import SignalsConfig, load_signals
@@ -126,9 +128,9 @@ def serve(
     settings: Settings, config: SignalsConfig, tuning: Tuning | None = None, clock: Any = time.time
 ) -> Iterator[RunningApp]:
     """The real ASGI app under uvicorn in a thread, with its worker and delivery running."""
-    services = Services(settings, config, tuning or fast_tuning(), clock=clock)
-    app = create_app(services)
-    options = {**uvicorn_options(settings, services.tuning), "timeout_graceful_shutdown": 5}
+    lifecycle = Lifecycle(Services(settings, config, tuning or fast_tuning(), clock=clock))
+    app = create_app(lifecycle)
+    options = {**uvicorn_options(settings, lifecycle.services.tuning), "timeout_graceful_shutdown": 5}
     server = prompt_server(uvicorn.Config(app, host="127.0.0.1", port=0, **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -138,7 +140,7 @@ def serve(
             raise RuntimeError("the app did not start")
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
-    running = RunningApp(services, f"http://127.0.0.1:{port}")
+    running = RunningApp(lifecycle.services, f"http://127.0.0.1:{port}")
     try:
         yield running
     finally:

@@ -1,5 +1,5 @@
 """The composition root: builds the store, ingest, pipeline, worker and delivery from settings and the
-signals file, and starts and stops them.
+signals file. It starts nothing: bot/app/lifecycle.py runs what is built here.
 
 A server has two roles. The *web* role answers HTTP (the webhook, Slack, health, metrics) and writes
 the inbox; the *worker* role decides events and posts alerts. `serve` runs them in two processes so a
@@ -9,19 +9,17 @@ busy worker never slows the webhook down; tests and the demo run both in one (`R
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from bot.app.heartbeat import Heartbeat
+from bot.app.tuning import Tuning
 from bot.config.settings import Settings, secret
 from bot.config.signals_file import SignalsConfig
 from bot.ingest.credentials import signing_key
@@ -48,40 +46,15 @@ if TYPE_CHECKING:
     from bot.commands.run import PostHogCommands
     from bot.decide.pipeline import Pipeline
 
-log = logging.getLogger(__name__)
-
 
 class Role(StrEnum):
+    """Which part of the app a process runs. It lives with what builds the app because what is built
+    follows from it (a web process's metrics read the store; a lone worker on SQLite commits on its
+    loop thread); the lifecycle asks `runs_web` and `runs_worker` what to start."""
+
     ALL = "all"
     WEB = "web"
     WORKER = "worker"
-
-
-@dataclass
-class Tuning:
-    """Timings that tests and the demo shorten; production uses the defaults."""
-
-    worker_poll_s: float = 1.0
-    event_lease_s: float = 120.0
-    event_retry_base_s: float = 2.0
-    delivery_poll_s: float = 5.0
-    alert_lease_s: float = 600.0
-    alert_retry_base_s: float = 2.0
-    channel_interval_s: float = 1.0
-    busy_timeout_s: float = 5.0
-    heartbeat_s: float = 5.0
-    stale_after_s: float = 30.0
-    crm_recovery_wait_s: float = 10.0  # HubSpot's search lags new records by a few seconds
-    crm_timeout_s: float = 10.0
-    # How long a webhook waits for its commit before answering 503: inside PostHog's 3-second
-    # delivery timeout, so a database that stops answering gets a retry rather than a hung request.
-    ingest_deadline_s: float = 1.5
-    # How long a client may take to send a request head, and then its body, before it is cut off.
-    head_timeout_s: float = 10.0
-    body_timeout_s: float = 10.0
-    slack_timeout_s: float = 10.0  # any one Slack call by the worker (at most stale_after_s / 3)
-    slack_outage_limit_s: float = 3600.0  # an alert Slack does not answer for this long is failed
-    posthog_options: dict[str, Any] = field(default_factory=dict)
 
 
 def new_worker_id() -> str:
@@ -119,14 +92,6 @@ class Services:
         )
         if role is not Role.WORKER:
             self.metrics.attach_store(self.store.outcome_counts, self.store.queue_depth)
-        self.writer: PostHogWriter | None = None  # enrichment write-back, in the worker
-        self.worker: Worker | None = None
-        self.delivery: Delivery | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._stop_heartbeat = threading.Event()
-        self._heartbeat_thread: threading.Thread | None = None
-        self.last_heartbeat = 0.0
 
     # What acting on events and on Slack requests needs is built on first use: the web process
     # answers the webhook before any of it (and its imports) exists.
@@ -256,59 +221,57 @@ class Services:
         return self.role is not Role.WEB
 
     def _on_pending(self) -> None:
-        if self.worker is not None:
-            self.worker.notify()
+        """The ingest stored events for the worker: the worker built here looks now, or the worker
+        process is woken."""
+        worker = vars(self).get("worker")  # built only where the worker runs
+        if worker is not None:
+            worker.notify()
         elif self._wake_worker is not None:
             self._wake_worker()
 
-    def wake(self) -> None:
-        """New events are stored: the worker looks now rather than at its next poll."""
-        if self.worker is not None:
-            self.worker.notify()
+    # What the worker role runs (bot/app/lifecycle.py starts it), built when it starts.
+    @cached_property
+    def heartbeat(self) -> Heartbeat:
+        return Heartbeat(self.store, self.worker_id, self.tuning.heartbeat_s, self.tuning.stale_after_s)
 
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        # Store calls run in threads; the default pool (cores + 4) would starve them under load.
-        loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="store"))
-        await asyncio.to_thread(self.store.create)
-        if self.runs_web:
-            self.ingest.start()
-        if self.runs_worker:
-            await self._start_worker()
-        log.info(
-            "started",
-            extra={
-                "role": str(self.role),
-                "worker_id": self.worker_id,
-                "database": self.store.engine.dialect.name,
-            },
-        )
+    @property
+    def slack_timeout_s(self) -> float:
+        """Any one Slack call by the worker: bounded well inside the time after which another process
+        could take a claim over."""
+        return min(self.tuning.slack_timeout_s, self.tuning.stale_after_s / 3)
 
-    async def _start_worker(self) -> None:
-        from bot.alerts.delivery import Delivery, make_slack_client, make_slack_session
-        from bot.app.worker import Worker
+    @cached_property
+    def slack_session(self) -> aiohttp.ClientSession:
+        from bot.alerts.delivery import make_slack_session
+
+        return make_slack_session(self.slack_timeout_s)
+
+    @cached_property
+    def writer(self) -> PostHogWriter:
+        """Enrichment write-back to PostHog."""
         from bot.clients.posthog_writer import PostHogWriter
 
+        settings = self.settings
+        return PostHogWriter.create(
+            secret(settings.posthog_project_api_key),
+            settings.posthog_host,
+            self.metrics,
+            **self.tuning.posthog_options,
+        )
+
+    @cached_property
+    def delivery(self) -> Delivery:
+        from bot.alerts.delivery import Delivery, make_slack_client
+
         settings, t = self.settings, self.tuning
-        await asyncio.to_thread(self.store.heartbeat, self.worker_id)
-        self.last_heartbeat = time.monotonic()
-        self._stop_heartbeat.clear()
-        self._heartbeat_thread = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
-        self._heartbeat_thread.start()
-        # Bounded well inside the time after which another process could take a claim over.
-        slack_timeout_s = min(t.slack_timeout_s, t.stale_after_s / 3)
-        self._session = make_slack_session(slack_timeout_s)
         slack = make_slack_client(
             secret(settings.slack_bot_token) or "",
             settings.slack_api_url,
             settings.slack_retry_backoff_s,
-            slack_timeout_s,
-            self._session,
+            self.slack_timeout_s,
+            self.slack_session,
         )
-        self.writer = PostHogWriter.create(
-            secret(settings.posthog_project_api_key), settings.posthog_host, self.metrics, **t.posthog_options
-        )
-        self.delivery = Delivery(
+        return Delivery(
             self.store,
             slack,
             self.metrics,
@@ -317,11 +280,17 @@ class Services:
             lease_s=t.alert_lease_s,
             poll_s=t.delivery_poll_s,
             retry_base_s=t.alert_retry_base_s,
-            may_act=self.may_act,
-            call_timeout_s=slack_timeout_s,
+            may_act=self.heartbeat.may_act,
+            call_timeout_s=self.slack_timeout_s,
             outage_limit_s=t.slack_outage_limit_s,
         )
-        self.worker = Worker(
+
+    @cached_property
+    def worker(self) -> Worker:
+        from bot.app.worker import Worker
+
+        t = self.tuning
+        return Worker(
             self.store,
             self.pipeline,
             self.composer,
@@ -329,76 +298,10 @@ class Services:
             self.writer,
             self.metrics,
             self.worker_id,
-            concurrency=settings.worker_concurrency,
+            concurrency=self.settings.worker_concurrency,
             lease_s=t.event_lease_s,
             poll_s=t.worker_poll_s,
             retry_base_s=t.event_retry_base_s,
             # In its own process on SQLite, committing on the loop thread keeps the write lock short.
             inline_commits=self.role is Role.WORKER and self.store.sqlite,
         )
-        self._tasks = [
-            asyncio.create_task(self.worker.run(), name="worker"),
-            asyncio.create_task(self.delivery.run(), name="delivery"),
-        ]
-
-    def _heartbeat(self) -> None:
-        """On its own thread, so a busy event loop or executor never makes this process look dead.
-        Between beats it checkpoints SQLite's write-ahead log (about once a second)."""
-        checkpoint_at = time.monotonic()
-        while not self._stop_heartbeat.wait(min(1.0, self.tuning.heartbeat_s)):
-            try:
-                self.store.heartbeat(self.worker_id)
-                self.last_heartbeat = time.monotonic()
-                if time.monotonic() - checkpoint_at >= 1.0:
-                    self.store.checkpoint()
-                    checkpoint_at = time.monotonic()
-            except Exception as exc:
-                log.error("heartbeat failed: %s: %s", type(exc).__name__, str(exc)[:200])
-
-    def may_act(self) -> bool:
-        """Whether other processes still consider this one alive with margin to spare: claims are
-        taken over only after `stale_after_s` without a heartbeat, so a process that has not beaten
-        for half of that must not start a side effect (a Slack post) it might then share."""
-        return time.monotonic() - self.last_heartbeat < self.tuning.stale_after_s / 2
-
-    async def stop(self, grace_s: float = 10.0) -> None:
-        """Decisions in progress get a moment, a Slack post in flight up to `grace_s` (so it is
-        recorded rather than left for the next process to look up in the channel)."""
-        if self.worker is not None:
-            await self.worker.stop()
-        if self.delivery is not None:
-            await self.delivery.stop(grace_s)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self.ingest.stop()
-        if self.runs_worker:
-            self._stop_heartbeat.set()
-            if self._heartbeat_thread is not None:
-                self._heartbeat_thread.join(timeout=5)
-            try:
-                await asyncio.to_thread(self.store.retire, self.worker_id)
-            except Exception as exc:
-                log.error("could not hand back claims on shutdown: %s", type(exc).__name__)
-        if self.writer is not None:
-            await asyncio.to_thread(self.writer.shutdown)
-        built = vars(self)  # what was built on first use, and only that, is closed
-        if built.get("capture") is not None:
-            await built["capture"].aclose()
-        if "http" in built:
-            await built["http"].aclose()
-        if self._session is not None:
-            await self._session.close()
-        self.store.dispose()
-
-    async def idle(self) -> None:
-        """Wait until every stored event is decided and every alert handled (demo and tests)."""
-        assert self.worker is not None and self.delivery is not None
-        while True:
-            await self.worker.drain()
-            await self.delivery.drain()
-            depth = await asyncio.to_thread(self.store.queue_depth)
-            if depth == 0 and not self.worker.busy:
-                return
-            self.worker.notify()
-            await asyncio.sleep(0.02)

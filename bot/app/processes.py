@@ -19,7 +19,9 @@ import time
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-from bot.app.container import Role, Services, Tuning
+from bot.app.container import Role, Services
+from bot.app.lifecycle import Lifecycle
+from bot.app.tuning import Tuning
 from bot.config.settings import Settings
 from bot.config.signals_file import SignalsConfig
 from bot.ops import logs
@@ -44,8 +46,8 @@ def worker_main(settings: Settings, config: SignalsConfig, tuning: Tuning, wake:
 
 async def _run_worker(settings: Settings, config: SignalsConfig, tuning: Tuning, wake: Connection) -> None:
     loop = asyncio.get_running_loop()
-    services = Services(settings, config, tuning, role=Role.WORKER)
-    await services.start()
+    lifecycle = Lifecycle(Services(settings, config, tuning, role=Role.WORKER))
+    await lifecycle.start()
     stopping = asyncio.Event()
     grace = {"s": 10.0}
 
@@ -57,7 +59,7 @@ async def _run_worker(settings: Settings, config: SignalsConfig, tuning: Tuning,
         except OSError:
             data = b""
         if data:
-            services.wake()
+            lifecycle.wake()
             return
         log.warning("the web process is gone; the worker stops")
         loop.remove_reader(wake.fileno())
@@ -69,7 +71,7 @@ async def _run_worker(settings: Settings, config: SignalsConfig, tuning: Tuning,
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
-    await services.stop(grace["s"])
+    await lifecycle.stop(grace["s"])
 
 
 class WorkerProcess:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.app.container import Tuning
+    from bot.app.tuning import Tuning
     from bot.config.settings import Settings
     from bot.config.signals_file import SignalsConfig
 
@@ -164,7 +164,7 @@ def prompt_server(config: Any) -> Any:
 def uvicorn_options(settings: Settings, tuning: Tuning | None = None) -> dict[str, Any]:
     """uvicorn's configuration for this app (also what the tests' in-process server uses)."""
     from bot.app.connections import bounded_protocol
-    from bot.app.container import Tuning
+    from bot.app.tuning import Tuning
 
     tuning = tuning or Tuning()
     return {

@@ -15,9 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.app.container import Role, Services, Tuning
+from bot.app.container import Role, Services
+from bot.app.lifecycle import Lifecycle
 from bot.app.processes import WorkerPool
 from bot.app.slack_side import SlackSide
+from bot.app.tuning import Tuning
 from bot.config.settings import Settings
 from bot.config.signals_file import SignalsConfig
 from handlers.body_limits import ReadSlots
@@ -63,30 +65,21 @@ async def slack_events(request: Request) -> Response:
     return await endpoint(request)
 
 
-def create_app(services: Services, worker_process: WorkerPool | None = None) -> Starlette:
-    """The ASGI app for these services; with `worker_process`, the worker runs (and is supervised)
-    in that process instead of this one."""
+def create_app(lifecycle: Lifecycle) -> Starlette:
+    """The ASGI app for the services `lifecycle` runs: started before the first request, stopped
+    after the last."""
+    services = lifecycle.services
     slack = SlackSide(services)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await services.start()
-        supervisor = None
-        if worker_process is not None:
-            # Not waited for: the webhook answers from the start, and what it stores waits safely
-            # for the worker to come up.
-            worker_process.start()
-            supervisor = asyncio.create_task(worker_process.supervise(), name="supervise-worker")
+        await lifecycle.start()
         slack.start()
         try:
             yield
         finally:
             await slack.stop()
-            if worker_process is not None:
-                await asyncio.to_thread(worker_process.stop)
-            if supervisor is not None:
-                supervisor.cancel()
-            await services.stop()
+            await lifecycle.stop()
 
     app = Starlette(
         routes=[
@@ -112,4 +105,4 @@ def create_server_app(
     tuning = tuning or Tuning()
     pool = WorkerPool(settings, config, tuning, workers)
     services = Services(settings, config, tuning, role=Role.WEB, wake_worker=pool.wake)
-    return create_app(services, pool)
+    return create_app(Lifecycle(services, pool))

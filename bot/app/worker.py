@@ -119,7 +119,7 @@ class Worker:
     async def stop(self, grace_s: float = DECISION_GRACE_S) -> None:
         """Stop claiming, give decisions in progress `grace_s` to finish, then drop the rest: a
         decision has no effect until it is committed, and its claim goes back with this process
-        (Services.stop), so the next process decides it at once. A restart waits for no enrichment
+        (Lifecycle.stop), so the next process decides it at once. A restart waits for no enrichment
         API or Claude."""
         self._stopping = True
         self._wake.set()
@@ -131,7 +131,7 @@ class Worker:
         self._commits.stop()
 
     async def drain(self) -> None:
-        """Wait until nothing is being processed (used by the demo and tests)."""
+        """Wait until nothing is being processed (Lifecycle.idle)."""
         while self._tasks:
             await asyncio.wait(set(self._tasks))
 

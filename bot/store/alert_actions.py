@@ -154,11 +154,6 @@ class ActionStore(StoreBase):
                 .values(status="failed", error=error[:2000], uncertain=1 if uncertain else tasks.c.uncertain)
             )
 
-    def task(self, alert_id: str) -> dict[str, Any] | None:
-        with self._read() as conn:
-            row = conn.execute(select(tasks).where(tasks.c.alert_id == alert_id)).mappings().first()
-        return dict(row) if row else None
-
     # -- feedback ----------------------------------------------------------------------------------
     def record_feedback(self, alert_id: str, reason: str, text: str | None, user_id: str) -> None:
         """The latest reason given for an alert (someone may correct theirs)."""
@@ -176,8 +171,3 @@ class ActionStore(StoreBase):
         )
         with self._write() as conn:
             conn.execute(stmt)
-
-    def feedback_for(self, alert_id: str) -> dict[str, Any] | None:
-        with self._read() as conn:
-            row = conn.execute(select(feedback).where(feedback.c.alert_id == alert_id)).mappings().first()
-        return dict(row) if row else None

@@ -217,11 +217,6 @@ class EventStore(StoreBase):
             "state": "{}",
         }
 
-    def finish_event(
-        self, uuid: str, worker: str, entry: LedgerEntry, new_alerts: Sequence[NewAlert], received_at: float
-    ) -> Commit:
-        return self.finish_events(worker, [Finish(uuid, entry, list(new_alerts), received_at)])[0]
-
     def _take_cooldown(
         self, conn: Connection, signal: str, account: str, cooldown_s: float, now: float
     ) -> bool:

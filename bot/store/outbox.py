@@ -161,13 +161,3 @@ class AlertStore(StoreBase):
                 .where(ledger.c.event_uuid == event_uuid)
                 .values(signals=to_json(decisions), outcome=overall(decisions))
             )
-
-    def get_alert(self, alert_id: str) -> dict[str, Any] | None:
-        with self._read() as conn:
-            row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).mappings().first()
-        return dict(row) if row else None
-
-    def alerts_for(self, event_uuid: str) -> list[dict[str, Any]]:
-        with self._read() as conn:
-            rows = conn.execute(select(alerts).where(alerts.c.event_uuid == event_uuid)).mappings().all()
-        return [dict(r) for r in rows]

@@ -24,7 +24,9 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from bot.app.container import Services, Tuning
+from bot.app.container import Services
+from bot.app.lifecycle import Lifecycle
+from bot.app.tuning import Tuning
 from bot.app.web import create_app
 from bot.config.settings import DEFAULT_SUMMARY_MODEL, Settings
 from bot.config.signals_file import load_signals
@@ -97,9 +99,10 @@ async def _run(events: list[dict[str, Any]], signals: Path, console: Console) ->
             posthog_options={"flush_interval": 0.1},
         )
         services = Services(settings, load_signals(signals), tuning)
+        lifecycle = Lifecycle(services)
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(services),
+                create_app(lifecycle),
                 host="127.0.0.1",
                 port=0,
                 log_config=None,
@@ -123,7 +126,7 @@ async def _run(events: list[dict[str, Any]], signals: Path, console: Console) ->
                 )
                 result = response.json()
                 rows.append((body, Outcome.DUPLICATE if result.get("duplicates") else None))
-                await services.idle()  # one at a time, so each alert knows what came before
+                await lifecycle.idle()  # one at a time, so each alert knows what came before
         elapsed = time.perf_counter() - started
         await asyncio.to_thread(services.writer.flush)
         ledger = {e["event_uuid"]: e for e in await asyncio.to_thread(services.store.ledger_entries)}

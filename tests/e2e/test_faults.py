@@ -26,6 +26,7 @@ from testkit.processes import ServerProcess, process_spec
 from testkit.slack import FakeSlack
 from testkit.webhook_bodies import activation, webhook_body
 from tests.conftest import fast_tuning, make_settings, serve
+from tests.support import stored
 from tests.support.tcp_proxy import TcpProxy
 
 
@@ -40,20 +41,6 @@ def proxied_postgres() -> Iterator[tuple[str, TcpProxy]]:
     host, port = host_port.split(":")
     with postgres_schema() as url, TcpProxy(host, int(port)) as proxy:
         yield url.replace(host_port, f"127.0.0.1:{proxy.port}"), proxy
-
-
-def answer_late(fake_slack: FakeSlack, delay_s: float) -> Callable[[dict], Reply]:
-    """Slack takes each message at once but its answer arrives `delay_s` later; returns the original
-    handler, to put back."""
-    original = fake_slack.api_chat_postMessage
-
-    def late(args: dict) -> Reply:
-        reply = original(args)
-        reply.delay_s = delay_s
-        return reply
-
-    fake_slack.api_chat_postMessage = late
-    return original
 
 
 def test_slack_500_five_times_then_429_then_ok_posts_once(sqlite_url, fake_slack, example_config):
@@ -73,7 +60,8 @@ def test_slack_500_five_times_then_429_then_ok_posts_once(sqlite_url, fake_slack
         # The 429 asked for a one-second rest, and it was honoured.
         assert attempts[-1].at - attempts[-2].at >= 0.9
         assert time.time() - started < 15
-        alert = app.services.store.alerts_for(app.services.store.ledger_entries()[0]["event_uuid"])[0]
+        store = app.services.store
+        alert = stored.alerts_of(store, store.ledger_entries()[0]["event_uuid"])[0]
         assert alert["status"] == "posted" and alert["ts"]
 
 
@@ -119,7 +107,7 @@ def test_history_lookup_hanging_after_an_interrupted_post_is_retried_and_finds_t
     conversations.history hangs too. The lookup is bounded and retried soon, still looking before
     any re-post; once Slack answers, the alert is found in the channel and recorded: one message,
     recorded within about one retry interval of Slack's recovery, not when its 600 s lease ends."""
-    answer_late(fake_slack, 0.3)
+    fake_slack.answer_late(0.3)
     tuning = fast_tuning(slack_timeout_s=0.1, alert_retry_base_s=0.05)
     with serve(make_settings(db_url, fake_slack), example_config, tuning) as app:
         body = _trial("acme.com")
@@ -295,7 +283,7 @@ def test_database_lost_while_posting_records_the_post_once_it_is_back(fake_slack
     """PostgreSQL goes away while chat.postMessage is in flight: Slack has the message, the store
     cannot say so yet. Once the database is back the alert is recorded as posted, within seconds
     rather than at its lease's end, and never posted again."""
-    answer_late(fake_slack, 1.0)
+    fake_slack.answer_late(1.0)
     with (
         proxied_postgres() as (proxied, proxy),
         serve(make_settings(proxied, fake_slack), load_signals(EXAMPLE_SIGNALS)) as app,
@@ -388,7 +376,7 @@ def test_killed_while_posting_then_restarted_posts_exactly_once(
 def test_interrupted_post_that_cannot_be_verified_is_not_reposted(sqlite_url, fake_slack, tmp_path):
     """Without channels:history the bot cannot tell whether Slack got the message: it records a
     failure rather than risk a duplicate alert."""
-    original = answer_late(fake_slack, 30)
+    original = fake_slack.answer_late(30)
     fake_slack.history_error = "missing_scope"
     server = ServerProcess(
         process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS), tmp_path / "metrics"

@@ -17,6 +17,7 @@ from testkit.examples import EXAMPLE_SIGNALS
 from testkit.postgres import postgres_schema
 from testkit.slack import FakeSlack
 from tests.conftest import RunningApp, make_settings, serve
+from tests.support import stored
 from tests.support.alert_clicks import (
     choose_snooze,
     click,
@@ -85,7 +86,7 @@ def test_a_submission_whose_metadata_names_no_channel_is_refused_in_the_modal(ap
     answer = response.json()
     assert answer["response_action"] == "errors"
     assert "click Not relevant on the alert again" in answer["errors"]["reason"]
-    assert app.services.store.feedback_for(alert_id) is None
+    assert stored.feedback_on(app.services.store, alert_id) is None
     assert updates(fake_slack, channel, ts) == []
 
 
@@ -100,7 +101,7 @@ def test_a_submission_naming_another_channel_is_refused_and_the_user_told(app, f
         lambda s: [c for c in s.calls("chat.postEphemeral") if c.get("user") == "U0ELSE"]
     )[0]
     assert told["channel"] == "C0OTHER" and "another channel" in told["text"]
-    assert app.services.store.feedback_for(alert_id) is None
+    assert stored.feedback_on(app.services.store, alert_id) is None
     assert updates(fake_slack, channel, ts) == []
 
 
@@ -184,5 +185,5 @@ def test_snooze_not_relevant_and_create_task_from_another_channel_change_nothing
     refusal = fake_slack.wait_for(lambda s: s.responses(name))[0]
     assert refusal["response_type"] == "ephemeral" and "another channel" in refusal["text"]
     store = app.services.store
-    assert store.alert(alert_id).state.snooze is None and store.task(alert_id) is None
+    assert store.alert(alert_id).state.snooze is None and stored.task(store, alert_id) is None
     assert updates(fake_slack, channel, ts) == []

@@ -11,6 +11,7 @@ import pytest
 
 from testkit.webhook_bodies import activation
 from tests.conftest import make_settings, serve
+from tests.support import stored
 from tests.support.alert_clicks import (
     choose_snooze,
     click,
@@ -50,7 +51,7 @@ def test_create_task_without_crm_keeps_it_in_the_store_and_updates_the_message(a
     current = fake_slack.current(channel, ts)
     assert "Task created by <@U0AE>" in _text(current)
     assert "create_crm_task" not in _text(current)  # the button is gone
-    task = app.services.store.task(alert_id)
+    task = stored.task(app.services.store, alert_id)
     assert task["status"] == "created" and task["crm"] == "store"
     assert "Acme Corp" in task["subject"] and "ICP score" in task["body"]
     assert fake_slack.responses("click") == []
@@ -73,8 +74,8 @@ def test_double_clicks_and_two_people_create_one_task(app, fake_slack):
     fake_slack.wait_for(lambda s: len(s.responses("click")) >= 5, timeout=10)
     # The five who lost the race are told at once; the one creating the task records it a moment later.
     deadline = time.monotonic() + 10
-    while app.services.store.task(alert_id)["status"] != "created":
-        assert time.monotonic() < deadline, app.services.store.task(alert_id)
+    while stored.task(app.services.store, alert_id)["status"] != "created":
+        assert time.monotonic() < deadline, stored.task(app.services.store, alert_id)
         time.sleep(0.02)
     notes = " ".join(r["text"] for r in fake_slack.responses("click"))
     assert "already exists" in notes or "creating the task right now" in notes
@@ -100,7 +101,7 @@ def test_unknown_alert_and_wrong_channel_get_an_ephemeral_error(app, fake_slack)
     click(app, fake_slack, "create_crm_task", alert_id, "C0OTHER", ts, response="elsewhere")
     reply = fake_slack.wait_for(lambda s: s.responses("elsewhere"))[0]
     assert "another channel" in reply["text"]
-    assert app.services.store.task(alert_id) is None
+    assert stored.task(app.services.store, alert_id) is None
 
 
 def test_snooze_suppresses_the_account_and_unsnooze_brings_it_back(app, fake_slack):
@@ -166,7 +167,7 @@ def test_not_relevant_opens_a_modal_and_records_the_reason(app, fake_slack, fake
     text = _text(fake_slack.current(channel, ts))
     assert "Marked not relevant by <@U0AE>: already working it" in text
     assert "&lt;!channel&gt; we own this" in text and "<!channel>" not in text
-    assert app.services.store.feedback_for(alert_id)["reason"] == "already_working"
+    assert stored.feedback_on(app.services.store, alert_id)["reason"] == "already_working"
     event = fake_posthog.wait_for(lambda s: s.captured("signal_feedback"))[0]
     assert event["properties"]["reason"] == "already_working"
     assert event["properties"]["alert_id"] == alert_id
@@ -291,4 +292,4 @@ def test_a_timed_out_create_is_found_not_duplicated(crm_app, fake_slack, fake_hu
     click(crm_app, fake_slack, "create_crm_task", alert_id, channel, ts, response="retry")
     fake_slack.wait_for(lambda s: updates(s, channel, ts), timeout=10)
     assert len(fake_hubspot.tasks()) == 1
-    assert crm_app.services.store.task(alert_id)["crm_id"] == fake_hubspot.tasks()[0].id
+    assert stored.task(crm_app.services.store, alert_id)["crm_id"] == fake_hubspot.tasks()[0].id

@@ -11,8 +11,9 @@ from bot.alerts.model import AlertDetails
 from bot.decide.outcomes import Outcome, SignalDecision
 from bot.decide.routing import RouteDecision
 from bot.ops.metrics import Metrics
-from bot.store import LedgerEntry, NewAlert, Store
+from bot.store import Finish, LedgerEntry, NewAlert, Store
 from testkit.slack import TOKEN
+from tests.support import stored
 from tests.support.factories import acme_facts
 
 
@@ -44,7 +45,7 @@ def _store_with_alert(db_url: str) -> Store:
         "blocks": [],
         "metadata": {"event_type": "posthog_signal", "event_payload": {"alert_id": "a1"}},
     }
-    store.finish_event("e1", "w1", entry, [NewAlert(_details(), message, 60)], 1.0)
+    store.finish_events("w1", [Finish("e1", entry, [NewAlert(_details(), message, 60)], 1.0)])
     return store
 
 
@@ -63,7 +64,7 @@ def test_posts_once_and_stores_the_ts(db_url, fake_slack):
     _deliver(store, fake_slack)
     _deliver(store, fake_slack)  # submitting again does nothing: it is posted
     assert len(fake_slack.posted()) == 1
-    alert = store.get_alert("a1")
+    alert = stored.alert(store, "a1")
     assert alert["status"] == "posted" and alert["ts"] == fake_slack.posted_ts()[0]
 
 
@@ -71,7 +72,7 @@ def test_a_process_whose_heartbeat_is_late_does_not_post(sqlite_url, fake_slack)
     store = _store_with_alert(sqlite_url)
     _deliver(store, fake_slack, may_act=lambda: False)
     assert fake_slack.posted() == []
-    alert = store.get_alert("a1")
+    alert = stored.alert(store, "a1")
     assert alert["status"] == "pending" and alert["sending_since"] is None  # safe to post later
 
 
@@ -80,7 +81,7 @@ def test_refused_connections_spend_no_attempts_and_give_up_after_the_outage_limi
     interval without spending the alert's attempts (2 here); the alert is recorded as failed only
     once Slack has been unreachable for the outage limit (0.5 s here, an hour in production)."""
     store = _store_with_alert(sqlite_url)
-    created = store.get_alert("a1")["created_at"]
+    created = stored.alert(store, "a1")["created_at"]
 
     async def go() -> None:
         client = make_slack_client(TOKEN, "http://127.0.0.1:9/api/", 0.01)  # nothing listens there
@@ -98,13 +99,13 @@ def test_refused_connections_spend_no_attempts_and_give_up_after_the_outage_limi
         running = asyncio.create_task(delivery.run())
         delivery.submit("a1", "C0AE1")
         deadline = time.time() + 5
-        while store.get_alert("a1")["status"] != "failed" and time.time() < deadline:
+        while stored.alert(store, "a1")["status"] != "failed" and time.time() < deadline:
             await asyncio.sleep(0.02)
         await delivery.stop()
         running.cancel()
 
     asyncio.run(go())
-    alert = store.get_alert("a1")
+    alert = stored.alert(store, "a1")
     assert alert["status"] == "failed"
     assert alert["posted_at"] is None
     assert time.time() - created >= 0.5

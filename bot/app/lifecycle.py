@@ -1,0 +1,119 @@
+"""Runs what the composition root (container.py) builds: starts it in order and stops it in reverse.
+
+Starting: the schema; the ingest (web role); the heartbeat, then the worker and delivery (worker
+role); `serve`'s worker processes. Stopping: the worker processes; decisions in progress get a
+moment and a Slack post in flight its grace; the ingest; the heartbeat, and this process's claims
+handed back so the next process takes them at once; last, whatever holds connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.alerts.delivery import Delivery
+    from bot.app.container import Services
+    from bot.app.processes import WorkerPool
+    from bot.app.worker import Worker
+
+log = logging.getLogger(__name__)
+STORE_THREADS = 32
+
+
+class Lifecycle:
+    def __init__(self, services: Services, worker_processes: WorkerPool | None = None):
+        """With `worker_processes`, the worker runs (and is supervised) in those processes instead of
+        this one."""
+        self.services = services
+        self.worker_processes = worker_processes
+        self.worker: Worker | None = None
+        self.delivery: Delivery | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._supervisor: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        services = self.services
+        loop = asyncio.get_running_loop()
+        # Store calls run in threads; the default pool (cores + 4) would starve them under load.
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="store"))
+        await asyncio.to_thread(services.store.create)
+        if services.runs_web:
+            services.ingest.start()
+        if services.runs_worker:
+            await self._start_worker()
+        log.info(
+            "started",
+            extra={
+                "role": str(services.role),
+                "worker_id": services.worker_id,
+                "database": services.store.engine.dialect.name,
+            },
+        )
+        if self.worker_processes is not None:
+            # Not waited for: the webhook answers from the start, and what it stores waits safely
+            # for the worker to come up.
+            self.worker_processes.start()
+            self._supervisor = asyncio.create_task(self.worker_processes.supervise(), name="supervise-worker")
+
+    async def _start_worker(self) -> None:
+        services = self.services
+        await asyncio.to_thread(services.heartbeat.start)
+        self.worker, self.delivery = services.worker, services.delivery
+        self._tasks = [
+            asyncio.create_task(self.worker.run(), name="worker"),
+            asyncio.create_task(self.delivery.run(), name="delivery"),
+        ]
+
+    def wake(self) -> None:
+        """New events are stored: the worker looks now rather than at its next poll."""
+        if self.worker is not None:
+            self.worker.notify()
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Decisions in progress get a moment, a Slack post in flight up to `grace_s` (so it is
+        recorded rather than left for the next process to look up in the channel)."""
+        services = self.services
+        if self.worker_processes is not None:
+            await asyncio.to_thread(self.worker_processes.stop)
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+        if self.worker is not None:
+            await self.worker.stop()
+        if self.delivery is not None:
+            await self.delivery.stop(grace_s)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        services.ingest.stop()
+        if services.runs_worker:
+            services.heartbeat.stop()
+            try:
+                await asyncio.to_thread(services.store.retire, services.worker_id)
+            except Exception as exc:
+                log.error("could not hand back claims on shutdown: %s", type(exc).__name__)
+        built = vars(services)  # what was built on first use, and only that, is closed
+        if "writer" in built:
+            await asyncio.to_thread(built["writer"].shutdown)
+        if built.get("capture") is not None:
+            await built["capture"].aclose()
+        if "http" in built:
+            await built["http"].aclose()
+        if "slack_session" in built:
+            await built["slack_session"].close()
+        services.store.dispose()
+
+    async def idle(self) -> None:
+        """Wait until every stored event is decided and every alert handled (the demo shows each
+        delivery's outcome before sending the next)."""
+        assert self.worker is not None and self.delivery is not None
+        while True:
+            await self.worker.drain()
+            await self.delivery.drain()
+            depth = await asyncio.to_thread(self.services.store.queue_depth)
+            if depth == 0 and not self.worker.busy:
+                return
+            self.worker.notify()
+            await asyncio.sleep(0.02)
