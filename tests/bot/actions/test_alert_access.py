@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bot.actions.alert_access import UNKNOWN_ALERT, ActionError
+from bot.actions.alert_access import UNKNOWN_ALERT, ActionError, AlertAccess
 from bot.alerts.model import AlertState, FeedbackShown, TaskShown
 from bot.slack.ids import FeedbackReason
 from testkit.base import Reply
@@ -151,3 +151,29 @@ def test_an_alert_not_yet_posted_keeps_the_change_and_leaves_slack_alone(store, 
     assert record.ts is None
     assert store.alert(details.alert_id).state == AlertState(task=TASK, version=1)
     assert fake_slack.calls("chat.update") == []
+
+
+def test_changes_made_at_the_same_moment_are_all_kept(store, slack, access):
+    """Three people act on each alert at once; none of their changes is lost, each gets a version."""
+
+    async def at_once(access: AlertAccess, alert_id: str) -> None:
+        record = await access.find(alert_id, CHANNEL)
+        await asyncio.gather(
+            access.show(slack, record, lambda state: state.with_task(TASK)),
+            access.show(slack, record, lambda state: state.with_feedback(FEEDBACK)),
+            access.show(slack, record, lambda state: state.unsnoozed_by("U0CS")),
+        )
+
+    alerts = [acme_alert() for _ in range(4)]
+    for details in alerts:
+        asyncio.run(post_alert(store, slack, details))
+        asyncio.run(at_once(access, details.alert_id))
+
+    for details in alerts:
+        state = store.alert(details.alert_id).state
+        assert (state.task, state.feedback, state.unsnoozed is not None, state.version) == (
+            TASK,
+            FEEDBACK,
+            True,
+            3,
+        )
