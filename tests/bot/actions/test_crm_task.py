@@ -20,7 +20,15 @@ from bot.actions.crm_task import CrmTasks
 from bot.clients.hubspot import HubSpot
 from bot.decide.routing import RouteDecision
 from testkit.base import Reply
-from testkit.hubspot import PORTAL_ID, TOKEN, FakeHubSpot
+from testkit.hubspot import (
+    PORTAL_ID,
+    TOKEN,
+    FakeHubSpot,
+    rate_limited,
+    server_error,
+    unauthorized,
+    validation_error,
+)
 from tests.support.factories import example_config
 from tests.support.posted_alerts import CHANNEL, acme_alert, post_alert, shown
 
@@ -264,3 +272,36 @@ def test_an_unanswered_create_that_made_nothing_is_made_once_after_looking(
     assert len(fake_hubspot.calls(SEARCH)) == 2  # looked, and looked again after the pause
     [task] = fake_hubspot.tasks()
     assert store.task(details.alert_id)["crm_id"] == task.id
+
+
+@pytest.mark.parametrize(
+    ("reply", "told"),
+    [
+        (rate_limited(), "HubSpot is rate limiting; try again in 10 s."),
+        (server_error(), "HubSpot had a problem on its side (500); try again in a minute."),
+        (unauthorized(), "HubSpot rejected the access token (401): check HUBSPOT_ACCESS_TOKEN."),
+        (
+            validation_error("Property <!channel> is not <https://evil.example|valid>"),
+            "HubSpot rejected the request (400): Property &lt;!channel&gt; is not "
+            "&lt;https://evil.example|valid&gt;.",
+        ),
+        (validation_error("Invalid input JSON."), "HubSpot rejected the request (400): Invalid input JSON."),
+        (Reply(503, {"status": "error"}, delay_s=1.0), "HubSpot did not answer within 0.2 s."),
+    ],
+    ids=["rate limited", "server error", "token refused", "markup in the answer", "a sentence", "no answer"],
+)
+def test_a_hubspot_failure_is_explained_and_the_button_works_again(
+    store, slack, access, fake_slack, fake_hubspot, reply, told
+):
+    details = acme_alert()
+    ts = asyncio.run(post_alert(store, slack, details))
+    fake_hubspot.script(reply, path=TASKS)
+
+    note = _refused(access, slack, fake_hubspot, details.alert_id, timeout_s=0.2)
+
+    assert note == f"{told} The button still works: try again."
+    assert store.task(details.alert_id)["status"] == "failed"
+    assert fake_hubspot.tasks() == [] and fake_slack.calls("chat.update") == []
+    assert _click(access, slack, fake_hubspot, details.alert_id, user="U0CS") is None
+    [task] = fake_hubspot.tasks()
+    assert shown(fake_slack, ts).controls["open_crm_task"]["url"] == _task_url(task.id)
