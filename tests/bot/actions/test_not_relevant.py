@@ -17,6 +17,7 @@ from bot.clients.posthog_capture import PostHogCapture
 from bot.config.signals_file import SignalsConfig
 from bot.decide.routing import RouteDecision
 from bot.slack.ids import FeedbackReason
+from testkit.base import Reply
 from testkit.posthog import PROJECT_KEY, FakePostHog
 from tests.support.factories import example_config
 from tests.support.posted_alerts import CHANNEL, acme_alert, commit_alert, post_alert, shown
@@ -209,3 +210,20 @@ def test_feedback_on_an_alert_not_yet_posted_is_kept_and_captured(
     assert store.alert(details.alert_id).state.feedback.reason is FeedbackReason.WRONG_FIT
     assert fake_slack.calls("chat.update") == []
     assert len(fake_posthog.captured("signal_feedback")) == 1
+
+
+def test_slack_refusing_the_update_is_told_and_the_reason_still_kept_and_captured(
+    store, slack, access, fake_slack, fake_posthog
+):
+    details = acme_alert()
+    ts = asyncio.run(post_alert(store, slack, details))
+    fake_slack.script("chat.update", Reply(200, {"ok": False, "error": "message_not_found"}))
+
+    with pytest.raises(ActionError) as refused:
+        _record(access, slack, fake_posthog, details, FeedbackReason.WRONG_FIT)
+
+    assert str(refused.value) == "Done, but Slack would not update the message (message_not_found)."
+    assert store.feedback_for(details.alert_id)["reason"] == "wrong_fit"
+    assert shown(fake_slack, ts).state == []
+    [event] = fake_posthog.captured("signal_feedback")
+    assert event["properties"]["reason"] == "wrong_fit"
