@@ -72,7 +72,9 @@ class CrmTasks:
             await asyncio.to_thread(self.store.task_failed, record.id, exc.explain(), uncertain)
             log.warning("CRM task failed: %s", exc.explain(), extra={"alert_id": record.id})
             # Escaped for Slack: the explanation quotes what HubSpot answered.
-            raise ActionError(escape(exc.explain()) + " The button still works: try again.") from None
+            raise ActionError(
+                f"{_sentence(escape(exc.explain()))} The button still works: try again."
+            ) from None
         except BaseException:
             await asyncio.to_thread(self.store.task_failed, record.id, "interrupted", True)
             raise
@@ -111,3 +113,8 @@ class CrmTasks:
     ) -> None:
         shown = TaskShown(by=by, url=url, crm=kind)
         await self.access.show(client, record, lambda state: state.with_task(shown))
+
+
+def _sentence(text: str) -> str:
+    """The explanation as a sentence of its own, so the note after it does not run on from it."""
+    return text if text.endswith((".", "!", "?")) else f"{text}."

@@ -9,7 +9,7 @@ import logging
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.actions.alert_access import AlertAccess
+from bot.actions.alert_access import ActionError, AlertAccess
 from bot.alerts.model import FeedbackShown
 from bot.clients.posthog_capture import CaptureError, PostHogCapture
 from bot.config.signals_file import SignalsConfig
@@ -45,7 +45,17 @@ class NotRelevant:
         text = (text or "").strip()[:2000] or None
         await asyncio.to_thread(self.store.record_feedback, record.id, reason, text, user_id)
         shown = FeedbackShown(by=user_id, reason=reason, text=text)
-        await self.access.show(client, record, lambda state: state.with_feedback(shown))
+        try:
+            await self.access.show(client, record, lambda state: state.with_feedback(shown))
+        except ActionError:  # the reason is kept though Slack does not show it: PostHog hears of it
+            await self._tell_posthog(record, user_id, reason, text)
+            raise
+        await self._tell_posthog(record, user_id, reason, text)
+
+    async def _tell_posthog(
+        self, record: AlertRecord, user_id: str, reason: FeedbackReason, text: str | None
+    ) -> None:
+        """`signal_feedback`, when the signals file asks for it and PostHog is configured."""
         if self.config.feedback_events and self.capture is not None:
             await _capture(self.capture, record, user_id, reason, text)
 

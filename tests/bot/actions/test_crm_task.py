@@ -1,0 +1,307 @@
+"""Create CRM task on a real store: in the bot's own store without a CRM, in HubSpot through the real
+client against the fake HubSpot otherwise, exactly one task per alert, and the message updated
+through the real Slack client against the fake Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.actions import task_content as crm
+from bot.actions.alert_access import ActionError, AlertAccess
+from bot.actions.crm_task import CrmTasks
+from bot.clients.hubspot import HubSpot
+from bot.decide.routing import RouteDecision
+from testkit.base import Reply
+from testkit.hubspot import (
+    PORTAL_ID,
+    TOKEN,
+    FakeHubSpot,
+    rate_limited,
+    server_error,
+    unauthorized,
+    validation_error,
+)
+from tests.support.factories import example_config
+from tests.support.posted_alerts import CHANNEL, acme_alert, post_alert, shown
+
+TASKS = "/crm/v3/objects/tasks"
+SEARCH = "/crm/v3/objects/tasks/search"
+CONFIG = example_config()  # crm.owners: U0OWNER1 -> HubSpot owner 111; tasks due in 2 business days
+
+
+class SlowHubSpot(FakeHubSpot):
+    """A HubSpot that creates a task at once but may answer only after `answer_after_s`."""
+
+    answer_after_s = 0.0
+
+    def _create_task(self, body: dict[str, Any]) -> Reply:
+        reply = super()._create_task(body)
+        reply.delay_s = self.answer_after_s
+        return reply
+
+
+@pytest.fixture
+def fake_hubspot():
+    with SlowHubSpot() as server:
+        yield server
+
+
+@asynccontextmanager
+async def _tasks(
+    access: AlertAccess, hubspot: FakeHubSpot | None, timeout_s: float = 5.0, recovery_wait_s: float = 0.1
+) -> AsyncIterator[CrmTasks]:
+    """The service as the app builds it: HubSpot's real client when there is a HubSpot."""
+    async with httpx.AsyncClient() as http:
+        client = None if hubspot is None else HubSpot(hubspot.api_url, TOKEN, http, timeout_s=timeout_s)
+        yield CrmTasks(access, access.store, CONFIG, client, recovery_wait_s=recovery_wait_s)
+
+
+def _click(access, slack, hubspot, alert_id: str, user: str = "U0AE", **options: float) -> str | None:
+    """`user` clicks Create CRM task on the alert, in its channel; returns the note they are told."""
+
+    async def click() -> str | None:
+        async with _tasks(access, hubspot, **options) as tasks:
+            return await tasks.create(slack, alert_id, user, CHANNEL)
+
+    return asyncio.run(click())
+
+
+def _refused(access, slack, hubspot, alert_id: str, **options: float) -> str:
+    with pytest.raises(ActionError) as refused:
+        _click(access, slack, hubspot, alert_id, **options)
+    return str(refused.value)
+
+
+def _task_url(task_id: str) -> str:
+    return f"https://app.hubspot.com/tasks/{PORTAL_ID}/view/all/task/{task_id}"
+
+
+def _due_between(before: float, after: float) -> tuple[datetime, datetime]:
+    return crm.due_date(before, CONFIG.crm), crm.due_date(after, CONFIG.crm)
+
+
+# -- without a CRM: the bot's own store ----------------------------------------------------------------
+def test_without_a_crm_the_task_is_kept_in_the_store_and_the_message_says_so(
+    store, slack, access, fake_slack
+):
+    details = acme_alert()
+    ts = asyncio.run(post_alert(store, slack, details))
+
+    asked = time.time()
+    assert _click(access, slack, None, details.alert_id) is None  # the message says it all
+    earliest, latest = _due_between(asked, time.time())
+
+    task = store.task(details.alert_id)
+    assert (task["status"], task["crm"], task["requested_by"], task["owner"]) == (
+        "created",
+        "store",
+        "U0AE",
+        "111",
+    )
+    assert task["subject"] == "Follow up: Acme Corp — Trial finished onboarding"
+    assert task["body"].startswith("<p>Trial user from Acme Corp finished onboarding.")
+    assert f"pss-alert-{details.alert_id}" in task["body"]
+    assert earliest.timestamp() <= task["due_at"] <= latest.timestamp()
+    message = shown(fake_slack, ts)
+    assert message.state == [
+        ":white_check_mark: Task created by <@U0AE> · kept in posthog-slack-signals (no CRM configured)"
+    ]
+    assert "create_crm_task" not in message.controls and "open_crm_task" not in message.controls
+
+
+def test_a_second_click_is_told_who_created_the_task_and_the_message_shown_again(
+    store, slack, access, fake_slack
+):
+    details = acme_alert()
+    ts = asyncio.run(post_alert(store, slack, details))
+    _click(access, slack, None, details.alert_id)
+
+    note = _click(access, slack, None, details.alert_id, user="U0CS")
+
+    assert note == "A task already exists (created by <@U0AE>)."
+    assert store.task(details.alert_id)["requested_by"] == "U0AE"
+    message = shown(fake_slack, ts)
+    assert message.state[0].startswith(":white_check_mark: Task created by <@U0AE>")
+    assert message.block_ids == ["alert_state:2", f"alert_actions:{details.alert_id}:2"]
+
+
+# -- HubSpot -------------------------------------------------------------------------------------------
+def test_the_task_is_created_in_hubspot_for_the_company_and_the_routed_owner(
+    store, slack, access, fake_slack, fake_hubspot
+):
+    details = acme_alert()
+    ts = asyncio.run(post_alert(store, slack, details))
+
+    asked = time.time()
+    assert _click(access, slack, fake_hubspot, details.alert_id) is None
+    earliest, latest = _due_between(asked, time.time())
+
+    [task] = fake_hubspot.tasks()
+    props = task.properties
+    assert props["hs_task_subject"] == "Follow up: Acme Corp — Trial finished onboarding"
+    assert props["hs_task_body"] == crm.body(details)
+    assert f"pss-alert-{details.alert_id}" in props["hs_task_body"]
+    assert (props["hs_task_priority"], props["hs_task_status"], props["hs_task_type"]) == (
+        "HIGH",
+        "NOT_STARTED",
+        "TODO",
+    )
+    assert props["hubspot_owner_id"] == "111"  # U0OWNER1, mapped in the signals file
+    assert earliest <= datetime.fromisoformat(props["hs_timestamp"]) <= latest
+    assert task.associations == [{"to": "101", "category": "HUBSPOT_DEFINED", "typeId": 192}]
+    stored = store.task(details.alert_id)
+    assert (stored["status"], stored["crm"], stored["crm_id"]) == ("created", "hubspot", task.id)
+    assert stored["url"] == _task_url(task.id)
+    message = shown(fake_slack, ts)
+    assert message.state == [
+        f":white_check_mark: Task created by <@U0AE> · <{_task_url(task.id)}|Open in HubSpot>"
+    ]
+    assert list(message.controls) == ["open_crm_task", "snooze", "not_relevant", "open_posthog"]
+    assert message.controls["open_crm_task"]["url"] == _task_url(task.id)
+
+
+@pytest.mark.parametrize(
+    ("domain", "owner", "company", "hubspot_owner"),
+    [
+        ("umbrella.io", "U0OWNER9", "103", "222"),  # a Slack owner with no HubSpot owner: the company's
+        ("umbrella.io", None, "103", "222"),
+        ("unknown.example", None, None, None),  # a company HubSpot does not know: no association, no owner
+    ],
+)
+def test_without_a_mapped_owner_the_task_goes_to_the_companys_owner(
+    store, slack, access, fake_hubspot, domain, owner, company, hubspot_owner
+):
+    details = acme_alert(
+        company={"name": "Umbrella Corp", "domain": domain},
+        route=RouteDecision(CHANNEL, owner, "test route", 0),
+    )
+    asyncio.run(post_alert(store, slack, details))
+
+    _click(access, slack, fake_hubspot, details.alert_id)
+
+    [task] = fake_hubspot.tasks()
+    assert task.properties.get("hubspot_owner_id") == hubspot_owner
+    assert task.associations == (
+        [{"to": company, "category": "HUBSPOT_DEFINED", "typeId": 192}] if company else []
+    )
+    assert store.task(details.alert_id)["owner"] == (CONFIG.crm.owners.get(owner) if owner else None)
+
+
+def test_a_click_while_hubspot_is_creating_the_task_is_told_who_is(
+    store, slack, access, fake_slack, fake_hubspot
+):
+    details = acme_alert()
+    ts = asyncio.run(post_alert(store, slack, details))
+    fake_hubspot.answer_after_s = 0.3
+
+    async def two_people() -> tuple[str | None, str | None, str | None]:
+        async with _tasks(access, fake_hubspot) as tasks:
+            first = asyncio.create_task(tasks.create(slack, details.alert_id, "U0AE", CHANNEL))
+            await asyncio.to_thread(fake_hubspot.wait_for, lambda fake: fake.calls(TASKS))
+            busy = await tasks.create(slack, details.alert_id, "U0CS", CHANNEL)
+            return await first, busy, await tasks.create(slack, details.alert_id, "U0PM", CHANNEL)
+
+    created, busy, done = asyncio.run(two_people())
+
+    assert created is None
+    assert busy == "<@U0AE> is creating the task right now."
+    assert done == "A task already exists (created by <@U0AE>)."
+    assert len(fake_hubspot.calls(TASKS)) == 1 and len(fake_hubspot.tasks()) == 1
+    assert shown(fake_slack, ts).state[0].startswith(":white_check_mark: Task created by <@U0AE>")
+
+
+def test_a_timed_out_create_is_found_by_its_marker_not_made_again(
+    store, slack, access, fake_slack, fake_hubspot
+):
+    details = acme_alert()
+    ts = asyncio.run(post_alert(store, slack, details))
+    fake_hubspot.answer_after_s = 1.0  # HubSpot creates the task, but answers after the client gave up
+
+    _refused(access, slack, fake_hubspot, details.alert_id, timeout_s=0.2)
+
+    failed = store.task(details.alert_id)
+    assert (failed["status"], failed["uncertain"]) == ("failed", 1)
+    assert fake_slack.calls("chat.update") == []
+
+    fake_hubspot.answer_after_s = 0.0
+    assert _click(access, slack, fake_hubspot, details.alert_id, user="U0CS") is None
+
+    [task] = fake_hubspot.tasks()
+    assert len(fake_hubspot.calls(TASKS)) == 1  # found by search, never created twice
+    assert len(fake_hubspot.calls(SEARCH)) == 1
+    stored = store.task(details.alert_id)
+    assert (stored["status"], stored["crm_id"], stored["url"]) == ("created", task.id, _task_url(task.id))
+    assert shown(fake_slack, ts).controls["open_crm_task"]["url"] == _task_url(task.id)
+
+
+def test_a_task_hubspots_search_does_not_see_yet_is_looked_for_again_after_a_pause(
+    store, slack, access, fake_hubspot
+):
+    details = acme_alert()
+    asyncio.run(post_alert(store, slack, details))
+    fake_hubspot.answer_after_s = 1.0
+    _refused(access, slack, fake_hubspot, details.alert_id, timeout_s=0.2)
+    fake_hubspot.answer_after_s = 0.0
+    fake_hubspot.index_delay_s = 1.0  # the search index lags: the task is found on the second look
+
+    assert _click(access, slack, fake_hubspot, details.alert_id, recovery_wait_s=1.0) is None
+
+    assert len(fake_hubspot.calls(SEARCH)) == 2
+    assert len(fake_hubspot.calls(TASKS)) == 1
+    assert store.task(details.alert_id)["crm_id"] == fake_hubspot.tasks()[0].id
+
+
+def test_an_unanswered_create_that_made_nothing_is_made_once_after_looking(
+    store, slack, access, fake_hubspot
+):
+    details = acme_alert()
+    asyncio.run(post_alert(store, slack, details))
+    fake_hubspot.script(Reply(503, {"status": "error"}, delay_s=1.0), path=TASKS)
+    _refused(access, slack, fake_hubspot, details.alert_id, timeout_s=0.2)
+
+    assert _click(access, slack, fake_hubspot, details.alert_id) is None
+
+    assert len(fake_hubspot.calls(SEARCH)) == 2  # looked, and looked again after the pause
+    [task] = fake_hubspot.tasks()
+    assert store.task(details.alert_id)["crm_id"] == task.id
+
+
+@pytest.mark.parametrize(
+    ("reply", "told"),
+    [
+        (rate_limited(), "HubSpot is rate limiting; try again in 10 s."),
+        (server_error(), "HubSpot had a problem on its side (500); try again in a minute."),
+        (unauthorized(), "HubSpot rejected the access token (401): check HUBSPOT_ACCESS_TOKEN."),
+        (
+            validation_error("Property <!channel> is not <https://evil.example|valid>"),
+            "HubSpot rejected the request (400): Property &lt;!channel&gt; is not "
+            "&lt;https://evil.example|valid&gt;.",
+        ),
+        (validation_error("Invalid input JSON."), "HubSpot rejected the request (400): Invalid input JSON."),
+        (Reply(503, {"status": "error"}, delay_s=1.0), "HubSpot did not answer within 0.2 s."),
+    ],
+    ids=["rate limited", "server error", "token refused", "markup in the answer", "a sentence", "no answer"],
+)
+def test_a_hubspot_failure_is_explained_and_the_button_works_again(
+    store, slack, access, fake_slack, fake_hubspot, reply, told
+):
+    details = acme_alert()
+    ts = asyncio.run(post_alert(store, slack, details))
+    fake_hubspot.script(reply, path=TASKS)
+
+    note = _refused(access, slack, fake_hubspot, details.alert_id, timeout_s=0.2)
+
+    assert note == f"{told} The button still works: try again."
+    assert store.task(details.alert_id)["status"] == "failed"
+    assert fake_hubspot.tasks() == [] and fake_slack.calls("chat.update") == []
+    assert _click(access, slack, fake_hubspot, details.alert_id, user="U0CS") is None
+    [task] = fake_hubspot.tasks()
+    assert shown(fake_slack, ts).controls["open_crm_task"]["url"] == _task_url(task.id)
