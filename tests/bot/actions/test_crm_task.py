@@ -29,6 +29,7 @@ from testkit.hubspot import (
     unauthorized,
     validation_error,
 )
+from tests.support import stored
 from tests.support.factories import example_config
 from tests.support.posted_alerts import CHANNEL, acme_alert, post_alert, shown
 
@@ -99,7 +100,7 @@ def test_without_a_crm_the_task_is_kept_in_the_store_and_the_message_says_so(
     assert _click(access, slack, None, details.alert_id) is None  # the message says it all
     earliest, latest = _due_between(asked, time.time())
 
-    task = store.task(details.alert_id)
+    task = stored.task(store, details.alert_id)
     assert (task["status"], task["crm"], task["requested_by"], task["owner"]) == (
         "created",
         "store",
@@ -127,7 +128,7 @@ def test_a_second_click_is_told_who_created_the_task_and_the_message_shown_again
     note = _click(access, slack, None, details.alert_id, user="U0CS")
 
     assert note == "A task already exists (created by <@U0AE>)."
-    assert store.task(details.alert_id)["requested_by"] == "U0AE"
+    assert stored.task(store, details.alert_id)["requested_by"] == "U0AE"
     message = shown(fake_slack, ts)
     assert message.state[0].startswith(":white_check_mark: Task created by <@U0AE>")
     assert message.block_ids == ["alert_state:2", f"alert_actions:{details.alert_id}:2"]
@@ -157,9 +158,9 @@ def test_the_task_is_created_in_hubspot_for_the_company_and_the_routed_owner(
     assert props["hubspot_owner_id"] == "111"  # U0OWNER1, mapped in the signals file
     assert earliest <= datetime.fromisoformat(props["hs_timestamp"]) <= latest
     assert task.associations == [{"to": "101", "category": "HUBSPOT_DEFINED", "typeId": 192}]
-    stored = store.task(details.alert_id)
-    assert (stored["status"], stored["crm"], stored["crm_id"]) == ("created", "hubspot", task.id)
-    assert stored["url"] == _task_url(task.id)
+    kept = stored.task(store, details.alert_id)
+    assert (kept["status"], kept["crm"], kept["crm_id"]) == ("created", "hubspot", task.id)
+    assert kept["url"] == _task_url(task.id)
     message = shown(fake_slack, ts)
     assert message.state == [
         f":white_check_mark: Task created by <@U0AE> · <{_task_url(task.id)}|Open in HubSpot>"
@@ -192,7 +193,7 @@ def test_without_a_mapped_owner_the_task_goes_to_the_companys_owner(
     assert task.associations == (
         [{"to": company, "category": "HUBSPOT_DEFINED", "typeId": 192}] if company else []
     )
-    assert store.task(details.alert_id)["owner"] == (CONFIG.crm.owners.get(owner) if owner else None)
+    assert stored.task(store, details.alert_id)["owner"] == (CONFIG.crm.owners.get(owner) if owner else None)
 
 
 def test_a_click_while_hubspot_is_creating_the_task_is_told_who_is(
@@ -227,7 +228,7 @@ def test_a_timed_out_create_is_found_by_its_marker_not_made_again(
 
     _refused(access, slack, fake_hubspot, details.alert_id, timeout_s=0.2)
 
-    failed = store.task(details.alert_id)
+    failed = stored.task(store, details.alert_id)
     assert (failed["status"], failed["uncertain"]) == ("failed", 1)
     assert fake_slack.calls("chat.update") == []
 
@@ -237,8 +238,8 @@ def test_a_timed_out_create_is_found_by_its_marker_not_made_again(
     [task] = fake_hubspot.tasks()
     assert len(fake_hubspot.calls(TASKS)) == 1  # found by search, never created twice
     assert len(fake_hubspot.calls(SEARCH)) == 1
-    stored = store.task(details.alert_id)
-    assert (stored["status"], stored["crm_id"], stored["url"]) == ("created", task.id, _task_url(task.id))
+    kept = stored.task(store, details.alert_id)
+    assert (kept["status"], kept["crm_id"], kept["url"]) == ("created", task.id, _task_url(task.id))
     assert shown(fake_slack, ts).controls["open_crm_task"]["url"] == _task_url(task.id)
 
 
@@ -256,7 +257,7 @@ def test_a_task_hubspots_search_does_not_see_yet_is_looked_for_again_after_a_pau
 
     assert len(fake_hubspot.calls(SEARCH)) == 2
     assert len(fake_hubspot.calls(TASKS)) == 1
-    assert store.task(details.alert_id)["crm_id"] == fake_hubspot.tasks()[0].id
+    assert stored.task(store, details.alert_id)["crm_id"] == fake_hubspot.tasks()[0].id
 
 
 def test_an_unanswered_create_that_made_nothing_is_made_once_after_looking(
@@ -271,7 +272,7 @@ def test_an_unanswered_create_that_made_nothing_is_made_once_after_looking(
 
     assert len(fake_hubspot.calls(SEARCH)) == 2  # looked, and looked again after the pause
     [task] = fake_hubspot.tasks()
-    assert store.task(details.alert_id)["crm_id"] == task.id
+    assert stored.task(store, details.alert_id)["crm_id"] == task.id
 
 
 @pytest.mark.parametrize(
@@ -300,7 +301,7 @@ def test_a_hubspot_failure_is_explained_and_the_button_works_again(
     note = _refused(access, slack, fake_hubspot, details.alert_id, timeout_s=0.2)
 
     assert note == f"{told} The button still works: try again."
-    assert store.task(details.alert_id)["status"] == "failed"
+    assert stored.task(store, details.alert_id)["status"] == "failed"
     assert fake_hubspot.tasks() == [] and fake_slack.calls("chat.update") == []
     assert _click(access, slack, fake_hubspot, details.alert_id, user="U0CS") is None
     [task] = fake_hubspot.tasks()

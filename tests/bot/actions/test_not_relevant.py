@@ -19,6 +19,7 @@ from bot.decide.routing import RouteDecision
 from bot.slack.ids import FeedbackReason
 from testkit.base import Reply
 from testkit.posthog import PROJECT_KEY, FakePostHog
+from tests.support import stored
 from tests.support.factories import example_config
 from tests.support.posted_alerts import CHANNEL, acme_alert, commit_alert, post_alert, shown
 
@@ -70,7 +71,7 @@ def test_the_reason_is_kept_shown_and_captured_in_posthog(store, slack, access, 
         access, slack, fake_posthog, details, FeedbackReason.ALREADY_WORKING, "  <!channel> we own this \n"
     )
 
-    kept = store.feedback_for(details.alert_id)
+    kept = stored.feedback_on(store, details.alert_id)
     assert (kept["reason"], kept["text"], kept["user_id"]) == (
         "already_working",
         "<!channel> we own this",
@@ -113,7 +114,7 @@ def test_feedback_on_an_alert_with_no_person_or_company_is_captured_for_the_slac
 
     _record(access, slack, fake_posthog, details, FeedbackReason.BAD_DATA, "   ")
 
-    assert store.feedback_for(details.alert_id)["text"] is None  # nothing but spaces: no comment
+    assert stored.feedback_on(store, details.alert_id)["text"] is None  # nothing but spaces: no comment
     [event] = fake_posthog.captured("signal_feedback")
     assert event["distinct_id"] == "slack:U0AE"
     assert event["properties"]["comment"] is None and "$groups" not in event["properties"]
@@ -128,7 +129,7 @@ def test_a_corrected_reason_replaces_the_first_everywhere(store, slack, access, 
         access, slack, fake_posthog, details, FeedbackReason.OTHER, "duplicate of yesterday's", user="U0CS"
     )
 
-    kept = store.feedback_for(details.alert_id)
+    kept = stored.feedback_on(store, details.alert_id)
     assert (kept["reason"], kept["text"], kept["user_id"]) == ("other", "duplicate of yesterday's", "U0CS")
     message = shown(fake_slack, ts)
     assert message.state == [
@@ -146,7 +147,7 @@ def test_a_long_comment_is_kept_to_2000_characters(store, slack, access, fake_po
 
     _record(access, slack, fake_posthog, details, FeedbackReason.OTHER, "x" * 2500)
 
-    assert store.feedback_for(details.alert_id)["text"] == "x" * 2000
+    assert stored.feedback_on(store, details.alert_id)["text"] == "x" * 2000
     assert fake_posthog.captured("signal_feedback")[0]["properties"]["comment"] == "x" * 2000
 
 
@@ -171,7 +172,7 @@ def test_without_feedback_events_nothing_is_captured_and_the_reason_is_kept(
         config=config,
     )
 
-    assert store.feedback_for(details.alert_id)["reason"] == "wrong_fit"
+    assert stored.feedback_on(store, details.alert_id)["reason"] == "wrong_fit"
     assert shown(fake_slack, ts).state == [":no_entry_sign: Marked not relevant by <@U0AE>: wrong fit"]
     assert fake_posthog.requests == []
 
@@ -186,7 +187,7 @@ def test_a_capture_posthog_refuses_is_logged_and_the_reason_kept(
     _record(access, slack, fake_posthog, details, FeedbackReason.WRONG_FIT, key="phc_another_project")
 
     assert fake_posthog.captured("signal_feedback")  # sent, and refused: the key is another project's
-    assert store.feedback_for(details.alert_id)["reason"] == "wrong_fit"
+    assert stored.feedback_on(store, details.alert_id)["reason"] == "wrong_fit"
     assert shown(fake_slack, ts).state == [":no_entry_sign: Marked not relevant by <@U0AE>: wrong fit"]
     logged = [r for r in caplog.records if r.name == "bot.actions.not_relevant"]
     assert [(r.levelname, r.getMessage(), r.alert_id) for r in logged] == [
@@ -223,7 +224,7 @@ def test_slack_refusing_the_update_is_told_and_the_reason_still_kept_and_capture
         _record(access, slack, fake_posthog, details, FeedbackReason.WRONG_FIT)
 
     assert str(refused.value) == "Done, but Slack would not update the message (message_not_found)."
-    assert store.feedback_for(details.alert_id)["reason"] == "wrong_fit"
+    assert stored.feedback_on(store, details.alert_id)["reason"] == "wrong_fit"
     assert shown(fake_slack, ts).state == []
     [event] = fake_posthog.captured("signal_feedback")
     assert event["properties"]["reason"] == "wrong_fit"
