@@ -1,4 +1,4 @@
-"""`python -m bot serve | check | demo`."""
+"""`python -m bot serve | check | demo | replay`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Per-account state: snoozes and the enrichment cache."""
+"""Per-account state: what decides whether an account may be alerted (snoozes, last alerts), the
+enrichment cache, and Claude's daily token budget."""
 
 from __future__ import annotations
 
