@@ -1,0 +1,93 @@
+"""Events and alerts put in a real store the way the webhook and the worker put them there, for tests
+of what the store does with them next."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+
+from bot.alerts.model import AlertDetails
+from bot.decide.outcomes import Outcome, SignalDecision, routed_to
+from bot.decide.routing import RouteDecision
+from bot.slack.blocks.alert import alert_message
+from bot.store import Commit, InboxRow, LedgerEntry, NewAlert, Store
+from tests.support.factories import acme_facts
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def ingest(store: Store, event_uuid: str | None = None, received_at: float | None = None) -> str:
+    """A pending event in the inbox, as the webhook stores it; returns its uuid."""
+    event_uuid = event_uuid or new_id()
+    row = InboxRow(event_uuid, "ev", b"{}", received_at or time.time(), "r1", "pending")
+    assert store.ingest([row], []) == {event_uuid}
+    return event_uuid
+
+
+def entry(
+    event_uuid: str,
+    *decisions: SignalDecision,
+    account: str | None = "acme.com",
+    event_time: float | None = None,
+) -> LedgerEntry:
+    """The ledger entry of `event_uuid` with these decisions (filtered by no signal, without any)."""
+    signals = list(decisions) or [SignalDecision(outcome=Outcome.FILTERED, reason="no signal listens")]
+    return LedgerEntry.of(
+        signals,
+        event_uuid=event_uuid,
+        event_name="ev",
+        distinct_id="u1",
+        account=account,
+        event_time=time.time() if event_time is None else event_time,
+        request_id="r1",
+    )
+
+
+def new_alert(
+    signal: str = "S",
+    account: str = "acme.com",
+    channel: str = "C0AE1",
+    cooldown_s: float = 60.0,
+    alert_id: str | None = None,
+    reports_snooze: str | None = None,
+) -> NewAlert:
+    """An alert of `signal` for `account`, routed to `channel`, with the message it would post."""
+    facts = replace(
+        acme_facts(),
+        alert_id=alert_id or new_id(),
+        signal_name=signal,
+        account_key=account,
+        route=RouteDecision(channel, None, "default route", 0),
+    )
+    details = AlertDetails.of(facts, "summary")
+    return NewAlert(details, alert_message(details), cooldown_s, reports_snooze)
+
+
+def alerted(alert: NewAlert) -> SignalDecision:
+    return SignalDecision(
+        signal=alert.signal,
+        outcome=Outcome.ALERTED,
+        reason=routed_to(alert.channel),
+        score=alert.score,
+        alert_id=alert.id,
+        channel=alert.channel,
+    )
+
+
+def decide(
+    store: Store,
+    *alerts: NewAlert,
+    worker: str = "w1",
+    event_uuid: str | None = None,
+    received_at: float = 1.0,
+) -> tuple[str, Commit]:
+    """An event ingested, claimed by `worker` and finished with `alerts`, as the worker does it;
+    returns its uuid and what the commit did."""
+    event_uuid = ingest(store, event_uuid)
+    assert [c.uuid for c in store.claim_events(worker, 1, 60)] == [event_uuid]
+    account = alerts[0].account if alerts else "acme.com"
+    decided = entry(event_uuid, *map(alerted, alerts), account=account)
+    return event_uuid, store.finish_event(event_uuid, worker, decided, list(alerts), received_at)
