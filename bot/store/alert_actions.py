@@ -91,9 +91,13 @@ class ActionStore(StoreBase):
 
     def update_alert_state(self, alert_id: str, change: Callable[[AlertState], AlertState]) -> AlertState:
         """Apply `change` to what the alert shows (task, snooze, feedback) and bump its version, in one
-        transaction, so concurrent changes never lose one another; returns the new state."""
+        transaction, so concurrent changes never lose one another; returns the new state. The row is
+        read FOR UPDATE: on PostgreSQL a concurrent change waits for this one instead of reading the
+        state this one is about to replace (SQLite has one writer at a time anyway)."""
         with self._write() as conn:
-            raw = conn.execute(select(alerts.c.state).where(alerts.c.id == alert_id)).scalar()
+            raw = conn.execute(
+                select(alerts.c.state).where(alerts.c.id == alert_id).with_for_update()
+            ).scalar()
             current = AlertState.model_validate_json(raw or "{}")
             state = change(current).model_copy(update={"version": current.version + 1})
             conn.execute(update(alerts).where(alerts.c.id == alert_id).values(state=to_json(state)))
