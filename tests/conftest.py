@@ -21,6 +21,7 @@ from bot.app.tuning import Tuning
 from bot.app.web import create_app
 from bot.config.settings import Settings
 from bot.config.signals_file import SignalsConfig, load_signals
+from bot.store import Store
 from testkit.examples import EXAMPLE_SIGNALS
 from testkit.postgres import postgres_schema
 from testkit.posthog import PROJECT_KEY, FakePostHog
@@ -41,6 +42,19 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Runs the test on SQLite and on the real PostgreSQL."""
     with database(request.param, tmp_path) as url:
         yield url
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def module_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """One real store for a whole test module, on SQLite and on PostgreSQL: for tests that each keep
+    to events and accounts of their own, so they share its tables without seeing one another."""
+    with database(request.param, tmp_path_factory.mktemp("store")) as url:
+        store = Store.from_url(url)
+        store.create()
+        try:
+            yield store
+        finally:
+            store.dispose()
 
 
 @pytest.fixture

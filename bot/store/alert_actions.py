@@ -92,8 +92,9 @@ class ActionStore(StoreBase):
 
     def update_alert_state(self, alert_id: str, change: Callable[[AlertState], AlertState]) -> AlertState:
         """Apply `change` to what the alert shows (task, snooze, feedback) and bump its version, in one
-        transaction that holds the row (PostgreSQL lets a concurrent change read it otherwise), so
-        concurrent changes never lose one another; returns the new state."""
+        transaction, so concurrent changes never lose one another; returns the new state. The row is
+        read FOR UPDATE: on PostgreSQL a concurrent change waits for this one instead of reading the
+        state this one is about to replace (SQLite has one writer at a time anyway)."""
         with self._write() as conn:
             raw = conn.execute(
                 select(alerts.c.state).where(alerts.c.id == alert_id).with_for_update()

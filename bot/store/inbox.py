@@ -86,7 +86,11 @@ class EventStore(StoreBase):
         }
 
     def claim_events(self, worker: str, limit: int, lease_s: float) -> list[ClaimedEvent]:
-        """Lease up to `limit` due events. SKIP LOCKED keeps concurrent claimers on PostgreSQL apart."""
+        """Lease up to `limit` due events. SKIP LOCKED keeps concurrent claimers on PostgreSQL apart.
+
+        The events are chosen and locked first, then updated, in one transaction: as a subquery of the
+        UPDATE, PostgreSQL may run the locking LIMIT again for each row it updates, and so claim every
+        due event whatever the limit."""
         now = time.time()
         due = or_(
             and_(inbox.c.status == "pending", inbox.c.next_attempt_at <= now),
@@ -99,22 +103,23 @@ class EventStore(StoreBase):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        stmt = (
-            update(inbox)
-            .where(inbox.c.uuid.in_(candidates.scalar_subquery()))
-            .where(due)
-            .values(
-                status="claimed",
-                claimed_by=worker,
-                lease_until=now + lease_s,
-                attempts=inbox.c.attempts + 1,
-            )
-            .returning(
-                inbox.c.uuid, inbox.c.payload, inbox.c.attempts, inbox.c.received_at, inbox.c.request_id
-            )
-        )
         with self._write() as conn:
-            rows = conn.execute(stmt).all()
+            uuids = list(conn.execute(candidates).scalars())
+            if not uuids:
+                return []
+            rows = conn.execute(
+                update(inbox)
+                .where(inbox.c.uuid.in_(uuids))
+                .values(
+                    status="claimed",
+                    claimed_by=worker,
+                    lease_until=now + lease_s,
+                    attempts=inbox.c.attempts + 1,
+                )
+                .returning(
+                    inbox.c.uuid, inbox.c.payload, inbox.c.attempts, inbox.c.received_at, inbox.c.request_id
+                )
+            ).all()
         claimed = [ClaimedEvent(r[0], (r[1] or "{}").encode(), r[2], r[3], r[4]) for r in rows]
         claimed.sort(key=lambda c: c.received_at)
         return claimed

@@ -140,14 +140,18 @@ class AlertStore(StoreBase):
             )
 
     def alert_failed(self, alert_id: str, worker: str, error: str, event_uuid: str, signal: str) -> None:
-        """Give up on an alert and record it in the event's ledger entry."""
+        """Give up on an alert and record it in the event's ledger entry. The entry is read FOR UPDATE,
+        so another alert of the event failing at the same moment (on PostgreSQL, in another process)
+        waits for this change instead of writing back the entry without it."""
         with self._write() as conn:
             conn.execute(
                 update(alerts)
                 .where(alerts.c.id == alert_id, alerts.c.status == "sending")
                 .values(status="failed", lease_until=None, error=error[:2000])
             )
-            row = conn.execute(select(ledger.c.signals).where(ledger.c.event_uuid == event_uuid)).first()
+            row = conn.execute(
+                select(ledger.c.signals).where(ledger.c.event_uuid == event_uuid).with_for_update()
+            ).first()
             if row is None:
                 return
             decisions = [

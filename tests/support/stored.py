@@ -1,17 +1,105 @@
-"""What the app stored, read straight from its tables (bot/store/tables.py): tests check the rows the
-app wrote, not answers the store gives only to tests."""
+"""A real store from the tests' side: events and alerts put in it the way the webhook and the worker
+put them there, and what the app stored read straight from its tables (bot/store/tables.py), so tests
+check the rows the app wrote, not answers the store would give only to tests."""
 
 from __future__ import annotations
 
+import time
+import uuid
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Table, select
 
-from bot.store import Store
+from bot.alerts.model import AlertDetails
+from bot.decide.outcomes import Outcome, SignalDecision, routed_to
+from bot.decide.routing import RouteDecision
+from bot.slack.blocks.alert import alert_message
+from bot.store import Commit, Finish, InboxRow, LedgerEntry, NewAlert, Store, tables
 from bot.store.engine import READ_ONLY
-from bot.store.tables import alerts, feedback, tasks
+from tests.support.factories import acme_facts
 
 
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def ingest(store: Store, event_uuid: str | None = None, received_at: float | None = None) -> str:
+    """A pending event in the inbox, as the webhook stores it; returns its uuid."""
+    event_uuid = event_uuid or new_id()
+    inbox_row = InboxRow(event_uuid, "ev", b"{}", received_at or time.time(), "r1", "pending")
+    assert store.ingest([inbox_row], []) == {event_uuid}
+    return event_uuid
+
+
+def entry(
+    event_uuid: str,
+    *decisions: SignalDecision,
+    account: str | None = "acme.com",
+    event_time: float | None = None,
+) -> LedgerEntry:
+    """The ledger entry of `event_uuid` with these decisions (filtered by no signal, without any)."""
+    signals = list(decisions) or [SignalDecision(outcome=Outcome.FILTERED, reason="no signal listens")]
+    return LedgerEntry.of(
+        signals,
+        event_uuid=event_uuid,
+        event_name="ev",
+        distinct_id="u1",
+        account=account,
+        event_time=time.time() if event_time is None else event_time,
+        request_id="r1",
+    )
+
+
+def new_alert(
+    signal: str = "S",
+    account: str = "acme.com",
+    channel: str = "C0AE1",
+    cooldown_s: float = 60.0,
+    alert_id: str | None = None,
+    reports_snooze: str | None = None,
+) -> NewAlert:
+    """An alert of `signal` for `account`, routed to `channel`, with the message it would post."""
+    facts = replace(
+        acme_facts(),
+        alert_id=alert_id or new_id(),
+        signal_name=signal,
+        account_key=account,
+        route=RouteDecision(channel, None, "default route", 0),
+    )
+    details = AlertDetails.of(facts, "summary")
+    return NewAlert(details, alert_message(details), cooldown_s, reports_snooze)
+
+
+def alerted(alert: NewAlert) -> SignalDecision:
+    return SignalDecision(
+        signal=alert.signal,
+        outcome=Outcome.ALERTED,
+        reason=routed_to(alert.channel),
+        score=alert.score,
+        alert_id=alert.id,
+        channel=alert.channel,
+    )
+
+
+def decide(
+    store: Store,
+    *alerts: NewAlert,
+    worker: str = "w1",
+    event_uuid: str | None = None,
+    received_at: float = 1.0,
+) -> tuple[str, Commit]:
+    """An event ingested, claimed by `worker` and finished with `alerts`, as the worker does it;
+    returns its uuid and what the commit did."""
+    event_uuid = ingest(store, event_uuid)
+    assert [c.uuid for c in store.claim_events(worker, 1, 60)] == [event_uuid]
+    account = alerts[0].account if alerts else "acme.com"
+    decided = entry(event_uuid, *map(alerted, alerts), account=account)
+    [commit] = store.finish_events(worker, [Finish(event_uuid, decided, list(alerts), received_at)])
+    return event_uuid, commit
+
+
+# -- what the app stored --------------------------------------------------------------------------
 def rows(store: Store, table: Table, **where: Any) -> list[dict[str, Any]]:
     """The rows of `table` whose columns equal `where`."""
     stmt = select(table).where(*(table.c[column] == value for column, value in where.items()))
@@ -27,16 +115,16 @@ def row(store: Store, table: Table, **where: Any) -> dict[str, Any] | None:
 
 
 def alert(store: Store, alert_id: str) -> dict[str, Any] | None:
-    return row(store, alerts, id=alert_id)
+    return row(store, tables.alerts, id=alert_id)
 
 
 def alerts_of(store: Store, event_uuid: str) -> list[dict[str, Any]]:
-    return rows(store, alerts, event_uuid=event_uuid)
+    return rows(store, tables.alerts, event_uuid=event_uuid)
 
 
 def task(store: Store, alert_id: str) -> dict[str, Any] | None:
-    return row(store, tasks, alert_id=alert_id)
+    return row(store, tables.tasks, alert_id=alert_id)
 
 
 def feedback_on(store: Store, alert_id: str) -> dict[str, Any] | None:
-    return row(store, feedback, alert_id=alert_id)
+    return row(store, tables.feedback, alert_id=alert_id)

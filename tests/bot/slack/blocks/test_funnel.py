@@ -62,3 +62,95 @@ def test_breakdown_lists_largest_groups_first():
     section = breakdown_blocks("Funnel by plan", series, None, None)[1]["text"]["text"]
     assert section.index("team") < section.index("free")
     assert "50 → 25 (50%)" in section
+
+
+# -- the Block Kit, exactly -----------------------------------------------------------------------
+POSTHOG_URL = "https://us.posthog.com/project/1/insights/new"
+
+
+def test_funnel_blocks_are_exactly_as_designed():
+    actual = funnel_blocks(
+        "Signup funnel", ROWS, "last 30 days", POSTHOG_URL, note="Saved insight <abc> & co"
+    )
+    expected = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Signup funnel", "emoji": True}},
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": "*1. signup_started*  1,843\n"
+                "`████████████████████`\n"
+                "*2. onboarding_completed*  412 · 22% of step 1 · 22% of step 1 · median 1m 36s"
+                "  :warning: *biggest drop*\n"
+                "`████░░░░░░░░░░░░░░░░`\n"
+                "*3. invite_sent*  251 · 61% of step 2 · 14% of step 1 · median 10m\n"
+                "`███░░░░░░░░░░░░░░░░░`",
+                "verbatim": True,
+            },
+        },
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": "14% converted overall · last 30 days · "
+                    "<https://us.posthog.com/project/1/insights/new|Open in PostHog> · "
+                    "Saved insight &lt;abc&gt; &amp; co",
+                    "verbatim": True,
+                }
+            ],
+        },
+    ]
+    assert json.dumps(actual, sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+def test_a_funnel_without_steps_says_so_and_has_no_context():
+    actual = funnel_blocks("Empty funnel", [], None, None)
+    expected = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Empty funnel", "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "No steps.", "verbatim": True}},
+    ]
+    assert json.dumps(actual, sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+def test_breakdown_blocks_are_exactly_as_designed():
+    series = [
+        ("free", [StepRow("a", 10, None), StepRow("b", 1, 5.0)]),
+        ("team", [StepRow("a", 50, None), StepRow("b", 25, 5.0)]),
+        ("", [StepRow("a", 4, None), StepRow("b", 4, 5.0)]),
+    ]
+    actual = breakdown_blocks("Funnel by plan", series, "last 7 days", POSTHOG_URL)
+    expected = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Funnel by plan", "emoji": True}},
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": "*team*: 50 → 25 (50%) · biggest drop at step 2\n"
+                "`██████████░░░░░░░░░░`\n"
+                "*free*: 10 → 1 (10%) · biggest drop at step 2\n"
+                "`██░░░░░░░░░░░░░░░░░░`\n"
+                "*(none)*: 4 → 4 (100%)\n"
+                "`████████████████████`",
+                "verbatim": True,
+            },
+        },
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": "last 7 days · <https://us.posthog.com/project/1/insights/new|Open in PostHog>",
+                    "verbatim": True,
+                }
+            ],
+        },
+    ]
+    assert json.dumps(actual, sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+def test_a_breakdown_lists_eight_values_and_counts_the_rest():
+    series = [(f"plan {i}", [StepRow("a", 100 - i, None), StepRow("b", 50, 5.0)]) for i in range(11)]
+    section = breakdown_blocks("Funnel by plan", series, None, None)[1]["text"]["text"]
+    assert section.count("→") == 8 and "*plan 7*" in section and "*plan 8*" not in section
+    assert section.endswith("\n…and 3 more values")
