@@ -8,10 +8,10 @@ far), `yStart` (the year so far).
 
 from __future__ import annotations
 
-from enum import StrEnum
+from bot.vocabulary import WordedEnum
 
 
-class DateRange(StrEnum):
+class DateRange(WordedEnum):
     """A range, equal to the word people type (`DateRange("30d")`), carrying PostHog's form and a label."""
 
     date_from: str
@@ -24,13 +24,6 @@ class DateRange(StrEnum):
     LAST_90_DAYS = "90d", "-90d", "last 90 days"
     MONTH_TO_DATE = "mtd", "mStart", "month to date"
     YEAR_TO_DATE = "ytd", "yStart", "year to date"
-
-    def __new__(cls, word: str, date_from: str, label: str) -> DateRange:
-        member = str.__new__(cls, word)
-        member._value_ = word
-        member.date_from = date_from
-        member.label = label
-        return member
 
     @classmethod
     def named(cls, word: str) -> DateRange | None:

@@ -10,10 +10,12 @@ everywhere. Values already in posted messages stay readable: a value is its fiel
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Self, TypeVar
+from typing import Annotated, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+
+from bot.vocabulary import WordedEnum
 
 METADATA_EVENT_TYPE = "posthog_signal"  # Slack message metadata of every alert
 SLASH_COMMAND = "/posthog"
@@ -40,34 +42,21 @@ class NotRelevantModal(StrEnum):
     TEXT_ACTION = "comment_text"
 
 
-class SnoozeChoice(StrEnum):
+class SnoozeChoice(WordedEnum):
     """A snooze length the alert offers: its value, its label and how long it holds."""
 
     label: str
     seconds: int
-
-    def __new__(cls, value: str, label: str, seconds: int) -> Self:
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.label = label
-        member.seconds = seconds
-        return member
 
     DAY = "1d", "1 day", 86_400
     WEEK = "7d", "7 days", 7 * 86_400
     MONTH = "30d", "30 days", 30 * 86_400
 
 
-class FeedbackReason(StrEnum):
+class FeedbackReason(WordedEnum):
     """Why an alert was not relevant, as the modal offers it."""
 
     label: str
-
-    def __new__(cls, value: str, label: str) -> Self:
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.label = label
-        return member
 
     WRONG_FIT = "wrong_fit", "wrong fit"
     ALREADY_WORKING = "already_working", "already working it"

@@ -31,39 +31,23 @@ def message_for(facts: AlertFacts, summary: str | None = None) -> dict[str, Any]
     return alert_message(details_for(facts, summary))
 
 
+def texts_of(kind: str, node: Any) -> list[str]:
+    """The text of every text object of this kind (`mrkdwn`, `plain_text`) anywhere in `node`."""
+    if isinstance(node, list):
+        return [text for value in node for text in texts_of(kind, value)]
+    if not isinstance(node, dict):
+        return []
+    own = [node["text"]] if node.get("type") == kind else []
+    return own + [text for value in node.values() for text in texts_of(kind, value)]
+
+
 def mrkdwn_texts(message: dict[str, Any]) -> list[str]:
     """The top-level `text` and every mrkdwn text object anywhere in the blocks."""
-    found = [message["text"]]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "mrkdwn":
-                found.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(message["blocks"])
-    return found
+    return [message["text"], *texts_of("mrkdwn", message["blocks"])]
 
 
 def plain_texts(message: dict[str, Any]) -> list[str]:
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "plain_text":
-                found.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(message["blocks"])
-    return found
+    return texts_of("plain_text", message["blocks"])
 
 
 # --- the exact message ------------------------------------------------------------------------------
