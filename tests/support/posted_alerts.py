@@ -13,10 +13,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.model import AlertDetails
 from bot.alerts.summary_template import template_summary
-from bot.decide.outcomes import Outcome, SignalDecision, routed_to
 from bot.slack.blocks.alert import alert_message
-from bot.store import Finish, InboxRow, LedgerEntry, NewAlert, Store
+from bot.store import NewAlert, Store
 from testkit.slack import FakeSlack
+from tests.support import stored
 from tests.support.factories import acme_facts
 
 WORKER = "w1"
@@ -35,30 +35,10 @@ def acme_alert(**overrides: Any) -> AlertDetails:
 def commit_alert(store: Store, details: AlertDetails) -> None:
     """The alert as the worker commits it: its event ingested, claimed and decided, the alert waiting
     to be posted."""
-    event = details.event_uuid
-    received = time.time()
-    store.ingest([InboxRow(event, details.event_name, b"{}", received, f"req-{event}", "pending")], [])
-    assert [claimed.uuid for claimed in store.claim_events(WORKER, 10, 60)] == [event]
-    channel = details.route.channel
-    decision = SignalDecision(
-        signal=details.signal,
-        outcome=Outcome.ALERTED,
-        reason=routed_to(channel),
-        score=details.score.value,
-        alert_id=details.alert_id,
-        channel=channel,
-    )
-    entry = LedgerEntry.of(
-        [decision],
-        event_uuid=event,
-        event_name=details.event_name,
-        distinct_id=details.distinct_id,
-        account=details.account_key,
-        event_time=details.event_time,
-        request_id=f"req-{event}",
-    )
     alert = NewAlert(details, alert_message(details), cooldown_s=86_400)
-    [commit] = store.finish_events(WORKER, [Finish(event, entry, [alert], received)])
+    _, commit = stored.decide(
+        store, alert, worker=WORKER, event_uuid=details.event_uuid, received_at=time.time()
+    )
     assert commit.alerts_created == [details.alert_id]
 
 
