@@ -1,4 +1,4 @@
-"""`python -m bot serve | check | demo | replay`."""
+"""`python -m bot serve | check | demo | replay | migrate`."""
 
 from __future__ import annotations
 
@@ -47,6 +47,13 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"serve: cannot listen on {args.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
             return 2
 
+    from bot.tools.migrate import bring_up_to_date
+
+    # Before any process of this server uses the database: an older one is upgraded (once, however
+    # many servers start at once), a newer one is refused untouched.
+    if not bring_up_to_date(settings, "serve"):
+        return 2
+
     from bot.app.server import run
 
     run(settings, config, sock, workers=args.workers)
@@ -68,6 +75,12 @@ def _replay(args: argparse.Namespace) -> int:
     from bot.tools.replay import run_replay
 
     return run_replay(args.file, args.from_posthog, args.dry_run)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from bot.tools.migrate import run_migrate
+
+    return run_migrate(sql=args.sql)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -106,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         "--dry-run", action="store_true", help="post and write nothing; report what would fire"
     )
     replay.set_defaults(run=_replay)
+
+    migrate = commands.add_parser("migrate", help="bring the database's schema up to date")
+    migrate.add_argument("--sql", action="store_true", help="print the SQL for review instead of running it")
+    migrate.set_defaults(run=_migrate)
 
     args = parser.parse_args(argv)
     if args.command == "replay" and bool(args.file) == bool(args.from_posthog):

@@ -50,7 +50,7 @@ def module_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     to events and accounts of their own, so they share its tables without seeing one another."""
     with database(request.param, tmp_path_factory.mktemp("store")) as url:
         store = Store.from_url(url)
-        store.create()
+        store.upgrade()
         try:
             yield store
         finally:

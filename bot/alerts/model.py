@@ -92,6 +92,16 @@ class AlertFacts:
         return str(plan) if isinstance(plan, str | int) and str(plan).strip() else None
 
 
+class PostedContent(BaseModel):
+    """An alert as 0.1.0 posted it, above its controls: that release did not keep an alert's facts
+    whole, so the message of such an alert keeps showing what was posted (bot/store/migrations 0002)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+
 class AlertDetails(BaseModel):
     """The alert as composed: everything its message and the actions on it need. Kept with the alert,
     so a click trusts nothing but the alert id, and every update of the message is built anew from
@@ -121,6 +131,7 @@ class AlertDetails(BaseModel):
     summary: str
     written: Written | None = None  # Claude's words, when it wrote the summary
     held_back: HeldBack | None = None
+    posted: PostedContent | None = None  # alerts posted by 0.1.0 only
 
     @classmethod
     def of(cls, facts: AlertFacts, summary: str, written: Written | None = None) -> AlertDetails:

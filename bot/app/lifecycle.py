@@ -39,7 +39,7 @@ class Lifecycle:
         loop = asyncio.get_running_loop()
         # Store calls run in threads; the default pool (cores + 4) would starve them under load.
         loop.set_default_executor(ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="store"))
-        await asyncio.to_thread(services.store.create)
+        await asyncio.to_thread(services.store.upgrade)
         if services.runs_web:
             services.ingest.start()
         if services.runs_worker:

@@ -42,5 +42,5 @@ def configure(level: str = "INFO", json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "posthog", "backoff", "urllib3", "slack_bolt", "slack_sdk"):
+    for noisy in ("httpx", "httpcore", "posthog", "backoff", "urllib3", "slack_bolt", "slack_sdk", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -18,9 +18,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
+from bot.store import migrate
 from bot.store.bulk import BulkIngest
 from bot.store.engine import READ_ONLY, SqliteWriteLock, is_sqlite, make_engine
-from bot.store.tables import alerts, inbox, metadata, workers
+from bot.store.migrate import SchemaStatus
+from bot.store.tables import alerts, inbox, workers
 
 
 class StoreBase:
@@ -41,8 +43,16 @@ class StoreBase:
     def from_url(cls, url: str, stale_after_s: float = 30.0, **engine_options: Any) -> Self:
         return cls(make_engine(url, **engine_options), stale_after_s=stale_after_s)
 
-    def create(self) -> None:
-        metadata.create_all(self.engine)
+    def upgrade(self) -> SchemaStatus:
+        """Create the schema, or bring an older one up to date (bot/store/migrate.py); returns where
+        it stood. SchemaTooNew, with nothing touched, when a newer release upgraded it."""
+        with self._write() as conn:
+            return migrate.upgrade(conn)
+
+    def schema_status(self) -> SchemaStatus:
+        """Where the schema stands, read only."""
+        with self._read() as conn:
+            return migrate.status(conn)
 
     def dispose(self) -> None:
         self._bulk.close()

@@ -99,14 +99,29 @@ def signals_findings(path: str) -> tuple[SignalsConfig | None, list[Finding]]:
 
 def database_findings(settings: Settings) -> list[Finding]:
     from bot.store import Store
+    from bot.store.migrate import HEAD, SchemaTooNew
 
     try:
         store = Store.from_url(settings.database_url, busy_timeout_s=2, connect_timeout_s=3)
-        store.ping()
-        store.dispose()
+        try:
+            store.ping()
+            schema = store.schema_status()
+        finally:
+            store.dispose()
+    except SchemaTooNew as exc:
+        return [Finding("error", "DATABASE_URL", str(exc))]
     except Exception as exc:
         return [Finding("error", "DATABASE_URL", f"cannot connect: {type(exc).__name__}: {str(exc)[:200]}")]
-    return [Finding("ok", "DATABASE_URL", "the database answers")]
+    if schema.up_to_date:
+        return [Finding("ok", "DATABASE_URL", f"the database answers; its schema is current ({HEAD})")]
+    if schema.current is None:
+        detail = f"the database is empty: `serve` or `python -m bot migrate` creates the schema ({HEAD})"
+    else:
+        detail = (
+            f"at revision {schema.current}, {len(schema.pending)} migration(s) behind {HEAD}: "
+            "`serve` upgrades it as it starts, or run `python -m bot migrate`"
+        )
+    return [Finding("ok", "DATABASE_URL", "the database answers"), Finding("note", "schema", detail)]
 
 
 def online_findings(settings: Settings, config: SignalsConfig | None) -> list[Finding]:

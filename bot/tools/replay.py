@@ -237,7 +237,7 @@ async def run_async(
             return await _ingest(settings, config, _source(settings, config, file, days, http), console)
         with tempfile.TemporaryDirectory(prefix="signals-replay-") as tmp:
             store = Store.from_url(f"sqlite:///{tmp}/replay.db")
-            store.create()
+            store.upgrade()
             dry = DryRun(settings, config, store, http)
             with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
                 task = progress.add_task("replaying", total=None)
@@ -257,7 +257,7 @@ async def _ingest(
     settings: Settings, config: SignalsConfig, rows: AsyncIterator[dict[str, Any] | None], console: Console
 ) -> int:
     store = Store.from_url(settings.database_url)
-    store.create()
+    store.upgrade()
     stored = duplicates = unreadable = 0
     batch: list[InboxRow] = []
     async for raw in rows:

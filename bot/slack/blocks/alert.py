@@ -239,6 +239,8 @@ def slack_day(timestamp: float) -> str:
 
 
 def fallback_text(details: AlertDetails) -> str:
+    if details.posted is not None:
+        return details.posted.text
     head = f"{details.account_label}: {details.signal} (ICP {details.score.value}/100)"
     written = details.written
     body = f"{written.headline}. {written.text()}" if written else details.summary
@@ -276,10 +278,16 @@ def alert_blocks(details: AlertDetails, state: AlertState) -> list[Block]:
 
 
 def alert_update(details: AlertDetails, state: AlertState) -> dict[str, Any]:
-    """Arguments for `chat.update` (minus channel and ts): the whole message, built anew."""
+    """Arguments for `chat.update` (minus channel and ts): the whole message, built anew (an alert
+    0.1.0 posted keeps what it posted above its controls)."""
+    if details.posted is None:
+        blocks = [block.to_dict() for block in alert_blocks(details, state)]
+    else:
+        controls = [block for block in (state_context(state), actions(details, state)) if block is not None]
+        blocks = [*details.posted.blocks, *(block.to_dict() for block in controls)][:MAX_BLOCKS]
     return {
         "text": fallback_text(details),
-        "blocks": [block.to_dict() for block in alert_blocks(details, state)],
+        "blocks": blocks,
         "metadata": {
             "event_type": METADATA_EVENT_TYPE,
             "event_payload": {

@@ -19,7 +19,7 @@ from tests.conftest import database
 def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     with database(request.param, tmp_path_factory.mktemp("actions")) as url:
         store = Store.from_url(url)
-        store.create()
+        store.upgrade()
         yield store
         store.dispose()
 

@@ -25,7 +25,7 @@ def _details() -> AlertDetails:
 
 def _store_with_alert(db_url: str) -> Store:
     store = Store.from_url(db_url)
-    store.create()
+    store.upgrade()
     from bot.store import InboxRow
 
     store.ingest([InboxRow("e1", "ev", b"{}", time.time(), "r1", "pending")], [])

@@ -41,7 +41,7 @@ Done = Callable[[], Any]
 @pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
     store = Store.from_url(db_url)
-    store.create()
+    store.upgrade()
     yield store
     store.dispose()
 

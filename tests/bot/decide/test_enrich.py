@@ -66,7 +66,7 @@ def _run(enricher_args, *domains):
 
 def _store(db_url) -> Store:
     store = Store.from_url(db_url)
-    store.create()
+    store.upgrade()
     return store
 
 
