@@ -10,9 +10,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -38,6 +40,9 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
         self._client: httpx.Client | None = None
+        self._stderr: list[str] = []  # since the last start; read as it comes, so the pipe never fills
+        self._reader: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     def start(self) -> None:
         self.metrics_dir.mkdir(exist_ok=True)
@@ -53,6 +58,9 @@ class ServerProcess:
             start_new_session=True,  # its own process group: the web process and its worker
             preexec_fn=self.preexec_fn,
         )
+        self._stderr = []
+        self._reader = threading.Thread(target=self._read_stderr, args=(self.proc,), daemon=True)
+        self._reader.start()
         deadline = time.time() + 20
         while time.time() < deadline:
             try:
@@ -62,6 +70,36 @@ class ServerProcess:
                 time.sleep(0.05)
         raise RuntimeError("server process did not start: " + self.kill())
 
+    def _read_stderr(self, proc: subprocess.Popen) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # until every process of the group has gone
+            with self._lock:
+                self._stderr.append(line.decode(errors="replace"))
+
+    def logged(self) -> list[dict[str, Any]]:
+        """The JSON log lines the web and worker processes wrote to stderr since the last start
+        (at the spec's `log_level`), in order; other lines (a traceback) are left out."""
+        with self._lock:
+            lines = list(self._stderr)
+        records = []
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if isinstance(record, dict):
+                    records.append(record)
+        return records
+
+    def _exited(self, timeout: float) -> str:
+        """Wait for the web process and for its stderr to close; the end of what it wrote."""
+        assert self.proc is not None and self._reader is not None
+        self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=10)
+        if not self._reader.is_alive() and self.proc.stderr is not None:
+            self.proc.stderr.close()
+        self.proc = None
+        with self._lock:
+            return "".join(self._stderr)[-2000:]
+
     def kill(self) -> str:
         if self._client is not None:
             self._client.close()
@@ -70,9 +108,7 @@ class ServerProcess:
             return ""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)  # web and worker die together, mid-flight
-        _, err = self.proc.communicate(timeout=10)
-        self.proc = None
-        return (err or b"").decode(errors="replace")[-2000:]
+        return self._exited(timeout=10)
 
     def terminate(self, timeout: float = 30.0) -> int:
         """SIGTERM to the whole process group, as Heroku does on a restart or deploy; returns the
@@ -83,8 +119,7 @@ class ServerProcess:
             self._client = None
         os.killpg(self.proc.pid, signal.SIGTERM)
         code = self.proc.wait(timeout=timeout)
-        self.proc.communicate(timeout=5)
-        self.proc = None
+        self._exited(timeout=5)
         return code
 
     def wait_metric(self, line: str, timeout: float = 10.0) -> str:

@@ -139,11 +139,13 @@ class FakeSlack(FakeServer):
     def posted(self) -> list[dict[str, Any]]:
         """Messages Slack accepted, in order (args of successful chat.postMessage calls)."""
         with self.lock:
-            return [m["args"] for channel in self.history.values() for m in channel]
+            return [m["args"] for channel in self.history.values() for m in channel if not m["earlier"]]
 
     def posted_ts(self) -> list[str]:
         with self.lock:
-            return [m["message"]["ts"] for channel in self.history.values() for m in channel]
+            return [
+                m["message"]["ts"] for channel in self.history.values() for m in channel if not m["earlier"]
+            ]
 
     def responses(self, name: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
@@ -221,11 +223,22 @@ class FakeSlack(FakeServer):
         if problems:
             return Reply(200, {"ok": False, "error": "invalid_blocks", "errors": problems})
         ts = f"{int(time.time())}.{next(self._ts):06d}"
+        message = self._keep(channel, ts, {**args, "blocks": blocks})
+        return Reply(200, {"ok": True, "channel": channel, "ts": ts, "message": message})
+
+    def already_posted(self, channel: str, ts: str, args: dict[str, Any]) -> None:
+        """A message that was in `channel` before this fake started (posted by an earlier process, or
+        an earlier release), with the chat.postMessage arguments it was posted with: chat.update and
+        conversations.history find it, and `posted()` leaves it out, since it was not posted here."""
+        self._keep(channel, ts, args, earlier=True)
+
+    def _keep(self, channel: str, ts: str, args: dict[str, Any], earlier: bool = False) -> dict[str, Any]:
+        """The message posted with `args` (blocks decoded), kept in the channel's history."""
         message = {
             "type": "message",
             "ts": ts,
             "text": args.get("text", ""),
-            "blocks": blocks or [],
+            "blocks": args.get("blocks") or [],
             "bot_id": "B0BOT",
             "user": BOT_USER,
         }
@@ -233,8 +246,8 @@ class FakeSlack(FakeServer):
             metadata = args["metadata"]
             message["metadata"] = json.loads(metadata) if isinstance(metadata, str) else metadata
         with self.lock:
-            self.history[channel].append({"message": message, "args": {**args, "blocks": blocks}})
-        return Reply(200, {"ok": True, "channel": channel, "ts": ts, "message": message})
+            self.history[channel].append({"message": message, "args": args, "earlier": earlier})
+        return message
 
     def api_chat_update(self, args: dict[str, Any]) -> Reply:
         blocks = args.get("blocks")

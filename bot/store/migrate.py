@@ -15,6 +15,7 @@ import io
 import logging
 from dataclasses import dataclass
 from importlib import resources
+from itertools import takewhile
 from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect, text
@@ -92,16 +93,34 @@ def upgrade(conn: Connection) -> SchemaStatus:
 
 
 def upgrade_sql(dialect: str, before: SchemaStatus) -> str:
-    """The SQL that upgrades a database of `dialect` that stands at `before`, for a DBA to review;
-    a migration that converts data row by row says so instead."""
+    """The SQL that upgrades a database of `dialect` that stands at `before`, for a DBA to review and
+    run. A revision that converts rows in Python (`sql_printable = False` in its script) has no SQL:
+    the SQL stops before it and says so, so that a database upgraded by hand still records that
+    revision as not yet run, and `migrate` (or `serve`) runs it and those after."""
     from alembic import command
+    from alembic.script import ScriptDirectory
 
     out = io.StringIO()
     config = _config(output=out)
     config.attributes.update(dialect=dialect)
+    printable = list(before.pending)
+    if before.current is not None:  # an empty database has no rows to convert
+        scripts = ScriptDirectory.from_config(config)
+        printable = list(
+            takewhile(lambda rev: getattr(scripts.get_revision(rev).module, "sql_printable", True), printable)
+        )
     if not before.versioned:
         command.stamp(config, str(before.current), sql=True)
-    command.upgrade(config, f"{before.current}:{HEAD}" if before.current else HEAD, sql=True)
+    if printable:
+        command.upgrade(
+            config, f"{before.current}:{printable[-1]}" if before.current else printable[-1], sql=True
+        )
+    left = before.pending[len(printable) :]
+    if left:
+        out.write(
+            f"-- Revision {left[0]} converts rows in Python, which no SQL can do: once the SQL above\n"
+            f"-- has run, `python -m bot migrate` runs {', '.join(left)}.\n"
+        )
     return out.getvalue()
 
 

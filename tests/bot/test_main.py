@@ -3,9 +3,6 @@ problem, demo runs the whole loop offline."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,46 +12,12 @@ from testkit.examples import EXAMPLE_SIGNALS, ROOT
 from testkit.hubspot import TOKEN as HUBSPOT_TOKEN
 from testkit.hubspot import FakeHubSpot
 from testkit.posthog import PROJECT_KEY
-from testkit.slack import SIGNING_SECRET, TOKEN
-from testkit.webhook_bodies import WEBHOOK_SECRET
-
-SETTING_NAMES = [
-    "SLACK_BOT_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "SLACK_APP_TOKEN",
-    "SLACK_API_URL",
-    "POSTHOG_HOST",
-    "POSTHOG_APP_HOST",
-    "POSTHOG_PROJECT_API_KEY",
-    "POSTHOG_PERSONAL_API_KEY",
-    "POSTHOG_PROJECT_ID",
-    "POSTHOG_WEBHOOK_SECRET",
-    "POSTHOG_WEBHOOK_SIGNING_SECRET",
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_BASE_URL",
-    "HUBSPOT_ACCESS_TOKEN",
-    "DATABASE_URL",
-    "SIGNALS_CONFIG",
-    "PORT",
-]
-
-
-def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
-    clean.update({"PYTHONPATH": str(ROOT), "COLUMNS": "200", **env})
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, env=clean, capture_output=True, text=True, timeout=60
-    )
+from testkit.slack import TOKEN
+from tests.support.command_line import required_settings, run
 
 
 def _secrets(tmp_path: Path) -> dict[str, str]:
-    return {
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "POSTHOG_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "SIGNALS_CONFIG": str(EXAMPLE_SIGNALS),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'check.db'}",
-    }
+    return required_settings(f"sqlite:///{tmp_path / 'check.db'}")
 
 
 def test_serve_refuses_to_start_and_names_missing_secrets(tmp_path):

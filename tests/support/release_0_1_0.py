@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import create_engine, insert
+from sqlalchemy import MetaData, create_engine, insert, select
 
 from bot.store.engine import normalise_url
 from bot.store.tables import metadata
@@ -74,3 +74,41 @@ def create(url: str, with_rows: bool = True) -> dict[str, list[dict[str, Any]]]:
     finally:
         engine.dispose()
     return written
+
+
+def contents(url: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table in the database at `url`, the version table too, by table and in
+    primary key order: what an upgrade must keep, and what a refused one must leave as it was."""
+    engine = create_engine(normalise_url(url))
+    try:
+        found = MetaData()
+        found.reflect(engine)
+        with engine.connect() as conn:
+            return {
+                name: [
+                    dict(row)
+                    for row in conn.execute(select(table).order_by(*table.primary_key.columns)).mappings()
+                ]
+                for name, table in found.tables.items()
+            }
+    finally:
+        engine.dispose()
+
+
+def changes(url: str, written: dict[str, list[dict[str, Any]]]) -> set[tuple[str, str, str]]:
+    """What of the rows 0.1.0 wrote (`written`, as `create` returned them) is no longer so in the
+    database at `url`: (table, primary key, column) for each column that changed, and (table, primary
+    key, "") for a row that is gone."""
+    now = contents(url)
+    found = set()
+    for name, old_rows in written.items():
+        columns = [column.name for column in metadata.tables[name].primary_key.columns]
+        by_key = {":".join(str(row[c]) for c in columns): row for row in now.get(name, [])}
+        for old in old_rows:
+            key = ":".join(str(old[c]) for c in columns)
+            new = by_key.get(key)
+            if new is None:
+                found.add((name, key, ""))
+            else:
+                found.update((name, key, column) for column, value in old.items() if new[column] != value)
+    return found

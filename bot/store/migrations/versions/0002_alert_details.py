@@ -20,6 +20,7 @@ revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+sql_printable = False  # rows are converted in Python: `migrate --sql` stops before this revision
 
 alerts = sa.table(
     "alerts",
