@@ -102,7 +102,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.parametrize("command", ["serve", "migrate"])
+@pytest.mark.parametrize("command", ["serve", "migrate", "check"])
 def test_a_database_newer_than_the_code_is_refused_and_left_untouched(tmp_path, command):
     url = f"sqlite:///{tmp_path / 'signals.db'}"
     release_0_1_0.create(url)
@@ -114,8 +114,14 @@ def test_a_database_newer_than_the_code_is_refused_and_left_untouched(tmp_path, 
     before = release_0_1_0.contents(url)
 
     args = ["serve", "--host", "127.0.0.1", "--port", str(_free_port())] if command == "serve" else [command]
-    result = run(args, tmp_path, **required_settings(url))
+    result = run(args, tmp_path, **required_settings(url), COLUMNS="400")
 
+    if command == "check":  # an error to fix, in check's own words
+        assert result.returncode == 1
+        assert f"error: DATABASE_URL: The database's schema is at revision {NEWER}" in result.stdout
+        assert f"(its newest is {HEAD})" in result.stdout
+        assert release_0_1_0.contents(url) == before
+        return
     assert result.returncode == 2
     assert result.stderr.startswith(
         f"{command}: The database's schema is at revision {NEWER}, newer than this posthog-slack-signals"
