@@ -24,6 +24,7 @@ from bot.store.records import (
     LedgerEntry,
     NewAlert,
     StoreUnavailable,
+    TotalKey,
     is_row_error,
 )
 from bot.store.tables import alerts, inbox, metadata
@@ -40,6 +41,7 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "TaskStart",
+    "TotalKey",
     "is_row_error",
     "metadata",
 ]

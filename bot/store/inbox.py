@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -28,12 +29,13 @@ from bot.store.records import (
     LedgerEntry,
     NewAlert,
     PastEntry,
+    TotalKey,
     apply_cooldowns,
     parse_decisions,
     to_json,
 )
 from bot.store.storable import storable
-from bot.store.tables import alerts, cooldowns, inbox, ledger, snoozes
+from bot.store.tables import alerts, cooldowns, inbox, ledger, ledger_totals, snoozes
 
 
 class EventStore(StoreBase):
@@ -63,6 +65,26 @@ class EventStore(StoreBase):
         return self._bulk.insert(
             values, lambda new: [self._ledger_row(e, now) for e in decided if e.event_uuid in new]
         )
+
+    def add_totals(self, counts: Mapping[TotalKey, int]) -> None:
+        """Add to the ledger's totals in one upsert: a total already there grows by what is added."""
+        rows: dict[tuple[int, str, str], int] = {}
+        for key, count in counts.items():  # names that store alike are one total
+            stored = (key.minute, storable(key.event_name[:400]), key.outcome.value)
+            rows[stored] = rows.get(stored, 0) + count
+        if not rows:
+            return
+        insert_totals = self._insert(ledger_totals)
+        upsert = insert_totals.on_conflict_do_update(
+            index_elements=[ledger_totals.c.minute, ledger_totals.c.event_name, ledger_totals.c.outcome],
+            set_={"count": ledger_totals.c.count + insert_totals.excluded.count},
+        )
+        values = [
+            {"minute": minute, "event_name": name, "outcome": outcome, "count": count}
+            for (minute, name, outcome), count in rows.items()
+        ]
+        with self._write() as conn:
+            conn.execute(upsert, values)
 
     @staticmethod
     def _ledger_row(entry: LedgerEntry, now: float) -> tuple[Any, ...]:
@@ -274,9 +296,18 @@ class EventStore(StoreBase):
         return [PastEntry(event_time, parse_decisions(signals)) for signals, event_time in rows]
 
     def outcome_counts(self) -> dict[str, int]:
+        """Events by outcome: the ledger's entries and its totals (events counted, not stored)."""
         with self._read() as conn:
-            rows = conn.execute(select(ledger.c.outcome, func.count()).group_by(ledger.c.outcome)).all()
-        return {r[0]: r[1] for r in rows}
+            entries = conn.execute(select(ledger.c.outcome, func.count()).group_by(ledger.c.outcome)).all()
+            totals = conn.execute(
+                select(ledger_totals.c.outcome, func.sum(ledger_totals.c.count)).group_by(
+                    ledger_totals.c.outcome
+                )
+            ).all()
+        counts: Counter[str] = Counter()
+        for outcome, count in [*entries, *totals]:
+            counts[outcome] += int(count)
+        return dict(counts)
 
     def ledger_entries(self, uuids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         stmt = select(ledger).order_by(ledger.c.decided_at)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import BaseModel
@@ -36,6 +36,14 @@ class InboxRow:
     received_at: float
     request_id: str
     status: str  # "pending" for the worker, "done" when decided at ingest
+
+
+class TotalKey(NamedTuple):
+    """What the ledger's totals count events by: those of one name in one minute with one outcome."""
+
+    minute: int  # epoch seconds of the minute's start
+    event_name: str
+    outcome: Outcome
 
 
 @dataclass(frozen=True, slots=True)

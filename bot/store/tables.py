@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     Index,
@@ -49,6 +50,17 @@ ledger = Table(
     Column("request_id", String(64), nullable=False),
     Index("ix_ledger_account", "account", "event_time"),
     Index("ix_ledger_outcome", "outcome"),
+)
+
+# Events no signal listens to are not kept one by one: the ledger holds how many of each name arrived
+# in each minute, by outcome (`filtered`), added to by the web process about once a second.
+ledger_totals = Table(
+    "ledger_totals",
+    metadata,
+    Column("minute", BigInteger, primary_key=True),  # epoch seconds of the minute's start
+    Column("event_name", String(400), primary_key=True),
+    Column("outcome", String(32), primary_key=True),
+    Column("count", BigInteger, nullable=False),
 )
 
 alerts = Table(

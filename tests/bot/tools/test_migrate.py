@@ -13,11 +13,12 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.store.engine import normalise_url
-from bot.store.migrate import HEAD
+from bot.store.migrate import HEAD, REVISIONS
 from tests.support import release_0_1_0
 from tests.support.command_line import required_settings, run
 
 NEWER = "0099"  # a revision some later release wrote
+AFTER_0001 = REVISIONS[1:]  # what upgrading a database 0.1.0 left runs
 
 
 def _check(tmp_path: Path, url: str) -> str:
@@ -30,11 +31,13 @@ def _check(tmp_path: Path, url: str) -> str:
 
 def test_migrate_upgrades_a_0_1_0_database_once_and_check_says_where_it_stands(tmp_path, db_url):
     written = release_0_1_0.create(db_url)
-    assert f"at revision 0001, 1 migration(s) behind {HEAD}: `serve` upgrades it" in _check(tmp_path, db_url)
+    assert f"at revision 0001, {len(AFTER_0001)} migration(s) behind {HEAD}: `serve` upgrades it" in _check(
+        tmp_path, db_url
+    )
 
     first = run(["migrate"], tmp_path, **required_settings(db_url))
     assert first.returncode == 0, first.stderr
-    assert first.stdout == f"Upgraded the database from revision 0001 to {HEAD} ({HEAD}).\n"
+    assert first.stdout == f"Upgraded the database from revision 0001 to {HEAD} ({', '.join(AFTER_0001)}).\n"
     again = run(["migrate"], tmp_path, **required_settings(db_url))
     assert again.returncode == 0, again.stderr
     assert again.stdout == f"The database is up to date (revision {HEAD}).\n"
@@ -74,9 +77,10 @@ def test_migrate_sql_prints_what_it_would_run_and_changes_nothing(tmp_path, db_u
     assert "INSERT INTO alembic_version (version_num) VALUES ('0001')" in sql
     assert sql.endswith(
         "-- Revision 0002 converts rows in Python, which no SQL can do: once the SQL above\n"
-        "-- has run, `python -m bot migrate` runs 0002.\n"
+        "-- has run, `python -m bot migrate` runs 0002, 0003.\n"
     )
     assert "version_num='0002'" not in sql  # not recorded as run: it is not in the SQL
+    assert "version_num='0003'" not in sql
     assert release_0_1_0.contents(db_url) == before
 
 
@@ -90,7 +94,7 @@ def test_the_sql_applied_by_hand_leaves_the_data_migration_to_migrate(tmp_path, 
     result = run(["migrate"], tmp_path, **required_settings(db_url))
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"Upgraded the database from revision 0001 to {HEAD} ({HEAD}).\n"
+    assert result.stdout == f"Upgraded the database from revision 0001 to {HEAD} ({', '.join(AFTER_0001)}).\n"
     assert release_0_1_0.changes(db_url, written) == {
         ("alerts", alert["id"], "details") for alert in written["alerts"]
     }
