@@ -23,6 +23,7 @@ from bot.app.tuning import Tuning
 from bot.config.settings import Settings, secret
 from bot.config.signals_file import SignalsConfig
 from bot.ingest.credentials import signing_key
+from bot.ingest.tally import Tally
 from bot.ingest.writer import IngestWriter
 from bot.ops.metrics import Metrics
 from bot.store import Store
@@ -87,6 +88,7 @@ class Services:
         self.webhook_signing_key = signing_key(signing) if signing else None
         self._wake_worker = wake_worker
         event_names = config.event_names
+        self.tally = Tally(self.store.add_totals, self.tuning.tally_interval_s)
         self.ingest = IngestWriter(
             self.store, event_names.__contains__, self._on_pending, deadline_s=self.tuning.ingest_deadline_s
         )

@@ -1,9 +1,10 @@
 """Runs what the composition root (container.py) builds: starts it in order and stops it in reverse.
 
-Starting: the schema; the ingest (web role); the heartbeat, then the worker and delivery (worker
-role); `serve`'s worker processes. Stopping: the worker processes; decisions in progress get a
-moment and a Slack post in flight its grace; the ingest; the heartbeat, and this process's claims
-handed back so the next process takes them at once; last, whatever holds connections.
+Starting: the schema; the ingest and its tally (web role); the heartbeat, then the worker and
+delivery (worker role); `serve`'s worker processes. Stopping: the worker processes; decisions in
+progress get a moment and a Slack post in flight its grace; the ingest, and the tally's last counts;
+the heartbeat, and this process's claims handed back so the next process takes them at once; last,
+whatever holds connections.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STORE_THREADS = 32
+TALLY_STOP_S = 5.0  # how long stopping retries the last counts while the store cannot take them
 
 
 class Lifecycle:
@@ -42,6 +44,7 @@ class Lifecycle:
         await asyncio.to_thread(services.store.upgrade)
         if services.runs_web:
             services.ingest.start()
+            services.tally.start()
         if services.runs_worker:
             await self._start_worker()
         log.info(
@@ -88,6 +91,8 @@ class Lifecycle:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         services.ingest.stop()
+        if services.runs_web:
+            await services.tally.stop(TALLY_STOP_S)
         if services.runs_worker:
             services.heartbeat.stop()
             try:
