@@ -1,4 +1,5 @@
-"""`POST /posthog/webhook`: authenticate, bound, parse, store durably, then answer 202.
+"""`POST /posthog/webhook`: authenticate, bound, parse, store durably (what a signal listens to; the
+rest is counted), then answer 202.
 
 Nothing slow happens here: enrichment, scoring and Slack run in the worker after the commit.
 Statuses follow the SPEC: 202, 400, 401, 413, 422, 503, and never a redirect.

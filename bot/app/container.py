@@ -90,7 +90,11 @@ class Services:
         event_names = config.event_names
         self.tally = Tally(self.store.add_totals, self.tuning.tally_interval_s)
         self.ingest = IngestWriter(
-            self.store, event_names.__contains__, self._on_pending, deadline_s=self.tuning.ingest_deadline_s
+            self.store,
+            event_names.__contains__,
+            self.tally,
+            self._on_pending,
+            deadline_s=self.tuning.ingest_deadline_s,
         )
         if role is not Role.WORKER:
             self.metrics.attach_store(self.store.outcome_counts, self.store.queue_depth)

@@ -1,6 +1,6 @@
-"""The webhook's storage step: turn parsed events into inbox rows and store them with group commit
-(see bot/store/group_commit.py), so a 202 always means "committed". Events that no signal listens to are
-decided right here (ledger outcome `filtered`) and their payload is not kept.
+"""The webhook's storage step. Events a signal listens to become inbox rows, stored with group commit
+(see bot/store/group_commit.py), so a 202 always means "committed". Events no signal listens to can
+never alert: they are counted in the tally (bot/ingest/tally.py), with no commit to wait for.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.decide.outcomes import Outcome, no_signal_listens
-from bot.ingest.webhook_body import Incoming, WebhookBody
-from bot.store import InboxRow, LedgerEntry, Store, StoreUnavailable, is_row_error
+from bot.ingest.tally import Tally
+from bot.ingest.webhook_body import Incoming
+from bot.store import InboxRow, Store, StoreUnavailable, is_row_error
 from bot.store.group_commit import Batcher
 
 log = logging.getLogger(__name__)
@@ -28,26 +28,13 @@ class IngestResult:
 
 
 @dataclass(slots=True)
-class _Submission:
+class _Split:
+    """A request's events: the rows to store, the names to count, the repeats of a uuid in it."""
+
     rows: list[InboxRow]
-    decided: list[LedgerEntry | None]  # per row: its ledger entry when decided here
-
-
-_NO_SIGNAL = [no_signal_listens()]
-
-
-def _filtered(body: WebhookBody, request_id: str) -> LedgerEntry:
-    event = body.event
-    return LedgerEntry(
-        event_uuid=event.uuid,
-        event_name=event.event,
-        distinct_id=event.distinct_id,
-        account=None,
-        outcome=Outcome.FILTERED,
-        signals=_NO_SIGNAL,
-        event_time=body.event_time,
-        request_id=request_id,
-    )
+    counted: list[str]  # uuids of the events no signal listens to
+    names: list[str]  # their event names
+    repeats: int
 
 
 class IngestWriter:
@@ -55,6 +42,7 @@ class IngestWriter:
         self,
         store: Store,
         wanted: Callable[[str], bool],
+        tally: Tally,
         on_pending: Callable[[], None],
         deadline_s: float | None = None,
     ):
@@ -62,11 +50,12 @@ class IngestWriter:
         answering must not hold PostHog's request past its own timeout (it retries a 503)."""
         self._store = store
         self._wanted = wanted
+        self._tally = tally
         self._on_pending = on_pending
-        self._batcher: Batcher[_Submission, IngestResult] = Batcher(
+        self._batcher: Batcher[list[InboxRow], IngestResult] = Batcher(
             "ingest-writer",
             self._commit,
-            size=lambda s: len(s.rows),
+            size=len,
             max_size=MAX_ROWS_PER_TRANSACTION,
             after=self._after,
             isolate=is_row_error,
@@ -79,57 +68,65 @@ class IngestWriter:
     def stop(self) -> None:
         self._batcher.stop()
 
-    def rows_for(self, events: list[Incoming], request_id: str) -> _Submission:
+    def _split(self, events: list[Incoming], request_id: str) -> _Split:
+        """The first event of a uuid in the request is taken, whatever its name; a repeat is a
+        duplicate."""
         now = time.time()
-        submission = _Submission([], [])
+        split = _Split([], [], [], 0)
+        seen: set[str] = set()
         for body, stored in events:
             event = body.event
+            if event.uuid in seen:
+                split.repeats += 1
+                continue
+            seen.add(event.uuid)
             if self._wanted(event.event):
-                submission.rows.append(InboxRow(event.uuid, event.event, stored, now, request_id, "pending"))
-                submission.decided.append(None)
+                split.rows.append(InboxRow(event.uuid, event.event, stored, now, request_id))
             else:
-                submission.rows.append(InboxRow(event.uuid, event.event, None, now, request_id, "done"))
-                submission.decided.append(_filtered(body, request_id))
-        return submission
+                split.counted.append(event.uuid)
+                split.names.append(event.event)
+        return split
 
     async def submit(self, events: list[Incoming], request_id: str) -> IngestResult:
-        """Store the events durably; raises StoreUnavailable when the database cannot take them
-        (within the deadline)."""
+        """Store the events a signal listens to durably and count the others; raises StoreUnavailable
+        when the database cannot take the stored ones (within the deadline), and then counts nothing,
+        since PostHog sends the whole request again."""
         if not self._batcher.running:
             raise StoreUnavailable("the ingest writer is not running")
-        try:
-            return await self._batcher.submit(self.rows_for(events, request_id))
-        except TimeoutError:
-            log.error("store did not answer within %.1fs", self._batcher.deadline_s or 0)
-            raise StoreUnavailable("the database did not answer in time") from None
-        except Exception as exc:
-            log.error("store refused the events: %s", type(exc).__name__, extra={"error": str(exc)[:500]})
-            raise StoreUnavailable(str(exc)) from exc
+        split = self._split(events, request_id)
+        stored = IngestResult(0, 0, (), 0)
+        if split.rows:
+            try:
+                stored = await self._batcher.submit(split.rows)
+            except TimeoutError:
+                log.error("store did not answer within %.1fs", self._batcher.deadline_s or 0)
+                raise StoreUnavailable("the database did not answer in time") from None
+            except Exception as exc:
+                log.error("store refused the events: %s", type(exc).__name__, extra={"error": str(exc)[:500]})
+                raise StoreUnavailable(str(exc)) from exc
+        self._tally.count(split.names)
+        return IngestResult(
+            stored.accepted + len(split.names),
+            stored.duplicates + split.repeats,
+            (*stored.accepted_uuids, *split.counted),
+            stored.pending,
+        )
 
     def _after(self, results: Sequence[IngestResult]) -> None:
         if any(result.pending for result in results):
             self._on_pending()  # once per transaction, not once per request
 
-    def _commit(self, batch: list[_Submission]) -> list[IngestResult]:
+    def _commit(self, batch: list[list[InboxRow]]) -> list[IngestResult]:
         """On the writer thread: one insert-or-ignore for the whole batch. The first row of a uuid is
-        the one stored (with its ledger entry when decided here); any repeat, in this request or
-        another, is a duplicate."""
+        the one stored; any repeat, in another request of the batch or already stored, is a
+        duplicate."""
         unique: dict[str, InboxRow] = {}
-        decided: list[LedgerEntry] = []
-        for submission in batch:
-            for row, entry in zip(submission.rows, submission.decided, strict=True):
-                if unique.setdefault(row.uuid, row) is row and entry is not None:
-                    decided.append(entry)
-        new = self._store.ingest(list(unique.values()), decided)
+        for rows in batch:
+            for row in rows:
+                unique.setdefault(row.uuid, row)
+        new = self._store.ingest(list(unique.values()))
         results = []
-        for submission in batch:
-            accepted: list[str] = []
-            pending = 0
-            for row in submission.rows:
-                if row.uuid in new and unique.get(row.uuid) is row:
-                    accepted.append(row.uuid)
-                    pending += row.status == "pending"
-                    new.discard(row.uuid)
-            duplicates = len(submission.rows) - len(accepted)
-            results.append(IngestResult(len(accepted), duplicates, tuple(accepted), pending))
+        for rows in batch:
+            accepted = tuple(row.uuid for row in rows if row.uuid in new and unique[row.uuid] is row)
+            results.append(IngestResult(len(accepted), len(rows) - len(accepted), accepted, len(accepted)))
         return results

@@ -1,5 +1,5 @@
-"""The webhook's hot path: insert-or-ignore many inbox rows (and their ledger entries) in one
-transaction, at a few microseconds a row.
+"""The webhook's hot path: insert-or-ignore many inbox rows in one transaction, at a few microseconds a
+row.
 
 SQLAlchemy Core builds every other statement; these use the drivers directly on a connection of their
 own (multi-row VALUES on SQLite, `unnest` over binary arrays on PostgreSQL), because building and
@@ -10,14 +10,14 @@ the table definitions.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Engine
 
-from bot.store.tables import inbox, ledger
+from bot.store.tables import inbox
 
 INBOX_COLUMNS = (
     "uuid",
@@ -29,24 +29,7 @@ INBOX_COLUMNS = (
     "attempts",
     "next_attempt_at",
 )
-LEDGER_COLUMNS = (
-    "event_uuid",
-    "event_name",
-    "distinct_id",
-    "account",
-    "outcome",
-    "signals",
-    "event_time",
-    "decided_at",
-    "request_id",
-)
-_PG_TYPES = {
-    "received_at": "float8",
-    "next_attempt_at": "float8",
-    "event_time": "float8",
-    "decided_at": "float8",
-    "attempts": "int4",
-}
+_PG_TYPES = {"received_at": "float8", "next_attempt_at": "float8", "attempts": "int4"}
 _SQLITE_IN_LIMIT = 500  # uuids per IN (...) lookup, well under SQLite's parameter limit
 _SQLITE_MAX_PARAMS = 32_000  # SQLite >= 3.32 allows 32766 bound parameters per statement
 
@@ -58,7 +41,6 @@ def _check(table: Table, columns: tuple[str, ...]) -> None:
 
 
 _check(inbox, INBOX_COLUMNS)
-_check(ledger, LEDGER_COLUMNS)
 
 
 def _pg_insert(table: Table, columns: tuple[str, ...]) -> str:
@@ -67,7 +49,6 @@ def _pg_insert(table: Table, columns: tuple[str, ...]) -> str:
 
 
 _PG_INBOX = _pg_insert(inbox, INBOX_COLUMNS) + " ON CONFLICT (uuid) DO NOTHING RETURNING uuid"
-_PG_LEDGER = _pg_insert(ledger, LEDGER_COLUMNS) + " ON CONFLICT (event_uuid) DO NOTHING"
 
 
 class BulkIngest:
@@ -91,10 +72,8 @@ class BulkIngest:
                 self._conn.close()
             self._conn = None
 
-    def insert(
-        self, inbox_rows: Sequence[tuple[Any, ...]], ledger_rows: Callable[[set[str]], list[tuple[Any, ...]]]
-    ) -> set[str]:
-        """Insert the new inbox rows, then the ledger rows `ledger_rows(new uuids)` returns; one commit."""
+    def insert(self, inbox_rows: Sequence[tuple[Any, ...]]) -> set[str]:
+        """Insert the inbox rows whose uuid is new, in one commit; returns their uuids."""
         with self._lock:
             conn = self._connection()
             try:
@@ -102,17 +81,9 @@ class BulkIngest:
                 if self._sqlite:
                     cursor.execute("BEGIN IMMEDIATE")
                     new = _insert_new_sqlite(cursor, inbox_rows)
-                else:
-                    new = _insert_new_postgres(cursor, inbox_rows)
-                entries = ledger_rows(new)
-                if entries:
-                    if self._sqlite:
-                        _sqlite_insert_many(cursor, ledger, LEDGER_COLUMNS, entries, ignore=True)
-                    else:
-                        cursor.execute(_PG_LEDGER, _columns(entries))
-                if self._sqlite:
                     cursor.execute("COMMIT")
                 else:
+                    new = _insert_new_postgres(cursor, inbox_rows)
                     conn.commit()
                 cursor.close()
                 return new
@@ -142,21 +113,20 @@ def _insert_new_sqlite(cursor: Any, rows: Sequence[tuple[Any, ...]]) -> set[str]
         sql = f"SELECT uuid FROM {inbox.name} WHERE uuid IN ({', '.join('?' * len(chunk))})"
         existing.update(r[0] for r in cursor.execute(sql, chunk).fetchall())
     fresh = [row for row in rows if row[0] not in existing]
-    _sqlite_insert_many(cursor, inbox, INBOX_COLUMNS, fresh, ignore=True)
+    _sqlite_insert_many(cursor, inbox, INBOX_COLUMNS, fresh)
     return {row[0] for row in fresh}
 
 
 def _sqlite_insert_many(
-    cursor: Any, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]], ignore: bool
+    cursor: Any, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
 ) -> None:
     """Multi-row INSERT statements rather than executemany: one step per statement means one release
     of the GIL per statement instead of one per row, which keeps the event loop thread running."""
     per_statement = _SQLITE_MAX_PARAMS // len(columns)
     placeholder = "(" + ", ".join("?" * len(columns)) + ")"
-    verb = "INSERT OR IGNORE" if ignore else "INSERT"
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
-        sql = f"{verb} INTO {table.name} ({', '.join(columns)}) VALUES " + ", ".join(
+        sql = f"INSERT OR IGNORE INTO {table.name} ({', '.join(columns)}) VALUES " + ", ".join(
             [placeholder] * len(chunk)
         )
         cursor.execute(sql, [value for row in chunk for value in row])

@@ -19,7 +19,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from bot.decide.outcomes import Outcome
-from bot.store import bulk
 from bot.store.base import StoreBase
 from bot.store.records import (
     ClaimedEvent,
@@ -40,20 +39,17 @@ from bot.store.tables import alerts, cooldowns, inbox, ledger, ledger_totals, sn
 
 class EventStore(StoreBase):
     # -- inbox ------------------------------------------------------------------------------------
-    def ingest(self, rows: Sequence[InboxRow], decided: Sequence[LedgerEntry]) -> set[str]:
-        """Insert-or-ignore the rows in one transaction; returns the uuids that were new.
-
-        `decided` carries ledger entries for rows stored as already done; only those whose inbox row
-        was new are written, so a redelivered event never gets a second ledger entry.
-        """
+    def ingest(self, rows: Sequence[InboxRow]) -> set[str]:
+        """Insert-or-ignore the rows, pending for the worker, in one transaction; returns the uuids that
+        were new."""
         if not rows:
             return set()
         values = [
             (
                 r.uuid,
                 storable(r.event_name[:400]),
-                r.payload.decode() if r.payload is not None else None,
-                r.status,
+                r.payload.decode(),
+                "pending",
                 r.received_at,
                 r.request_id,
                 0,
@@ -61,10 +57,7 @@ class EventStore(StoreBase):
             )
             for r in rows
         ]
-        now = time.time()
-        return self._bulk.insert(
-            values, lambda new: [self._ledger_row(e, now) for e in decided if e.event_uuid in new]
-        )
+        return self._bulk.insert(values)
 
     def add_totals(self, counts: Mapping[TotalKey, int]) -> None:
         """Add to the ledger's totals in one upsert: a total already there grows by what is added."""
@@ -87,18 +80,11 @@ class EventStore(StoreBase):
             conn.execute(upsert, values)
 
     @staticmethod
-    def _ledger_row(entry: LedgerEntry, now: float) -> tuple[Any, ...]:
-        values = EventStore._ledger_values(entry, now)
-        return tuple(values[column] for column in bulk.LEDGER_COLUMNS)
-
-    @staticmethod
     def _ledger_values(entry: LedgerEntry, now: float) -> dict[str, Any]:
-        """Column values; `storable()` is applied here for the bulk path, which binds them without
-        the columns' types."""
         return {
             "event_uuid": entry.event_uuid,
-            "event_name": storable(entry.event_name[:400]),
-            "distinct_id": storable(entry.distinct_id[:400]) if entry.distinct_id else None,
+            "event_name": entry.event_name,
+            "distinct_id": entry.distinct_id or None,
             "account": entry.account,
             "outcome": entry.outcome.value,
             "signals": to_json(entry.signals),

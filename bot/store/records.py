@@ -30,12 +30,13 @@ def is_row_error(error: Exception) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class InboxRow:
+    """An event a signal listens to, stored for the worker to decide."""
+
     uuid: str
     event_name: str
-    payload: bytes | None
+    payload: bytes
     received_at: float
     request_id: str
-    status: str  # "pending" for the worker, "done" when decided at ingest
 
 
 class TotalKey(NamedTuple):

@@ -24,7 +24,7 @@ inbox = Table(
     metadata,
     Column("uuid", String(200), primary_key=True),
     Column("event_name", String(400), nullable=False),
-    Column("payload", Text, nullable=True),  # NULL once decided at ingest (no signal wants it)
+    Column("payload", Text, nullable=True),  # NULL: decided at ingest by 0.2.0 (no signal wanted it)
     Column("status", String(16), nullable=False),  # pending | claimed | done
     Column("received_at", Float, nullable=False),
     Column("request_id", String(64), nullable=False),

@@ -30,7 +30,7 @@ from bot.app.tuning import Tuning
 from bot.app.web import create_app
 from bot.config.settings import DEFAULT_SUMMARY_MODEL, Settings
 from bot.config.signals_file import load_signals
-from bot.decide.outcomes import Outcome, SignalDecision
+from bot.decide.outcomes import Outcome, SignalDecision, no_signal_listens
 from bot.ingest.webhook_body import parse_timestamp
 from bot.tools.demo_sink import DemoSink
 from bot.tools.preview import block_kit_builder_url, render_message
@@ -148,12 +148,18 @@ async def _run(events: list[dict[str, Any]], signals: Path, console: Console) ->
         for index, (body, override) in enumerate(rows, 1):
             event = body["event"]
             entry = ledger.get(event["uuid"], {"outcome": Outcome.PENDING, "account": "", "signals": []})
+            if event["event"] not in services.config.event_names:  # counted in the ledger's totals
+                entry = {"outcome": Outcome.FILTERED, "account": "", "signals": [no_signal_listens()]}
             outcome = override or Outcome(entry["outcome"])
             outcomes[outcome] += 1
             detail = "already received; counted and dropped" if override else _detail(entry)
             style = _OUTCOME_STYLE.get(outcome, "")
             table.add_row(
-                str(index), event["event"], entry.get("account") or "-", f"[{style}]{outcome}[/]", detail
+                str(index),
+                event["event"],
+                entry.get("account") or "-",
+                f"[{style}]{outcome}[/]" if style else str(outcome),
+                detail,
             )
         console.print(table)
         captured = Counter(e.get("event") for e in sink.captured)

@@ -268,14 +268,12 @@ async def _ingest(
         if body is None or body.event.event not in config.event_names:
             unreadable += body is None
             continue
-        batch.append(
-            InboxRow(body.event.uuid, body.event.event, body.stored(), time.time(), "replay", "pending")
-        )
+        batch.append(InboxRow(body.event.uuid, body.event.event, body.stored(), time.time(), "replay"))
         if len(batch) >= 500:
-            new = await asyncio.to_thread(store.ingest, batch, [])
+            new = await asyncio.to_thread(store.ingest, batch)
             stored, duplicates, batch = stored + len(new), duplicates + len(batch) - len(new), []
     if batch:
-        new = await asyncio.to_thread(store.ingest, batch, [])
+        new = await asyncio.to_thread(store.ingest, batch)
         stored, duplicates = stored + len(new), duplicates + len(batch) - len(new)
     store.dispose()
     console.print(
