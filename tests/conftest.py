@@ -27,6 +27,7 @@ from testkit.postgres import postgres_schema
 from testkit.posthog import PROJECT_KEY, FakePostHog
 from testkit.slack import SIGNING_SECRET, TOKEN, FakeSlack
 from testkit.webhook_bodies import WEBHOOK_SECRET
+from tests.support import stored
 
 
 def database(kind: str, directory: Path) -> AbstractContextManager[str]:
@@ -111,6 +112,7 @@ def fast_tuning(**overrides: Any) -> Tuning:
         "stale_after_s": 2.0,
         "crm_recovery_wait_s": 0.5,
         "crm_timeout_s": 1.0,
+        "tally_interval_s": 0.05,
         "posthog_options": {"flush_interval": 0.05, "flush_at": 5, "max_retries": 1},
     }
     values.update(overrides)
@@ -135,6 +137,15 @@ class RunningApp:
                 return entries
             time.sleep(0.02)
         raise AssertionError(f"events not decided within {timeout}s: {uuids}")
+
+    def totals(self, timeout: float = 10.0) -> dict[tuple[int, str], int]:
+        """The ledger's totals of events no signal listens to, (minute, event name) -> events, once
+        the tally has added everything it counted."""
+        deadline = time.time() + timeout
+        while self.services.tally.waiting:
+            assert time.time() < deadline, f"the tally did not add its counts within {timeout}s"
+            time.sleep(0.01)
+        return stored.totals(self.services.store)
 
 
 @contextmanager

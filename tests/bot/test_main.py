@@ -3,6 +3,7 @@ problem, demo runs the whole loop offline."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,8 @@ def test_demo_runs_the_whole_loop_offline(tmp_path):
     assert "Block Kit Builder: https://app.slack.com/block-kit-builder/#" in out
     for outcome in ("alerted", "duplicate", "filtered", "below_threshold", "cooldown", "snoozed"):
         assert outcome in out
+    # The delivery no signal listens to is counted, not stored: the demo still says what became of it.
+    assert re.search(r"\$pageview\s+│\s+-\s+│\s+filtered\s+│\s+no signal listens to this event", out)
     assert "6 Slack messages" in out
     assert "<!here> Richard <@U0CEO>" in out  # shown as text; Slack receives it escaped
     assert not list(tmp_path.iterdir())  # nothing left behind

@@ -11,13 +11,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from bot.config.signals_file import load_signals
+from bot.store import Store, tables
 from testkit.base import Reply
 from testkit.enrichment import API_KEY, FakeEnrichment, signals_with_http_provider
 from testkit.examples import EXAMPLE_SIGNALS
@@ -184,6 +185,74 @@ def test_postgres_down_answers_503_and_loses_nothing(fake_slack, example_config)
         channels = sorted(m["channel"] for m in fake_slack.posted())
         assert channels == ["C0AE1", "C0AE1"]
         assert app.http.get("/healthz").status_code == 200
+
+
+@contextmanager
+def _outage(kind: str, sqlite_url: str) -> Iterator[tuple[str, Callable[[], AbstractContextManager[None]]]]:
+    """A database of `kind`, and what takes it out of service for a while: for SQLite another
+    connection holding its write lock, for PostgreSQL every connection cut."""
+    if kind == "postgres":
+        with proxied_postgres() as (url, proxy):
+
+            @contextmanager
+            def down() -> Iterator[None]:
+                proxy.down()
+                try:
+                    yield
+                finally:
+                    proxy.up()
+
+            yield url, down
+        return
+
+    @contextmanager
+    def locked() -> Iterator[None]:
+        blocker = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+
+    yield sqlite_url, locked
+
+
+def _by_name(totals: dict[tuple[int, str], int]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for (_, name), count in totals.items():
+        counts[name] = counts.get(name, 0) + count
+    return counts
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_database_outage_delays_the_counts_of_unwanted_events_and_loses_none(
+    kind, sqlite_url, fake_slack, example_config
+):
+    """Events no signal listens to need no database: while it is out they are still answered 202 at
+    once (an event a signal wants gets 503), and their counts reach the ledger's totals once it is
+    back, every one of them."""
+    with (
+        _outage(kind, sqlite_url) as (url, outage),
+        serve(make_settings(url, fake_slack), example_config) as app,
+    ):
+        assert app.post_webhook(webhook_body("$pageview")).status_code == 202
+        assert _by_name(app.totals()) == {"$pageview": 1}
+        with outage():
+            during = [
+                _timed(lambda: app.post_webhook([webhook_body("$pageview"), webhook_body("$autocapture")]))
+            ]
+            assert app.post_webhook(_trial()).status_code == 503
+            during += [
+                _timed(lambda: app.post_webhook([webhook_body("$pageview"), webhook_body("$autocapture")]))
+                for _ in range(19)
+            ]
+            time.sleep(0.5)  # the tally tries to add them several times meanwhile
+            assert app.services.tally.waiting == 40
+        assert [status for status, _ in during] == [202] * 20
+        assert max(elapsed for _, elapsed in during) < 1.0  # no wait for the database's 503 deadline
+        assert _by_name(app.totals()) == {"$pageview": 21, "$autocapture": 20}
+        assert 'signals_outcomes_total{outcome="filtered"} 41.0' in app.http.get("/metrics").text
 
 
 def _timed(call: Callable[[], httpx.Response]) -> tuple[int, float]:
@@ -462,13 +531,14 @@ def test_sigterm_mid_storm_exits_cleanly_and_the_restart_finishes_at_once(sqlite
     bodies = [activation(f"co{i}.example.com") for i in range(12)]
     try:
         for body in bodies:
-            assert server.post(body).status_code == 202
+            assert server.post([body, webhook_body("$pageview")]).status_code == 202
         fake_slack.wait_for(lambda s: len(s.posted()) >= 3, timeout=10)
         started = time.monotonic()
         # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught, as a process should
         assert server.terminate() in (0, -signal.SIGTERM)
         assert time.monotonic() - started < 5  # the queue is left for the next process, not drained
         assert len(fake_slack.posted()) < len(bodies)
+        assert sum(_stored_totals(sqlite_url).values()) == len(bodies)  # a clean stop writes every count
 
         server.start()
         fake_slack.wait_for(lambda s: len(s.posted()) >= len(bodies), timeout=15)
@@ -477,3 +547,47 @@ def test_sigterm_mid_storm_exits_cleanly_and_the_restart_finishes_at_once(sqlite
         assert sorted(posted) == sorted(b["event"]["uuid"] for b in bodies)
     finally:
         server.kill()
+
+
+def _stored_totals(url: str) -> dict[tuple[int, str], int]:
+    store = Store.from_url(url)
+    try:
+        return stored.totals(store)
+    finally:
+        store.dispose()
+
+
+def test_killed_while_counting_loses_at_most_the_last_second_of_counts_and_no_event_a_signal_wants(
+    sqlite_url, fake_slack, tmp_path
+):
+    """`serve` keeps the counts of events no signal listens to in memory and adds them to the ledger's
+    totals every half second, so SIGKILL (nothing can write them on the way out) costs at most those
+    of the last second; every event a signal wants was committed before its 202."""
+    server = ServerProcess(
+        process_spec(sqlite_url, fake_slack.api_url, EXAMPLE_SIGNALS), tmp_path / "metrics"
+    )
+    server.start()
+    answered: list[tuple[float, int]] = []  # when each request's events no signal wants got their 202
+    wanted: list[str] = []
+    try:
+        until = time.monotonic() + 2.5
+        while time.monotonic() < until:
+            batch = [webhook_body("$pageview") for _ in range(9)] + [_trial(f"co{len(wanted)}.example.com")]
+            assert server.post(batch).status_code == 202
+            answered.append((time.time(), 9))
+            wanted.append(batch[-1]["event"]["uuid"])
+        killed_at = time.time()
+        server.kill()
+    finally:
+        server.kill()
+    totals = _stored_totals(sqlite_url)
+    sent = sum(count for _, count in answered)
+    before_the_last_second = sum(count for at, count in answered if at < killed_at - 1.0)
+    assert before_the_last_second <= sum(totals.values()) <= sent, (before_the_last_second, sent)
+    assert {name for _, name in totals} == {"$pageview"}
+    assert {minute for minute, _ in totals} <= {stored.minute(at) for at, _ in answered}
+    store = Store.from_url(sqlite_url)
+    try:
+        assert {row["uuid"] for row in stored.rows(store, tables.inbox)} == set(wanted)
+    finally:
+        store.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 from testkit.webhook_bodies import webhook_body
 from tests.conftest import make_settings, serve
@@ -23,13 +24,15 @@ def test_metrics_follow_the_ledger(db_url, fake_slack, example_config):
         below = webhook_body(properties={"plan": "trial", "company_domain": "hooli.io"})
         app.post_webhook([alerted, filtered, below])
         app.post_webhook("not an event")
-        app.wait_decided([b["event"]["uuid"] for b in (alerted, filtered, below)])
+        app.wait_decided([b["event"]["uuid"] for b in (alerted, below)])
+        assert sum(app.totals().values()) == 1  # filtered: counted, not stored
         fake_slack.wait_for(lambda s: s.posted())
         text = ""
         for _ in range(50):
             text = app.http.get("/metrics").text
-            if "signals_alerts_posted_total 1.0" in text:
+            if "signals_alerts_posted_total 1.0" in text and 'outcome="filtered"' in text:
                 break
+            time.sleep(0.02)
         assert 'signals_webhook_events_total{result="accepted"} 3.0' in text
         assert 'signals_webhook_events_total{result="rejected"} 1.0' in text
         assert 'signals_outcomes_total{outcome="alerted"} 1.0' in text

@@ -11,8 +11,10 @@ import uuid
 
 import pytest
 
+from bot.store import tables
 from testkit.webhook_bodies import WEBHOOK_SECRET, webhook_body
 from tests.conftest import make_settings, serve
+from tests.support import stored
 
 SIGNING_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
@@ -186,11 +188,32 @@ def test_redelivery_is_a_counted_duplicate_and_alerts_once(db_url, fake_slack, e
         assert 'signals_webhook_events_total{result="accepted"} 1.0' in metrics
 
 
-def test_events_no_signal_wants_are_recorded_as_filtered(app):
+def test_events_no_signal_wants_are_counted_by_name_and_minute_not_stored(app):
     body = webhook_body("$pageview", properties={"$current_url": "https://example.com/pricing"})
-    assert app.post_webhook(body).status_code == 202
-    entries = app.services.store.ledger_entries([body["event"]["uuid"]])
-    assert entries[0]["outcome"] == "filtered"
+    sent, answer, answered = time.time(), app.post_webhook(body), time.time()
+    assert answer.status_code == 202 and answer.json() == {"accepted": 1, "duplicates": 0}
+    totals = app.totals()
+    assert list(totals.values()) == [1]
+    assert next(iter(totals)) in {(stored.minute(at), "$pageview") for at in (sent, answered)}
+    assert 'signals_outcomes_total{outcome="filtered"} 1.0' in app.http.get("/metrics").text
+    event_uuid = body["event"]["uuid"]
+    assert app.services.store.ledger_entries([event_uuid]) == []
+    assert stored.row(app.services.store, tables.inbox, uuid=event_uuid) is None
+
+
+def test_an_event_no_signal_wants_is_counted_each_time_it_is_delivered_and_once_per_request(app):
+    """Within a request a repeated uuid is a duplicate, whatever the event; across requests an event
+    no signal wants is not looked up (it is not stored), so a redelivery is counted again."""
+    pageview, matching = webhook_body("$pageview"), webhook_body()
+    assert app.post_webhook([pageview, pageview, matching, pageview]).json() == {
+        "accepted": 2,
+        "duplicates": 2,
+    }
+    assert app.post_webhook([pageview, matching]).json() == {"accepted": 1, "duplicates": 1}
+    assert sum(app.totals().values()) == 2
+    assert [e["event_uuid"] for e in app.wait_decided([matching["event"]["uuid"]])] == [
+        matching["event"]["uuid"]
+    ]
 
 
 def test_concurrent_requests_each_get_their_own_counts(app):

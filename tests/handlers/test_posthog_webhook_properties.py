@@ -1,10 +1,12 @@
 """Properties of `POST /posthog/webhook`, over bodies and headers Hypothesis makes up, against the running
 app on SQLite and PostgreSQL: no request gets a 5xx other than the store's 503 (and with a healthy
-store, not even that), and every event answered 202 ends in exactly one ledger entry."""
+store, not even that); of the events answered 202, every one a signal listens to ends in exactly one
+ledger entry and every other one is counted once in the ledger's totals, under its event name."""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,10 +16,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from bot.config.signals_file import load_signals
+from bot.store.storable import storable
 from testkit.examples import EXAMPLE_SIGNALS
 from testkit.slack import FakeSlack
 from testkit.webhook_bodies import WEBHOOK_SECRET
 from tests.conftest import database, make_settings, serve
+from tests.support import stored
 from tests.support.burst import raw_request
 from tests.support.strategies import header_text, int64, json_values, texts
 
@@ -83,27 +87,42 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         yield running
 
 
-def _uuids(raw: bytes) -> list[str]:
+def _taken(raw: bytes) -> list[dict[str, Any]]:
+    """The events of a request the webhook takes: the first of each uuid (a repeat is a duplicate)."""
     data = orjson.loads(raw)
     items = data if isinstance(data, list) else [data]
-    return list(dict.fromkeys(item["event"]["uuid"] for item in items))
+    return list({item["event"]["uuid"]: item["event"] for item in reversed(items)}.values())
+
+
+def _by_name(totals: dict[tuple[int, str], int]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for (_, name), count in totals.items():
+        counts[name] += count
+    return counts
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=payloads, auth=credentials, content_type=content_types)
 def test_no_body_or_header_gets_a_5xx_and_every_accepted_event_is_in_the_ledger(app, raw, auth, content_type):
     headers = [*auth.items(), ("Content-Type", content_type)]
+    before = app.totals()
     status, answer_body = raw_request(app.url, "POST", "/posthog/webhook", headers, raw)
     event(f"answered {status}")
     assert status in (202, 400, 401, 413, 422), answer_body
     if status != 202:
+        assert app.totals() == before
         return
     answer = orjson.loads(answer_body)
-    uuids = _uuids(raw)
+    taken = _taken(raw)
     sent = len(orjson.loads(raw)) if raw.lstrip().startswith(b"[") else 1
     assert answer["accepted"] + answer["duplicates"] == sent
+    wanted = app.services.config.event_names
+    uuids = [e["uuid"] for e in taken if e["event"] in wanted]
+    counted = Counter(storable(e["event"][:400]) for e in taken if e["event"] not in wanted)
+    assert answer["accepted"] >= counted.total()
     deadline = time.monotonic() + 10
     while len(entries := app.services.store.ledger_entries(uuids)) < len(uuids):
         assert time.monotonic() < deadline, f"not in the ledger: {uuids}"
         time.sleep(0.01)
     assert sorted(e["event_uuid"] for e in entries) == sorted(uuids)
+    assert _by_name(stored.added(before, app.totals())) == counted

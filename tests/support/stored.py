@@ -27,8 +27,8 @@ def new_id() -> str:
 def ingest(store: Store, event_uuid: str | None = None, received_at: float | None = None) -> str:
     """A pending event in the inbox, as the webhook stores it; returns its uuid."""
     event_uuid = event_uuid or new_id()
-    inbox_row = InboxRow(event_uuid, "ev", b"{}", received_at or time.time(), "r1", "pending")
-    assert store.ingest([inbox_row], []) == {event_uuid}
+    inbox_row = InboxRow(event_uuid, "ev", b"{}", received_at or time.time(), "r1")
+    assert store.ingest([inbox_row]) == {event_uuid}
     return event_uuid
 
 
@@ -91,12 +91,21 @@ def decide(
 ) -> tuple[str, Commit]:
     """An event ingested, claimed by `worker` and finished with `alerts`, as the worker does it;
     returns its uuid and what the commit did."""
-    event_uuid = ingest(store, event_uuid)
-    assert [c.uuid for c in store.claim_events(worker, 1, 60)] == [event_uuid]
+    event_uuid = event_uuid or new_id()
     account = alerts[0].account if alerts else "acme.com"
     decided = entry(event_uuid, *map(alerted, alerts), account=account)
-    [commit] = store.finish_events(worker, [Finish(event_uuid, decided, list(alerts), received_at)])
-    return event_uuid, commit
+    return event_uuid, finish(store, decided, *alerts, worker=worker, received_at=received_at)
+
+
+def finish(
+    store: Store, decided: LedgerEntry, *alerts: NewAlert, worker: str = "w1", received_at: float = 1.0
+) -> Commit:
+    """The event of `decided` ingested, claimed by `worker` and finished with that ledger entry and
+    `alerts`, as the worker records a decision; what the commit did."""
+    ingest(store, decided.event_uuid)
+    assert [c.uuid for c in store.claim_events(worker, 1, 60)] == [decided.event_uuid]
+    [commit] = store.finish_events(worker, [Finish(decided.event_uuid, decided, list(alerts), received_at)])
+    return commit
 
 
 # -- what the app stored --------------------------------------------------------------------------
@@ -120,6 +129,23 @@ def alert(store: Store, alert_id: str) -> dict[str, Any] | None:
 
 def alerts_of(store: Store, event_uuid: str) -> list[dict[str, Any]]:
     return rows(store, tables.alerts, event_uuid=event_uuid)
+
+
+def minute(at: float) -> int:
+    """The minute the ledger's totals count an event received `at` in."""
+    return int(at) // 60 * 60
+
+
+def added(before: dict[Any, int], after: dict[Any, int]) -> dict[Any, int]:
+    """What grew between two readings of the totals, and by how much."""
+    return {key: count - before.get(key, 0) for key, count in after.items() if count != before.get(key, 0)}
+
+
+def totals(store: Store, outcome: str = "filtered") -> dict[tuple[int, str], int]:
+    """The ledger's totals of `outcome`: (minute, event name) -> events counted."""
+    return {
+        (r["minute"], r["event_name"]): r["count"] for r in rows(store, tables.ledger_totals, outcome=outcome)
+    }
 
 
 def task(store: Store, alert_id: str) -> dict[str, Any] | None:

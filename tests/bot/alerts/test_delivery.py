@@ -28,7 +28,7 @@ def _store_with_alert(db_url: str) -> Store:
     store.upgrade()
     from bot.store import InboxRow
 
-    store.ingest([InboxRow("e1", "ev", b"{}", time.time(), "r1", "pending")], [])
+    store.ingest([InboxRow("e1", "ev", b"{}", time.time(), "r1")])
     store.heartbeat("w1")
     store.claim_events("w1", 1, 60)
     entry = LedgerEntry.of(

@@ -55,7 +55,7 @@ def enqueue(store: Store, *bodies: dict[str, Any]) -> list[str]:
 
 
 def store_raw(store: Store, event_uuid: str, event_name: str, payload: bytes) -> None:
-    store.ingest([InboxRow(event_uuid, event_name, payload, time.time(), "r", "pending")], [])
+    store.ingest([InboxRow(event_uuid, event_name, payload, time.time(), "r")])
 
 
 def work(

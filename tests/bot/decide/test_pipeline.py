@@ -85,7 +85,7 @@ def decide(pipeline: Pipeline, body: dict[str, Any]) -> Decision:
 def commit(store: Store, body: dict[str, Any], decision: Decision) -> None:
     """What the worker does with a decision: compose its alerts and commit them with the entry."""
     event_uuid = body["event"]["uuid"]
-    store.ingest([InboxRow(event_uuid, body["event"]["event"], b"{}", time.time(), "req-1", "pending")], [])
+    store.ingest([InboxRow(event_uuid, body["event"]["event"], b"{}", time.time(), "req-1")])
     assert [c.uuid for c in store.claim_events("worker", 1, 60)] == [event_uuid]
     alerts = [asyncio.run(Composer(Metrics()).compose(plan)) for plan in decision.alerts]
     [committed] = store.finish_events("worker", [Finish(event_uuid, decision.entry, alerts, time.time())])

@@ -7,18 +7,16 @@ from __future__ import annotations
 import time
 
 from bot.decide.outcomes import Outcome, SignalDecision
-from bot.store import InboxRow
 from bot.store.account_state import AccountState, EndedSnooze
-from tests.support.stored import decide, entry, new_alert, new_id
+from tests.support.stored import decide, entry, finish, new_alert, new_id
 
 HOUR = 3600.0
 
 
 def record(store, account: str, outcome: Outcome) -> None:
-    """A decided event of `account` in the ledger, as the webhook records one decided at the door."""
-    event_uuid = new_id()
-    decided = entry(event_uuid, SignalDecision(signal="S", outcome=outcome, reason="r"), account=account)
-    store.ingest([InboxRow(event_uuid, "ev", None, time.time(), "r1", "done")], [decided])
+    """A decided event of `account` in the ledger, as the worker records one."""
+    decided = entry(new_id(), SignalDecision(signal="S", outcome=outcome, reason="r"), account=account)
+    assert finish(store, decided).committed
 
 
 def test_a_snooze_holds_the_account_until_it_ends(store):

@@ -1,15 +1,18 @@
 """The inbox and the ledger on SQLite and PostgreSQL: an event is stored once however often PostHog
 sends it, claimed by one process at a time under a lease, decided only by whoever holds its claim,
-and alerted once per cooldown; an event given up on is recorded, never dropped."""
+and alerted once per cooldown; an event given up on is recorded, never dropped; the events counted
+rather than stored add up to one total per minute, event name and outcome."""
 
 from __future__ import annotations
 
 import time
 
 from bot.decide.outcomes import Outcome, SignalDecision
-from bot.store import Finish, InboxRow
+from bot.store import Finish, InboxRow, TotalKey
 from tests.support import stored
 from tests.support.stored import alerted, decide, entry, ingest, new_alert, new_id
+
+FILTERED = Outcome.FILTERED
 
 
 def claimed(store, worker, limit=10, lease_s=60.0) -> list[str]:
@@ -23,22 +26,40 @@ def decisions(store, event_uuid: str) -> list[dict]:
 
 def test_an_event_is_stored_once_however_often_it_is_delivered(store):
     first, second, third = new_id(), new_id(), new_id()
-    rows = [InboxRow(u, "ev", b"{}", time.time(), "r1", "pending") for u in (first, second, third)]
-    assert store.ingest(rows[:2], []) == {first, second}
-    assert store.ingest(rows[1:], []) == {third}
-    assert store.ingest(rows, []) == set()
+    rows = [InboxRow(u, "ev", b"{}", time.time(), "r1") for u in (first, second, third)]
+    assert store.ingest(rows[:2]) == {first, second}
+    assert store.ingest(rows[1:]) == {third}
+    assert store.ingest(rows) == set()
     assert sorted(claimed(store, "w1")) == sorted([first, second, third])
 
 
-def test_an_event_decided_at_the_door_keeps_its_first_ledger_entry(store):
-    event_uuid = new_id()
-    row = InboxRow(event_uuid, "$pageview", None, time.time(), "r1", "done")
-    first = entry(event_uuid, account=None)
-    again = entry(event_uuid, SignalDecision(outcome=Outcome.FILTERED, reason="another reason"), account=None)
-    assert store.ingest([row], [first]) == {event_uuid}
-    assert store.ingest([row], [again]) == set()
-    assert decisions(store, event_uuid) == [{"outcome": "filtered", "reason": "no signal listens"}]
-    assert claimed(store, "w1") == []  # decided already: nothing for the worker
+def test_the_ledger_totals_grow_by_what_is_added_one_per_minute_event_name_and_outcome(store):
+    year_2100 = 4_102_444_800  # past 2**31: minutes are 64-bit
+    store.add_totals({TotalKey(600, "$pageview", FILTERED): 3, TotalKey(600, "$autocapture", FILTERED): 1})
+    store.add_totals({TotalKey(600, "$pageview", FILTERED): 2, TotalKey(year_2100, "$pageview", FILTERED): 1})
+    store.add_totals({})
+    assert stored.totals(store) == {
+        (600, "$pageview"): 5,
+        (600, "$autocapture"): 1,
+        (year_2100, "$pageview"): 1,
+    }
+    assert stored.totals(store, "alerted") == {}
+    assert claimed(store, "w1") == []  # counted, not stored: nothing for the worker
+
+
+def test_event_names_that_store_alike_add_up_to_one_total(store):
+    store.add_totals(
+        {TotalKey(600, "$page\x00view", FILTERED): 1, TotalKey(600, "$page\ufffdview", FILTERED): 2}
+    )
+    store.add_totals({TotalKey(600, "x" * 500, FILTERED): 1, TotalKey(600, "x" * 400 + "y", FILTERED): 1})
+    assert stored.totals(store) == {(600, "$page\ufffdview"): 3, (600, "x" * 400): 2}
+
+
+def test_the_outcome_counts_are_the_ledger_entries_and_its_totals(store):
+    stored.finish(store, entry(new_id(), SignalDecision(signal="S", outcome=Outcome.ALERTED, reason="r")))
+    stored.finish(store, entry(new_id()))  # filtered by the worker: a signal listens to it
+    store.add_totals({TotalKey(600, "$pageview", FILTERED): 4, TotalKey(660, "$autocapture", FILTERED): 2})
+    assert store.outcome_counts() == {"alerted": 1, "filtered": 7}
 
 
 def test_claims_take_the_oldest_due_events_up_to_the_limit_and_count_attempts(store):
@@ -161,7 +182,7 @@ def test_history_is_the_accounts_recent_matched_events_newest_first(store):
             account=account,
             event_time=now - ago_s,
         )
-        store.ingest([InboxRow(event_uuid, "ev", None, now, "r1", "done")], [decided])
+        assert stored.finish(store, decided).committed
         return event_uuid
 
     record("acme.com", 10)
