@@ -92,13 +92,33 @@ def matching_bodies() -> list[bytes]:
 
 
 def filtered_bodies() -> list[bytes]:
-    """Events no signal listens to: decided (`filtered`) at ingest, payload not kept."""
+    """Events no signal listens to: counted at ingest (the ledger's `filtered` totals), not stored."""
     names = ["$pageview", "$autocapture", "dashboard_viewed", "report_exported", "$pageleave"]
     bodies = []
     for i, name in enumerate(names * 4):
         distinct_id = f"user-{i}-acme.com"
         props = {"plan": "trial", "company_domain": "acme.com", "$referrer": "https://app.example.com/"}
         bodies.append(json_bytes(webhook_body(name, props, f"user{i}@acme.com", distinct_id)))
+    return bodies
+
+
+def mixed_bodies(accounts: int = 20, filtered_per_matching: int = 19) -> list[bytes]:
+    """A typical project's deliveries: 95% `$pageview` (no signal listens to it) and 5% matching events
+    (`onboarding_completed` on a trial plan) over `accounts` company domains, the companies of
+    examples/companies.json first (scored and routed; each alerts once, then its cooldown holds it),
+    then domains the file does not know (below the signal's `min_score`)."""
+    known = list(json.loads(EXAMPLE_COMPANIES.read_text()))
+    domains = (known + [f"account-{i}.example.com" for i in range(accounts)])[:accounts]
+    bodies = []
+    for i, domain in enumerate(domains):
+        props = {"plan": "trial", "company_domain": domain, "onboarding_steps": 5}
+        bodies.append(
+            json_bytes(webhook_body("onboarding_completed", props, f"user{i}@{domain}", f"user-{i}-{domain}"))
+        )
+        for j in range(filtered_per_matching):
+            distinct_id = f"visitor-{i}-{j}"
+            props = {"company_domain": domain, "$referrer": "https://www.google.com/"}
+            bodies.append(json_bytes(webhook_body("$pageview", props, f"visitor{j}@{domain}", distinct_id)))
     return bodies
 
 

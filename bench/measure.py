@@ -88,7 +88,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def worker_decided(server: Server) -> int:
-    """Events the worker has decided so far: the ledger's outcomes less `filtered` (decided at
+    """Events the worker has decided so far: the ledger's outcomes less `filtered` (counted at
     ingest), read from /metrics."""
     total = 0
     _, text = server.get("/metrics", timeout=30)

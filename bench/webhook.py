@@ -33,12 +33,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/webhook.py` puts bench/ first, not the project
     sys.path.insert(0, str(ROOT))
 
-from bench.deliveries import filtered_bodies, matching_bodies  # noqa: E402
+from bench.deliveries import filtered_bodies, matching_bodies, mixed_bodies  # noqa: E402
 from bench.load import closed_loop, open_loop, webhook_to_slack, wrk_closed_loop  # noqa: E402
 from bench.measure import LoadResult, proc_rss_mb  # noqa: E402
 from bench.report import report  # noqa: E402
 from bench.servers import Server, app_spec, run_server  # noqa: E402
 from testkit.postgres import POSTGRES_URL, postgres_schema  # noqa: E402
+
+MIXES = ("match", "filtered", "half", "mixed")
+THROUGHPUT_MIXES = ("match", "filtered", "mixed")  # each gets a throughput row, per database
 
 
 @dataclass
@@ -83,7 +86,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--latency-mix",
         default="filtered,match",
         help="comma-separated event mixes for the latency run, one run each: match (every event matches "
-        "a signal), filtered (none does), half (half and half); default filtered,match",
+        "a signal), filtered (none does), half (half and half), mixed (95%% $pageview, 5%% matching "
+        "events for 20 accounts); default filtered,match",
     )
     p.add_argument(
         "--phases",
@@ -123,7 +127,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         connections=a.connections,
         latency_rate=a.latency_rate,
         latency_duration=a.latency_duration or (4.0 if quick else 10.0),
-        latency_mixes=_choices(a.latency_mix, ("match", "filtered", "half"), p),
+        latency_mixes=_choices(a.latency_mix, tuple(MIXES), p),
         phases=_choices(a.phases, ("throughput", "latency", "slack"), p),
         slack_samples=a.slack_samples or (10 if quick else 30),
         channel_interval=a.channel_interval,
@@ -210,7 +214,12 @@ class Bench:
         o = self.opts
         match, filtered = matching_bodies(), filtered_bodies()
         self.results["body_bytes"] = round(statistics.mean(len(b) for b in match + filtered))
-        mixes = {"match": match, "filtered": filtered, "half": [*match[:10], *filtered[:10]]}
+        mixes = {
+            "match": match,
+            "filtered": filtered,
+            "half": [*match[:10], *filtered[:10]],
+            "mixed": mixed_bodies(),
+        }
         gen = "wrk" if self.use_wrk else "python"
         databases = ["sqlite"] + (["postgres"] if o.postgres else [])
 
@@ -221,7 +230,7 @@ class Bench:
             fakes = (slack, posthog)
             if "throughput" in o.phases:
                 for db in databases:
-                    for mix in ("match", "filtered"):
+                    for mix in THROUGHPUT_MIXES:
                         self.say(
                             f"throughput: app on {db}, {mix} events ({gen}, {o.connections} connections)"
                         )
