@@ -122,9 +122,10 @@ def mixed_bodies(accounts: int = 20, filtered_per_matching: int = 19) -> list[by
     return bodies
 
 
-def alert_body(i: int, run: str) -> bytes:
+def alert_body(i: int, run: str, country: str | None = None) -> bytes:
     """`feature_activated` (min_score 0, so it always alerts) for a new account each time, so no
-    cooldown holds it; even samples route to C0SIGNALS (US), odd ones to C0EMEA (DE)."""
+    cooldown holds it; even samples route to C0SIGNALS (US), odd ones to C0EMEA (DE), unless the
+    company's `country` is given (bench/webhook_to_slack.py routes by it)."""
     key = f"bench-{run}-{i}"
     groups = {
         "company": {
@@ -135,7 +136,7 @@ def alert_body(i: int, run: str) -> bytes:
                 "industry": "saas",
                 "funding_stage": "series_b",
                 "tech_stack": ["segment", "dbt"],
-                "country": "DE" if i % 2 else "US",
+                "country": country or ("DE" if i % 2 else "US"),
             },
         }
     }

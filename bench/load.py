@@ -322,10 +322,15 @@ async def wrk_closed_loop(
 
 
 async def webhook_to_slack(
-    server: Server, slack: Any, samples: int, spacing: float, run: str
+    server: Server,
+    slack: Any,
+    samples: int,
+    spacing: float,
+    run: str,
+    country: Callable[[int], str | None] = lambda i: None,
 ) -> tuple[list[float], list[float], int]:
-    """Send `samples` alerting events `spacing` seconds apart on one keep-alive connection; return
-    (webhook->Slack ms, ack ms, missing)."""
+    """Send `samples` alerting events `spacing` seconds apart on one keep-alive connection (the i-th
+    from a company in `country(i)`); return (webhook->Slack ms, ack ms, missing)."""
     loop = asyncio.get_running_loop()
     pending: asyncio.Future[int] | None = None
 
@@ -343,7 +348,9 @@ async def webhook_to_slack(
     for i in range(samples):
         await asyncio.sleep(max(0.0, start + i * spacing - time.perf_counter()))
         event_uuid = str(uuid.uuid4())
-        data = request_bytes(alert_body(i, run), server.port).replace(placeholder, event_uuid.encode())
+        data = request_bytes(alert_body(i, run, country(i)), server.port).replace(
+            placeholder, event_uuid.encode()
+        )
         pending = loop.create_future()
         sent[event_uuid] = time.time()  # the fake Slack stamps requests with time.time() too
         t0 = time.perf_counter()

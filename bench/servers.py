@@ -65,7 +65,7 @@ def real_app(spec: dict[str, Any], log_path: str) -> tuple[Any, dict[str, Any]]:
     settings = Settings(_env_file=None, **spec["settings"])
     logs.configure(settings.log_level)
     tuning = Tuning(**spec["tuning"])
-    app = create_server_app(settings, load_signals(EXAMPLE_SIGNALS), tuning)
+    app = create_server_app(settings, load_signals(spec.get("signals") or EXAMPLE_SIGNALS), tuning)
     return app, uvicorn_options(settings, tuning)
 
 

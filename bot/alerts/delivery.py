@@ -1,6 +1,6 @@
-"""Posting alerts to Slack: one queue per channel paced to Slack's ~1 message/second, retries on 5xx,
-connection failures and 429 (honouring `Retry-After`), and the guarantee that an alert is posted at
-most once.
+"""Posting alerts to Slack: one queue per channel paced to Slack's ~1 message/second with short bursts
+(bot/alerts/pacing.py), retries on 5xx, connection failures and 429 (honouring `Retry-After`), and the
+guarantee that an alert is posted at most once.
 
 The alert is claimed only when its turn comes, and marked "sending" before the request leaves. If the
 process dies mid-request, the next claimer finds that mark and first looks for the message in the
@@ -34,6 +34,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from slack_sdk.http_retry.jitter import Jitter
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.pacing import Pace
 from bot.clients.retry_after import retry_after_seconds
 from bot.config.durations import format_duration
 from bot.ops.metrics import Metrics
@@ -136,6 +137,7 @@ class Delivery:
         metrics: Metrics,
         worker_id: str,
         min_interval_s: float = 1.0,
+        burst: int = 3,
         lease_s: float = 600.0,
         poll_s: float = 5.0,
         max_attempts: int = 8,
@@ -149,6 +151,8 @@ class Delivery:
         self.metrics = metrics
         self.worker_id = worker_id
         self.min_interval_s = min_interval_s
+        self.burst = burst
+        self._paces: dict[str, Pace] = {}
         self.lease_s = lease_s
         self.poll_s = poll_s
         self.max_attempts = max_attempts
@@ -221,15 +225,17 @@ class Delivery:
     async def _send_loop(self, channel: str, queue: asyncio.Queue[str]) -> None:
         """Posts the channel's queue in order, paced. On shutdown only the alert in flight is
         finished: the rest stay unclaimed in the store for the next process, at once."""
-        next_allowed = 0.0
+        pace = self._paces.get(channel)
+        if pace is None:  # kept when the queue empties: the pace holds across quiet spells too
+            pace = self._paces[channel] = Pace(self.min_interval_s, self.burst)
         while not queue.empty() and not self._stopping:
             alert_id = queue.get_nowait()
             try:
-                wait = next_allowed - time.monotonic()
+                wait = pace.wait(time.monotonic())
                 if wait > 0:
                     await asyncio.sleep(wait)
                 pause = await self._deliver(alert_id)
-                next_allowed = time.monotonic() + max(self.min_interval_s, pause)
+                pace.sent(time.monotonic(), rest_s=pause)
             except Exception as exc:  # never let one alert stop the channel
                 log.exception("delivery crashed: %s", type(exc).__name__, extra={"alert_id": alert_id})
             finally:

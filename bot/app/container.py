@@ -283,6 +283,7 @@ class Services:
             self.metrics,
             self.worker_id,
             min_interval_s=t.channel_interval_s,
+            burst=t.channel_burst,
             lease_s=t.alert_lease_s,
             poll_s=t.delivery_poll_s,
             retry_base_s=t.alert_retry_base_s,

@@ -22,7 +22,8 @@ class Tuning:
     delivery_poll_s: float = 5.0
     alert_lease_s: float = 600.0
     alert_retry_base_s: float = 2.0
-    channel_interval_s: float = 1.0
+    channel_interval_s: float = 1.0  # Slack's pace for one channel: a message a second on average
+    channel_burst: int = 3  # messages one channel may get at once after a quiet spell
     busy_timeout_s: float = 5.0
     heartbeat_s: float = 5.0
     stale_after_s: float = 30.0

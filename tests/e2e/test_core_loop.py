@@ -129,7 +129,7 @@ def test_invisible_characters_and_line_breaks_do_not_reach_slack(sqlite_url, fak
 def test_each_channel_is_paced_to_one_message_per_second(sqlite_url, fake_slack, example_config):
     from tests.conftest import fast_tuning
 
-    tuning = fast_tuning(channel_interval_s=1.0)
+    tuning = fast_tuning(channel_interval_s=1.0, channel_burst=1)  # no burst: the pace alone
     with serve(make_settings(sqlite_url, fake_slack), example_config, tuning) as app:
         same_channel = [activation(f"team{i}.example.com", distinct_id=f"u{i}") for i in range(3)]
         other_channel = activation("globex.de")

@@ -112,3 +112,31 @@ def test_refused_connections_spend_no_attempts_and_give_up_after_the_outage_limi
     assert "cannot connect to Slack" in alert["error"]
     entry = store.ledger_entries(["e1"])[0]
     assert entry["outcome"] == "failed"
+
+
+def test_a_channel_keeps_its_pace_across_quiet_spells_with_short_bursts(sqlite_url, fake_slack):
+    """Alerts that arrive one at a time for one channel, each finding the channel's queue empty, are
+    still paced: a burst goes at once, then one per interval. (The pace used to start afresh each
+    time the queue emptied, so a steady trickle went out faster than Slack allows.)"""
+    store = Store.from_url(sqlite_url)
+    store.upgrade()
+    store.heartbeat("w1")
+    alerts = [stored.new_alert(account=f"account{n}.com", channel="C0AE1") for n in range(5)]
+    for alert in alerts:
+        stored.decide(store, alert)
+
+    async def go() -> None:
+        client = make_slack_client(TOKEN, fake_slack.api_url, 0.01)
+        delivery = Delivery(store, client, Metrics(), "w1", min_interval_s=0.5, burst=2)
+        for alert in alerts:
+            delivery.submit(alert.id, alert.channel)
+            await delivery.drain()  # each alert finds the channel's queue empty
+            await asyncio.sleep(0.1)
+
+    asyncio.run(go())
+    posted = [r.at for r in fake_slack.requests if r.path.endswith("chat.postMessage")]
+    assert len(posted) == 5
+    assert posted[1] - posted[0] < 0.4  # the burst: the second goes without waiting out the interval
+    # then the pace: five messages with a burst of two take at least three intervals
+    assert posted[-1] - posted[0] >= 3 * 0.5 - 0.05
+    store.dispose()
