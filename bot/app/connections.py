@@ -1,14 +1,16 @@
 """Bounds on the HTTP server's connections, so sockets from anyone on the internet cannot exhaust
 memory or file descriptors before a request is even authenticated.
 
-uvicorn's httptools protocol, with three additions:
+uvicorn's httptools protocol, with four additions:
 - a request head (request line and headers) must arrive whole within `head_timeout_s` of the
   connection opening or of the previous response, however slowly its bytes trickle in;
+- its body must then arrive within `body_timeout_s` (408 and closed otherwise), one timer a
+  connection rather than one a request in the app, and none at all when the body came with the head;
 - a head larger than `max_head_bytes` is answered 431 and the connection closed;
 - at most `max_connections` are open at once: past it, the connection idle the longest is closed to
   make room, and when none is idle the new one is answered 503 and closed. Refusals are logged, at
   most once a second with a count, so a flood cannot flood the log either.
-Bodies are bounded where they are read (handlers/body_limits.py).
+Body sizes are bounded where they are read (handlers/body_limits.py, handlers/posthog_webhook.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 log = logging.getLogger(__name__)
 
 HEAD_TIMEOUT_S = 10.0
+BODY_TIMEOUT_S = 10.0
 MAX_HEAD_BYTES = 32 * 1024
 FD_RESERVE = 128  # descriptors kept for the database pool, HTTP clients, logs and pipes
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large", 503: b"Service Unavailable"}
@@ -48,7 +51,7 @@ _REFUSAL_KINDS = {
     "refused": "refused",
     "evicted": "idle closed for room",
     "oversized": "heads too large",
-    "timed_out": "heads too slow",
+    "timed_out": "requests too slow",
 }
 
 
@@ -77,6 +80,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     max_connections = 1000
     head_timeout_s = HEAD_TIMEOUT_S
+    body_timeout_s = BODY_TIMEOUT_S
     max_head_bytes = MAX_HEAD_BYTES
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -85,6 +89,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._idle_since = time.monotonic()
         self._head_timer: asyncio.TimerHandle | None = None
+        self._body_due = False  # a request's head is in and its body is not complete yet
 
     # -- connection ---------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -127,11 +132,21 @@ class BoundedHttpProtocol(HttpToolsProtocol):
                 self._answer_and_close(431, b"request head too large")
                 return
         super().data_received(data)
+        if self._body_due and self._head_timer is None and not self.transport.is_closing():
+            # The body is still coming: it gets `body_timeout_s`. (Most bodies arrive with their
+            # head, in the same read, and never need the timer.)
+            self._head_timer = self.loop.call_later(self.body_timeout_s, self._body_timed_out)
 
     def on_headers_complete(self) -> None:
         self._awaiting_head = False
+        self._body_due = True
         self._disarm_head_timer()
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._body_due = False
+        self._disarm_head_timer()
+        super().on_message_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -159,6 +174,12 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             else:
                 self.transport.close()  # an idle keep-alive or a socket that never spoke
 
+    def _body_timed_out(self) -> None:
+        self._head_timer = None
+        if self._body_due and not self.transport.is_closing():
+            REFUSALS.note("timed_out", len(self.connections))
+            self._answer_and_close(408, b"request body not received in time")
+
     def _answer_and_close(self, status: int, message: bytes) -> None:
         reason = {
             408: b"Request Timeout",
@@ -173,11 +194,15 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
 
 def bounded_protocol(
-    max_connections: int, head_timeout_s: float = HEAD_TIMEOUT_S
+    max_connections: int, head_timeout_s: float = HEAD_TIMEOUT_S, body_timeout_s: float = BODY_TIMEOUT_S
 ) -> type[BoundedHttpProtocol]:
     """The protocol class for uvicorn's `http=`, with these limits."""
     return type(
         "BoundedHttpProtocol",
         (BoundedHttpProtocol,),
-        {"max_connections": connection_cap(max_connections), "head_timeout_s": head_timeout_s},
+        {
+            "max_connections": connection_cap(max_connections),
+            "head_timeout_s": head_timeout_s,
+            "body_timeout_s": body_timeout_s,
+        },
     )

@@ -168,7 +168,7 @@ def uvicorn_options(settings: Settings, tuning: Tuning | None = None) -> dict[st
 
     tuning = tuning or Tuning()
     return {
-        "http": bounded_protocol(settings.max_connections, tuning.head_timeout_s),
+        "http": bounded_protocol(settings.max_connections, tuning.head_timeout_s, tuning.body_timeout_s),
         "backlog": BACKLOG,
         "timeout_keep_alive": KEEP_ALIVE_S,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,

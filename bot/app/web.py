@@ -1,5 +1,6 @@
-"""The ASGI application: `/slack/events` (handlers/slack_events, then Bolt), the PostHog webhook,
-`/healthz` and `/metrics`. Trailing-slash redirects are off: PostHog counts a 3xx as a failed delivery.
+"""The ASGI application: the PostHog webhook (handlers/posthog_webhook, ahead of everything else),
+`/slack/events` (handlers/slack_events, then Bolt), `/healthz` and `/metrics`. Trailing-slash redirects
+are off: PostHog counts a 3xx as a failed delivery.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from bot.app.tuning import Tuning
 from bot.config.settings import Settings
 from bot.config.signals_file import SignalsConfig
 from handlers.body_limits import ReadSlots
-from handlers.posthog_webhook import posthog_webhook
+from handlers.posthog_webhook import PATHS as WEBHOOK_PATHS
+from handlers.posthog_webhook import PostHogWebhook, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,7 @@ async def slack_events(request: Request) -> Response:
     return await endpoint(request)
 
 
-def create_app(lifecycle: Lifecycle) -> Starlette:
+def create_app(lifecycle: Lifecycle) -> WebhookFirst:
     """The ASGI app for the services `lifecycle` runs: started before the first request, stopped
     after the last."""
     services = lifecycle.services
@@ -84,8 +86,6 @@ def create_app(lifecycle: Lifecycle) -> Starlette:
     app = Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
-            Route("/posthog/webhook", posthog_webhook, methods=["POST"]),
-            Route("/posthog/webhook/", posthog_webhook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],
@@ -94,13 +94,28 @@ def create_app(lifecycle: Lifecycle) -> Starlette:
     app.router.redirect_slashes = False
     app.state.services = services
     app.state.slack = slack
-    app.state.unverified_reads = ReadSlots()
-    return app
+    app.state.unverified_reads = reads = ReadSlots()
+    return WebhookFirst(PostHogWebhook(services, reads), app)
+
+
+class WebhookFirst:
+    """The app as the server runs it: PostHog's deliveries go straight to their handler, which is
+    written to the ASGI interface itself, everything else (and the lifespan) to Starlette."""
+
+    def __init__(self, webhook: PostHogWebhook, app: Starlette):
+        self.webhook = webhook
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in WEBHOOK_PATHS:
+            await self.webhook(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def create_server_app(
     settings: Settings, config: SignalsConfig, tuning: Tuning | None = None, workers: int = 1
-) -> Starlette:
+) -> WebhookFirst:
     """What `serve` runs: this process answers HTTP, supervised child processes do the work."""
     tuning = tuning or Tuning()
     pool = WorkerPool(settings, config, tuning, workers)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.ingest.tally import Tally
-from bot.ingest.webhook_body import Incoming
+from bot.ingest.webhook_body import Counted, Incoming
 from bot.store import InboxRow, Store, StoreUnavailable, is_row_error
 from bot.store.group_commit import Batcher
 
@@ -49,7 +49,7 @@ class IngestWriter:
         """`deadline_s` bounds how long a request waits for its commit: a database that stops
         answering must not hold PostHog's request past its own timeout (it retries a 503)."""
         self._store = store
-        self._wanted = wanted
+        self.wanted = wanted  # whether a signal listens to an event of this name
         self._tally = tally
         self._on_pending = on_pending
         self._batcher: Batcher[list[InboxRow], IngestResult] = Batcher(
@@ -68,26 +68,29 @@ class IngestWriter:
     def stop(self) -> None:
         self._batcher.stop()
 
-    def _split(self, events: list[Incoming], request_id: str) -> _Split:
+    def _split(self, events: list[Incoming | Counted], request_id: str) -> _Split:
         """The first event of a uuid in the request is taken, whatever its name; a repeat is a
         duplicate."""
         now = time.time()
         split = _Split([], [], [], 0)
         seen: set[str] = set()
-        for body, stored in events:
-            event = body.event
-            if event.uuid in seen:
+        for item in events:
+            if isinstance(item, Counted):
+                uuid, name, stored = item.uuid, item.name, None
+            else:
+                uuid, name, stored = item.body.event.uuid, item.body.event.event, item.stored
+            if uuid in seen:
                 split.repeats += 1
                 continue
-            seen.add(event.uuid)
-            if self._wanted(event.event):
-                split.rows.append(InboxRow(event.uuid, event.event, stored, now, request_id))
+            seen.add(uuid)
+            if stored is not None and self.wanted(name):
+                split.rows.append(InboxRow(uuid, name, stored, now, request_id))
             else:
-                split.counted.append(event.uuid)
-                split.names.append(event.event)
+                split.counted.append(uuid)
+                split.names.append(name)
         return split
 
-    async def submit(self, events: list[Incoming], request_id: str) -> IngestResult:
+    async def submit(self, events: list[Incoming | Counted], request_id: str) -> IngestResult:
         """Store the events a signal listens to durably and count the others; raises StoreUnavailable
         when the database cannot take the stored ones (within the deadline), and then counts nothing,
         since PostHog sends the whole request again."""

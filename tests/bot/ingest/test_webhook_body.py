@@ -9,7 +9,15 @@ from typing import Any
 import orjson
 import pytest
 
-from bot.ingest.webhook_body import MAX_BATCH, BodyError, parse_body, parse_timestamp
+from bot.ingest.webhook_body import (
+    MAX_BATCH,
+    BodyError,
+    Counted,
+    Incoming,
+    parse_body,
+    parse_request,
+    parse_timestamp,
+)
 
 EVENT = {
     "uuid": "0191e7c4-0000-7000-8000-000000000001",
@@ -296,3 +304,58 @@ def test_unusable_timestamps_are_none(value):
 def test_an_unusable_timestamp_does_not_reject_the_event():
     [body] = parse({"event": {"uuid": "u1", "event": "e", "timestamp": "0001-01-01T00:00:00+01:00"}})
     assert body.event_time is None
+
+
+# -- events no signal wants: read no further than their uuid and name ----------------------------------
+def _wanted(name: str) -> bool:
+    return name == "onboarding_completed"
+
+
+def test_an_event_no_signal_wants_is_read_no_further_than_its_uuid_and_name():
+    raw = orjson.dumps(
+        [
+            {
+                "event": {
+                    "uuid": "u1",
+                    "event": "$pageview",
+                    "distinct_id": ["not", "an", "id"],
+                    "properties": 5,
+                }
+            },
+            {"event": {"uuid": "u2", "name": "$autocapture"}},  # the older field name
+            {"event": {"uuid": "u3", "event": "onboarding_completed", "distinct_id": "d3"}},
+        ]
+    )
+    first, second, third = parse_request(raw, _wanted)
+    assert first == Counted("u1", "$pageview") and second == Counted("u2", "$autocapture")
+    assert isinstance(third, Incoming) and third.body.event.distinct_id == "d3"
+
+
+@pytest.mark.parametrize(
+    ("event", "error"),
+    [
+        ({"event": "$pageview"}, "event.uuid is missing"),
+        ({"uuid": 7, "event": "$pageview"}, "event.uuid"),
+        ({"uuid": "a\x00b", "event": "$pageview"}, "control characters"),
+        ({"uuid": "u1", "event": ""}, "event.event"),
+        ({"uuid": "u1", "event": 5}, "event.event"),
+    ],
+)
+def test_one_whose_uuid_or_name_is_not_an_events_is_refused_naming_the_field(event, error):
+    with pytest.raises(BodyError) as refused:
+        parse_request(orjson.dumps({"event": event}), _wanted)
+    assert error in str(refused.value)
+
+
+def test_an_event_a_signal_wants_is_validated_in_full():
+    with pytest.raises(BodyError) as refused:
+        parse_request(
+            orjson.dumps({"event": {"uuid": "u1", "event": "onboarding_completed", "distinct_id": []}}),
+            _wanted,
+        )
+    assert "event.distinct_id" in str(refused.value)
+
+
+def test_without_a_wanted_test_every_event_is_validated_in_full():
+    [incoming] = parse_request(orjson.dumps({"event": {"uuid": "u1", "event": "$pageview"}}))
+    assert isinstance(incoming, Incoming)
