@@ -53,7 +53,10 @@ class Connection(asyncio.Protocol):
                 return
             head = bytes(self.buffer[:end]).lower()
             at = head.find(b"\r\ncontent-length:")
-            length = int(head[at + 17 : head.find(b"\r\n", at + 2)].strip() or 0) if at >= 0 else 0
+            line_end = head.find(b"\r\n", at + 2)  # -1: the header is the head's last line
+            length = (
+                int(head[at + 17 : line_end if line_end >= 0 else len(head)].strip() or 0) if at >= 0 else 0
+            )
             total = end + 4 + length
             if len(self.buffer) < total:
                 return
