@@ -85,7 +85,9 @@ class Worker:
         failures = 0
         while not self._stopping:
             free = self.concurrency - len(self._tasks)
-            if free > 0:
+            # Refilled once half the slots are free, so a busy worker claims in batches: a claim is a
+            # write transaction, as costly for one event as for many.
+            if free > 0 and len(self._tasks) <= self.concurrency // 2:
                 self._wake.clear()
                 try:
                     if self._inline:

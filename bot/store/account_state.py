@@ -10,11 +10,17 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    Float,
+    Text,
     bindparam,
+    cast,
     func,
     insert,
+    literal_column,
+    null,
     or_,
     select,
+    union_all,
     update,
 )
 
@@ -26,21 +32,22 @@ from bot.store.records import (
 from bot.store.tables import alerts, cooldowns, enrichment_cache, ledger, llm_usage, snoozes
 
 # Built once: the worker runs these for every matching event.
-_SNOOZED_UNTIL = select(func.max(snoozes.c.until)).where(
-    snoozes.c.account == bindparam("account"), snoozes.c.until > bindparam("now")
-)
-_LAST_ALERTS = select(cooldowns.c.signal, cooldowns.c.last_alert_at).where(
-    cooldowns.c.account == bindparam("account")
-)
-_ENDED_UNREPORTED = (
-    select(snoozes.c.id, snoozes.c.snoozed_by, snoozes.c.created_at, snoozes.c.until)
-    .where(
-        snoozes.c.account == bindparam("account"),
-        snoozes.c.until <= bindparam("now"),
-        snoozes.c.reported == 0,
-    )
-    .order_by(snoozes.c.until.desc())
-    .limit(1)
+_ACCOUNT = bindparam("account")
+_NOW = bindparam("now")
+# What account_state reads, in one statement: (0, the running snooze's end), (1, a signal's last
+# alert) for each signal, and (2, an ended snooze no alert has reported yet) for each such snooze.
+_NO_TEXT = cast(null(), Text)
+_NO_TIME = cast(null(), Float)
+_STATE = union_all(
+    select(literal_column("0"), _NO_TEXT, func.max(snoozes.c.until), _NO_TIME, _NO_TEXT).where(
+        snoozes.c.account == _ACCOUNT, snoozes.c.until > _NOW
+    ),
+    select(literal_column("1"), cooldowns.c.signal, cooldowns.c.last_alert_at, _NO_TIME, _NO_TEXT).where(
+        cooldowns.c.account == _ACCOUNT
+    ),
+    select(
+        literal_column("2"), snoozes.c.id, snoozes.c.until, snoozes.c.created_at, snoozes.c.snoozed_by
+    ).where(snoozes.c.account == _ACCOUNT, snoozes.c.until <= _NOW, snoozes.c.reported == 0),
 )
 _HELD_BACK = select(func.count()).where(
     ledger.c.account == bindparam("account"),
@@ -82,18 +89,22 @@ class AccountStore(StoreBase):
     def account_state(self, account: str, now: float) -> AccountState:
         """What decides whether an account may be alerted now, in one read. The cooldown part is an
         early look only; the authoritative check happens when the alert is committed."""
+        until: float | None = None
+        last: dict[str, float] = {}
+        ended: tuple[str, float, float, str | None] | None = None
         with self._read() as conn:
-            until = conn.execute(_SNOOZED_UNTIL, {"account": account, "now": now}).scalar()
-            last = {signal: at for signal, at in conn.execute(_LAST_ALERTS, {"account": account})}
-            ended = None
-            if until is None:
-                row = conn.execute(_ENDED_UNREPORTED, {"account": account, "now": now}).first()
-                if row is not None:
-                    held = conn.execute(
-                        _HELD_BACK, {"account": account, "since": row[2], "until": row[3]}
-                    ).scalar()
-                    ended = EndedSnooze(row[0], row[1], row[3], int(held or 0))
-        return AccountState(until, last, ended)
+            for part, key, at, since, by in conn.execute(_STATE, {"account": account, "now": now}):
+                if part == 0:
+                    until = at
+                elif part == 1:
+                    last[key] = at
+                elif ended is None or at > ended[1]:
+                    ended = (key, at, since, by)
+            if until is not None or ended is None:
+                return AccountState(until, last, None)
+            snooze_id, ended_at, since, by = ended
+            held = conn.execute(_HELD_BACK, {"account": account, "since": since, "until": ended_at}).scalar()
+        return AccountState(None, last, EndedSnooze(snooze_id, by, ended_at, int(held or 0)))
 
     def snooze(self, account: str, until: float, by: str | None, alert_id: str | None = None) -> str:
         """Snooze an account until `until`, replacing any snooze still running; returns its id."""

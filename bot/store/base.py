@@ -11,6 +11,7 @@ from typing import Any, Self
 from sqlalchemy import (
     Table,
     and_,
+    bindparam,
     delete,
     or_,
     select,
@@ -110,10 +111,17 @@ class StoreBase:
             )
             conn.execute(delete(workers).where(workers.c.id == worker))
 
-    def _abandoned(self, table: Table, now: float, worker: str) -> Any:
-        """A claim whose lease ran out, or another process's claim whose heartbeat stopped."""
-        alive = select(workers.c.id).where(workers.c.heartbeat_at >= now - self.stale_after_s)
-        return or_(
-            table.c.lease_until < now,
-            and_(table.c.claimed_by != worker, table.c.claimed_by.not_in(alive.scalar_subquery())),
-        )
+    def _claim_params(self, now: float, worker: str) -> dict[str, Any]:
+        """The values `abandoned()` reads."""
+        return {"now": now, "worker": worker, "alive_since": now - self.stale_after_s}
+
+
+def abandoned(table: Table) -> Any:
+    """A claim whose lease ran out by `:now`, or the claim of another process than `:worker` whose
+    heartbeat is older than `:alive_since`. Built once per table with bound parameters, as the
+    claims that use it run for every batch of events."""
+    alive = select(workers.c.id).where(workers.c.heartbeat_at >= bindparam("alive_since"))
+    return or_(
+        table.c.lease_until < bindparam("now"),
+        and_(table.c.claimed_by != bindparam("worker"), table.c.claimed_by.not_in(alive.scalar_subquery())),
+    )

@@ -52,8 +52,10 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0, connect_timeout_s: flo
         engine = create_engine(
             url,
             connect_args={"timeout": busy_timeout_s, "check_same_thread": False},
-            pool_size=8,
-            max_overflow=8,
+            # One per thread that reads or writes at once (the loop, the default executor's threads,
+            # the heartbeat, the ingest writer): a connection opened anew re-reads the schema.
+            pool_size=16,
+            max_overflow=16,
         )
         busy_ms = int(busy_timeout_s * 1000)
 

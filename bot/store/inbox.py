@@ -10,16 +10,16 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     and_,
+    bindparam,
     func,
     insert,
-    or_,
     select,
     update,
 )
 from sqlalchemy.engine import Connection
 
 from bot.decide.outcomes import Outcome
-from bot.store.base import StoreBase
+from bot.store.base import StoreBase, abandoned
 from bot.store.records import (
     ClaimedEvent,
     Commit,
@@ -35,6 +35,43 @@ from bot.store.records import (
 )
 from bot.store.storable import storable
 from bot.store.tables import alerts, cooldowns, inbox, ledger, ledger_totals, snoozes
+
+
+def _oldest(due: Any) -> Any:
+    return (
+        select(inbox.c.uuid, inbox.c.received_at)
+        .where(due)
+        .order_by(inbox.c.received_at)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
+
+
+# Built once: the worker claims and commits a batch of events many times a second, and building a
+# statement costs more than SQLite takes to run it.
+_PENDING = _oldest(and_(inbox.c.status == "pending", inbox.c.next_attempt_at <= bindparam("now")))
+_ABANDONED = _oldest(and_(inbox.c.status == "claimed", abandoned(inbox)))
+_CLAIM = (
+    update(inbox)
+    .where(inbox.c.uuid.in_(bindparam("uuids", expanding=True)))
+    .values(
+        status="claimed",
+        claimed_by=bindparam("claimer"),
+        lease_until=bindparam("lease_until"),
+        attempts=inbox.c.attempts + 1,
+    )
+    .returning(inbox.c.uuid, inbox.c.payload, inbox.c.attempts, inbox.c.received_at, inbox.c.request_id)
+)
+_RELEASE = (
+    update(inbox)
+    .where(
+        inbox.c.uuid.in_(bindparam("uuids", expanding=True)),
+        inbox.c.claimed_by == bindparam("claimer"),
+        inbox.c.status == "claimed",
+    )
+    .values(status="done", lease_until=None, last_error=None)
+    .returning(inbox.c.uuid)
+)
 
 
 class EventStore(StoreBase):
@@ -94,39 +131,23 @@ class EventStore(StoreBase):
         }
 
     def claim_events(self, worker: str, limit: int, lease_s: float) -> list[ClaimedEvent]:
-        """Lease up to `limit` due events. SKIP LOCKED keeps concurrent claimers on PostgreSQL apart.
+        """Lease up to `limit` due events, oldest first. SKIP LOCKED keeps concurrent claimers on
+        PostgreSQL apart.
 
-        The events are chosen and locked first, then updated, in one transaction: as a subquery of the
-        UPDATE, PostgreSQL may run the locking LIMIT again for each row it updates, and so claim every
-        due event whatever the limit."""
+        Pending events and abandoned claims are looked up apart, each along `ix_inbox_due` in the order
+        they arrived, so a claim reads about `limit` rows however long the backlog. They are chosen and
+        locked first, then updated, in one transaction: as a subquery of the UPDATE, PostgreSQL may run
+        the locking LIMIT again for each row it updates, and so claim every due event whatever the
+        limit."""
         now = time.time()
-        due = or_(
-            and_(inbox.c.status == "pending", inbox.c.next_attempt_at <= now),
-            and_(inbox.c.status == "claimed", self._abandoned(inbox, now, worker)),
-        )
-        candidates = (
-            select(inbox.c.uuid)
-            .where(due)
-            .order_by(inbox.c.received_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+        params = {**self._claim_params(now, worker), "limit": limit}
         with self._write() as conn:
-            uuids = list(conn.execute(candidates).scalars())
-            if not uuids:
+            candidates = [*conn.execute(_PENDING, params), *conn.execute(_ABANDONED, params)]
+            if not candidates:
                 return []
+            uuids = [uuid for uuid, _ in sorted(candidates, key=lambda row: row[1])[:limit]]
             rows = conn.execute(
-                update(inbox)
-                .where(inbox.c.uuid.in_(uuids))
-                .values(
-                    status="claimed",
-                    claimed_by=worker,
-                    lease_until=now + lease_s,
-                    attempts=inbox.c.attempts + 1,
-                )
-                .returning(
-                    inbox.c.uuid, inbox.c.payload, inbox.c.attempts, inbox.c.received_at, inbox.c.request_id
-                )
+                _CLAIM, {"uuids": uuids, "claimer": worker, "lease_until": now + lease_s}
             ).all()
         claimed = [ClaimedEvent(r[0], (r[1] or "{}").encode(), r[2], r[3], r[4]) for r in rows]
         claimed.sort(key=lambda c: c.received_at)
@@ -166,15 +187,9 @@ class EventStore(StoreBase):
         alert_rows = {
             alert.id: self._alert_values(alert, item, now) for item in items for alert in item.alerts
         }
-        release = (
-            update(inbox)
-            .where(inbox.c.uuid.in_(uuids), inbox.c.claimed_by == worker, inbox.c.status == "claimed")
-            .values(status="done", lease_until=None, last_error=None)
-            .returning(inbox.c.uuid)
-        )
         commits: list[Commit] = []
         with self._write() as conn:
-            owned = {row[0] for row in conn.execute(release)}
+            owned = {row[0] for row in conn.execute(_RELEASE, {"uuids": uuids, "claimer": worker})}
             new_alerts: list[dict[str, Any]] = []
             ledger_rows: list[dict[str, Any]] = []
             for item in items:

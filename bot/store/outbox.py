@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 
 from bot.decide.outcomes import Outcome, overall, slack_refused
-from bot.store.base import StoreBase
+from bot.store.base import StoreBase, abandoned
 from bot.store.records import ClaimedAlert, parse_decisions, to_json
 from bot.store.tables import alerts, ledger
 
@@ -33,23 +33,24 @@ class AlertStore(StoreBase):
         with self._read() as conn:
             rows = conn.execute(
                 select(alerts.c.id, alerts.c.channel)
-                .where(self._alert_due(now, worker))
+                .where(self._alert_due(now))
                 .order_by(alerts.c.created_at)
-                .limit(limit)
+                .limit(limit),
+                self._claim_params(now, worker),
             ).all()
         return [(r[0], r[1]) for r in rows]
 
-    def _alert_due(self, now: float, worker: str) -> Any:
+    def _alert_due(self, now: float) -> Any:
         return or_(
             and_(alerts.c.status == "pending", alerts.c.next_attempt_at <= now),
-            and_(alerts.c.status == "sending", self._abandoned(alerts, now, worker)),
+            and_(alerts.c.status == "sending", abandoned(alerts)),
         )
 
     def _claim_alerts(self, worker: str, lease_s: float, only: Any, limit: int) -> list[ClaimedAlert]:
         """Claim and mark as sending in one transaction. The returned `sending_since` is the mark a
         previous claimer left (None when no request can have reached Slack yet)."""
         now = time.time()
-        due = self._alert_due(now, worker)
+        due = self._alert_due(now)
         condition = due if only is None else and_(due, only)
         candidates = (
             select(
@@ -71,7 +72,7 @@ class AlertStore(StoreBase):
             .with_for_update(skip_locked=True)
         )
         with self._write() as conn:
-            rows = conn.execute(candidates).all()
+            rows = conn.execute(candidates, self._claim_params(now, worker)).all()
             if not rows:
                 return []
             conn.execute(

@@ -33,7 +33,7 @@ inbox = Table(
     Column("claimed_by", String(64), nullable=True),
     Column("lease_until", Float, nullable=True),
     Column("last_error", Text, nullable=True),
-    Index("ix_inbox_claim", "status", "next_attempt_at"),
+    Index("ix_inbox_due", "status", "received_at"),  # claims take the oldest due events first
 )
 
 ledger = Table(
@@ -99,6 +99,7 @@ cooldowns = Table(
     Column("signal", String(100), primary_key=True),
     Column("account", String(300), primary_key=True),
     Column("last_alert_at", Float, nullable=False),
+    Index("ix_cooldowns_account", "account"),  # the worker reads an account's cooldowns for each event
 )
 
 snoozes = Table(
