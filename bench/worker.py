@@ -186,7 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     table = Table(title=f"worker: {a.events:,} stored events over {a.accounts:,} accounts, every one wanted")
     for col in ("database", "run", "decided/s", "x baseline", "CPU s", "peak RSS", "wall s"):
         table.add_column(col, justify="right" if col not in ("database", "run") else "left")
-    with tempfile.TemporaryDirectory(prefix="worker-bench-") as tmp, FakeSlack() as slack, FakePostHog() as ph:
+    with (
+        tempfile.TemporaryDirectory(prefix="worker-bench-") as tmp,
+        FakeSlack() as slack,
+        FakePostHog() as ph,
+    ):
         folder = Path(tmp)
         for db in databases:
             baseline = None
@@ -210,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['peak_rss_mb']:.0f} MB",
                     f"{r['seconds']:.1f}",
                 )
-                console.print(f"[dim]{db}: {count} worker(s) {r['rate']:,.0f}/s, decided {r['decided']:,}[/dim]")
+                console.print(
+                    f"[dim]{db}: {count} worker(s) {r['rate']:,.0f}/s, decided {r['decided']:,}[/dim]"
+                )
     console.print(table)
     return 0
 

@@ -96,6 +96,8 @@ class Services:
             self._on_pending,
             deadline_s=self.tuning.ingest_deadline_s,
         )
+        # A worker process on SQLite calls the store on its loop: nothing else waits for that loop.
+        self.store.on_loop = role is Role.WORKER and self.store.sqlite
         if role is not Role.WORKER:
             self.metrics.attach_store(self.store.outcome_counts, self.store.queue_depth)
 
@@ -310,5 +312,5 @@ class Services:
             poll_s=t.worker_poll_s,
             retry_base_s=t.event_retry_base_s,
             # In its own process on SQLite, committing on the loop thread keeps the write lock short.
-            inline_commits=self.role is Role.WORKER and self.store.sqlite,
+            inline_commits=self.store.on_loop,
         )

@@ -60,7 +60,6 @@ class Worker:
         self.max_attempts = max_attempts
         self.retry_base_s = retry_base_s
         self._wake = asyncio.Event()
-        self._inline = inline_commits
         # Decisions of concurrently processed events share one transaction (group commit).
         self._commits: Batcher[Finish, Commit] = Batcher(
             "worker-commit",
@@ -90,12 +89,9 @@ class Worker:
             if free > 0 and len(self._tasks) <= self.concurrency // 2:
                 self._wake.clear()
                 try:
-                    if self._inline:
-                        claimed = self.store.claim_events(self.worker_id, free, self.lease_s)
-                    else:
-                        claimed = await asyncio.to_thread(
-                            self.store.claim_events, self.worker_id, free, self.lease_s
-                        )
+                    claimed = await self.store.call(
+                        self.store.claim_events, self.worker_id, free, self.lease_s
+                    )
                     failures = 0
                 except Exception as exc:
                     failures += 1

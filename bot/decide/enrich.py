@@ -158,7 +158,7 @@ class Enricher:
 
     async def _cached_http_company(self, domain: str) -> dict[str, Any] | None:
         assert self.http is not None
-        hit, value = await asyncio.to_thread(self.store.cache_get, "http", domain, time.time())
+        hit, value = await self.store.call(self.store.cache_get, "http", domain, time.time())
         if hit:
             self.metrics.enrichment_calls.labels(provider="http", result="cached").inc()
             return value
@@ -173,5 +173,5 @@ class Enricher:
             self.metrics.enrichment_seconds.observe(time.perf_counter() - started)
         ttl = self.config.cache_ttl if value is not None else self.config.negative_ttl
         self.metrics.enrichment_calls.labels(provider="http", result="found" if value else "not_found").inc()
-        await asyncio.to_thread(self.store.cache_put, "http", domain, value, ttl.total_seconds())
+        await self.store.call(self.store.cache_put, "http", domain, value, ttl.total_seconds())
         return value

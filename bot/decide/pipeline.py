@@ -8,7 +8,6 @@ enforced), so this module does reads only and can be re-run safely after a crash
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -191,7 +190,7 @@ class Pipeline:
         company = await self.enricher.company(account)
         context = build_context(body, account, company.fields)
         icp = score(self.config.icp, context)
-        state = await asyncio.to_thread(self.store.account_state, account.key, now)
+        state = await self.store.call(self.store.account_state, account.key, now)
 
         alerts: list[AlertPlan] = []
         history: tuple[PastSignal, ...] | None = None
@@ -236,9 +235,7 @@ class Pipeline:
         return None
 
     async def _history(self, account: Account, exclude: str, now: float) -> tuple[PastSignal, ...]:
-        rows = await asyncio.to_thread(
-            self.store.account_history, account.key, now - HISTORY_WINDOW_S, exclude
-        )
+        rows = await self.store.call(self.store.account_history, account.key, now - HISTORY_WINDOW_S, exclude)
         return tuple(
             PastSignal(self._actions.get(d.signal, f"triggered “{d.signal}”"), row.event_time)
             for row in rows

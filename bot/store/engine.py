@@ -74,7 +74,8 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0, connect_timeout_s: flo
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
             read_only = conn.get_execution_options().get("signals_read_only", False)
-            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            # On the driver's connection: SQLAlchemy's statement machinery would cost more than BEGIN.
+            conn.connection.dbapi_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(

@@ -73,6 +73,18 @@ _RELEASE = (
     .returning(inbox.c.uuid)
 )
 
+_HISTORY = (
+    select(ledger.c.signals, ledger.c.event_time)
+    .where(
+        ledger.c.account == bindparam("account"),
+        ledger.c.event_time >= bindparam("since"),
+        ledger.c.event_uuid != bindparam("exclude"),
+        ledger.c.outcome != Outcome.FILTERED,
+    )
+    .order_by(ledger.c.event_time.desc())
+    .limit(bindparam("limit"))
+)
+
 
 class EventStore(StoreBase):
     # -- inbox ------------------------------------------------------------------------------------
@@ -281,19 +293,10 @@ class EventStore(StoreBase):
         self, account: str, since: float, exclude_uuid: str, limit: int = 20
     ) -> list[PastEntry]:
         """Recent ledger entries of an account in which some signal matched, newest first."""
-        stmt = (
-            select(ledger.c.signals, ledger.c.event_time)
-            .where(
-                ledger.c.account == account,
-                ledger.c.event_time >= since,
-                ledger.c.event_uuid != exclude_uuid,
-                ledger.c.outcome != Outcome.FILTERED,
-            )
-            .order_by(ledger.c.event_time.desc())
-            .limit(limit)
-        )
         with self._read() as conn:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(
+                _HISTORY, {"account": account, "since": since, "exclude": exclude_uuid, "limit": limit}
+            ).all()
         return [PastEntry(event_time, parse_decisions(signals)) for signals, event_time in rows]
 
     def outcome_counts(self) -> dict[str, int]:
