@@ -60,15 +60,9 @@ def fill_inbox(url: str, events: int, accounts: int) -> None:
         store.dispose()
 
 
-def decided(url: str) -> int:
-    from bot.store import Store
-
-    store = Store.from_url(url)
-    try:
-        counts = store.outcome_counts()
-        return sum(n for outcome, n in counts.items() if outcome != "filtered")
-    finally:
-        store.dispose()
+def decided(store: Any) -> int:
+    counts = store.outcome_counts()
+    return sum(n for outcome, n in counts.items() if outcome != "filtered")
 
 
 def store_only(url: str, events: int) -> float:
@@ -115,6 +109,7 @@ def run_workers(url: str, count: int, events: int, slack_url: str, posthog_url: 
     from bot.app.tuning import Tuning
     from bot.config.settings import Settings
     from bot.config.signals_file import load_signals
+    from bot.store import Store
 
     spec = app_spec(url, "WARNING", slack_url, posthog_url)
     settings = Settings(_env_file=None, **spec["settings"])
@@ -122,6 +117,7 @@ def run_workers(url: str, count: int, events: int, slack_url: str, posthog_url: 
     samples: list[tuple[float, int]] = []
     peak_rss: dict[int, float] = {}
     started = time.perf_counter()
+    store = Store.from_url(url)
     workers.start()
     pids = [pid for pid in workers.pids if pid is not None]
     cpu0 = {pid: proc_cpu_s(pid) for pid in pids}
@@ -129,7 +125,7 @@ def run_workers(url: str, count: int, events: int, slack_url: str, posthog_url: 
         deadline = started + 600
         while time.perf_counter() < deadline:
             time.sleep(0.25)
-            n = decided(url)
+            n = decided(store)
             samples.append((time.perf_counter(), n))
             for pid in pids:
                 with contextlib.suppress(OSError):
@@ -139,6 +135,7 @@ def run_workers(url: str, count: int, events: int, slack_url: str, posthog_url: 
         cpu = sum(proc_cpu_s(pid) - cpu0[pid] for pid in pids)
     finally:
         workers.stop()
+        store.dispose()
     return {
         "rate": steady_rate(samples, events),
         "seconds": samples[-1][0] - started,

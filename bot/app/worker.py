@@ -20,7 +20,7 @@ from bot.alerts.compose import Composer
 from bot.alerts.delivery import Delivery
 from bot.clients.posthog_writer import PostHogWriter
 from bot.decide.outcomes import Outcome, SignalDecision, gave_up
-from bot.decide.pipeline import Pipeline
+from bot.decide.pipeline import Pipeline, Prepared
 from bot.ops.metrics import Metrics
 from bot.store import ClaimedEvent, Commit, Finish, LedgerEntry, Store, is_row_error
 from bot.store.group_commit import Batcher
@@ -83,11 +83,9 @@ class Worker:
         self._commits.start()
         failures = 0
         while not self._stopping:
-            free = self.concurrency - len(self._tasks)
-            # Refilled once half the slots are free, so a busy worker claims in batches: a claim is a
-            # write transaction, as costly for one event as for many.
-            if free > 0 and len(self._tasks) <= self.concurrency // 2:
-                self._wake.clear()
+            self._wake.clear()
+            if self._refill_due():
+                free = self.concurrency - len(self._tasks)
                 try:
                     claimed = await self.store.call(
                         self.store.claim_events, self.worker_id, free, self.lease_s
@@ -98,8 +96,9 @@ class Worker:
                     log.error("cannot claim events: %s", type(exc).__name__, extra={"error": str(exc)[:500]})
                     await asyncio.sleep(min(30.0, 0.5 * 2**failures))
                     continue
+                prepared = await self._prepare(claimed)
                 for event in claimed:
-                    task = asyncio.create_task(self._process(event))
+                    task = asyncio.create_task(self._process(event, prepared))
                     self._tasks.add(task)
                     task.add_done_callback(self._done)
                 if len(claimed) == free:
@@ -110,9 +109,15 @@ class Worker:
     def _stops(self) -> bool:
         return self._stopping
 
+    def _refill_due(self) -> bool:
+        """Slots are refilled once half of them are free, so a busy worker claims in batches: a claim
+        is a write transaction, as costly for one event as for many."""
+        return len(self._tasks) <= self.concurrency // 2
+
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        self._wake.set()
+        if self._refill_due():
+            self._wake.set()
 
     async def stop(self, grace_s: float = DECISION_GRACE_S) -> None:
         """Stop claiming, give decisions in progress `grace_s` to finish, then drop the rest: a
@@ -133,10 +138,23 @@ class Worker:
         while self._tasks:
             await asyncio.wait(set(self._tasks))
 
-    async def _process(self, event: ClaimedEvent) -> None:
+    async def _prepare(self, claimed: list[ClaimedEvent]) -> Prepared | None:
+        """The batch's bodies and account states, read at once; None when that read fails, and each
+        event then reads its own (and fails alone, if it must)."""
+        if not claimed:
+            return None
+        try:
+            return await self.pipeline.prepare(claimed)
+        except Exception as exc:
+            log.warning(
+                "cannot read the batch's accounts: %s", type(exc).__name__, extra={"error": str(exc)[:300]}
+            )
+            return None
+
+    async def _process(self, event: ClaimedEvent, prepared: Prepared | None = None) -> None:
         extra = {"event_uuid": event.uuid, "request_id": event.request_id}
         try:
-            decision = await self.pipeline.decide(event)
+            decision = await self.pipeline.decide(event, prepared)
             alerts = [await self.composer.compose(plan) for plan in decision.alerts]
         except Exception as exc:
             self.metrics.pipeline_errors.inc()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -49,6 +49,14 @@ class AlertPlan:
     facts: AlertFacts
     cooldown_s: float
     reports_snooze: str | None = None  # the ended snooze whose held-back signals this alert tells
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A claimed batch read ahead of deciding it: bodies by event uuid, account states by key."""
+
+    bodies: Mapping[str, WebhookBody]
+    states: Mapping[str, AccountState]
 
 
 @dataclass
@@ -140,14 +148,44 @@ class Pipeline:
         self.project_id = project_id
         self.clock = clock
         self._actions = {s.name: action_phrase(s) for s in config.signals}
+        self._events = {s.event for s in config.signals}
 
-    async def decide(self, claimed: ClaimedEvent) -> Decision:
-        body = WebhookBody.model_validate_json(claimed.payload)
-        return await self.evaluate(body, claimed.received_at, claimed.request_id)
+    async def prepare(self, claimed: Sequence[ClaimedEvent]) -> Prepared:
+        """Read a claimed batch ahead of deciding it: each event's body, and the state of every account
+        the batch names in one read (a read costs a round trip on PostgreSQL, however many accounts
+        it returns). An event whose body does not parse is left for `decide` to report."""
+        bodies: dict[str, WebhookBody] = {}
+        keys: set[str] = set()
+        for event in claimed:
+            try:
+                body = WebhookBody.model_validate_json(event.payload)
+            except ValueError:
+                continue
+            bodies[event.uuid] = body
+            if body.event.event in self._events:
+                account = resolve_account(body)
+                if account is not None:
+                    keys.add(account.key)
+        states = await self.store.call(self.store.account_states, keys, self.clock()) if keys else {}
+        return Prepared(bodies, states)
 
-    async def evaluate(self, body: WebhookBody, received_at: float, request_id: str) -> Decision:
+    async def decide(self, claimed: ClaimedEvent, prepared: Prepared | None = None) -> Decision:
+        body = prepared.bodies.get(claimed.uuid) if prepared is not None else None
+        if body is None:
+            body = WebhookBody.model_validate_json(claimed.payload)
+        states = prepared.states if prepared is not None else None
+        return await self.evaluate(body, claimed.received_at, claimed.request_id, states)
+
+    async def evaluate(
+        self,
+        body: WebhookBody,
+        received_at: float,
+        request_id: str,
+        states: Mapping[str, AccountState] | None = None,
+    ) -> Decision:
         """The decision for one event, with no side effects but the enrichment cache: also how a
-        dry run (`/posthog test`, `replay`) shows what would happen."""
+        dry run (`/posthog test`, `replay`) shows what would happen. `states` holds account states
+        already read (`prepare`); any other is read now."""
         event = body.event
         now = self.clock()
         event_time = body.event_time or received_at
@@ -190,7 +228,9 @@ class Pipeline:
         company = await self.enricher.company(account)
         context = build_context(body, account, company.fields)
         icp = score(self.config.icp, context)
-        state = await self.store.call(self.store.account_state, account.key, now)
+        state = states.get(account.key) if states is not None else None
+        if state is None:
+            state = await self.store.call(self.store.account_state, account.key, now)
 
         alerts: list[AlertPlan] = []
         history: tuple[PastSignal, ...] | None = None

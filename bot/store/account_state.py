@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,22 +33,32 @@ from bot.store.records import (
 from bot.store.tables import alerts, cooldowns, enrichment_cache, ledger, llm_usage, snoozes
 
 # Built once: the worker runs these for every matching event.
-_ACCOUNT = bindparam("account")
+_ACCOUNTS = bindparam("accounts", expanding=True)
 _NOW = bindparam("now")
-# What account_state reads, in one statement: (0, the running snooze's end), (1, a signal's last
-# alert) for each signal, and (2, an ended snooze no alert has reported yet) for each such snooze.
+# What account_states reads, in one statement, per account: (0, the running snooze's end), (1, a
+# signal's last alert) for each signal, and (2, an ended snooze no alert has reported yet) for each.
 _NO_TEXT = cast(null(), Text)
 _NO_TIME = cast(null(), Float)
 _STATE = union_all(
-    select(literal_column("0"), _NO_TEXT, func.max(snoozes.c.until), _NO_TIME, _NO_TEXT).where(
-        snoozes.c.account == _ACCOUNT, snoozes.c.until > _NOW
-    ),
-    select(literal_column("1"), cooldowns.c.signal, cooldowns.c.last_alert_at, _NO_TIME, _NO_TEXT).where(
-        cooldowns.c.account == _ACCOUNT
-    ),
+    select(literal_column("0"), snoozes.c.account, _NO_TEXT, func.max(snoozes.c.until), _NO_TIME, _NO_TEXT)
+    .where(snoozes.c.account.in_(_ACCOUNTS), snoozes.c.until > _NOW)
+    .group_by(snoozes.c.account),
     select(
-        literal_column("2"), snoozes.c.id, snoozes.c.until, snoozes.c.created_at, snoozes.c.snoozed_by
-    ).where(snoozes.c.account == _ACCOUNT, snoozes.c.until <= _NOW, snoozes.c.reported == 0),
+        literal_column("1"),
+        cooldowns.c.account,
+        cooldowns.c.signal,
+        cooldowns.c.last_alert_at,
+        _NO_TIME,
+        _NO_TEXT,
+    ).where(cooldowns.c.account.in_(_ACCOUNTS)),
+    select(
+        literal_column("2"),
+        snoozes.c.account,
+        snoozes.c.id,
+        snoozes.c.until,
+        snoozes.c.created_at,
+        snoozes.c.snoozed_by,
+    ).where(snoozes.c.account.in_(_ACCOUNTS), snoozes.c.until <= _NOW, snoozes.c.reported == 0),
 )
 _HELD_BACK = select(func.count()).where(
     ledger.c.account == bindparam("account"),
@@ -89,22 +100,38 @@ class AccountStore(StoreBase):
     def account_state(self, account: str, now: float) -> AccountState:
         """What decides whether an account may be alerted now, in one read. The cooldown part is an
         early look only; the authoritative check happens when the alert is committed."""
-        until: float | None = None
-        last: dict[str, float] = {}
-        ended: tuple[str, float, float, str | None] | None = None
+        return self.account_states([account], now)[account]
+
+    def account_states(self, accounts: Iterable[str], now: float) -> dict[str, AccountState]:
+        """`account_state` of several accounts in one read: the worker reads those of a whole claimed
+        batch at once, as a read costs a round trip on PostgreSQL whatever it returns."""
+        keys = set(accounts)
+        until: dict[str, float] = {}
+        last: dict[str, dict[str, float]] = {key: {} for key in keys}
+        ended: dict[str, tuple[str, float, float, str | None]] = {}
+        if not keys:
+            return {}
         with self._read() as conn:
-            for part, key, at, since, by in conn.execute(_STATE, {"account": account, "now": now}):
+            for part, account, key, at, since, by in conn.execute(
+                _STATE, {"accounts": list(keys), "now": now}
+            ):
                 if part == 0:
-                    until = at
+                    until[account] = at
                 elif part == 1:
-                    last[key] = at
-                elif ended is None or at > ended[1]:
-                    ended = (key, at, since, by)
-            if until is not None or ended is None:
-                return AccountState(until, last, None)
-            snooze_id, ended_at, since, by = ended
-            held = conn.execute(_HELD_BACK, {"account": account, "since": since, "until": ended_at}).scalar()
-        return AccountState(None, last, EndedSnooze(snooze_id, by, ended_at, int(held or 0)))
+                    last[account][key] = at
+                elif account not in ended or at > ended[account][1]:
+                    ended[account] = (key, at, since, by)
+            states = {key: AccountState(until.get(key), last[key], None) for key in keys}
+            for account, (snooze_id, ended_at, since, by) in ended.items():
+                if account in until:
+                    continue  # snoozed again: the running snooze reports when it ends
+                held = conn.execute(
+                    _HELD_BACK, {"account": account, "since": since, "until": ended_at}
+                ).scalar()
+                states[account] = AccountState(
+                    None, last[account], EndedSnooze(snooze_id, by, ended_at, int(held or 0))
+                )
+        return states
 
     def snooze(self, account: str, until: float, by: str | None, alert_id: str | None = None) -> str:
         """Snooze an account until `until`, replacing any snooze still running; returns its id."""

@@ -80,7 +80,7 @@ def make_engine(url: str, *, busy_timeout_s: float = 5.0, connect_timeout_s: flo
         return engine
     return create_engine(
         url,
-        pool_size=10,
+        pool_size=16,
         max_overflow=10,
         pool_pre_ping=True,
         pool_timeout=connect_timeout_s,

@@ -303,3 +303,38 @@ def test_a_claimed_event_is_decided_from_its_stored_payload(pipeline, clock):
     decision = asyncio.run(pipeline.decide(ClaimedEvent(body["event"]["uuid"], stored, 1, 1.0, "req-9")))
     assert decision.entry.event_uuid == body["event"]["uuid"] and decision.entry.request_id == "req-9"
     assert decision.entry.outcome is Outcome.ALERTED
+
+
+def test_a_claimed_batch_is_read_at_once_and_each_event_decided_as_if_alone(pipeline, module_store, clock):
+    module_store.snooze("batch-snoozed.example", clock.now + HOUR, "U0AE")
+    cooled = activation("batch-cooled.example", clock)
+    commit(module_store, cooled, decide(pipeline, cooled))
+    bodies = [
+        activation("batch-snoozed.example", clock),
+        activation("batch-cooled.example", clock, distinct_id="u_2"),
+        activation("batch-new.example", clock),
+        event("$pageview", clock),
+    ]
+    claimed = [
+        ClaimedEvent(body["event"]["uuid"], parse_body(orjson.dumps(body))[0].stored(), 1, 1.0, "req-1")
+        for body in bodies
+    ]
+    broken = ClaimedEvent("broken", b'{"event": {"uuid": "broken"}}', 1, 1.0, "req-1")
+
+    async def decide_batch() -> list[Decision | Exception]:
+        prepared = await pipeline.prepare([*claimed, broken])
+        assert set(prepared.states) == {"batch-snoozed.example", "batch-cooled.example", "batch-new.example"}
+        decided = await asyncio.gather(
+            *(pipeline.decide(event, prepared) for event in [*claimed, broken]), return_exceptions=True
+        )
+        return list(decided)
+
+    *decisions, failed = asyncio.run(decide_batch())
+    assert [d.entry.outcome for d in decisions] == [
+        Outcome.SNOOZED,
+        Outcome.COOLDOWN,
+        Outcome.ALERTED,
+        Outcome.FILTERED,
+    ]
+    assert [d.entry.outcome for d in decisions] == [decide(pipeline, body).entry.outcome for body in bodies]
+    assert isinstance(failed, ValueError)  # the event that does not parse fails alone, as it would alone

@@ -118,3 +118,24 @@ def test_claude_tokens_add_up_per_day(store):
     store.add_tokens("2026-12-06", 812)
     assert store.tokens_used("2026-12-06") == 1720
     assert store.tokens_used("2026-12-07") == 0
+
+
+def test_the_states_of_several_accounts_are_read_at_once_each_as_if_read_alone(store):
+    now = time.time()
+    store.snooze("snoozed.example", now + HOUR, "U0AE")
+    ended = store.snooze("ended.example", now + HOUR, "U0OTHER")
+    record(store, "ended.example", Outcome.SNOOZED)
+    decide(store, new_alert(account="cooled.example", signal="Signup"))
+    decide(store, new_alert(account="cooled.example", signal="Upgrade"))
+    accounts = ["snoozed.example", "ended.example", "cooled.example", "unknown.example"]
+    later = now + 2 * HOUR
+
+    states = store.account_states(accounts, later)
+
+    assert states == {account: store.account_state(account, later) for account in accounts}
+    assert states["snoozed.example"].snoozed_until is None  # over by then, and reported by no alert
+    assert states["ended.example"].ended_snooze == EndedSnooze(ended, "U0OTHER", now + HOUR, 1)
+    assert set(states["cooled.example"].last_alerts) == {"Signup", "Upgrade"}
+    assert states["unknown.example"] == AccountState(None, {})
+    assert store.account_states(accounts, now)["snoozed.example"].snoozed_until == now + HOUR
+    assert store.account_states([], now) == {}

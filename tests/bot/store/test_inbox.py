@@ -93,6 +93,16 @@ def test_the_claims_of_a_process_that_stopped_beating_are_taken_over_at_once(sto
     assert (taken.uuid, taken.attempts) == (event_uuid, 2)
 
 
+def test_a_claim_takes_the_oldest_of_the_pending_events_and_the_abandoned_claims_together(store):
+    store.heartbeat("w2")
+    abandoned = ingest(store, received_at=2.0)
+    assert claimed(store, "gone") == [abandoned]
+    pending = {at: ingest(store, received_at=at) for at in (1.0, 3.0)}
+    events = store.claim_events("w2", 2, 60)
+    assert [(e.uuid, e.attempts) for e in events] == [(pending[1.0], 1), (abandoned, 2)]
+    assert claimed(store, "w2") == [pending[3.0]]
+
+
 def test_a_retry_hands_the_event_back_after_its_delay_and_only_its_holder_may_ask(store):
     store.heartbeat("w1")
     event_uuid = ingest(store)
