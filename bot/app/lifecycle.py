@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STORE_THREADS = 32
+WORKER_READY_S = 15.0  # how long `serve` waits for its worker processes before it answers
 TALLY_STOP_S = 5.0  # how long stopping retries the last counts while the store cannot take them
 
 
@@ -56,9 +57,12 @@ class Lifecycle:
             },
         )
         if self.worker_processes is not None:
-            # Not waited for: the webhook answers from the start, and what it stores waits safely
-            # for the worker to come up.
+            # Answering only once the worker decides events (about a second) keeps the first alerts
+            # from waiting on its start; a worker that does not come up in time holds nothing back:
+            # what the webhook stores waits safely, and the supervisor restarts a worker that died.
             self.worker_processes.start()
+            if not await asyncio.to_thread(self.worker_processes.wait_ready, WORKER_READY_S):
+                log.warning("the worker is not ready after %.0fs; answering anyway", WORKER_READY_S)
             self._supervisor = asyncio.create_task(self.worker_processes.supervise(), name="supervise-worker")
 
     async def _start_worker(self) -> None:

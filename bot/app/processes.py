@@ -18,6 +18,7 @@ import sys
 import time
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 from bot.app.container import Role, Services
 from bot.app.lifecycle import Lifecycle
@@ -31,8 +32,10 @@ _SPAWN = multiprocessing.get_context("spawn")
 WORKER_NICENESS = 5
 
 
-def worker_main(settings: Settings, config: SignalsConfig, tuning: Tuning, wake: Connection) -> None:
-    """Entry point of the worker process."""
+def worker_main(
+    settings: Settings, config: SignalsConfig, tuning: Tuning, wake: Connection, ready: Any = None
+) -> None:
+    """Entry point of the worker process; `ready` (an Event) is set once it decides events."""
     logs.configure(settings.log_level)
     # The event loop here is CPU-bound; a short switch interval lets the thread that holds the
     # database write lock finish sooner, so the web process waits less for it.
@@ -41,13 +44,17 @@ def worker_main(settings: Settings, config: SignalsConfig, tuning: Tuning, wake:
     # the CPU, the web process goes first. (Stored events wait safely; PostHog's requests cannot.)
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICENESS)
-    asyncio.run(_run_worker(settings, config, tuning, wake))
+    asyncio.run(_run_worker(settings, config, tuning, wake, ready))
 
 
-async def _run_worker(settings: Settings, config: SignalsConfig, tuning: Tuning, wake: Connection) -> None:
+async def _run_worker(
+    settings: Settings, config: SignalsConfig, tuning: Tuning, wake: Connection, ready: Any
+) -> None:
     loop = asyncio.get_running_loop()
     lifecycle = Lifecycle(Services(settings, config, tuning, role=Role.WORKER))
     await lifecycle.start()
+    if ready is not None:
+        ready.set()
     stopping = asyncio.Event()
     grace = {"s": 10.0}
 
@@ -80,6 +87,7 @@ class WorkerProcess:
     def __init__(self, settings: Settings, config: SignalsConfig, tuning: Tuning):
         self._args = (settings, config, tuning)
         self._process: BaseProcess | None = None
+        self._ready: Any = None
         self._wake: Connection | None = None
         self._restarts = 0
         self._stopping = False
@@ -90,12 +98,26 @@ class WorkerProcess:
 
     def start(self) -> None:
         reader, writer = _SPAWN.Pipe(duplex=False)
-        process = _SPAWN.Process(target=worker_main, args=(*self._args, reader), name="signals-worker")
+        self._ready = _SPAWN.Event()
+        process = _SPAWN.Process(
+            target=worker_main, args=(*self._args, reader, self._ready), name="signals-worker"
+        )
         process.start()
         reader.close()
         os.set_blocking(writer.fileno(), False)
         self._process, self._wake = process, writer
         log.info("worker process started", extra={"pid": process.pid})
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        """Wait until the worker decides events (its imports and store take about a second), or it
+        dies, or `timeout_s` passes; whether it is ready."""
+        deadline = time.monotonic() + timeout_s
+        while self._process is not None and self._process.is_alive():
+            if self._ready.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+        return False
 
     def wake(self) -> None:
         if self._wake is None:
@@ -155,6 +177,10 @@ class WorkerPool:
     def start(self) -> None:
         for worker in self.workers:
             worker.start()
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        return all(worker.wait_ready(max(0.0, deadline - time.monotonic())) for worker in self.workers)
 
     def wake(self) -> None:
         self._next = (self._next + 1) % len(self.workers)
