@@ -77,13 +77,15 @@ def webhook_body(
     return body
 
 
-def matching_bodies() -> list[bytes]:
-    """`onboarding_completed` on a trial plan for each company in examples/companies.json: every one
-    matches the first signal; after an account's first alert the cooldown holds the rest."""
-    domains = list(json.loads(EXAMPLE_COMPANIES.read_text()))
+def matching_bodies(accounts: int = 1000) -> list[bytes]:
+    """`onboarding_completed` on a trial plan, one event per account over `accounts` company domains:
+    the companies of examples/companies.json first (scored and routed; each alerts once, then its
+    cooldown holds it), then domains the file does not know (decided below the signal's
+    `min_score`). Every event is one a signal wants."""
+    known = list(json.loads(EXAMPLE_COMPANIES.read_text()))
+    domains = (known + [f"account-{i}.example.com" for i in range(accounts)])[:accounts]
     bodies = []
-    for i in range(len(domains) * 4):
-        domain = domains[i % len(domains)]
+    for i, domain in enumerate(domains):
         distinct_id = f"user-{i}-{domain}"
         props = {"plan": "trial", "company_domain": domain, "onboarding_steps": 5}
         body = webhook_body("onboarding_completed", props, f"user{i}@{domain}", distinct_id)

@@ -86,8 +86,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--latency-mix",
         default="filtered,match",
         help="comma-separated event mixes for the latency run, one run each: match (every event matches "
-        "a signal), filtered (none does), half (half and half), mixed (95%% $pageview, 5%% matching "
-        "events for 20 accounts); default filtered,match",
+        "a signal; 1,000 accounts), filtered (none does), half (half and half), mixed (95%% $pageview, "
+        "5%% matching events for 20 accounts); default filtered,match",
     )
     p.add_argument(
         "--phases",

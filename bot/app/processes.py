@@ -18,7 +18,6 @@ import sys
 import time
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
 
 from bot.app.container import Role, Services
 from bot.app.lifecycle import Lifecycle
@@ -33,9 +32,13 @@ WORKER_NICENESS = 5
 
 
 def worker_main(
-    settings: Settings, config: SignalsConfig, tuning: Tuning, wake: Connection, ready: Any = None
+    settings: Settings,
+    config: SignalsConfig,
+    tuning: Tuning,
+    wake: Connection,
+    ready: Connection | None = None,
 ) -> None:
-    """Entry point of the worker process; `ready` (an Event) is set once it decides events."""
+    """Entry point of the worker process; it says so on `ready` (a pipe) once it decides events."""
     logs.configure(settings.log_level)
     # The event loop here is CPU-bound; a short switch interval lets the thread that holds the
     # database write lock finish sooner, so the web process waits less for it.
@@ -48,13 +51,15 @@ def worker_main(
 
 
 async def _run_worker(
-    settings: Settings, config: SignalsConfig, tuning: Tuning, wake: Connection, ready: Any
+    settings: Settings, config: SignalsConfig, tuning: Tuning, wake: Connection, ready: Connection | None
 ) -> None:
     loop = asyncio.get_running_loop()
     lifecycle = Lifecycle(Services(settings, config, tuning, role=Role.WORKER))
     await lifecycle.start()
     if ready is not None:
-        ready.set()
+        with contextlib.suppress(OSError):
+            ready.send_bytes(b"ready")
+            ready.close()
     stopping = asyncio.Event()
     grace = {"s": 10.0}
 
@@ -87,7 +92,8 @@ class WorkerProcess:
     def __init__(self, settings: Settings, config: SignalsConfig, tuning: Tuning):
         self._args = (settings, config, tuning)
         self._process: BaseProcess | None = None
-        self._ready: Any = None
+        self._ready: Connection | None = None
+        self._was_ready = False
         self._wake: Connection | None = None
         self._restarts = 0
         self._stopping = False
@@ -98,12 +104,12 @@ class WorkerProcess:
 
     def start(self) -> None:
         reader, writer = _SPAWN.Pipe(duplex=False)
-        self._ready = _SPAWN.Event()
-        process = _SPAWN.Process(
-            target=worker_main, args=(*self._args, reader, self._ready), name="signals-worker"
-        )
+        self._ready, ready = _SPAWN.Pipe(duplex=False)
+        self._was_ready = False
+        process = _SPAWN.Process(target=worker_main, args=(*self._args, reader, ready), name="signals-worker")
         process.start()
         reader.close()
+        ready.close()
         os.set_blocking(writer.fileno(), False)
         self._process, self._wake = process, writer
         log.info("worker process started", extra={"pid": process.pid})
@@ -111,13 +117,22 @@ class WorkerProcess:
     def wait_ready(self, timeout_s: float) -> bool:
         """Wait until the worker decides events (its imports and store take about a second), or it
         dies, or `timeout_s` passes; whether it is ready."""
+        ready = self._ready
+        if ready is None:
+            return self._was_ready
         deadline = time.monotonic() + timeout_s
-        while self._process is not None and self._process.is_alive():
-            if self._ready.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-        return False
+        try:
+            while self._process is not None and self._process.is_alive():
+                if ready.poll(min(0.1, max(0.0, deadline - time.monotonic()))):
+                    self._was_ready = ready.recv_bytes() == b"ready"
+                    break
+                if time.monotonic() >= deadline:
+                    return False  # still starting: asked again, it is waited for again
+        except (EOFError, OSError):  # the worker closed its end without a word: it died starting
+            pass
+        ready.close()
+        self._ready = None
+        return self._was_ready
 
     def wake(self) -> None:
         if self._wake is None:
