@@ -1,11 +1,11 @@
 """The web process's Slack side: the Bolt app with its listeners (handlers/), the `/slack/events`
 endpoint in front of it, and Socket Mode.
 
-It is built right after the server starts answering, not before: Bolt, the SDK and what the
-listeners act with (the CRM, PostHog's API, the pipeline for dry runs) take longer to import than
-everything the webhook needs, and a restart should not keep PostHog waiting for them. Imports run on
-a thread; a Slack request that arrives before the build is done waits for it (well inside Slack's
-3 seconds).
+It is built while the rest of the process starts, on a thread: Bolt, the SDK and what the listeners
+act with (the CRM, PostHog's API, the pipeline for dry runs) take longer to import than everything
+the webhook needs, so they overlap with the wait for `serve`'s worker, and the server answers once
+both are done (imports running beside requests would hold the interpreter from them). A Slack
+request that arrives before the build is done waits for it.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class SlackSide:
         self._connecting: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Begin building in the background (the server is about to answer)."""
+        """Begin building in the background, while the rest of the process starts."""
         if self._building is None:
             self._building = asyncio.create_task(self._build(), name="build-slack-side")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -75,8 +76,14 @@ def create_app(lifecycle: Lifecycle) -> WebhookFirst:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await lifecycle.start()
+        # The Slack side builds while the rest starts (`serve` waits about a second for its worker):
+        # its imports would otherwise hold the interpreter for a while just after the server began
+        # answering, and every request in flight would wait for them.
         slack.start()
+        await lifecycle.start()
+        with contextlib.suppress(Exception):  # a build that failed is answered 503 per request
+            await slack.endpoint()
+        gc.freeze()  # what the Slack side built lives as long as the process too (see Lifecycle.start)
         try:
             yield
         finally:
