@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 
 import orjson
@@ -31,6 +32,7 @@ from handlers.posthog_webhook import PostHogWebhook, Receive, Scope, Send
 log = logging.getLogger(__name__)
 
 
+SWITCH_INTERVAL_S = 0.0005  # how long a thread may hold the interpreter while another waits for it
 HEALTH_TIMEOUT_S = 1.5  # a load balancer's probe gets its answer, 503 included, well inside its own
 
 
@@ -125,6 +127,10 @@ def create_server_app(
 ) -> WebhookFirst:
     """What `serve` runs: this process answers HTTP, supervised child processes do the work."""
     tuning = tuning or Tuning()
+    # The loop thread is busy under load while the store's commits finish on other threads; each of
+    # them needs the interpreter a few times to complete, and waits up to a switch interval each
+    # time (5 ms by default), which left requests with events to store waiting for their commit.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     pool = WorkerPool(settings, config, tuning, workers)
     services = Services(settings, config, tuning, role=Role.WEB, wake_worker=pool.wake)
     return create_app(Lifecycle(services, pool))

@@ -9,9 +9,10 @@ and a caller's result still means "committed".
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -67,14 +68,20 @@ class Batcher(Generic[T, R]):
             self._executor = None
 
     async def submit(self, item: T) -> R:
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
         self._queued.append((item, future))
         if not self._busy:
             self._next()
         if self.deadline_s is None:
             return await future
-        # On timeout wait_for cancels the future, which is how a batch still to come skips it.
-        return await asyncio.wait_for(future, self.deadline_s)
+        # A timer rather than asyncio.wait_for, whose extra future costs a turn of a busy loop. An
+        # expired future is done, which is how a batch still to come skips it.
+        timer = loop.call_later(self.deadline_s, _expire, future)
+        try:
+            return await future
+        finally:
+            timer.cancel()
 
     def _next(self) -> None:
         self._queued = [(item, future) for item, future in self._queued if not future.done()]
@@ -91,8 +98,20 @@ class Batcher(Generic[T, R]):
         if self._inline:  # after this loop iteration, so callers queued meanwhile join the batch
             loop.call_soon(self._flush_inline, batch, items)
             return
-        job = loop.run_in_executor(self._executor, self._flush_isolated, items)
-        job.add_done_callback(lambda done: self._done(batch, done))
+        assert self._executor is not None
+        self._executor.submit(self._flush_on_thread, loop, batch, items)
+
+    def _flush_on_thread(
+        self, loop: asyncio.AbstractEventLoop, batch: list[tuple[T, asyncio.Future[R]]], items: list[T]
+    ) -> None:
+        """On the batch thread: flush, then hand the outcome straight to the loop (one turn of the
+        loop until the callers resume, where an executor's future and its callback take two)."""
+        try:
+            outcome: _Outcome[R] = (self._flush_isolated(items), None)
+        except Exception as exc:
+            outcome = (None, exc)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
+            loop.call_soon_threadsafe(self._done, batch, outcome)
 
     def _flush_isolated(self, items: list[T]) -> Sequence[R | _Failed]:
         """`flush(items)`; when that fails on one item's data, each item alone."""
@@ -113,25 +132,23 @@ class Batcher(Generic[T, R]):
         batch += [queued for queued in self._queued if not queued[1].done()]  # arrived meanwhile
         items[:] = [item for item, _ in batch]
         self._queued = []
-        outcome: asyncio.Future[Sequence[R | _Failed]] = asyncio.get_running_loop().create_future()
         try:
-            outcome.set_result(self._flush_isolated(items))
+            outcome: _Outcome[R] = (self._flush_isolated(items), None)
         except Exception as exc:
-            outcome.set_exception(exc)
+            outcome = (None, exc)
         self._done(batch, outcome)
 
-    def _done(
-        self, batch: list[tuple[T, asyncio.Future[R]]], done: asyncio.Future[Sequence[R | _Failed]]
-    ) -> None:
+    def _done(self, batch: list[tuple[T, asyncio.Future[R]]], outcome: _Outcome[R]) -> None:
         self._busy = False
-        error = done.exception()
+        results, error = outcome
         if error is not None:
             for _, future in batch:
                 if not future.done():  # a caller that went away does not change what happened
                     future.set_exception(error)
         else:
             succeeded: list[R] = []
-            for (_, future), result in zip(batch, done.result(), strict=True):
+            assert results is not None
+            for (_, future), result in zip(batch, results, strict=True):
                 if isinstance(result, _Failed):
                     if not future.done():
                         future.set_exception(result.error)
@@ -151,3 +168,12 @@ class _Failed:
 
     def __init__(self, error: Exception):
         self.error = error
+
+
+# A batch's outcome: one result (or item error) per item, or the error that failed the whole batch.
+_Outcome = tuple[Sequence[R | _Failed] | None, Exception | None]
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
