@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STORE_THREADS = 32
-WORKER_READY_S = 15.0  # how long `serve` waits for its worker processes before it answers
+# How long `serve` waits for its worker processes before it answers anyway: deliveries that arrive
+# meanwhile wait in the listening socket's backlog, so this stays well inside PostHog's timeout.
+WORKER_READY_S = 3.0
 TALLY_STOP_S = 5.0  # how long stopping retries the last counts while the store cannot take them
 
 
@@ -43,6 +45,10 @@ class Lifecycle:
         loop = asyncio.get_running_loop()
         # Store calls run in threads; the default pool (cores + 4) would starve them under load.
         loop.set_default_executor(ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="store"))
+        if self.worker_processes is not None:
+            # Started first, so that their start-up overlaps this process's; each upgrades the schema
+            # too, one process at a time (see Store.upgrade), finding nothing left to do but once.
+            self.worker_processes.start()
         await asyncio.to_thread(services.store.upgrade)
         if services.runs_web:
             services.ingest.start()
@@ -65,7 +71,6 @@ class Lifecycle:
             # Answering only once the worker decides events (about a second) keeps the first alerts
             # from waiting on its start; a worker that does not come up in time holds nothing back:
             # what the webhook stores waits safely, and the supervisor restarts a worker that died.
-            self.worker_processes.start()
             if not await asyncio.to_thread(self.worker_processes.wait_ready, WORKER_READY_S):
                 log.warning("the worker is not ready after %.0fs; answering anyway", WORKER_READY_S)
             self._supervisor = asyncio.create_task(self.worker_processes.supervise(), name="supervise-worker")

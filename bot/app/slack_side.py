@@ -84,6 +84,12 @@ class SlackSide:
         if self._building is None:
             self._building = asyncio.create_task(self._build(), name="build-slack-side")
 
+    async def wait_built(self, timeout_s: float) -> None:
+        """Wait until the build is done, failed or not, or `timeout_s` passes."""
+        self.start()
+        assert self._building is not None
+        await asyncio.wait({self._building}, timeout=timeout_s)
+
     async def endpoint(self) -> Endpoint:
         """The `/slack/events` endpoint, once built."""
         if self._endpoint is not None:

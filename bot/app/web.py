@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 
 SWITCH_INTERVAL_S = 0.0005  # how long a thread may hold the interpreter while another waits for it
+# How long a start waits for the Slack side before it answers anyway (deliveries wait in the backlog
+# meanwhile, well inside PostHog's timeout).
+SLACK_BUILD_WAIT_S = 3.0
 HEALTH_TIMEOUT_S = 1.5  # a load balancer's probe gets its answer, 503 included, well inside its own
 
 
@@ -83,8 +86,7 @@ def create_app(lifecycle: Lifecycle) -> WebhookFirst:
         # answering, and every request in flight would wait for them.
         slack.start()
         await lifecycle.start()
-        with contextlib.suppress(Exception):  # a build that failed is answered 503 per request
-            await slack.endpoint()
+        await slack.wait_built(SLACK_BUILD_WAIT_S)  # a build that failed is answered 503 per request
         gc.freeze()  # what the Slack side built lives as long as the process too (see Lifecycle.start)
         try:
             yield
