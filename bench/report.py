@@ -211,7 +211,8 @@ def report(bench: Bench, elapsed: float) -> dict[str, Any]:
         f"load: throughput rows by {gen}, {o.connections} connections, {o.warmup:g}s warm-up + "
         f"{o.duration:g}s window per row; latency and webhook->Slack by this script's asyncio open loop",
         f"bodies: PostHog default webhook body, ~{bench.results['body_bytes']} bytes, a new event uuid per "
-        "request; matching = onboarding_completed (plan trial, company_domain from examples/companies.json), "
+        "request; matching = onboarding_completed (plan trial) over 1,000 company domains, "
+        "examples/companies.json's first, "
         "filtered = events no signal in examples/signals.yml listens to (counted at ingest), "
         "mixed = 95% $pageview and 5% matching events over 20 company domains",
         "app: real create_server_app(...) as `serve` runs it (web process + worker process) under uvicorn "
