@@ -36,9 +36,10 @@ MIX_LABELS = {
 }
 # The throughput goal of each mix against the bare endpoint. The mixed load is the one a typical project
 # sends; under it the ack's p99 must also stay within STALL_FACTOR x its p50 (no stalls).
+# Other mixes have no throughput goal: the matching one's is its ack latency at 1,000 req/s.
 RATIO_GOALS = {"mixed": 0.5}
-RATIO_GOAL = 0.4
 STALL_FACTOR = 10
+SLACK_P95_GOAL_MS = 100
 
 
 def report_throughput(bench: Bench, out: dict[str, Any]) -> None:
@@ -63,15 +64,17 @@ def report_throughput(bench: Bench, out: dict[str, Any]) -> None:
         backlog = res.extra.get("backlog_after")
         decided = res.worker_rate
         app = ratio is not None
-        goal = RATIO_GOALS.get(mix or "", RATIO_GOAL)
+        goal = RATIO_GOALS.get(mix or "")
         latencies = f"{p50:.1f} / {p99:.1f} ms"
-        if mix in RATIO_GOALS:
+        vs_bare = "" if ratio is None else f"{ratio:.2f}x"
+        if goal is not None and ratio is not None:
             latencies = _mark(p99 <= STALL_FACTOR * p50, latencies)
+            vs_bare = _mark(ratio >= goal, vs_bare)
         table.add_row(
             label,
             f"{res.rps:,.0f}",
-            _mark(ratio >= goal, f"{ratio:.2f}x") if ratio is not None else "",
-            (f"≥ {goal}x" + (f", p99 ≤ {STALL_FACTOR}x p50" if mix in RATIO_GOALS else "")) if app else "",
+            vs_bare,
+            f"≥ {goal}x, p99 ≤ {STALL_FACTOR}x p50" if goal is not None and app else "",
             latencies,
             _mark(not bad, str(bad)),
             f"{res.server_cpu * 100:.0f}%",
@@ -172,9 +175,9 @@ def report_slack(bench: Bench, out: dict[str, Any]) -> None:
     table.add_row(
         str(len(lat)),
         fmt_ms(percentile(lat, 50)),
-        _mark(p95 < 250, fmt_ms(p95)),
+        _mark(p95 < SLACK_P95_GOAL_MS, fmt_ms(p95)),
         fmt_ms(max(lat) if lat else float("nan")),
-        "< 250 ms",
+        f"< {SLACK_P95_GOAL_MS} ms",
         fmt_ms(percentile(s["acks_ms"], 50)),
         _mark(not s["missing"], str(s["missing"])),
         f"{s['rss_mb']:.0f} MiB",
