@@ -47,10 +47,57 @@ def _check_paths(conditions: dict[str, Any]) -> dict[str, Any]:
     return conditions
 
 
+MAX_THRESHOLD_WINDOW = timedelta(days=90)
+
+
+class Threshold(_Strict):
+    """An account-level threshold: `count` events, `people` different persons, or the `sum` of a
+    numeric path reaching `at_least`, in the window of `within` that ends at each event's time."""
+
+    count: int | None = Field(default=None, ge=1, le=1_000_000)
+    people: int | None = Field(default=None, ge=1, le=1_000_000)
+    sum: str | None = Field(default=None, description="a dotted path to a number, e.g. properties.seats")
+    at_least: float | None = Field(default=None, gt=0)
+    within: Duration
+
+    @field_validator("sum")
+    @classmethod
+    def _sum_path(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_paths({value: None})
+        return value
+
+    @field_validator("within")
+    @classmethod
+    def _window(cls, value: timedelta) -> timedelta:
+        if not timedelta(minutes=1) <= value <= MAX_THRESHOLD_WINDOW:
+            raise ValueError("the window must be between 1m and 90d")
+        return value
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> Threshold:
+        given = [name for name in ("count", "people", "sum") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of `count`, `people` or `sum` (with `at_least`)")
+        if (self.sum is None) != (self.at_least is None):
+            raise ValueError("`at_least` goes with `sum`, and `sum` needs it")
+        return self
+
+    @property
+    def kind(self) -> Literal["count", "people", "sum"]:
+        return "count" if self.count is not None else "people" if self.people is not None else "sum"
+
+    @property
+    def target(self) -> float:
+        """The figure the window must reach."""
+        return float(self.count or self.people or self.at_least or 0)
+
+
 class Signal(_Strict):
     name: str = Field(min_length=1, max_length=100)
     event: str = Field(min_length=1, max_length=200)
     where: dict[str, ConditionValue] = Field(default_factory=dict)
+    threshold: Threshold | None = None
     min_score: int = Field(default=0, ge=0, le=100)
     cooldown: Duration = timedelta(hours=24)
     action: str | None = Field(default=None, max_length=200, description="e.g. 'finished onboarding'")

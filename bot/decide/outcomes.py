@@ -25,6 +25,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     COOLDOWN = "cooldown"
     SNOOZED = "snoozed"
+    ACCUMULATING = "accumulating"  # counted towards a threshold the account has not reached yet
     BELOW_THRESHOLD = "below_threshold"
     NO_ACCOUNT = "no_account"
     FILTERED = "filtered"
@@ -42,6 +43,7 @@ PRECEDENCE: tuple[Outcome, ...] = (
     Outcome.FAILED,
     Outcome.COOLDOWN,
     Outcome.SNOOZED,
+    Outcome.ACCUMULATING,
     Outcome.BELOW_THRESHOLD,
     Outcome.NO_ACCOUNT,
     Outcome.FILTERED,

@@ -11,13 +11,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
 from bot.alerts.model import AlertFacts, HeldBack, PastSignal
 from bot.clients.posthog_writer import WriteBack
-from bot.config.signals_file import Signal, SignalsConfig
+from bot.config.signals_file import Signal, SignalsConfig, Threshold
 from bot.decide.accounts import Account, person_email, resolve_account
 from bot.decide.enrich import Company, Enricher
 from bot.decide.matching import all_conditions_hold, describe_condition, lookup
@@ -33,6 +33,7 @@ from bot.decide.outcomes import (
 )
 from bot.decide.routing import route
 from bot.decide.scoring import Score, score
+from bot.decide.thresholds import Tally, contribution, progress, reached, reached_phrase
 from bot.ingest.webhook_body import WebhookBody, WebhookPerson, parse_timestamp
 from bot.store import ClaimedEvent, LedgerEntry, Store
 from bot.store.account_state import AccountState
@@ -174,7 +175,7 @@ class Pipeline:
         if body is None:
             body = WebhookBody.model_validate_json(claimed.payload)
         states = prepared.states if prepared is not None else None
-        return await self.evaluate(body, claimed.received_at, claimed.request_id, states)
+        return await self.evaluate(body, claimed.received_at, claimed.request_id, states, record=True)
 
     async def evaluate(
         self,
@@ -182,10 +183,12 @@ class Pipeline:
         received_at: float,
         request_id: str,
         states: Mapping[str, AccountState] | None = None,
+        record: bool = False,
     ) -> Decision:
-        """The decision for one event, with no side effects but the enrichment cache: also how a
-        dry run (`/posthog test`, `replay`) shows what would happen. `states` holds account states
-        already read (`prepare`); any other is read now."""
+        """The decision for one event. Without `record` it has no side effects but the enrichment
+        cache: how a dry run (`/posthog test`, `replay`) shows what would happen. With it (the
+        worker), the event is counted towards its thresholds, once however often it is decided.
+        `states` holds account states already read (`prepare`); any other is read now."""
         event = body.event
         now = self.clock()
         event_time = body.event_time or received_at
@@ -239,6 +242,16 @@ class Pipeline:
                 reason = _why_not(late, context)
                 decisions.append(SignalDecision(signal=signal.name, outcome=Outcome.FILTERED, reason=reason))
                 continue
+            reached_what = None
+            if signal.threshold is not None:
+                tally = await self._count(
+                    signal, signal.threshold, account, body, context, event_time, record
+                )
+                if not reached(signal.threshold, tally):
+                    why = progress(signal.threshold, tally, event.event)
+                    decisions.append(_scored(signal, icp, Outcome.ACCUMULATING, why))
+                    continue
+                reached_what = reached_phrase(signal.threshold, tally, event.event)
             held = self._held(signal, icp, state, now)
             if held is not None:
                 decisions.append(held)
@@ -246,6 +259,8 @@ class Pipeline:
             if history is None:
                 history = await self._history(account, event.uuid, now)
             facts = self._facts(signal, body, account, company, icp, context, history, event_time, now, state)
+            if reached_what is not None:
+                facts = replace(facts, action=f"{facts.action}: {reached_what}")
             alerts.append(
                 AlertPlan(
                     facts,
@@ -273,6 +288,23 @@ class Pipeline:
             # Settled early to skip composing an alert; the commit re-checks atomically.
             return _scored(signal, icp, Outcome.COOLDOWN, in_cooldown(window))
         return None
+
+    async def _count(
+        self,
+        signal: Signal,
+        threshold: Threshold,
+        account: Account,
+        body: WebhookBody,
+        context: Mapping[str, Any],
+        event_time: float,
+        record: bool,
+    ) -> Tally:
+        """The account's window for a threshold signal, this event included (and kept, with `record`)."""
+        counted = contribution(threshold, body.event.uuid, event_time, body.event.distinct_id, context)
+        within = threshold.within.total_seconds()
+        return await self.store.call(
+            self.store.count_towards, signal.name, account.key, counted, within, record
+        )
 
     async def _history(self, account: Account, exclude: str, now: float) -> tuple[PastSignal, ...]:
         rows = await self.store.call(self.store.account_history, account.key, now - HISTORY_WINDOW_S, exclude)

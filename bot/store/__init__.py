@@ -28,6 +28,7 @@ from bot.store.records import (
     is_row_error,
 )
 from bot.store.tables import alerts, inbox, metadata
+from bot.store.thresholds import ThresholdStore
 
 __all__ = [
     "AlertRecord",
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 
-class Store(EventStore, AlertStore, AccountStore, ActionStore):
+class Store(EventStore, AlertStore, AccountStore, ActionStore, ThresholdStore):
     """All reads and writes. Methods are synchronous; async callers run them in a thread."""
 
     def queue_depth(self) -> int:

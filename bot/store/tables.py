@@ -102,6 +102,29 @@ cooldowns = Table(
     Index("ix_cooldowns_account", "account"),  # the worker reads an account's cooldowns for each event
 )
 
+# The events a threshold signal counted, one row per (signal, event): a redelivered event is not
+# counted twice. An account's window is read along (signal, account, event_time).
+threshold_events = Table(
+    "threshold_events",
+    metadata,
+    Column("signal", String(100), primary_key=True),
+    Column("event_uuid", String(200), primary_key=True),
+    Column("account", String(300), nullable=False),
+    Column("event_time", Float, nullable=False),
+    Column("distinct_id", String(400), nullable=True),
+    Column("value", Float, nullable=False),
+    Index("ix_threshold_events_window", "signal", "account", "event_time"),
+)
+
+# One row per (signal, account) that has counted anything: what counting locks, so that processes
+# counting the same account on PostgreSQL take turns and each sees what the others counted.
+threshold_accounts = Table(
+    "threshold_accounts",
+    metadata,
+    Column("signal", String(100), primary_key=True),
+    Column("account", String(300), primary_key=True),
+)
+
 snoozes = Table(
     "snoozes",
     metadata,

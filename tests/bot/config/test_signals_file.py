@@ -500,3 +500,50 @@ def test_problems_from_a_file_name_that_file(tmp_path):
     with pytest.raises(SignalsFileError) as caught:
         load_signals(path)
     assert caught.value.lines() == [f"{path}: routing[0].owner: 'jane' is not a Slack user id (U…)"]
+
+
+# --- thresholds --------------------------------------------------------------------------------------
+
+
+def with_threshold(threshold: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **MINIMAL,
+        "signals": [{"name": "Team is inviting", "event": "invite_sent", "threshold": threshold}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("threshold", "kind", "target"),
+    [
+        ({"count": 5, "within": "7d"}, "count", 5.0),
+        ({"people": 3, "within": "7d"}, "people", 3.0),
+        ({"sum": "properties.seats", "at_least": 20, "within": "30d"}, "sum", 20.0),
+    ],
+)
+def test_a_threshold_counts_events_people_or_a_sum_within_a_window(threshold, kind, target):
+    [signal] = parse_signals(with_threshold(threshold), FILE).signals
+    assert signal.threshold is not None
+    assert (signal.threshold.kind, signal.threshold.target) == (kind, target)
+
+
+@pytest.mark.parametrize(
+    ("threshold", "problem"),
+    [
+        ({"count": 5}, "signals[0].threshold.within: Field required"),
+        ({"count": 5, "people": 2, "within": "7d"}, "signals[0].threshold: give exactly one of `count`"),
+        ({"sum": "properties.seats", "within": "7d"}, "signals[0].threshold: `at_least` goes with `sum`"),
+        ({"count": 5, "at_least": 3, "within": "7d"}, "signals[0].threshold: `at_least` goes with `sum`"),
+        (
+            {"sum": "seats", "at_least": 3, "within": "7d"},
+            "signals[0].threshold.sum: 'seats' must start with",
+        ),
+        (
+            {"count": 0, "within": "7d"},
+            "signals[0].threshold.count: Input should be greater than or equal to 1",
+        ),
+        ({"count": 5, "within": "91d"}, "signals[0].threshold.within: the window must be between 1m and 90d"),
+        ({"count": 5, "within": "7d", "per": "x"}, "signals[0].threshold.per: unknown key"),
+    ],
+)
+def test_every_threshold_error_names_its_path(threshold, problem):
+    assert only_problem(with_threshold(threshold)).startswith(f"{FILE}: {problem}")

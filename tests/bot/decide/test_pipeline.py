@@ -17,6 +17,7 @@ import pytest
 from bot.alerts.compose import Composer
 from bot.alerts.model import HeldBack, PastSignal
 from bot.clients.posthog_writer import WriteBack
+from bot.config.signals_file import Signal, Threshold
 from bot.decide.enrich import Enricher
 from bot.decide.outcomes import Outcome, SignalDecision
 from bot.decide.pipeline import Decision, Pipeline
@@ -338,3 +339,58 @@ def test_a_claimed_batch_is_read_at_once_and_each_event_decided_as_if_alone(pipe
     ]
     assert [d.entry.outcome for d in decisions] == [decide(pipeline, body).entry.outcome for body in bodies]
     assert isinstance(failed, ValueError)  # the event that does not parse fails alone, as it would alone
+
+
+@pytest.fixture
+def inviting(module_store: Store, clock: Clock) -> Pipeline:
+    """The example signals and `Team is inviting`: 3 member_invited within 7 days."""
+    config = example_config()
+    signal = Signal(
+        name="Team is inviting",
+        event="member_invited",
+        threshold=Threshold(count=3, within="7d"),
+        cooldown="7d",
+    )
+    config = config.model_copy(update={"signals": [*config.signals, signal]})
+    enricher = Enricher(config.enrichment, module_store, httpx.AsyncClient(), Metrics())
+    return Pipeline(config, module_store, enricher, "https://us.posthog.com/", "12345", clock=clock)
+
+
+def invite(domain: str, clock: Clock, person: str, ago_s: float) -> dict[str, Any]:
+    return event(
+        "member_invited", clock, ago_s=ago_s, distinct_id=person, properties={"company_domain": domain}
+    )
+
+
+def decide_claimed(pipeline: Pipeline, body: dict[str, Any]) -> Decision:
+    """As the worker decides: the event counts towards its thresholds."""
+    stored_body = parse_body(orjson.dumps(body))[0].stored()
+    return asyncio.run(
+        pipeline.decide(ClaimedEvent(body["event"]["uuid"], stored_body, 1, time.time(), "req-1"))
+    )
+
+
+def test_a_threshold_accumulates_then_alerts_on_the_event_that_reaches_it(inviting, clock):
+    first, second, third = (
+        invite("inviting.example", clock, f"u{n}", ago_s=3600 * (4 - n)) for n in (1, 2, 3)
+    )
+    assert only(decide_claimed(inviting, first)).reason == "1 of 3 member_invited in 7d"
+    again = decide_claimed(inviting, first)  # PostHog delivered it twice: it counts once
+    assert (again.entry.outcome, only(again).reason) == (Outcome.ACCUMULATING, "1 of 3 member_invited in 7d")
+    assert only(decide(inviting, second)).reason == "2 of 3 member_invited in 7d"  # a dry run counts it…
+    assert only(decide_claimed(inviting, second)).reason == "2 of 3 member_invited in 7d"  # …but kept nothing
+
+    reached = decide_claimed(inviting, third)
+    assert reached.entry.outcome is Outcome.ALERTED
+    [plan] = reached.alerts
+    assert plan.facts.action.endswith(": 3 member_invited in 7 days by 3 people")
+    assert plan.cooldown_s == 7 * 86400
+
+
+def test_an_event_outside_the_window_does_not_count(inviting, clock):
+    old = invite("window.example", clock, "u1", ago_s=8 * 86400)
+    assert only(decide_claimed(inviting, old)).reason == "1 of 3 member_invited in 7d"
+    for n, person in enumerate(("u2", "u3")):
+        decision = decide_claimed(inviting, invite("window.example", clock, person, ago_s=60 - n))
+        assert decision.entry.outcome is Outcome.ACCUMULATING
+    assert only(decision).reason == "2 of 3 member_invited in 7d"

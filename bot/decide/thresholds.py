@@ -1,0 +1,108 @@
+"""Account-level thresholds, pure: what one event adds to its account's window, whether the window
+reached the signal's threshold, and how that is said in the ledger and the alert.
+
+The window ends at the event's own time and reaches back `within` (both ends included), so a late
+or replayed delivery counts where its timestamp puts it. The store keeps the events and counts them
+(bot/store/thresholds.py); nothing here reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from bot.config.signals_file import Threshold
+from bot.decide.matching import lookup
+
+LATEST_SHOWN = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """One event, as a threshold counts it."""
+
+    event_uuid: str
+    event_time: float
+    distinct_id: str | None
+    value: float  # what it adds to a `sum` (1 for `count` and `people`)
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """An account's window for one signal, this event included."""
+
+    count: int
+    people: int
+    total: float
+    latest: tuple[tuple[str | None, float], ...] = ()  # (distinct_id, event time), newest first
+
+
+def contribution(
+    threshold: Threshold,
+    event_uuid: str,
+    event_time: float,
+    distinct_id: str | None,
+    context: Mapping[str, Any],
+) -> Contribution:
+    """What the event adds; for a `sum`, a path that is missing or not a number adds 0."""
+    value = 1.0
+    if threshold.sum is not None:
+        found = lookup(context, threshold.sum)
+        value = float(found) if isinstance(found, int | float) and not isinstance(found, bool) else 0.0
+    return Contribution(event_uuid, event_time, distinct_id, value)
+
+
+def measure(threshold: Threshold, tally: Tally) -> float:
+    if threshold.kind == "count":
+        return float(tally.count)
+    if threshold.kind == "people":
+        return float(tally.people)
+    return tally.total
+
+
+def reached(threshold: Threshold, tally: Tally) -> bool:
+    return measure(threshold, tally) >= threshold.target
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+
+
+def progress(threshold: Threshold, tally: Tally, event: str) -> str:
+    """The ledger's reason while the account accumulates: `3 of 5 invite_sent in 7d`."""
+    window = _short(threshold.within)
+    got, target = _number(measure(threshold, tally)), _number(threshold.target)
+    if threshold.kind == "count":
+        return f"{got} of {target} {event} in {window}"
+    if threshold.kind == "people":
+        return f"{got} of {target} people doing {event} in {window}"
+    return f"{got} of {target} {threshold.sum} from {event} in {window}"
+
+
+_UNITS = (("day", "d", 86400), ("hour", "h", 3600), ("minute", "m", 60), ("second", "s", 1))
+
+
+def _short(window: timedelta) -> str:
+    """`7d`, `36h`: the window as the signals file would write it (in days, not weeks)."""
+    seconds = int(window.total_seconds())
+    _, unit, size = next(u for u in _UNITS if seconds % u[2] == 0)
+    return f"{seconds // size}{unit}"
+
+
+def _spelled(window: timedelta) -> str:
+    """`7 days`, `1 hour`: the window as the alert says it."""
+    seconds = int(window.total_seconds())
+    name, _, size = next(u for u in _UNITS if seconds % u[2] == 0)
+    n = seconds // size
+    return f"{n} {name}{'' if n == 1 else 's'}"
+
+
+def reached_phrase(threshold: Threshold, tally: Tally, event: str) -> str:
+    """What the alert says was reached: `5 invite_sent in 7 days by 3 people`."""
+    window = _spelled(threshold.within)
+    people = f"{tally.people} {'person' if tally.people == 1 else 'people'}"
+    if threshold.kind == "sum":
+        return f"{_number(tally.total)} {threshold.sum} from {tally.count} {event} in {window} by {people}"
+    return f"{tally.count} {event} in {window} by {people}"
