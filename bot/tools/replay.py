@@ -2,8 +2,9 @@
 
 Events come from a JSONL file (webhook bodies or PostHog export rows) or from PostHog itself (HogQL
 queries over the last N days, a fixed day at a time, paged). With `--dry-run` each event goes
-through the real pipeline against a scratch database, cooldowns are applied in event time, and the
-report says, per signal, how many alerts would have fired, for which accounts and on which days.
+through the real pipeline against a scratch database, cooldowns and thresholds are applied in event
+time, and the report says, per signal, how many alerts would have fired, for which accounts and on
+which days.
 Nothing is posted or written. Without `--dry-run`, the events are stored in the inbox of
 DATABASE_URL, like webhook deliveries, and a running `serve` decides them.
 """
@@ -140,7 +141,8 @@ class Report:
 
 
 class DryRun:
-    """The pipeline on a scratch store; cooldowns kept in event time, as they would have applied."""
+    """The pipeline on a scratch store; cooldowns and thresholds kept in event time, as they would
+    have applied."""
 
     def __init__(self, settings: Settings, config: SignalsConfig, store: Store, http: httpx.AsyncClient):
         enricher = Enricher(config.enrichment, store, http, Metrics())
@@ -167,7 +169,8 @@ class DryRun:
         self.seen.add(body.event.uuid)
         when = parse_timestamp(body.event.timestamp) or time.time()
         self.pipeline.clock = lambda: when  # decide as of the event's own time
-        decision = await self.pipeline.evaluate(body, when, "replay")
+        # Counted on the scratch store, so thresholds fill up in event time as they would have.
+        decision = await self.pipeline.evaluate(body, when, "replay", record=True)
         outcome = decision.entry.outcome
         day = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d")
         for plan in decision.alerts:

@@ -137,3 +137,38 @@ def test_without_dry_run_events_go_to_the_inbox(tmp_path):
 @pytest.mark.parametrize("args", [[], ["f.jsonl", "--from-posthog", "7d"]])
 def test_replay_needs_exactly_one_source(tmp_path, args):
     assert run(args, tmp_path).returncode == 2
+
+
+def test_a_backtest_fills_thresholds_in_event_time_whatever_order_the_events_come_in(tmp_path):
+    """acme.com: `member_invited` on the 3rd and the 5th, then a late one from the 1st (its own window
+    holds only itself), then the 6th, whose window holds all four: it alerts. initech.com: two, and a
+    third nine days later, outside their window: no alert."""
+    signals = tmp_path / "signals.yml"
+    signals.write_text(
+        "signals:\n"
+        "  - name: Team is inviting\n"
+        "    event: member_invited\n"
+        "    threshold: {count: 3, within: 7d}\n"
+        "routing:\n"
+        "  - channel: C0SIGNALS\n"
+    )
+
+    def row(n: int, domain: str, day: int) -> str:
+        return json.dumps(
+            {
+                "uuid": f"e{n}",
+                "event": "member_invited",
+                "distinct_id": f"u{n}",
+                "timestamp": f"2026-11-{day:02d}T10:00:00Z",
+                "properties": json.dumps({"company_domain": domain}),
+            }
+        )
+
+    rows = [row(1, "acme.com", 3), row(2, "acme.com", 5), row(3, "initech.com", 2), row(4, "initech.com", 3)]
+    rows += [row(5, "initech.com", 12), row(6, "acme.com", 1), row(7, "acme.com", 6)]
+    (tmp_path / "events.jsonl").write_text("\n".join(rows) + "\n")
+    result = run([str(tmp_path / "events.jsonl"), "--dry-run"], tmp_path, SIGNALS_CONFIG=str(signals))
+    assert result.returncode == 0, result.stderr
+    assert "Team is inviting" in result.stdout and "acme.com (1)" in result.stdout
+    assert "initech.com" not in result.stdout
+    assert "6 accumulating" in result.stdout and "1 alerted" in result.stdout
