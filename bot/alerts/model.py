@@ -49,6 +49,14 @@ class HeldBack:
 
 
 @dataclass(frozen=True)
+class Reached:
+    """What an account-level threshold reached, told by the alert that fired on it."""
+
+    what: str  # "5 invite_sent in 7 days by 3 people"
+    latest: tuple[tuple[str | None, float], ...] = ()  # (distinct_id, event time), newest first
+
+
+@dataclass(frozen=True)
 class AlertFacts:
     alert_id: str
     signal_name: str
@@ -72,6 +80,7 @@ class AlertFacts:
     posthog_url: str | None = None
     now: float = 0.0
     held_back: HeldBack | None = None
+    reached: Reached | None = None
 
     @property
     def company_name(self) -> str | None:
@@ -131,6 +140,7 @@ class AlertDetails(BaseModel):
     summary: str
     written: Written | None = None  # Claude's words, when it wrote the summary
     held_back: HeldBack | None = None
+    reached: Reached | None = None  # the threshold the alert fired on
     posted: PostedContent | None = None  # alerts posted by 0.1.0 only
 
     @classmethod
@@ -158,6 +168,7 @@ class AlertDetails(BaseModel):
             summary=summary,
             written=written,
             held_back=facts.held_back,
+            reached=facts.reached,
         )
 
     @property

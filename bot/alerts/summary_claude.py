@@ -173,6 +173,8 @@ def model_facts(facts: AlertFacts, pii: Pii) -> dict[str, Any]:
             {"what": p.action, "days_ago": max(0, int((facts.now - p.event_time) // 86400))}
             for p in facts.history[:5]
         ],
+        # The threshold the alert fired on (the people are PostHog distinct ids: not sent).
+        "threshold_reached": facts.reached.what if facts.reached else None,
         "follow_up_hours": list(FOLLOW_UP_HOURS),
     }
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
-from bot.alerts.model import AlertFacts, HeldBack, PastSignal
+from bot.alerts.model import AlertFacts, HeldBack, PastSignal, Reached
 from bot.clients.posthog_writer import WriteBack
 from bot.config.signals_file import Signal, SignalsConfig, Threshold
 from bot.decide.accounts import Account, person_email, resolve_account
@@ -242,16 +242,15 @@ class Pipeline:
                 reason = _why_not(late, context)
                 decisions.append(SignalDecision(signal=signal.name, outcome=Outcome.FILTERED, reason=reason))
                 continue
-            reached_what = None
-            if signal.threshold is not None:
-                tally = await self._count(
-                    signal, signal.threshold, account, body, context, event_time, record
-                )
-                if not reached(signal.threshold, tally):
-                    why = progress(signal.threshold, tally, event.event)
+            reached_what: Reached | None = None
+            threshold = signal.threshold
+            if threshold is not None:
+                tally = await self._count(signal, threshold, account, body, context, event_time, record)
+                if not reached(threshold, tally):
+                    why = progress(threshold, tally, event.event)
                     decisions.append(_scored(signal, icp, Outcome.ACCUMULATING, why))
                     continue
-                reached_what = reached_phrase(signal.threshold, tally, event.event)
+                reached_what = Reached(reached_phrase(threshold, tally, event.event), tally.latest)
             held = self._held(signal, icp, state, now)
             if held is not None:
                 decisions.append(held)
@@ -260,7 +259,7 @@ class Pipeline:
                 history = await self._history(account, event.uuid, now)
             facts = self._facts(signal, body, account, company, icp, context, history, event_time, now, state)
             if reached_what is not None:
-                facts = replace(facts, action=f"{facts.action}: {reached_what}")
+                facts = replace(facts, reached=reached_what)
             alerts.append(
                 AlertPlan(
                     facts,

@@ -247,6 +247,16 @@ def fallback_text(details: AlertDetails) -> str:
     return escape_line(f"{head}. {body}", TEXT_FALLBACK_LIMIT)
 
 
+def reached_context(details: AlertDetails) -> ContextBlock | None:
+    """The threshold the alert fired on, and who did the latest of what it counted, and when."""
+    reached = details.reached
+    if reached is None:
+        return None
+    latest = ", ".join(f"{escape_line(who or 'someone', 80)} {slack_date(at)}" for who, at in reached.latest)
+    text = f":chart_with_upwards_trend: *{escape_line(reached.what, 300)}*"
+    return ContextBlock(elements=[mrkdwn(f"{text} · latest: {latest}" if latest else text)])
+
+
 def held_back_context(details: AlertDetails) -> ContextBlock | None:
     held = details.held_back
     if held is None or held.count == 0:
@@ -266,6 +276,7 @@ def alert_blocks(details: AlertDetails, state: AlertState) -> list[Block]:
     blocks: list[Block | None] = [
         header(details),
         summary_section(details.summary, details.written),
+        reached_context(details),
         held_back_context(details),
         fields_section(details),
         breakdown_section(details),

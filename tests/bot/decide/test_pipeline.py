@@ -383,7 +383,9 @@ def test_a_threshold_accumulates_then_alerts_on_the_event_that_reaches_it(inviti
     reached = decide_claimed(inviting, third)
     assert reached.entry.outcome is Outcome.ALERTED
     [plan] = reached.alerts
-    assert plan.facts.action.endswith(": 3 member_invited in 7 days by 3 people")
+    assert plan.facts.reached is not None
+    assert plan.facts.reached.what == "3 member_invited in 7 days by 3 people"
+    assert [who for who, _ in plan.facts.reached.latest] == ["u3", "u2", "u1"]
     assert plan.cooldown_s == 7 * 86400
 
 

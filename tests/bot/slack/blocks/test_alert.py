@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.alerts.model import AlertDetails, AlertFacts, AlertState, PastSignal
+from bot.alerts.model import AlertDetails, AlertFacts, AlertState, PastSignal, Reached
 from bot.alerts.summary_template import template_summary
 from bot.decide.routing import RouteDecision
 from bot.decide.scoring import CriterionResult, Score, score
@@ -192,6 +192,26 @@ def test_acme_alert_message_is_exactly_as_designed():
     )
 
 
+def test_an_alert_on_a_threshold_says_what_was_reached_and_who_did_the_latest():
+    reached = Reached(
+        "5 invite_sent in 7 days by 3 people", (("u3", 1_700_000_000.0), (None, 1_699_990_000.0))
+    )
+    blocks = message_for(replace(acme_facts(), reached=reached))["blocks"]
+    assert blocks[2] == {
+        "type": "context",
+        "elements": [
+            {
+                "type": "mrkdwn",
+                "text": ":chart_with_upwards_trend: *5 invite_sent in 7 days by 3 people* · latest: "
+                "u3 <!date^1700000000^{date_short_pretty} at {time}|2023-11-14 22:13 UTC>, "
+                "someone <!date^1699990000^{date_short_pretty} at {time}|2023-11-14 19:26 UTC>",
+                "verbatim": True,
+            }
+        ],
+    }
+    assert "reached" not in json.dumps(message_for(acme_facts()))  # an alert on one event has no such line
+
+
 def test_each_block_model_round_trips_through_slack_sdk():
     for block in alert_blocks(details_for(acme_facts(), "summary"), AlertState()):
         as_dict = block.to_dict()
@@ -343,6 +363,7 @@ def hostile_facts(text: str) -> AlertFacts:
         person_url=url,
         event_url=url,
         posthog_url=url,
+        reached=Reached(text, ((text, 1_700_000_000), (None, 1_699_999_000))),
     )
 
 
