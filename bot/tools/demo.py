@@ -44,6 +44,7 @@ _OUTCOME_STYLE = {
     Outcome.BELOW_THRESHOLD: "yellow",
     Outcome.COOLDOWN: "cyan",
     Outcome.SNOOZED: "blue",
+    Outcome.ACCUMULATING: "blue",
     Outcome.FAILED: "red",
     Outcome.NO_ACCOUNT: "yellow",
 }

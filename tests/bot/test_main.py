@@ -137,10 +137,19 @@ def test_demo_runs_the_whole_loop_offline(tmp_path):
     assert "Trial user from Acme Corp finished onboarding. Series B fintech, 240 people." in out
     assert "Also activated the API integration 2 days ago." in out
     assert "Block Kit Builder: https://app.slack.com/block-kit-builder/#" in out
-    for outcome in ("alerted", "duplicate", "filtered", "below_threshold", "cooldown", "snoozed"):
+    for outcome in (
+        "alerted",
+        "duplicate",
+        "filtered",
+        "below_threshold",
+        "cooldown",
+        "snoozed",
+        "accumulating",
+    ):
         assert outcome in out
     # The delivery no signal listens to is counted, not stored: the demo still says what became of it.
     assert re.search(r"\$pageview\s+│\s+-\s+│\s+filtered\s+│\s+no signal listens to this event", out)
-    assert "6 Slack messages" in out
+    assert "7 Slack messages" in out
+    assert "2 report_shared in 7 days by 2 people" in out  # the threshold the last alert fired on
     assert "<!here> Richard <@U0CEO>" in out  # shown as text; Slack receives it escaped
     assert not list(tmp_path.iterdir())  # nothing left behind
