@@ -298,12 +298,11 @@ class Pipeline:
         event_time: float,
         record: bool,
     ) -> Tally:
-        """The account's window for a threshold signal, this event included (and kept, with `record`)."""
+        """The account's window the event reached for a threshold signal (the event kept, with
+        `record`)."""
         counted = contribution(threshold, body.event.uuid, event_time, body.event.distinct_id, context)
-        within = threshold.within.total_seconds()
-        return await self.store.call(
-            self.store.count_towards, signal.name, account.key, counted, within, record
-        )
+        count = self.store.count_towards
+        return await self.store.call(count, signal.name, account.key, counted, threshold, record)
 
     async def _history(self, account: Account, exclude: str, now: float) -> tuple[PastSignal, ...]:
         rows = await self.store.call(self.store.account_history, account.key, now - HISTORY_WINDOW_S, exclude)

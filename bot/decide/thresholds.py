@@ -1,14 +1,15 @@
 """Account-level thresholds, pure: what one event adds to its account's window, whether the window
 reached the signal's threshold, and how that is said in the ledger and the alert.
 
-The window ends at the event's own time and reaches back `within` (both ends included), so a late
-or replayed delivery counts where its timestamp puts it. The store keeps the events and counts them
-(bot/store/thresholds.py); nothing here reads it.
+A window reaches back `within` from its end (both ends included), in event time, so a late or
+replayed delivery counts where its timestamp puts it (see `best_window`). The store keeps the events
+and hands them here (bot/store/thresholds.py); nothing here reads it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -52,6 +53,52 @@ def contribution(
         found = lookup(context, threshold.sum)
         value = float(found) if isinstance(found, int | float) and not isinstance(found, bool) else 0.0
     return Contribution(event_uuid, event_time, distinct_id, value)
+
+
+def best_window(threshold: Threshold, counted: Sequence[Contribution], event: Contribution) -> Tally:
+    """The account's window for `event`: of the windows that hold it (those ending at its own time
+    or at a later counted event at most `within` after it), the one where the measure is highest,
+    the earliest of equals. In event-time order that is the window ending at the event; an event that
+    arrives after later ones counts in their windows too, so the one that completes a window reaches
+    the threshold whatever order the events were counted in.
+
+    `counted` is every counted event within `within` of this one on either side, this one included."""
+    within = threshold.within.total_seconds()
+    rows = sorted(counted, key=lambda c: (c.event_time, c.event_uuid))
+    people: Counter[str | None] = Counter()
+    best: tuple[float, int, int] | None = None  # (measure, start, end) of the best window so far
+    start = count = 0
+    total = 0.0
+    for end, row in enumerate(rows):
+        count, total = count + 1, total + row.value
+        people[row.distinct_id] += 1
+        while rows[start].event_time < row.event_time - within:
+            gone = rows[start]
+            count, total = count - 1, total - gone.value
+            people[gone.distinct_id] -= 1
+            if not people[gone.distinct_id]:
+                del people[gone.distinct_id]
+            start += 1
+        if row.event_time < event.event_time or row.event_time > event.event_time + within:
+            continue
+        if rows[start].event_time > event.event_time:
+            continue  # the window no longer holds the event
+        figure = {"count": count, "people": _people(people), "sum": total}[threshold.kind]
+        if best is None or figure > best[0]:
+            best = (figure, start, end)
+    if best is None:  # the event is not among `counted`: its window holds itself only
+        return Tally(1, 1 if event.distinct_id else 0, event.value, ((event.distinct_id, event.event_time),))
+    _, first, last = best
+    window = rows[first : last + 1]
+    latest = tuple((c.distinct_id, c.event_time) for c in reversed(window[-LATEST_SHOWN:]))
+    return Tally(
+        len(window), _people(Counter(c.distinct_id for c in window)), sum(c.value for c in window), latest
+    )
+
+
+def _people(seen: Counter[str | None]) -> int:
+    """Different persons: events without a distinct id name nobody."""
+    return len(seen) - (1 if None in seen else 0)
 
 
 def measure(threshold: Threshold, tally: Tally) -> float:

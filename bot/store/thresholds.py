@@ -1,38 +1,37 @@
-"""Counting towards account-level thresholds: each event once per signal, and the account's window
-read in the same transaction, taking turns per (signal, account) so that several processes on one
-PostgreSQL count as one (SQLite's one writer serialises them anyway)."""
+"""Counting towards account-level thresholds: each event once per signal, and the account's events
+around it read in the same transaction, taking turns per (signal, account) so that several processes
+on one PostgreSQL count as one (SQLite's one writer serialises them anyway). Which window the event
+reached is worked out in bot/decide/thresholds.py."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
-from bot.decide.thresholds import LATEST_SHOWN, Contribution, Tally
+from bot.config.signals_file import Threshold
+from bot.decide.thresholds import Contribution, Tally, best_window
 from bot.store.base import StoreBase
 from bot.store.tables import threshold_accounts, threshold_events
 
-_IN_WINDOW = and_(
-    threshold_events.c.signal == bindparam("signal"),
-    threshold_events.c.account == bindparam("account"),
-    threshold_events.c.event_time >= bindparam("since"),
-    threshold_events.c.event_time <= bindparam("until"),
-)
-_TALLY = select(
-    func.count(),
-    func.count(func.distinct(threshold_events.c.distinct_id)),
-    func.coalesce(func.sum(threshold_events.c.value), 0.0),
-).where(_IN_WINDOW)
-_LATEST = (
-    select(threshold_events.c.distinct_id, threshold_events.c.event_time)
-    .where(_IN_WINDOW)
-    .order_by(threshold_events.c.event_time.desc())
-    .limit(LATEST_SHOWN)
-)
-_COUNTED = select(threshold_events.c.event_uuid).where(
-    threshold_events.c.signal == bindparam("signal"), threshold_events.c.event_uuid == bindparam("uuid")
-)
-_SEEN_PERSON = select(threshold_events.c.event_uuid).where(
-    _IN_WINDOW, threshold_events.c.distinct_id == bindparam("person")
+# Events further from this one than this are left out of its windows: an account with more within
+# twice the window is past any threshold a signal file would set.
+MAX_AROUND = 20_000
+
+_AROUND = (
+    select(
+        threshold_events.c.event_uuid,
+        threshold_events.c.event_time,
+        threshold_events.c.distinct_id,
+        threshold_events.c.value,
+    )
+    .where(
+        threshold_events.c.signal == bindparam("signal"),
+        threshold_events.c.account == bindparam("account"),
+        threshold_events.c.event_time >= bindparam("since"),
+        threshold_events.c.event_time <= bindparam("until"),
+    )
+    .order_by(threshold_events.c.event_time)
+    .limit(MAX_AROUND)
 )
 _TURN = (
     select(threshold_accounts.c.signal)
@@ -46,27 +45,24 @@ _TURN = (
 
 class ThresholdStore(StoreBase):
     def count_towards(
-        self, signal: str, account: str, event: Contribution, within_s: float, record: bool = True
+        self, signal: str, account: str, event: Contribution, threshold: Threshold, record: bool = True
     ) -> Tally:
-        """The account's window for `signal` ending at the event's time, the event included. With
-        `record`, the event is kept (once, however often it is counted); without, nothing is written
-        (a dry run: `/posthog test`, `replay` against the store)."""
+        """The account's window for `signal` that this event reached (see `best_window`). With
+        `record`, the event is kept, once however often it is counted; without, nothing is written
+        (a dry run: `/posthog test`), and the event is counted as if it were kept."""
+        within = threshold.within.total_seconds()
         params = {
             "signal": signal,
             "account": account,
-            "since": event.event_time - within_s,
-            "until": event.event_time,
-            "uuid": event.event_uuid,
+            "since": event.event_time - within,
+            "until": event.event_time + within,
         }
         if not record:
             with self._read() as conn:
-                tally = self._tally(conn, params)
-                if conn.execute(_COUNTED, params).first() is not None:
-                    return tally
-                seen = event.distinct_id is not None and (
-                    conn.execute(_SEEN_PERSON, {**params, "person": event.distinct_id}).first() is not None
-                )
-            return _with(tally, event, new_person=event.distinct_id is not None and not seen)
+                around = self._around(conn, params)
+            if all(row.event_uuid != event.event_uuid for row in around):
+                around.append(event)
+            return best_window(threshold, around, event)
         with self._write() as conn:
             conn.execute(
                 self._insert(threshold_accounts)
@@ -86,21 +82,8 @@ class ThresholdStore(StoreBase):
                 )
                 .on_conflict_do_nothing()
             )
-            return self._tally(conn, params)
+            return best_window(threshold, self._around(conn, params), event)
 
     @staticmethod
-    def _tally(conn: Connection, params: dict[str, object]) -> Tally:
-        count, people, total = conn.execute(_TALLY, params).one()
-        latest = tuple((row[0], row[1]) for row in conn.execute(_LATEST, params))
-        return Tally(int(count), int(people), float(total), latest)
-
-
-def _with(tally: Tally, event: Contribution, new_person: bool) -> Tally:
-    """`tally` as if `event` were counted too (a dry run)."""
-    latest = sorted([(event.distinct_id, event.event_time), *tally.latest], key=lambda row: -row[1])
-    return Tally(
-        tally.count + 1,
-        tally.people + (1 if new_person else 0),
-        tally.total + event.value,
-        tuple(latest[:LATEST_SHOWN]),
-    )
+    def _around(conn: Connection, params: dict[str, object]) -> list[Contribution]:
+        return [Contribution(row[0], row[1], row[2], row[3]) for row in conn.execute(_AROUND, params)]

@@ -1,6 +1,6 @@
 """Counting towards thresholds on SQLite and PostgreSQL: each event once per signal however often it
-is counted, in the window that ends at its own time (both ends included), and a dry run that writes
-nothing; several processes counting one account take turns."""
+is counted, in event time (both ends of a window included), and a dry run that writes nothing;
+several processes counting one account take turns."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import uuid
 
 from sqlalchemy import func, select
 
+from bot.config.signals_file import Threshold
 from bot.decide.thresholds import Contribution
 from bot.store import Store
 from bot.store.tables import threshold_events
@@ -17,6 +18,7 @@ from bot.store.tables import threshold_events
 DAY = 86400.0
 T = 1_800_000_000.0
 WEEK = 7 * DAY
+WEEKLY = Threshold(count=100, within="7d")
 
 
 def event(at: float, person: str = "u1", value: float = 1.0, uuid_: str | None = None) -> Contribution:
@@ -30,38 +32,38 @@ def stored(store: Store) -> int:
 
 def test_an_event_counts_once_however_often_it_is_counted(store):
     again = event(T)
-    assert store.count_towards("S", "acme.com", again, WEEK).count == 1
-    assert store.count_towards("S", "acme.com", again, WEEK).count == 1
-    assert store.count_towards("Other", "acme.com", again, WEEK).count == 1  # per signal
-    assert store.count_towards("S", "initech.com", event(T), WEEK).count == 1  # per account
+    assert store.count_towards("S", "acme.com", again, WEEKLY).count == 1
+    assert store.count_towards("S", "acme.com", again, WEEKLY).count == 1
+    assert store.count_towards("Other", "acme.com", again, WEEKLY).count == 1  # per signal
+    assert store.count_towards("S", "initech.com", event(T), WEEKLY).count == 1  # per account
     assert stored(store) == 3
 
 
-def test_the_window_ends_at_the_events_own_time_and_includes_both_ends(store):
-    store.count_towards("S", "acme.com", event(T - WEEK - 1), WEEK)  # just outside the later windows
-    store.count_towards("S", "acme.com", event(T - WEEK), WEEK)  # on the edge: inside
-    store.count_towards("S", "acme.com", event(T + 60), WEEK)  # after: not in the window ending at T
-    tally = store.count_towards("S", "acme.com", event(T), WEEK)
+def test_windows_are_in_event_time_and_include_both_ends(store):
+    store.count_towards("S", "acme.com", event(T - WEEK - 1), WEEKLY)  # just outside the later windows
+    store.count_towards("S", "acme.com", event(T - WEEK), WEEKLY)  # on the edge: inside
+    store.count_towards("S", "acme.com", event(T + 60), WEEKLY)  # after: not in the window ending at T
+    tally = store.count_towards("S", "acme.com", event(T), WEEKLY)
     assert tally.count == 2
-    late = store.count_towards("S", "acme.com", event(T - 2 * DAY), WEEK)  # arrives last
+    late = store.count_towards("S", "acme.com", event(T - 2 * DAY), WEEKLY)  # arrives last
     assert late.count == 3  # T - WEEK - 1, T - WEEK, and itself
 
 
 def test_people_are_counted_once_each_and_the_latest_events_come_newest_first(store):
     for at, person in ((T - 3, "ann"), (T - 2, "bob"), (T - 1, "ann")):
-        store.count_towards("S", "acme.com", event(at, person), WEEK)
-    tally = store.count_towards("S", "acme.com", event(T, "cy", value=2.5), WEEK)
+        store.count_towards("S", "acme.com", event(at, person), WEEKLY)
+    tally = store.count_towards("S", "acme.com", event(T, "cy", value=2.5), WEEKLY)
     assert (tally.count, tally.people, tally.total) == (4, 3, 5.5)
     assert tally.latest == (("cy", T), ("ann", T - 1), ("bob", T - 2), ("ann", T - 3))
 
 
 def test_a_dry_run_writes_nothing_and_counts_the_event_as_if_it_were_kept(store):
     kept = event(T - 60, "ann")
-    store.count_towards("S", "acme.com", kept, WEEK)
-    dry = store.count_towards("S", "acme.com", event(T, "bob"), WEEK, record=False)
+    store.count_towards("S", "acme.com", kept, WEEKLY)
+    dry = store.count_towards("S", "acme.com", event(T, "bob"), WEEKLY, record=False)
     assert (dry.count, dry.people) == (2, 2)
-    assert store.count_towards("S", "acme.com", kept, WEEK, record=False).count == 1  # already counted
-    same_person = store.count_towards("S", "acme.com", event(T, "ann"), WEEK, record=False)
+    assert store.count_towards("S", "acme.com", kept, WEEKLY, record=False).count == 1  # already counted
+    same_person = store.count_towards("S", "acme.com", event(T, "ann"), WEEKLY, record=False)
     assert (same_person.count, same_person.people) == (2, 1)
     assert stored(store) == 1
 
@@ -71,7 +73,7 @@ def _count_in_a_process(url: str, events: int, start: object) -> list[int]:
     own = Store.from_url(url)
     try:
         start.wait(30)  # type: ignore[attr-defined]
-        return [own.count_towards("S", "race.example", event(T), WEEK).count for _ in range(events)]
+        return [own.count_towards("S", "race.example", event(T), WEEKLY).count for _ in range(events)]
     finally:
         own.dispose()
 

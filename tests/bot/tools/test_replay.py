@@ -142,15 +142,16 @@ def test_replay_needs_exactly_one_source(tmp_path, args):
 
 
 def test_a_backtest_fills_thresholds_in_event_time_whatever_order_the_events_come_in(tmp_path):
-    """acme.com: `member_invited` on the 3rd and the 5th, then a late one from the 1st (its own window
-    holds only itself), then the 6th, whose window holds all four: it alerts. initech.com: two, and a
-    third nine days later, outside their window: no alert."""
+    """acme.com: `member_invited` on the 3rd and the 5th, then a late one from the 1st, which completes
+    the window of the 1st to the 5th: it alerts, and the 6th is held by the cooldown. initech.com: two,
+    and a third nine days later, outside their window: no alert."""
     signals = tmp_path / "signals.yml"
     signals.write_text(
         "signals:\n"
         "  - name: Team is inviting\n"
         "    event: member_invited\n"
         "    threshold: {count: 3, within: 7d}\n"
+        "    cooldown: 7d\n"
         "routing:\n"
         "  - channel: C0SIGNALS\n"
     )
@@ -173,4 +174,6 @@ def test_a_backtest_fills_thresholds_in_event_time_whatever_order_the_events_com
     assert result.returncode == 0, result.stderr
     assert "Team is inviting" in result.stdout and "acme.com (1)" in result.stdout
     assert "initech.com" not in result.stdout
-    assert "6 accumulating" in result.stdout and "1 alerted" in result.stdout
+    assert (
+        "5 accumulating" in result.stdout and "1 alerted" in result.stdout and "1 cooldown" in result.stdout
+    )
