@@ -68,11 +68,12 @@ def test_a_dry_run_writes_nothing_and_counts_the_event_as_if_it_were_kept(store)
     assert stored(store) == 1
 
 
-def _count_in_a_process(url: str, events: int, start: object) -> list[int]:
-    """A child process: wait for the start, then count `events` events for one account."""
+def _count_in_a_process(url: str, events: int, start_at: float) -> list[int]:
+    """A child process: wait for the moment both start, then count `events` events for one account."""
     own = Store.from_url(url)
     try:
-        start.wait(30)  # type: ignore[attr-defined]
+        own.ping()  # connected before the start, so that both begin together
+        time.sleep(max(0.0, start_at - time.time()))
         return [own.count_towards("S", "race.example", event(T), WEEKLY).count for _ in range(events)]
     finally:
         own.dispose()
@@ -83,12 +84,8 @@ def test_processes_counting_one_account_at_once_each_see_what_the_others_counted
     different, so exactly one of them saw the total reach any given figure (one alert), and none was
     lost (40 in all)."""
     url = store.engine.url.render_as_string(hide_password=False)
-    context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager:
-        start = manager.Event()
-        with context.Pool(2) as pool:
-            runs = [pool.apply_async(_count_in_a_process, (url, 20, start)) for _ in range(2)]
-            time.sleep(0.5)  # both children are up and waiting
-            start.set()
-            seen = [count for run in runs for count in run.get(timeout=60)]
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        start_at = time.time() + 1.5  # both children are up and connected by then
+        runs = [pool.apply_async(_count_in_a_process, (url, 20, start_at)) for _ in range(2)]
+        seen = [count for run in runs for count in run.get(timeout=60)]
     assert sorted(seen) == list(range(1, 41))
