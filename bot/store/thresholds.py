@@ -5,11 +5,11 @@ reached is worked out in bot/decide/thresholds.py."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from bot.config.signals_file import Threshold
-from bot.decide.thresholds import Contribution, Tally, best_window
+from bot.decide.thresholds import LATEST_SHOWN, Contribution, Tally, best_window
 from bot.store.base import StoreBase
 from bot.store.tables import threshold_accounts, threshold_events
 
@@ -32,6 +32,29 @@ _AROUND = (
     )
     .order_by(threshold_events.c.event_time)
     .limit(MAX_AROUND)
+)
+_ENDING_AT = and_(
+    threshold_events.c.signal == bindparam("signal"),
+    threshold_events.c.account == bindparam("account"),
+    threshold_events.c.event_time >= bindparam("since"),
+    threshold_events.c.event_time <= bindparam("at"),
+)
+_WINDOW = select(
+    func.count(),
+    func.count(func.distinct(threshold_events.c.distinct_id)),
+    func.coalesce(func.sum(threshold_events.c.value), 0.0),
+).where(_ENDING_AT)
+_LATEST = (
+    select(threshold_events.c.distinct_id, threshold_events.c.event_time)
+    .where(_ENDING_AT)
+    .order_by(threshold_events.c.event_time.desc())
+    .limit(LATEST_SHOWN)
+)
+_LATER = select(threshold_events.c.event_uuid).where(
+    threshold_events.c.signal == bindparam("signal"),
+    threshold_events.c.account == bindparam("account"),
+    threshold_events.c.event_time > bindparam("at"),
+    threshold_events.c.event_time <= bindparam("until"),
 )
 _TURN = (
     select(threshold_accounts.c.signal)
@@ -56,6 +79,7 @@ class ThresholdStore(StoreBase):
             "account": account,
             "since": event.event_time - within,
             "until": event.event_time + within,
+            "at": event.event_time,
         }
         if not record:
             with self._read() as conn:
@@ -82,7 +106,13 @@ class ThresholdStore(StoreBase):
                 )
                 .on_conflict_do_nothing()
             )
-            return best_window(threshold, self._around(conn, params), event)
+            if conn.execute(_LATER.limit(1), params).first() is not None:
+                # Counted after later events: their windows may hold it too (see best_window).
+                return best_window(threshold, self._around(conn, params), event)
+            # In event-time order, as nearly always: the window ending at the event is its only one.
+            count, people, total = conn.execute(_WINDOW, params).one()
+            latest = tuple((row[0], row[1]) for row in conn.execute(_LATEST, params))
+            return Tally(int(count), int(people), float(total), latest)
 
     @staticmethod
     def _around(conn: Connection, params: dict[str, object]) -> list[Contribution]:
