@@ -29,6 +29,15 @@ WORKER_READY_S = 3.0
 TALLY_STOP_S = 5.0  # how long stopping retries the last counts while the store cannot take them
 
 
+def settle_heap() -> None:
+    """For a process that runs the app and nothing else (`serve`'s web and worker processes), once it
+    has started: what start-up built (modules, settings, clients) lives as long as the process, so it
+    is moved out of the collector's sight, and a full collection no longer walks it (which stalls
+    every request in flight for tens of milliseconds). Garbage is collected first, not frozen."""
+    gc.collect()
+    gc.freeze()
+
+
 class Lifecycle:
     def __init__(self, services: Services, worker_processes: WorkerPool | None = None):
         """With `worker_processes`, the worker runs (and is supervised) in those processes instead of
@@ -55,10 +64,6 @@ class Lifecycle:
             services.tally.start()
         if services.runs_worker:
             await self._start_worker()
-        # What start-up built (modules, settings, clients) lives as long as the process: moved out of
-        # the collector's sight, a full collection no longer walks it, which would stall every request
-        # in flight for tens of milliseconds.
-        gc.freeze()
         log.info(
             "started",
             extra={

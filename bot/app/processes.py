@@ -20,7 +20,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from bot.app.container import Role, Services
-from bot.app.lifecycle import Lifecycle
+from bot.app.lifecycle import Lifecycle, settle_heap
 from bot.app.tuning import Tuning
 from bot.config.settings import Settings
 from bot.config.signals_file import SignalsConfig
@@ -56,6 +56,7 @@ async def _run_worker(
     loop = asyncio.get_running_loop()
     lifecycle = Lifecycle(Services(settings, config, tuning, role=Role.WORKER))
     await lifecycle.start()
+    settle_heap()
     if ready is not None:
         with contextlib.suppress(OSError):
             ready.send_bytes(b"ready")

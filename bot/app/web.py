@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -19,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.app.container import Role, Services
-from bot.app.lifecycle import Lifecycle
+from bot.app.lifecycle import Lifecycle, settle_heap
 from bot.app.processes import WorkerPool
 from bot.app.slack_side import SlackSide
 from bot.app.tuning import Tuning
@@ -87,7 +86,8 @@ def create_app(lifecycle: Lifecycle) -> WebhookFirst:
         slack.start()
         await lifecycle.start()
         await slack.wait_built(SLACK_BUILD_WAIT_S)  # a build that failed is answered 503 per request
-        gc.freeze()  # what the Slack side built lives as long as the process too (see Lifecycle.start)
+        if lifecycle.worker_processes is not None:  # `serve`: this process is the app's own
+            settle_heap()
         try:
             yield
         finally:
