@@ -84,9 +84,15 @@ class Lifecycle:
         services = self.services
         await asyncio.to_thread(services.heartbeat.start)
         self.worker, self.delivery = services.worker, services.delivery
+        from bot.app.housekeeping import housekeeping
+
         self._tasks = [
             asyncio.create_task(self.worker.run(), name="worker"),
             asyncio.create_task(self.delivery.run(), name="delivery"),
+            asyncio.create_task(
+                housekeeping(services.store, services.tuning.housekeeping_s, services.clock),
+                name="housekeeping",
+            ),
         ]
 
     def wake(self) -> None:

@@ -40,4 +40,5 @@ class Tuning:
     body_timeout_s: float = 10.0
     slack_timeout_s: float = 10.0  # any one Slack call by the worker (at most stale_after_s / 3)
     slack_outage_limit_s: float = 3600.0  # an alert Slack does not answer for this long is failed
+    housekeeping_s: float = 3600.0  # how often a worker forgets what no decision can need any more
     posthog_options: dict[str, Any] = field(default_factory=dict)

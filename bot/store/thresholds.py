@@ -5,7 +5,7 @@ reached is worked out in bot/decide/thresholds.py."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, delete, func, select
 from sqlalchemy.engine import Connection
 
 from bot.config.signals_file import Threshold
@@ -55,6 +55,10 @@ _LATER = select(threshold_events.c.event_uuid).where(
     threshold_events.c.account == bindparam("account"),
     threshold_events.c.event_time > bindparam("at"),
     threshold_events.c.event_time <= bindparam("until"),
+)
+_FORGET = delete(threshold_events).where(
+    threshold_events.c.signal == bindparam("key_signal"),
+    threshold_events.c.event_uuid == bindparam("key_uuid"),
 )
 _TURN = (
     select(threshold_accounts.c.signal)
@@ -113,6 +117,24 @@ class ThresholdStore(StoreBase):
             count, people, total = conn.execute(_WINDOW, params).one()
             latest = tuple((row[0], row[1]) for row in conn.execute(_LATEST, params))
             return Tally(int(count), int(people), float(total), latest)
+
+    def forget_threshold_events(self, before: float, batch: int = 2_000) -> int:
+        """Delete the counted events older than `before`, a batch per transaction so that no writer
+        waits long; returns how many went."""
+        gone = 0
+        while True:
+            oldest = (
+                select(threshold_events.c.signal, threshold_events.c.event_uuid)
+                .where(threshold_events.c.event_time < before)
+                .limit(batch)
+            )
+            with self._write() as conn:
+                keys = [{"key_signal": row[0], "key_uuid": row[1]} for row in conn.execute(oldest)]
+                if keys:
+                    conn.execute(_FORGET, keys)
+            gone += len(keys)
+            if len(keys) < batch:
+                return gone
 
     @staticmethod
     def _around(conn: Connection, params: dict[str, object]) -> list[Contribution]:

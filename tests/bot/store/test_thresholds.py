@@ -89,3 +89,12 @@ def test_processes_counting_one_account_at_once_each_see_what_the_others_counted
         runs = [pool.apply_async(_count_in_a_process, (url, 20, start_at)) for _ in range(2)]
         seen = [count for run in runs for count in run.get(timeout=60)]
     assert sorted(seen) == list(range(1, 41))
+
+
+def test_counted_events_older_than_any_window_are_forgotten_in_batches(store):
+    for n in range(5):
+        store.count_towards("S", "old.example", event(T - 100 * DAY + n), WEEKLY)
+    store.count_towards("S", "old.example", event(T), WEEKLY)
+    assert store.forget_threshold_events(T - 91 * DAY, batch=2) == 5
+    assert stored(store) == 1
+    assert store.forget_threshold_events(T - 91 * DAY) == 0
