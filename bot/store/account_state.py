@@ -105,33 +105,36 @@ class AccountStore(StoreBase):
     def account_states(self, accounts: Iterable[str], now: float) -> dict[str, AccountState]:
         """`account_state` of several accounts in one read: the worker reads those of a whole claimed
         batch at once, as a read costs a round trip on PostgreSQL whatever it returns."""
-        keys = set(accounts)
-        until: dict[str, float] = {}
-        last: dict[str, dict[str, float]] = {key: {} for key in keys}
-        ended: dict[str, tuple[str, float, float, str | None]] = {}
-        if not keys:
+        # Rows name an account as it is stored (cut to the column's length, see storable.py), which
+        # may differ from the key asked for; each key reads the rows of its stored form.
+        stored = {
+            key: cooldowns.c.account.type.process_bind_param(key, self.engine.dialect) for key in accounts
+        }
+        if not stored:
             return {}
+        until: dict[str, float] = {}
+        last: dict[str, dict[str, float]] = {form: {} for form in stored.values()}
+        ended: dict[str, tuple[str, float, float, str | None]] = {}
         with self._read() as conn:
-            for part, account, key, at, since, by in conn.execute(
-                _STATE, {"accounts": list(keys), "now": now}
-            ):
+            rows = conn.execute(_STATE, {"accounts": sorted(set(stored.values())), "now": now})
+            for part, account, key, at, since, by in rows:
                 if part == 0:
                     until[account] = at
                 elif part == 1:
                     last[account][key] = at
                 elif account not in ended or at > ended[account][1]:
                     ended[account] = (key, at, since, by)
-            states = {key: AccountState(until.get(key), last[key], None) for key in keys}
+            reports: dict[str, EndedSnooze] = {}
             for account, (snooze_id, ended_at, since, by) in ended.items():
                 if account in until:
                     continue  # snoozed again: the running snooze reports when it ends
                 held = conn.execute(
                     _HELD_BACK, {"account": account, "since": since, "until": ended_at}
                 ).scalar()
-                states[account] = AccountState(
-                    None, last[account], EndedSnooze(snooze_id, by, ended_at, int(held or 0))
-                )
-        return states
+                reports[account] = EndedSnooze(snooze_id, by, ended_at, int(held or 0))
+        return {
+            key: AccountState(until.get(form), last[form], reports.get(form)) for key, form in stored.items()
+        }
 
     def snooze(self, account: str, until: float, by: str | None, alert_id: str | None = None) -> str:
         """Snooze an account until `until`, replacing any snooze still running; returns its id."""

@@ -139,3 +139,15 @@ def test_the_states_of_several_accounts_are_read_at_once_each_as_if_read_alone(s
     assert states["unknown.example"] == AccountState(None, {})
     assert store.account_states(accounts, now)["snoozed.example"].snoozed_until == now + HOUR
     assert store.account_states([], now) == {}
+
+
+def test_an_account_key_longer_than_its_column_reads_its_own_state(store):
+    """A person key can outgrow the 300 characters an account is stored in: its state is still
+    read as its own, alone or in a batch."""
+    now = time.time()
+    long_key = "person:" + "d" * 393
+    decide(store, new_alert(account=long_key, signal="Signup"))
+    store.snooze(long_key, now + HOUR, "U0AE")
+    state = store.account_state(long_key, now)
+    assert set(state.last_alerts) == {"Signup"} and state.snoozed_until == now + HOUR
+    assert store.account_states([long_key, "other.example"], now)[long_key] == state
