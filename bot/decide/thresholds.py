@@ -8,6 +8,7 @@ and hands them here (bot/store/thresholds.py); nothing here reads it.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -51,7 +52,8 @@ def contribution(
     value = 1.0
     if threshold.sum is not None:
         found = lookup(context, threshold.sum)
-        value = float(found) if isinstance(found, int | float) and not isinstance(found, bool) else 0.0
+        number = isinstance(found, int | float) and not isinstance(found, bool) and math.isfinite(found)
+        value = float(found) if number else 0.0
     return Contribution(event_uuid, event_time, distinct_id, value)
 
 
@@ -62,8 +64,11 @@ def best_window(threshold: Threshold, counted: Sequence[Contribution], event: Co
     arrives after later ones counts in their windows too, so the one that completes a window reaches
     the threshold whatever order the events were counted in.
 
-    `counted` is every counted event within `within` of this one on either side, this one included."""
+    `counted` is the counted events within `within` of this one on either side; this one is taken
+    as counted whether or not it is among them (a dry run keeps nothing)."""
     within = threshold.within.total_seconds()
+    if all(c.event_uuid != event.event_uuid for c in counted):
+        counted = [*counted, event]
     rows = sorted(counted, key=lambda c: (c.event_time, c.event_uuid))
     people: Counter[str | None] = Counter()
     best: tuple[float, int, int] | None = None  # (measure, start, end) of the best window so far
@@ -86,8 +91,7 @@ def best_window(threshold: Threshold, counted: Sequence[Contribution], event: Co
         figure = {"count": count, "people": _people(people), "sum": total}[threshold.kind]
         if best is None or figure > best[0]:
             best = (figure, start, end)
-    if best is None:  # the event is not among `counted`: its window holds itself only
-        return Tally(1, 1 if event.distinct_id else 0, event.value, ((event.distinct_id, event.event_time),))
+    assert best is not None  # the window ending at the event itself always holds it
     _, first, last = best
     window = rows[first : last + 1]
     latest = tuple((c.distinct_id, c.event_time) for c in reversed(window[-LATEST_SHOWN:]))
@@ -114,7 +118,7 @@ def reached(threshold: Threshold, tally: Tally) -> bool:
 
 
 def _number(value: float) -> str:
-    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def progress(threshold: Threshold, tally: Tally, event: str) -> str:

@@ -87,10 +87,7 @@ class ThresholdStore(StoreBase):
         }
         if not record:
             with self._read() as conn:
-                around = self._around(conn, params)
-            if all(row.event_uuid != event.event_uuid for row in around):
-                around.append(event)
-            return best_window(threshold, around, event)
+                return best_window(threshold, self._around(conn, params), event)
         with self._write() as conn:
             conn.execute(
                 self._insert(threshold_accounts)

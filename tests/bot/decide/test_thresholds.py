@@ -37,6 +37,10 @@ def test_a_threshold_is_reached_exactly_at_its_target(threshold, tally, is_reach
     assert reached(threshold, tally) is is_reached
 
 
+def test_a_sum_too_large_to_write_as_a_whole_number_is_still_said():
+    assert progress(SEATS, Tally(2, 1, 1e308 * 10), "x") == "inf of 20 properties.seats from x in 30d"
+
+
 def test_the_ledger_says_how_far_the_account_got():
     assert progress(COUNT, Tally(3, 2, 3), "invite_sent") == "3 of 5 invite_sent in 7d"
     assert progress(PEOPLE, Tally(4, 2, 4), "invite_sent") == "2 of 3 people doing invite_sent in 7d"
@@ -59,7 +63,14 @@ def test_the_alert_says_what_was_reached():
 
 @pytest.mark.parametrize(
     ("properties", "value"),
-    [({"seats": 7}, 7.0), ({"seats": 2.5}, 2.5), ({}, 0.0), ({"seats": "7"}, 0.0), ({"seats": True}, 0.0)],
+    [
+        ({"seats": 7}, 7.0),
+        ({"seats": 2.5}, 2.5),
+        ({}, 0.0),
+        ({"seats": "7"}, 0.0),
+        ({"seats": True}, 0.0),
+        ({"seats": float("inf")}, 0.0),
+    ],
 )
 def test_a_sum_adds_the_number_at_its_path_and_nothing_else(properties, value):
     context = {"properties": properties}
