@@ -7,9 +7,11 @@ rule). Every problem is reported with the file, the path inside it (`signals[1].
 from __future__ import annotations
 
 import re
+from datetime import time as clock_time
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -27,7 +29,9 @@ from bot.config.durations import parse_duration
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Scalar = str | int | float | bool
 ConditionValue = Scalar | list[Scalar]
-CONTEXT_ROOTS = ("event", "properties", "person", "company", "groups", "account")
+CONTEXT_ROOTS = ("event", "properties", "person", "company", "groups", "account", "query")
+QUERY_EVENT_PREFIX = "$query:"  # a query signal's rows go through the pipeline under this event name
+MIN_QUERY_EVERY = timedelta(minutes=5)
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _SLACK_CHANNEL = re.compile(r"^(#[a-z0-9_\-.]{1,80}|[CGD][A-Z0-9]{2,})$")
 # The bot's own settings (SPEC "Secrets stay where they are"): an enrichment API never receives them.
@@ -94,16 +98,106 @@ class Threshold(_Strict):
 
 
 class Signal(_Strict):
+    """One rule. It listens to an `event`, or runs a HogQL `query` every `every` whose rows go through
+    the pipeline as events named `$query:<name>` (so `event` always names what it listens to)."""
+
     name: str = Field(min_length=1, max_length=100)
     event: str = Field(min_length=1, max_length=200)
+    query: str | None = Field(default=None, max_length=20_000)
+    every: Duration | None = None
     where: dict[str, ConditionValue] = Field(default_factory=dict)
     threshold: Threshold | None = None
     min_score: int = Field(default=0, ge=0, le=100)
     cooldown: Duration = timedelta(hours=24)
     action: str | None = Field(default=None, max_length=200, description="e.g. 'finished onboarding'")
     priority: Literal["low", "medium", "high"] = "medium"
+    thread: Literal["account", "none"] = "account"
+    deliver: Literal["now", "digest"] = "now"
 
     _paths = field_validator("where")(_check_paths)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _event_or_query(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        has_event, has_query = data.get("event") is not None, data.get("query") is not None
+        if has_event == has_query:
+            raise ValueError("give exactly one of `event` or `query`")
+        if has_event:
+            if isinstance(data["event"], str) and data["event"].startswith(QUERY_EVENT_PREFIX):
+                raise ValueError(f"event names starting with {QUERY_EVENT_PREFIX!r} are the bot's own")
+            if data.get("every") is not None:
+                raise ValueError("`every` goes with `query`")
+            return data
+        if data.get("every") is None:
+            raise ValueError("a `query` needs `every` (at least 5m), e.g. `every: 1h`")
+        return {**data, "event": f"{QUERY_EVENT_PREFIX}{data.get('name')}"}
+
+    @field_validator("query")
+    @classmethod
+    def _query_shape(cls, value: str | None) -> str | None:
+        """What can be told without PostHog: text, and a column naming whom each row is about."""
+        if value is None:
+            return value
+        if not value.strip():
+            raise ValueError("the query is empty")
+        if not re.search(r"\b(account|distinct_id)\b", value, re.IGNORECASE):
+            raise ValueError(
+                "the query must return an `account` column (a domain) or a `distinct_id` column, "
+                "e.g. `SELECT properties.company_domain AS account, ...`"
+            )
+        return value
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < MIN_QUERY_EVERY:
+            raise ValueError("a query runs at most every 5m")
+        return value
+
+    @model_validator(mode="after")
+    def _query_rules(self) -> Signal:
+        if self.query is not None and self.threshold is not None:
+            raise ValueError("a `query` signal cannot have a `threshold`: put the condition in the query")
+        return self
+
+    @property
+    def is_query(self) -> bool:
+        return self.query is not None
+
+
+class Digest(_Strict):
+    """When `deliver: digest` alerts go out: once a day at `at` (HH:MM) in `timezone`."""
+
+    at: str = "09:00"
+    timezone: str = "UTC"
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", str(value).strip())
+        if match is None:
+            raise ValueError(f"{value!r} is not a time of day as HH:MM, e.g. 09:00")
+        return f"{int(match[1]):02d}:{match[2]}"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone, e.g. Europe/Amsterdam or UTC") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def time_of_day(self) -> clock_time:
+        hours, minutes = self.at.split(":")
+        return clock_time(int(hours), int(minutes))
 
 
 class Criterion(_Strict):
@@ -276,6 +370,7 @@ class SignalsConfig(_Strict):
     feedback_events: bool = False  # capture `signal_feedback` in PostHog when an alert is marked not relevant
     pii: Pii = Field(default_factory=Pii)
     summary: SummaryBudget = Field(default_factory=SummaryBudget)
+    digest: Digest = Field(default_factory=Digest)
 
     @field_validator("signals")
     @classmethod
@@ -299,7 +394,12 @@ class SignalsConfig(_Strict):
 
     @property
     def event_names(self) -> frozenset[str]:
-        return frozenset(signal.event for signal in self.signals)
+        """The events the webhook keeps (a query signal's rows never come through it)."""
+        return frozenset(signal.event for signal in self.signals if not signal.is_query)
+
+    @property
+    def query_signals(self) -> list[Signal]:
+        return [signal for signal in self.signals if signal.is_query]
 
 
 class SignalsFileError(Exception):

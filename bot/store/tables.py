@@ -89,6 +89,8 @@ alerts = Table(
     Column("error", Text, nullable=True),
     Column("details", Text, nullable=False, default="{}"),  # JSON: what a CRM task and updates need
     Column("state", Text, nullable=False, default="{}"),  # JSON: task, snooze, feedback shown on the alert
+    Column("thread_of", String(32), nullable=True),  # the alert whose thread this one is posted in
+    Column("digest_id", String(32), nullable=True),  # the digest a `deliver: digest` alert went out in
     UniqueConstraint("event_uuid", "signal", name="uq_alerts_event_signal"),
     Index("ix_alerts_due", "status", "next_attempt_at"),
 )
@@ -123,6 +125,31 @@ threshold_accounts = Table(
     metadata,
     Column("signal", String(100), primary_key=True),
     Column("account", String(300), primary_key=True),
+)
+
+# An account's thread in a channel: the alert every later alert of the account replies to, for 7
+# days from `started_at`. Taken by upsert, so two processes alerting at once agree on one root.
+threads = Table(
+    "threads",
+    metadata,
+    Column("account", String(300), primary_key=True),
+    Column("channel", String(100), primary_key=True),
+    Column("root_alert_id", String(32), nullable=False),
+    Column("started_at", Float, nullable=False),
+)
+
+# One row per query signal: its latest run. Starting a run moves `started_at` forward only when the
+# previous run is at least `every` old, so one process runs each interval.
+query_runs = Table(
+    "query_runs",
+    metadata,
+    Column("signal", String(100), primary_key=True),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Column("claimed_by", String(64), nullable=True),
+    Column("result", String(16), nullable=True),  # ok | error
+    Column("rows", Integer, nullable=True),
+    Column("error", Text, nullable=True),
 )
 
 snoozes = Table(

@@ -21,7 +21,7 @@ from bot.store.tables import metadata
 from tests.conftest import database
 from tests.support import release_0_1_0
 
-TABLES_ADDED_SINCE_0_1_0 = {"ledger_totals", "threshold_events", "threshold_accounts"}  # by 0003, 0005
+TABLES_ADDED_SINCE_0_1_0 = {"ledger_totals", "threshold_events", "threshold_accounts", "threads", "query_runs"}
 
 
 @pytest.fixture
@@ -200,7 +200,7 @@ def test_sql_for_review_names_every_step_and_changes_nothing(kind, tmp_path):
         assert "CREATE TABLE alembic_version" in sql and "'0001'" in sql
         assert (
             "Revision 0002 converts rows in Python" in sql
-            and "`python -m bot migrate` runs 0002, 0003, 0004, 0005" in sql
+            and "`python -m bot migrate` runs 0002, 0003, 0004, 0005, 0006" in sql
         )
         assert "'0002'" not in sql and "'0003'" not in sql  # never recorded as run by SQL that did not run it
         assert store.schema_status() == before
