@@ -2,7 +2,8 @@
 
 It checks the bot token, parses JSON and form bodies as slack_sdk sends them, enforces the Block Kit
 limits Slack enforces (answering `invalid_blocks` like Slack would), keeps channel history with
-message metadata for `conversations.history`, and can be scripted to fail: `script("chat.postMessage",
+message metadata for `conversations.history`, threads (`thread_ts`, `reply_broadcast`, the root's
+`reply_count`, `conversations.replies`), and can be scripted to fail: `script("chat.postMessage",
 Reply(500), Reply(429, headers={"Retry-After": "1"}))`, or to hang: `with hanging("chat.postMessage")`.
 """
 
@@ -25,6 +26,10 @@ from testkit.slack_socket import APP_TOKEN
 TOKEN = "xoxb-test-token"
 SIGNING_SECRET = "test-signing-secret"
 BOT_USER = "U0BOT"
+
+
+def _is_reply(message: dict[str, Any]) -> bool:
+    return bool(message.get("thread_ts")) and message["thread_ts"] != message["ts"]
 
 
 def block_problems(blocks: list[dict[str, Any]]) -> list[str]:
@@ -222,9 +227,30 @@ class FakeSlack(FakeServer):
         problems = block_problems(blocks or [])
         if problems:
             return Reply(200, {"ok": False, "error": "invalid_blocks", "errors": problems})
+        thread_ts = args.get("thread_ts")
+        if thread_ts and self._root(channel, str(thread_ts)) is None:
+            return Reply(200, {"ok": False, "error": "thread_not_found"})
         ts = f"{int(time.time())}.{next(self._ts):06d}"
         message = self._keep(channel, ts, {**args, "blocks": blocks})
         return Reply(200, {"ok": True, "channel": channel, "ts": ts, "message": message})
+
+    def _root(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """The top-level message `ts` in `channel` (what a reply's `thread_ts` must name)."""
+        with self.lock:
+            for item in self.history.get(channel, []):
+                message = item["message"]
+                if message["ts"] == ts and message.get("thread_ts") in (None, ts):
+                    return message
+        return None
+
+    def replies(self, channel: str, root_ts: str) -> list[dict[str, Any]]:
+        """The chat.postMessage args of the replies in a thread, in order."""
+        with self.lock:
+            return [
+                item["args"]
+                for item in self.history.get(channel, [])
+                if item["message"].get("thread_ts") == root_ts and item["message"]["ts"] != root_ts
+            ]
 
     def already_posted(self, channel: str, ts: str, args: dict[str, Any]) -> None:
         """A message that was in `channel` before this fake started (posted by an earlier process, or
@@ -245,7 +271,19 @@ class FakeSlack(FakeServer):
         if args.get("metadata"):
             metadata = args["metadata"]
             message["metadata"] = json.loads(metadata) if isinstance(metadata, str) else metadata
+        thread_ts = args.get("thread_ts")
         with self.lock:
+            if thread_ts:
+                message["thread_ts"] = str(thread_ts)
+                message["parent_user_id"] = BOT_USER
+                if str(args.get("reply_broadcast", "")).lower() in ("1", "true"):
+                    message["subtype"] = "thread_broadcast"
+                for item in self.history[channel]:
+                    if item["message"]["ts"] == thread_ts:
+                        root = item["message"]
+                        root["thread_ts"] = thread_ts
+                        root["reply_count"] = root.get("reply_count", 0) + 1
+                        root["latest_reply"] = ts
             self.history[channel].append({"message": message, "args": args, "earlier": earlier})
         return message
 
@@ -296,10 +334,35 @@ class FakeSlack(FakeServer):
                 message = dict(item["message"])
                 if float(message["ts"]) < oldest:
                     continue
+                if _is_reply(message) and message.get("subtype") != "thread_broadcast":
+                    continue  # the channel's history lists a thread's root, not its replies
                 if not include_metadata:
                     message.pop("metadata", None)
                 messages.append(message)
         return Reply(200, {"ok": True, "messages": messages, "has_more": False})
+
+    def api_conversations_replies(self, args: dict[str, Any]) -> Reply:
+        """The thread of `ts`: its root first (whatever `oldest` says), then replies oldest first."""
+        if self.history_error:
+            return Reply(200, {"ok": False, "error": self.history_error})
+        channel, ts = args.get("channel", ""), str(args.get("ts", ""))
+        oldest = float(args.get("oldest") or 0)
+        include_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        root = self._root(channel, ts)
+        if root is None:
+            return Reply(200, {"ok": False, "error": "thread_not_found"})
+        with self.lock:
+            thread = [dict(root)] + [
+                dict(item["message"])
+                for item in self.history.get(channel, [])
+                if _is_reply(item["message"])
+                and item["message"].get("thread_ts") == ts
+                and float(item["message"]["ts"]) >= oldest
+            ]
+        if not include_metadata:
+            for message in thread:
+                message.pop("metadata", None)
+        return Reply(200, {"ok": True, "messages": thread, "has_more": False})
 
     # -- file uploads: the 3-step external upload of `files_upload_v2` --------------------------
     # slack_sdk 3.47 `AsyncWebClient.files_upload_v2` (web/async_client.py) does, per file:

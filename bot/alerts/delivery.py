@@ -19,6 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -38,11 +39,13 @@ from bot.alerts.pacing import Pace
 from bot.clients.retry_after import retry_after_seconds
 from bot.config.durations import format_duration
 from bot.ops.metrics import Metrics
+from bot.slack.blocks.alert import alert_update
 from bot.slack.ids import METADATA_EVENT_TYPE
 from bot.store import ClaimedAlert, Store
 from bot.store.until_stored import until_stored
 
 log = logging.getLogger(__name__)
+THREAD_WAIT_S = 1.0  # how soon a reply looks again for its thread's first alert in Slack
 
 # Slack errors that no retry will fix: the alert is recorded as failed.
 PERMANENT_ERRORS = frozenset(
@@ -77,6 +80,14 @@ PERMANENT_ERRORS = frozenset(
 CANNOT_VERIFY = frozenset({"missing_scope", "not_in_channel", "channel_not_found", "no_permission"})
 # Slack did not answer: the call timed out, the connection broke, or none could be made.
 NO_ANSWER = (TimeoutError, aiohttp.ClientError, ConnectionError)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an alert is posted: a channel, and the thread in it for a reply."""
+
+    channel: str
+    thread_ts: str | None = None
 
 
 class _ProportionalJitter(Jitter):
@@ -254,8 +265,11 @@ class Delivery:
             "request_id": claimed.request_id,
             "channel": claimed.channel,
         }
+        place = await self._place(claimed)
+        if place is None:
+            return 0.0  # its thread's first alert is not in Slack yet: tried again shortly
         if claimed.sending_since is not None:
-            found = await self._find_posted(claimed, extra)
+            found = await self._find_posted(claimed, extra, place)
             if found is None:
                 return 0.0  # could not verify: failed, or retried with the mark kept; never re-posted
             if found:
@@ -264,10 +278,13 @@ class Delivery:
             # Our heartbeat is late, so another process may take this claim over: do not post.
             await self._retry(claimed, "this process's heartbeat is late", uncertain=False, delay_s=1.0)
             return 0.0
+        message = dict(claimed.message)
+        if place.thread_ts is None:
+            message.pop("reply_broadcast", None)
+        else:
+            message["thread_ts"] = place.thread_ts
         try:
-            response = await self._call(
-                self.client.chat_postMessage, channel=claimed.channel, **claimed.message
-            )
+            response = await self._call(self.client.chat_postMessage, channel=place.channel, **message)
         except SlackApiError as exc:
             return await self._slack_error(claimed, exc, extra)
         except (aiohttp.ClientConnectorError, ConnectionRefusedError) as exc:
@@ -281,7 +298,55 @@ class Delivery:
         posted_channel = str(response.get("channel") or claimed.channel)
         await self._record(self.store.mark_posted, claimed, posted_channel, ts)
         self._posted(claimed, extra, ts)
+        if place.thread_ts is not None and claimed.thread_of is not None:
+            await self._thread_grew(claimed.thread_of, extra)
         return 0.0
+
+    async def _place(self, claimed: ClaimedAlert) -> Place | None:
+        """Where the alert goes: the channel, or its thread once the thread's first alert is in Slack.
+        While that alert is still on its way the reply waits (a try not counted); when that alert
+        never made it, the reply is posted on its own."""
+        if claimed.thread_of is None:
+            return Place(claimed.channel)
+        root = await asyncio.to_thread(self.store.thread_root, claimed.thread_of)
+        if root is None or root.status == "failed" or (root.status == "posted" and not root.ts):
+            return Place(claimed.channel)
+        if root.status != "posted" or not root.ts:
+            await self._retry(
+                claimed,
+                "waiting for the thread's first alert to be posted",
+                uncertain=claimed.sending_since is not None,
+                delay_s=THREAD_WAIT_S,
+                counted=False,
+            )
+            return None
+        return Place(root.channel or claimed.channel, root.ts)
+
+    async def _thread_grew(self, root_id: str, extra: dict[str, object]) -> None:
+        """Show on the thread's first alert how many signals followed and the latest (chat.update).
+        Best effort: the reply is posted whether or not the first alert can be updated."""
+        try:
+            grown = await asyncio.to_thread(self.store.thread_grew, root_id)
+            if grown is None:
+                return
+            root, state = grown
+            if not root.ts:
+                return
+            message = alert_update(root.details, state)
+            await self._call(
+                self.client.chat_update, channel=root.posted_channel or root.channel, ts=root.ts, **message
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error") or exc.response.status_code
+            log.warning(
+                "could not update the thread's first alert: %s", error, extra={**extra, "root": root_id}
+            )
+        except Exception as exc:
+            log.warning(
+                "could not update the thread's first alert: %s",
+                type(exc).__name__,
+                extra={**extra, "root": root_id},
+            )
 
     async def _call(self, method: Callable[..., Awaitable[Any]], **args: Any) -> Any:
         """One Slack call, bounded as a whole: the session bounds each request, this bounds the SDK's
@@ -357,19 +422,33 @@ class Delivery:
             previous.cancel()
         self._retries[claimed.id] = asyncio.get_running_loop().call_later(delay_s, due)
 
-    async def _find_posted(self, claimed: ClaimedAlert, extra: dict[str, object]) -> bool | None:
+    async def _find_posted(
+        self, claimed: ClaimedAlert, extra: dict[str, object], place: Place
+    ) -> bool | None:
         """After an interrupted send: True when Slack has the message (now recorded), False when it
         does not, None when the channel cannot be read now (the alert is then failed, or retried
-        with the mark kept, so the next try looks again; never re-posted unseen)."""
+        with the mark kept, so the next try looks again; never re-posted unseen). A reply is looked
+        for in its thread: a channel's history does not list replies."""
         assert claimed.sending_since is not None
+        oldest = f"{claimed.sending_since - 60:.6f}"
         try:
-            history = await self._call(
-                self.client.conversations_history,
-                channel=claimed.channel,
-                oldest=f"{claimed.sending_since - 60:.6f}",
-                limit=200,
-                include_all_metadata=True,
-            )
+            if place.thread_ts is None:
+                history = await self._call(
+                    self.client.conversations_history,
+                    channel=place.channel,
+                    oldest=oldest,
+                    limit=200,
+                    include_all_metadata=True,
+                )
+            else:
+                history = await self._call(
+                    self.client.conversations_replies,
+                    channel=place.channel,
+                    ts=place.thread_ts,
+                    oldest=oldest,
+                    limit=200,
+                    include_all_metadata=True,
+                )
         except NO_ANSWER as exc:
             reason = f"cannot verify an interrupted send yet: Slack did not answer: {type(exc).__name__}"
             await self._no_answer(claimed, reason, uncertain=True)
@@ -391,7 +470,7 @@ class Delivery:
             payload = metadata.get("event_payload") or {}
             if metadata.get("event_type") == METADATA_EVENT_TYPE and payload.get("alert_id") == claimed.id:
                 ts = str(message.get("ts"))
-                await self._record(self.store.mark_posted, claimed, claimed.channel, ts)
+                await self._record(self.store.mark_posted, claimed, place.channel, ts)
                 self.metrics.alerts_posted.inc()
                 log.info("interrupted alert was already in Slack; recorded", extra={**extra, "slack_ts": ts})
                 return True

@@ -16,6 +16,8 @@ from bot.decide.scoring import Score
 from bot.slack.ids import FeedbackReason
 
 Priority = Literal["low", "medium", "high"]
+ThreadMode = Literal["account", "none"]
+DeliverMode = Literal["now", "digest"]
 
 
 class Written(BaseModel):
@@ -81,6 +83,9 @@ class AlertFacts:
     now: float = 0.0
     held_back: HeldBack | None = None
     reached: Reached | None = None
+    query: dict[str, Any] | None = None  # a scheduled query's row: its columns, shown as fields
+    thread: ThreadMode = "account"
+    deliver: DeliverMode = "now"
 
     @property
     def company_name(self) -> str | None:
@@ -141,7 +146,10 @@ class AlertDetails(BaseModel):
     written: Written | None = None  # Claude's words, when it wrote the summary
     held_back: HeldBack | None = None
     reached: Reached | None = None  # the threshold the alert fired on
+    query: dict[str, Any] | None = None  # the query row the alert is about (query signals)
     posted: PostedContent | None = None  # alerts posted by 0.1.0 only
+    thread: ThreadMode = "none"  # alerts stored before threads never took part in one
+    deliver: DeliverMode = "now"
 
     @classmethod
     def of(cls, facts: AlertFacts, summary: str, written: Written | None = None) -> AlertDetails:
@@ -169,6 +177,9 @@ class AlertDetails(BaseModel):
             written=written,
             held_back=facts.held_back,
             reached=facts.reached,
+            query=facts.query,
+            thread=facts.thread,
+            deliver=facts.deliver,
         )
 
     @property
@@ -207,6 +218,14 @@ class UnsnoozeShown(_Part):
     by: str
 
 
+class ThreadShown(_Part):
+    """What the first alert of a thread says of the alerts posted in its thread since."""
+
+    replies: int
+    latest_signal: str
+    latest_at: float
+
+
 class FeedbackShown(_Part):
     by: str
     reason: FeedbackReason
@@ -221,6 +240,7 @@ class AlertState(_Part):
     snooze: SnoozeShown | None = None
     unsnoozed: UnsnoozeShown | None = None
     feedback: FeedbackShown | None = None
+    thread: ThreadShown | None = None
     version: int = 0
 
     def with_task(self, task: TaskShown) -> AlertState:
@@ -234,6 +254,9 @@ class AlertState(_Part):
 
     def with_feedback(self, feedback: FeedbackShown) -> AlertState:
         return self.model_copy(update={"feedback": feedback})
+
+    def with_thread(self, thread: ThreadShown) -> AlertState:
+        return self.model_copy(update={"thread": thread})
 
 
 def _company_name(company: dict[str, Any]) -> str | None:

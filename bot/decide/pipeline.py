@@ -71,7 +71,8 @@ class Decision:
 
 
 def build_context(body: WebhookBody, account: Account | None, company: Mapping[str, Any]) -> dict[str, Any]:
-    """The namespace that `where`, `when` and ICP paths read: event.*, properties.*, person.*, company.*."""
+    """The namespace that `where`, `when` and ICP paths read: event.*, properties.*, person.*, company.*,
+    query.* (a query row's columns)."""
     event = body.event
     person = dict(body.person.properties) if body.person else {}
     email = person_email(body)
@@ -89,6 +90,7 @@ def build_context(body: WebhookBody, account: Account | None, company: Mapping[s
         "person": person,
         "company": dict(company),
         "groups": body.groups or {},
+        "query": dict(body.query_row or {}),  # a scheduled query's columns (bot/schedule)
         "account": {"key": account.key, "domain": account.domain, "source": account.source}
         if account
         else {},
@@ -362,6 +364,9 @@ class Pipeline:
             posthog_url=posthog_url,
             now=now,
             held_back=HeldBack(ended.held_back, ended.snoozed_by, ended.until) if ended else None,
+            query=body.query_row,
+            thread=signal.thread,
+            deliver=signal.deliver,
         )
 
     @staticmethod

@@ -15,6 +15,7 @@ from bot.store.account_state import AccountStore
 from bot.store.alert_actions import ActionStore, AlertRecord, TaskStart
 from bot.store.inbox import EventStore
 from bot.store.outbox import AlertStore
+from bot.store.query_runs import QueryRun, QueryRunStore
 from bot.store.records import (
     ClaimedAlert,
     ClaimedEvent,
@@ -28,6 +29,7 @@ from bot.store.records import (
     is_row_error,
 )
 from bot.store.tables import alerts, inbox, metadata
+from bot.store.threads import ThreadRoot, ThreadStore
 from bot.store.thresholds import ThresholdStore
 
 __all__ = [
@@ -39,16 +41,18 @@ __all__ = [
     "InboxRow",
     "LedgerEntry",
     "NewAlert",
+    "QueryRun",
     "Store",
     "StoreUnavailable",
     "TaskStart",
+    "ThreadRoot",
     "TotalKey",
     "is_row_error",
     "metadata",
 ]
 
 
-class Store(EventStore, AlertStore, AccountStore, ActionStore, ThresholdStore):
+class Store(EventStore, AlertStore, AccountStore, ThreadStore, ActionStore, ThresholdStore, QueryRunStore):
     """All reads and writes. Methods are synchronous; async callers run them in a thread."""
 
     def queue_depth(self) -> int:

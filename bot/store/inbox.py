@@ -211,7 +211,12 @@ class EventStore(StoreBase):
                 commit = Commit(committed=True)
                 for alert in item.alerts:
                     if self._take_cooldown(conn, alert.signal, alert.account, alert.cooldown_s, now):
-                        new_alerts.append(alert_rows[alert.id])
+                        row = alert_rows[alert.id]
+                        if alert.threaded:
+                            row["thread_of"] = self._join_thread(conn, alert, now)
+                            if row["thread_of"] and alert.details.priority == "high":
+                                row["message"] = to_json({**alert.message, "reply_broadcast": True})
+                        new_alerts.append(row)
                         commit.alerts_created.append(alert.id)
                         if alert.reports_snooze:
                             conn.execute(
@@ -240,7 +245,7 @@ class EventStore(StoreBase):
             "owner": alert.owner,
             "score": alert.score,
             "message": to_json(alert.message),
-            "status": "pending",
+            "status": "digest" if alert.digested else "pending",  # a digest waits for its time
             "ts": None,
             "posted_channel": None,
             "attempts": 0,
@@ -255,6 +260,8 @@ class EventStore(StoreBase):
             "error": None,
             "details": to_json(alert.details),
             "state": "{}",
+            "thread_of": None,
+            "digest_id": None,
         }
 
     def _take_cooldown(

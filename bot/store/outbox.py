@@ -18,6 +18,7 @@ from bot.decide.outcomes import Outcome, overall, slack_refused
 from bot.store.base import StoreBase, abandoned
 from bot.store.records import ClaimedAlert, parse_decisions, to_json
 from bot.store.tables import alerts, ledger
+from bot.store.threads import end_thread
 
 
 class AlertStore(StoreBase):
@@ -65,6 +66,7 @@ class AlertStore(StoreBase):
                 alerts.c.request_id,
                 alerts.c.sending_since,
                 alerts.c.created_at,
+                alerts.c.thread_of,
             )
             .where(condition)
             .order_by(alerts.c.created_at)
@@ -87,7 +89,9 @@ class AlertStore(StoreBase):
                 )
             )
         return [
-            ClaimedAlert(r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5]), r[6] + 1, r[7], r[8], r[9], r[10])
+            ClaimedAlert(
+                r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5]), r[6] + 1, r[7], r[8], r[9], r[10], r[11]
+            )
             for r in rows
         ]
 
@@ -150,6 +154,7 @@ class AlertStore(StoreBase):
                 .where(alerts.c.id == alert_id, alerts.c.status == "sending")
                 .values(status="failed", lease_until=None, error=error[:2000])
             )
+            end_thread(conn, alert_id)
             row = conn.execute(
                 select(ledger.c.signals).where(ledger.c.event_uuid == event_uuid).with_for_update()
             ).first()

@@ -115,6 +115,16 @@ class NewAlert:
     def score(self) -> int:
         return self.details.score.value
 
+    @property
+    def threaded(self) -> bool:
+        """Posted in the account's thread in its channel, when it has one."""
+        return self.details.thread == "account" and not self.digested
+
+    @property
+    def digested(self) -> bool:
+        """Waits for the channel's digest instead of being posted on its own."""
+        return self.details.deliver == "digest"
+
 
 @dataclass(frozen=True, slots=True)
 class ClaimedAlert:
@@ -129,6 +139,7 @@ class ClaimedAlert:
     request_id: str
     sending_since: float | None  # set when a previous claimer may have reached Slack
     created_at: float
+    thread_of: str | None = None  # the alert whose thread this one is posted in
 
 
 @dataclass(frozen=True, slots=True)

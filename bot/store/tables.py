@@ -93,6 +93,7 @@ alerts = Table(
     Column("digest_id", String(32), nullable=True),  # the digest a `deliver: digest` alert went out in
     UniqueConstraint("event_uuid", "signal", name="uq_alerts_event_signal"),
     Index("ix_alerts_due", "status", "next_attempt_at"),
+    Index("ix_alerts_thread_of", "thread_of"),
 )
 
 cooldowns = Table(

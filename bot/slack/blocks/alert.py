@@ -11,6 +11,7 @@ auto-link it.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -94,6 +95,35 @@ def fields_section(details: AlertDetails) -> SectionBlock:
             _field("ICP score", f"{details.score.value}/100"),
         ]
     )
+
+
+QUERY_FIELDS = 10  # Slack's limit of fields in one section
+_QUERY_IDENTITY = ("account", "distinct_id")  # shown by the header and the event line
+
+
+def query_value(value: Any) -> str:
+    """One column's value as text: arrays joined, maps as JSON, numbers as they came."""
+    if isinstance(value, list):
+        return ", ".join(query_value(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return "" if value is None else str(value)
+
+
+def query_section(details: AlertDetails) -> SectionBlock | None:
+    """The query row's other columns as fields, names and values escaped like any data; past
+    Slack's ten fields, the last says how many more there are."""
+    columns = [(k, v) for k, v in (details.query or {}).items() if k not in _QUERY_IDENTITY]
+    if not columns:
+        return None
+    shown = columns if len(columns) <= QUERY_FIELDS else columns[: QUERY_FIELDS - 1]
+    fields = [
+        mrkdwn(f"*{escape_line(name, 100)}*\n" + (escape_line(query_value(value), FIELD_LIMIT - 120) or "-"))
+        for name, value in shown
+    ]
+    if len(shown) < len(columns):
+        fields.append(mrkdwn(f"*…*\n{len(columns) - len(shown)} more columns"))
+    return SectionBlock(fields=fields)
 
 
 def criterion_line(result: CriterionResult) -> str:
@@ -200,6 +230,13 @@ def mention(user: Any) -> str:
 def state_lines(state: AlertState) -> list[str]:
     """What has been done with the alert, one mrkdwn line each."""
     lines = []
+    thread = state.thread
+    if thread:
+        noun = "signal" if thread.replies == 1 else "signals"
+        lines.append(
+            f":thread: {thread.replies} more {noun} in the thread · latest: "
+            f"{escape_line(thread.latest_signal, 100)}, {slack_time(thread.latest_at)}"
+        )
     task = state.task
     if task:
         line = f":white_check_mark: Task created by {mention(task.by)}"
@@ -230,6 +267,12 @@ def state_context(state: AlertState) -> ContextBlock | None:
         block_id=f"alert_state:{state.version}",
         elements=[mrkdwn(clip(line, CONTEXT_LIMIT)) for line in lines[:10]],
     )
+
+
+def slack_time(timestamp: float) -> str:
+    """`10:42` in each reader's time zone (UTC fallback)."""
+    fallback = datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M UTC")
+    return f"<!date^{int(timestamp)}^{{time}}|{fallback}>"
 
 
 def slack_day(timestamp: float) -> str:
@@ -279,6 +322,7 @@ def alert_blocks(details: AlertDetails, state: AlertState) -> list[Block]:
         reached_context(details),
         held_back_context(details),
         fields_section(details),
+        query_section(details),
         breakdown_section(details),
         routing_context(details),
         event_context(details),

@@ -21,6 +21,7 @@ depends_on = None
 def upgrade() -> None:
     op.add_column("alerts", sa.Column("thread_of", sa.String(32), nullable=True))
     op.add_column("alerts", sa.Column("digest_id", sa.String(32), nullable=True))
+    op.create_index("ix_alerts_thread_of", "alerts", ["thread_of"])
     op.create_table(
         "threads",
         sa.Column("account", sa.String(300), primary_key=True),
@@ -43,6 +44,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("query_runs")
     op.drop_table("threads")
+    op.drop_index("ix_alerts_thread_of", table_name="alerts")
     with op.batch_alter_table("alerts") as batch:
         batch.drop_column("digest_id")
         batch.drop_column("thread_of")

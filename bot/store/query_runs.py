@@ -1,0 +1,127 @@
+"""The lease of scheduled queries: one row per query signal in `query_runs`, moved forward by a single
+insert-or-update that only succeeds when the previous run started at least `every` ago, so however
+many processes share the database, exactly one of them runs each interval (a failed run counts as
+that interval's run). The rows a run yields enter the inbox like webhook events."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from bot.store.base import StoreBase
+from bot.store.bulk import BulkIngest
+from bot.store.records import InboxRow
+from bot.store.storable import storable
+from bot.store.tables import query_runs
+
+ERROR_MAX_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class QueryRun:
+    """The latest run of one query signal; `result` is None while it runs (or when its process died)."""
+
+    signal: str
+    started_at: float
+    finished_at: float | None
+    claimed_by: str | None
+    result: str | None  # ok | error
+    rows: int | None
+    error: str | None
+
+
+class QueryRunStore(StoreBase):
+    def start_query_run(self, signal: str, every_s: float, worker: str, now: float) -> bool:
+        """Take this interval's run of `signal`: true for exactly one caller while the last run started
+        less than `every_s` before `now`. The condition sits in the upsert itself, so the database,
+        not a read before it, decides between processes."""
+        insert = self._insert(query_runs).values(
+            signal=signal,
+            started_at=now,
+            finished_at=None,
+            claimed_by=worker,
+            result=None,
+            rows=None,
+            error=None,
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=[query_runs.c.signal],
+            set_={
+                "started_at": insert.excluded.started_at,
+                "finished_at": None,
+                "claimed_by": insert.excluded.claimed_by,
+                "result": None,
+                "rows": None,
+                "error": None,
+            },
+            where=query_runs.c.started_at <= now - every_s,
+        ).returning(query_runs.c.signal)
+        with self._write() as conn:
+            return conn.execute(upsert).first() is not None
+
+    def finish_query_run(
+        self,
+        signal: str,
+        worker: str,
+        result: str,
+        rows: int | None,
+        error: str | None,
+        now: float | None = None,
+    ) -> bool:
+        """Record how the run this process holds ended; false (nothing written) when another process
+        has taken a later run since."""
+        with self._write() as conn:
+            done = conn.execute(
+                update(query_runs)
+                .where(
+                    query_runs.c.signal == signal,
+                    query_runs.c.claimed_by == worker,
+                    query_runs.c.finished_at.is_(None),
+                )
+                .values(
+                    finished_at=time.time() if now is None else now,
+                    result=result,
+                    rows=rows,
+                    error=error[:ERROR_MAX_CHARS] if error else None,
+                )
+            )
+            return bool(done.rowcount)
+
+    def last_query_runs(self) -> dict[str, QueryRun]:
+        """The latest run of every query signal that has run, by signal name."""
+        with self._read() as conn:
+            rows = conn.execute(select(query_runs)).all()
+        return {
+            row.signal: QueryRun(
+                row.signal, row.started_at, row.finished_at, row.claimed_by, row.result, row.rows, row.error
+            )
+            for row in rows
+        }
+
+    def ingest_query_rows(self, rows: Sequence[InboxRow]) -> set[str]:
+        """Insert-or-ignore a run's rows into the inbox, pending for the worker, in one transaction, by
+        the webhook's own bulk insert; returns the uuids that were new. On a connection of its own, as
+        the webhook's may be in use on its writer thread when both run in one process."""
+        if not rows:
+            return set()
+        values = [
+            (
+                r.uuid,
+                storable(r.event_name[:400]),
+                r.payload.decode(),
+                "pending",
+                r.received_at,
+                r.request_id,
+                0,
+                0.0,
+            )
+            for r in rows
+        ]
+        bulk = BulkIngest(self.engine, self.sqlite, self._write_lock)
+        try:
+            return bulk.insert(values)
+        finally:
+            bulk.close()

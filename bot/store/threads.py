@@ -1,0 +1,93 @@
+"""One thread per account and channel: which alert a new alert replies to, where that root is in
+Slack, and what the root says of its thread.
+
+The root is chosen when an alert is committed, before anything is sent, by an upsert on the
+`threads` row of (account, channel): whichever alert comes first starts the thread, and every alert
+of the next 7 days takes it as its root, in this process or another. A retry, a restart or another
+process posting the reply therefore finds the same root, and its `ts` in the store.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, case, delete, func, select, update
+
+from bot.alerts.model import AlertState, ThreadShown
+from bot.store.alert_actions import ActionStore, AlertRecord
+from bot.store.records import NewAlert, to_json
+from bot.store.tables import alerts, threads
+
+THREAD_WINDOW_S = 7 * 86400  # a later alert joins the account's thread when it started this recently
+
+
+@dataclass(frozen=True)
+class ThreadRoot:
+    """Where a reply goes: its root's state, and its message once posted."""
+
+    status: str  # pending | sending | posted | failed
+    channel: str | None
+    ts: str | None
+
+
+def end_thread(conn: Connection, root_id: str) -> None:
+    """A root that will never be in Slack starts no more replies: the next alert starts anew."""
+    conn.execute(delete(threads).where(threads.c.root_alert_id == root_id))
+
+
+class ThreadStore(ActionStore):
+    def _join_thread(self, conn: Connection, alert: NewAlert, now: float) -> str | None:
+        """The alert the new `alert` replies to, or None when it starts the account's thread in its
+        channel (no thread, or one older than 7 days). One statement: concurrent alerts agree."""
+        statement = self._insert(threads).values(
+            account=alert.account, channel=alert.channel, root_alert_id=alert.id, started_at=now
+        )
+        stale = threads.c.started_at < now - THREAD_WINDOW_S
+        statement = statement.on_conflict_do_update(
+            index_elements=[threads.c.account, threads.c.channel],
+            set_={
+                "root_alert_id": case(
+                    (stale, statement.excluded.root_alert_id), else_=threads.c.root_alert_id
+                ),
+                "started_at": case((stale, statement.excluded.started_at), else_=threads.c.started_at),
+            },
+        ).returning(threads.c.root_alert_id)
+        root = conn.execute(statement).scalar_one()
+        return None if root == alert.id else str(root)
+
+    def thread_root(self, root_id: str) -> ThreadRoot | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(alerts.c.status, alerts.c.posted_channel, alerts.c.ts).where(alerts.c.id == root_id)
+            ).first()
+        return ThreadRoot(row[0], row[1], row[2]) if row is not None else None
+
+    def thread_grew(self, root_id: str) -> tuple[AlertRecord, AlertState] | None:
+        """Count the replies posted in the root's thread into its state (one transaction, the root's
+        row locked, so replies posted at once by several processes each leave the full count), and
+        return the root with that state, for its message to be updated."""
+        with self._write() as conn:
+            raw = conn.execute(
+                select(alerts.c.state).where(alerts.c.id == root_id).with_for_update()
+            ).scalar()
+            if raw is None:
+                return None
+            posted = and_(alerts.c.thread_of == root_id, alerts.c.status == "posted")
+            count = conn.execute(select(func.count()).select_from(alerts).where(posted)).scalar_one()
+            latest = conn.execute(
+                select(alerts.c.signal, alerts.c.posted_at)
+                .where(posted)
+                .order_by(alerts.c.posted_at.desc())
+                .limit(1)
+            ).first()
+            current = AlertState.model_validate_json(raw or "{}")
+            if latest is None:
+                return None
+            shown = ThreadShown(
+                replies=int(count), latest_signal=latest[0], latest_at=latest[1] or time.time()
+            )
+            state = current.with_thread(shown).model_copy(update={"version": current.version + 1})
+            conn.execute(update(alerts).where(alerts.c.id == root_id).values(state=to_json(state)))
+        record = self.alert(root_id)
+        return (record, state) if record is not None else None
