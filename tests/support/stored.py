@@ -9,6 +9,7 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
+import orjson
 from sqlalchemy import Table, select
 
 from bot.alerts.model import AlertDetails
@@ -58,14 +59,17 @@ def new_alert(
     cooldown_s: float = 60.0,
     alert_id: str | None = None,
     reports_snooze: str | None = None,
+    **facts_overrides: Any,
 ) -> NewAlert:
-    """An alert of `signal` for `account`, routed to `channel`, with the message it would post."""
+    """An alert of `signal` for `account`, routed to `channel`, with the message it would post (other
+    facts, such as `thread`, `deliver` or `priority`, as given)."""
     facts = replace(
         acme_facts(),
         alert_id=alert_id or new_id(),
         signal_name=signal,
         account_key=account,
         route=RouteDecision(channel, None, "default route", 0),
+        **facts_overrides,
     )
     details = AlertDetails.of(facts, "summary")
     return NewAlert(details, alert_message(details), cooldown_s, reports_snooze)
@@ -154,3 +158,10 @@ def task(store: Store, alert_id: str) -> dict[str, Any] | None:
 
 def feedback_on(store: Store, alert_id: str) -> dict[str, Any] | None:
     return row(store, tables.feedback, alert_id=alert_id)
+
+
+def message_of(store: Store, alert_id: str) -> dict[str, Any]:
+    """The chat.postMessage arguments stored with the alert."""
+    found = alert(store, alert_id)
+    assert found is not None
+    return dict(orjson.loads(found["message"]))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.alerts.model import AlertDetails, AlertFacts, AlertState, PastSignal, Reached
+from bot.alerts.model import AlertDetails, AlertFacts, AlertState, PastSignal, Reached, ThreadShown
 from bot.alerts.summary_template import template_summary
 from bot.decide.routing import RouteDecision
 from bot.decide.scoring import CriterionResult, Score, score
@@ -210,6 +210,17 @@ def test_an_alert_on_a_threshold_says_what_was_reached_and_who_did_the_latest():
         ],
     }
     assert "reached" not in json.dumps(message_for(acme_facts()))  # an alert on one event has no such line
+
+
+def test_the_first_alert_of_a_thread_says_how_many_followed_and_the_latest():
+    details = AlertDetails.of(acme_facts(), "summary")
+    shown = ThreadShown(replies=2, latest_signal="Team <!channel> inviting", latest_at=1_700_000_000.0)
+    blocks = alert_blocks(details, AlertState(version=3).with_thread(shown))
+    [state] = [b.to_dict() for b in blocks if (b.block_id or "").startswith("alert_state:")]
+    assert state["elements"][0]["text"] == (
+        ":thread: 2 more signals in the thread · latest: Team &lt;!channel&gt; inviting, "
+        "<!date^1700000000^{time}|22:13 UTC>"
+    )
 
 
 def test_each_block_model_round_trips_through_slack_sdk():
@@ -528,3 +539,31 @@ def test_extreme_event_times_still_render(timestamp):
     event_time = parse_timestamp(timestamp)
     message = message_for(acme_facts(event_time=event_time))
     assert f"<!date^{int(event_time)}^" in message["blocks"][5]["elements"][0]["text"]
+
+
+def test_a_query_rows_columns_are_fields_escaped_and_bounded():
+    row = {
+        "account": "acme.com",
+        "calls_this_week": 3,
+        "<!channel> *loud*": "<https://evil.example|click> & more",
+        "plans": ["team", None, 2],
+        "meta": {"a": 1},
+        "nothing": None,
+        **{f"extra_{n}": n for n in range(8)},
+    }
+    blocks = [b.to_dict() for b in alert_blocks(details_for(acme_facts(query=row)), AlertState())]
+    [section] = [b for b in blocks if b.get("fields") and "calls_this_week" in json.dumps(b)]
+    texts = [f["text"] for f in section["fields"]]
+    assert len(texts) == 10  # Slack's limit: nine columns and how many more
+    assert texts[0] == "*calls_this_week*\n3"
+    assert texts[1] == "*&lt;!channel&gt; *loud**\n&lt;https://evil.example|click&gt; &amp; more"
+    assert texts[2] == "*plans*\nteam, , 2"
+    assert texts[3] == '*meta*\n{"a": 1}'
+    assert texts[4] == "*nothing*\n-"
+    assert texts[-1] == "*…*\n4 more columns"  # 13 besides `account`, which the header names
+    assert all(len(t) <= 2000 for t in texts)
+
+
+def test_an_alert_without_a_query_row_has_no_query_fields():
+    blocks = [b.to_dict() for b in alert_blocks(details_for(acme_facts()), AlertState())]
+    assert sum(1 for b in blocks if b.get("fields")) == 1
