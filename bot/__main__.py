@@ -1,4 +1,4 @@
-"""`python -m bot serve | check | demo | replay | migrate`."""
+"""`python -m bot serve | check | demo | replay | migrate | digest`."""
 
 from __future__ import annotations
 
@@ -83,6 +83,12 @@ def _migrate(args: argparse.Namespace) -> int:
     return run_migrate(sql=args.sql)
 
 
+def _digest(args: argparse.Namespace) -> int:
+    from bot.tools.digest import run_digest
+
+    return run_digest()
+
+
 def _demo(args: argparse.Namespace) -> int:
     from bot.tools.demo import run_demo
 
@@ -123,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     migrate = commands.add_parser("migrate", help="bring the database's schema up to date")
     migrate.add_argument("--sql", action="store_true", help="print the SQL for review instead of running it")
     migrate.set_defaults(run=_migrate)
+
+    digest = commands.add_parser("digest", help="post every pending digest now")
+    digest.set_defaults(run=_digest)
 
     args = parser.parse_args(argv)
     if args.command == "replay" and bool(args.file) == bool(args.from_posthog):

@@ -47,12 +47,13 @@ class AlertAccess:
 
     async def show(
         self, client: AsyncWebClient, record: AlertRecord, change: Callable[[AlertState], AlertState]
-    ) -> None:
+    ) -> bool:
         """Record what happened on the alert and show it in the message (chat.update), built anew
-        from the alert's details and its new state."""
+        from the alert's details and its new state; False when the alert has no message of its own
+        to show it in (not in Slack yet, or listed in a digest)."""
         state = await asyncio.to_thread(self.store.update_alert_state, record.id, change)
         if not record.ts:
-            return  # not in Slack yet: the post will not show it, but the state is kept
+            return False  # the state is kept: a later post or update shows it
         message = alert_update(record.details, state)
         try:
             await client.chat_update(channel=record.posted_channel or record.channel, ts=record.ts, **message)
@@ -60,6 +61,7 @@ class AlertAccess:
             error = exc.response.get("error") or exc.response.status_code
             log.warning("could not update the alert message: %s", error, extra={"alert_id": record.id})
             raise ActionError(f"Done, but Slack would not update the message ({error}).") from None
+        return True
 
 
 UNKNOWN_ALERT = "This alert is unknown to posthog-slack-signals (it may have been removed)."

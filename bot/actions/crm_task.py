@@ -16,7 +16,7 @@ from bot.alerts.model import TaskShown
 from bot.clients.hubspot import HubSpot, HubSpotError, HubSpotTask
 from bot.config.signals_file import SignalsConfig
 from bot.slack.blocks.alert import mention
-from bot.slack.mrkdwn import escape
+from bot.slack.mrkdwn import escape, escape_line, link, safe_url
 from bot.store import AlertRecord, Store
 from bot.store.alert_actions import CrmKind, NewTask, TaskRecord
 
@@ -62,8 +62,7 @@ class CrmTasks:
             return f"{mention(start.task.requested_by)} is creating the task right now."
         if self.hubspot is None:
             await asyncio.to_thread(self.store.task_created, record.id, None, None)
-            await self._show_task(client, record, user_id, None, start.task.crm)
-            return None
+            return await self._show_task(client, record, user_id, None, start.task.crm)
         try:
             found = await self._find_earlier_task(record, start.task) if start.kind == "recover" else None
             task = found or await self._create_in_hubspot(record, start.task)
@@ -79,8 +78,7 @@ class CrmTasks:
             await asyncio.to_thread(self.store.task_failed, record.id, "interrupted", True)
             raise
         await asyncio.to_thread(self.store.task_created, record.id, task.id, task.url)
-        await self._show_task(client, record, user_id, task.url, start.task.crm)
-        return None
+        return await self._show_task(client, record, user_id, task.url, start.task.crm)
 
     async def _find_earlier_task(self, record: AlertRecord, task: TaskRecord) -> HubSpotTask | None:
         """After an attempt that got no answer, the task may exist. HubSpot's search sees new records a
@@ -110,9 +108,14 @@ class CrmTasks:
 
     async def _show_task(
         self, client: AsyncWebClient, record: AlertRecord, by: str, url: str | None, kind: CrmKind
-    ) -> None:
+    ) -> str | None:
+        """Show the task on the alert; when the alert has no message of its own (a digest lists it),
+        the note for the clicker says it instead."""
         shown = TaskShown(by=by, url=url, crm=kind)
-        await self.access.show(client, record, lambda state: state.with_task(shown))
+        if await self.access.show(client, record, lambda state: state.with_task(shown)):
+            return None
+        where = f": {link(url, 'Open in HubSpot')}" if safe_url(url) else ""
+        return f"Task created for {escape_line(record.details.account_label, 150)}{where}"
 
 
 def _sentence(text: str) -> str:

@@ -401,6 +401,10 @@ class SignalsConfig(_Strict):
     def query_signals(self) -> list[Signal]:
         return [signal for signal in self.signals if signal.is_query]
 
+    @property
+    def digest_signals(self) -> list[Signal]:
+        return [signal for signal in self.signals if signal.deliver == "digest"]
+
 
 class SignalsFileError(Exception):
     """One or more problems in a signals file, each as `file: path: reason`."""

@@ -93,8 +93,8 @@ def in_cooldown(window_s: float) -> str:
     return f"this account already had this alert within its {window} cooldown"
 
 
-def routed_to(channel: str) -> str:
-    return f"routed to {channel}"
+def routed_to(channel: str, digest: bool = False) -> str:
+    return f"routed to the {channel} digest" if digest else f"routed to {channel}"
 
 
 def slack_refused(error: str) -> str:

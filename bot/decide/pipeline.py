@@ -271,9 +271,9 @@ class Pipeline:
             )
             channel = facts.route.channel
             decisions.append(
-                _scored(signal, icp, Outcome.ALERTED, routed_to(channel)).model_copy(
-                    update={"alert_id": facts.alert_id, "channel": channel}
-                )
+                _scored(
+                    signal, icp, Outcome.ALERTED, routed_to(channel, signal.deliver == "digest")
+                ).model_copy(update={"alert_id": facts.alert_id, "channel": channel})
             )
         return Decision(entry(account), alerts, self._writeback(body, account, company, icp))
 

@@ -1,0 +1,98 @@
+"""Block Kit for a channel's digest: the accounts whose `deliver: digest` alerts waited for it, highest
+score first, each with its signals, score, owner and a Create CRM task button (the same action as on
+an alert, for the account's best-scoring alert); past `MAX_ACCOUNTS`, "and N more". Pure functions;
+every untrusted string is escaped and clipped as in the alert (bot/slack/blocks/alert.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import Block, ButtonElement, ContextBlock, HeaderBlock, SectionBlock
+
+from bot.alerts.model import AlertDetails
+from bot.slack.blocks.alert import (
+    SECTION_LIMIT,
+    TEXT_FALLBACK_LIMIT,
+    mention,
+    mrkdwn,
+    slack_date,
+)
+from bot.slack.ids import METADATA_EVENT_TYPE, AlertAction, AlertRef, encode
+from bot.slack.mrkdwn import clip, escape_line, link, plain, safe_url
+
+MAX_ACCOUNTS = 15  # a digest names this many accounts; the rest are counted
+MAX_SIGNALS_SHOWN = 5  # per account, newest first
+DIGEST_SIGNAL = "$digest"  # the `signal` a digest's row in the outbox carries
+
+
+def by_account(items: Sequence[AlertDetails]) -> list[list[AlertDetails]]:
+    """The alerts grouped by account, each group newest first; groups by their best score, then by
+    their newest signal."""
+    groups: dict[str, list[AlertDetails]] = {}
+    for details in items:
+        groups.setdefault(details.account_key, []).append(details)
+    ordered = [sorted(g, key=lambda d: d.event_time or 0.0, reverse=True) for g in groups.values()]
+    return sorted(ordered, key=lambda g: (-max(d.score.value for d in g), -(g[0].event_time or 0.0)))
+
+
+def _best(group: list[AlertDetails]) -> AlertDetails:
+    return max(group, key=lambda d: (d.score.value, d.event_time or 0.0))
+
+
+def account_section(group: list[AlertDetails]) -> SectionBlock:
+    best = _best(group)
+    head = f"*{escape_line(best.account_label, 150)}* · ICP {best.score.value}/100"
+    if best.owner:
+        head += f" · owner {mention(best.owner)}"
+    if safe_url(best.posthog_url):
+        head += " · " + link(best.posthog_url, "Open in PostHog")
+    lines = []
+    for details in group[:MAX_SIGNALS_SHOWN]:
+        when = f" · {slack_date(details.event_time)}" if details.event_time is not None else ""
+        lines.append(f"• {escape_line(details.signal, 100)}{when}")
+    if len(group) > MAX_SIGNALS_SHOWN:
+        lines.append(f"• and {len(group) - MAX_SIGNALS_SHOWN} more")
+    return SectionBlock(
+        text=mrkdwn(clip("\n".join([head, *lines]), SECTION_LIMIT)),
+        accessory=ButtonElement(
+            text="Create CRM task",
+            action_id=AlertAction.CREATE_CRM_TASK,
+            value=encode(AlertRef(alert_id=best.alert_id)),
+        ),
+    )
+
+
+def digest_blocks(items: Sequence[AlertDetails], since: float | None) -> list[Block]:
+    groups = by_account(items)
+    noun = "account" if len(groups) == 1 else "accounts"
+    blocks: list[Block] = [HeaderBlock(text=plain(f"Signals digest: {len(groups)} {noun}", 150))]
+    signals = "signal" if len(items) == 1 else "signals"
+    intro = f"{len(items)} {signals} waited for this digest"
+    if since is not None:
+        intro += f", the first {slack_date(since)}"
+    blocks.append(ContextBlock(elements=[mrkdwn(intro)]))
+    blocks += [account_section(group) for group in groups[:MAX_ACCOUNTS]]
+    if len(groups) > MAX_ACCOUNTS:
+        rest = groups[MAX_ACCOUNTS:]
+        names = ", ".join(escape_line(_best(g).account_label, 60) for g in rest[:10])
+        more = f" ({names}{', …' if len(rest) > 10 else ''})"
+        blocks.append(ContextBlock(elements=[mrkdwn(clip(f"and {len(rest)} more{more}", SECTION_LIMIT))]))
+    return blocks
+
+
+def digest_message(digest_id: str, items: Sequence[AlertDetails], since: float | None) -> dict[str, Any]:
+    """Arguments for `chat.postMessage` (minus the channel). The metadata carries the digest's id, so
+    an interrupted post is found in the channel like an alert's."""
+    groups = by_account(items)
+    names = ", ".join(f"{_best(g).account_label} ({_best(g).score.value})" for g in groups[:MAX_ACCOUNTS])
+    return {
+        "text": escape_line(f"Signals digest: {names}", TEXT_FALLBACK_LIMIT),
+        "blocks": [block.to_dict() for block in digest_blocks(items, since)],
+        "metadata": {
+            "event_type": METADATA_EVENT_TYPE,
+            "event_payload": {"alert_id": digest_id, "signal": DIGEST_SIGNAL, "alerts": len(items)},
+        },
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }

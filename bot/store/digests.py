@@ -1,0 +1,105 @@
+"""Digests: the `deliver: digest` alerts a channel has waiting, taken into one digest message in one
+transaction. The digest goes out like any alert (bot/alerts/delivery: paced, retried, and looked for
+in the channel after an interrupted post), as an outbox row keyed by (channel and period, `$digest`):
+that key makes it one digest per channel per period, however many processes are due at once and
+however often one restarts, and the alerts it lists are marked as taken in the same transaction, so
+none is listed twice."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from bot.alerts.model import AlertDetails
+from bot.slack.blocks.digest import DIGEST_SIGNAL
+from bot.store.base import StoreBase
+from bot.store.records import to_json
+from bot.store.tables import alerts
+
+WAITING = "digest"  # an alert's status while it waits for its channel's digest
+TAKEN = "digested"  # once a digest lists it
+
+ComposeDigest = Callable[[str, Sequence[AlertDetails], float | None], dict[str, Any]]
+
+
+class DigestStore(StoreBase):
+    def digest_channels(self, before: float) -> list[str]:
+        """The channels with alerts waiting since before `before`."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(alerts.c.channel)
+                .where(alerts.c.status == WAITING, alerts.c.created_at <= before)
+                .group_by(alerts.c.channel)
+            ).all()
+        return sorted(r[0] for r in rows)
+
+    def outbox_row(self, alert_id: str) -> dict[str, Any] | None:
+        """An outbox row's status, channel and error (a digest has no alert record)."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(alerts.c.status, alerts.c.channel, alerts.c.error).where(alerts.c.id == alert_id)
+            ).first()
+        return {"status": row[0], "channel": row[1], "error": row[2]} if row is not None else None
+
+    def waiting_for_digest(self) -> int:
+        with self._read() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(alerts).where(alerts.c.status == WAITING)
+                ).scalar_one()
+            )
+
+    def take_digest(
+        self, channel: str, period: str, before: float, compose: ComposeDigest, now: float | None = None
+    ) -> str | None:
+        """Take the channel's alerts waiting since before `before` into its digest for `period`, and
+        queue that digest for posting; its id, or None when there is nothing to take or the period's
+        digest already exists (then nothing changes)."""
+        now = time.time() if now is None else now
+        digest_id = uuid.uuid4().hex
+        waiting = (
+            select(alerts.c.id, alerts.c.details, alerts.c.created_at, alerts.c.score)
+            .where(alerts.c.status == WAITING, alerts.c.channel == channel, alerts.c.created_at <= before)
+            .order_by(alerts.c.created_at)
+            .with_for_update()
+        )
+        with self._write() as conn:
+            rows = conn.execute(waiting).all()
+            if not rows:
+                return None
+            items = [AlertDetails.model_validate_json(r[1]) for r in rows]
+            inserted = conn.execute(
+                self._insert(alerts)
+                .values(
+                    id=digest_id,
+                    event_uuid=f"{DIGEST_SIGNAL}:{channel}:{period}"[:200],
+                    signal=DIGEST_SIGNAL,
+                    account="",
+                    channel=channel,
+                    owner=None,
+                    score=max(r[3] for r in rows),
+                    message=to_json(compose(digest_id, items, min(r[2] for r in rows))),
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=0.0,
+                    received_at=now,
+                    created_at=now,
+                    request_id=f"digest {period}"[:64],
+                    details=to_json({"digest_of": [r[0] for r in rows], "period": period}),
+                    state="{}",
+                )
+                .on_conflict_do_nothing()
+                .returning(alerts.c.id)
+            ).first()
+            if inserted is None:
+                return None  # this period's digest was taken already (by another process, or before)
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.id.in_([r[0] for r in rows]))
+                .values(status=TAKEN, digest_id=digest_id)
+            )
+        return digest_id
