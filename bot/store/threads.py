@@ -10,6 +10,7 @@ process posting the reply therefore finds the same root, and its `ts` in the sto
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, case, delete, func, select, update
@@ -55,6 +56,18 @@ class ThreadStore(ActionStore):
         ).returning(threads.c.root_alert_id)
         root = conn.execute(statement).scalar_one()
         return None if root == alert.id else str(root)
+
+    def threads_of(self, alert_ids: Sequence[str]) -> dict[str, str]:
+        """The root of each of `alert_ids` that replies in a thread."""
+        if not alert_ids:
+            return {}
+        with self._read() as conn:
+            rows = conn.execute(
+                select(alerts.c.id, alerts.c.thread_of).where(
+                    alerts.c.id.in_(list(alert_ids)), alerts.c.thread_of.is_not(None)
+                )
+            ).all()
+        return {r[0]: r[1] for r in rows}
 
     def thread_root(self, root_id: str) -> ThreadRoot | None:
         with self._read() as conn:

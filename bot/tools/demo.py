@@ -14,6 +14,7 @@ import secrets
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from bot.config.settings import DEFAULT_SUMMARY_MODEL, Settings
 from bot.config.signals_file import load_signals
 from bot.decide.outcomes import Outcome, SignalDecision, no_signal_listens
 from bot.ingest.webhook_body import parse_timestamp
+from bot.slack.blocks.digest import DIGEST_SIGNAL
 from bot.tools.demo_sink import DemoSink
 from bot.tools.preview import block_kit_builder_url, render_message
 
@@ -63,14 +65,24 @@ def load_events(path: Path, now: float) -> list[dict[str, Any]]:
     return bodies
 
 
-def _detail(entry: dict[str, Any]) -> str:
+def _detail(entry: dict[str, Any], threads: dict[str, str]) -> str:
     parts = []
     for decision in map(SignalDecision.model_validate, entry["signals"]):
         reason = decision.reason
         if decision.outcome is Outcome.ALERTED:
-            reason = f"posted to {decision.channel}, ICP {decision.score}/100"
+            if reason.endswith(" digest"):
+                where = f"in the {decision.channel} digest"
+            elif decision.alert_id in threads:
+                where = f"posted in the account's thread in {decision.channel}"
+            else:
+                where = f"posted to {decision.channel}"
+            reason = f"{where}, ICP {decision.score}/100"
         parts.append(f"{decision.signal}: {reason}" if decision.signal else reason)
     return "; ".join(parts)
+
+
+def _alert_ids(entries: Iterable[dict[str, Any]]) -> list[str]:
+    return [d["alert_id"] for e in entries for d in e["signals"] if d.get("alert_id")]
 
 
 async def _run(events: list[dict[str, Any]], signals: Path, console: Console) -> int:
@@ -128,14 +140,24 @@ async def _run(events: list[dict[str, Any]], signals: Path, console: Console) ->
                 result = response.json()
                 rows.append((body, Outcome.DUPLICATE if result.get("duplicates") else None))
                 await lifecycle.idle()  # one at a time, so each alert knows what came before
+        # The digest goes out at `digest.at`; the demo sends it now, as `python -m bot digest` does.
+        digests = await services.digests.send_now()
+        await lifecycle.idle()
         elapsed = time.perf_counter() - started
         await asyncio.to_thread(services.writer.flush)
         ledger = {e["event_uuid"]: e for e in await asyncio.to_thread(services.store.ledger_entries)}
+        threads = await asyncio.to_thread(services.store.threads_of, _alert_ids(ledger.values()))
         server.should_exit = True
         await serving
 
-        for message in sink.messages:
-            console.print(render_message(message["channel"], message))
+        for message, ts in zip(sink.messages, sink.message_ts, strict=True):
+            note = " · a reply in the account's thread" if message.get("thread_ts") else ""
+            if ts in sink.updates:  # shown as it reads now
+                message = {**message, **sink.updates[ts]}
+                note += " · since updated (chat.update)"
+            if message["metadata"]["event_payload"].get("signal") == DIGEST_SIGNAL:
+                note = " · the channel's digest"
+            console.print(render_message(message["channel"], message, note))
             url = block_kit_builder_url(message["blocks"])
             if console.is_terminal:
                 console.print(f"[link={url}]Open in Block Kit Builder[/link]\n")
@@ -153,7 +175,7 @@ async def _run(events: list[dict[str, Any]], signals: Path, console: Console) ->
                 entry = {"outcome": Outcome.FILTERED, "account": "", "signals": [no_signal_listens()]}
             outcome = override or Outcome(entry["outcome"])
             outcomes[outcome] += 1
-            detail = "already received; counted and dropped" if override else _detail(entry)
+            detail = "already received; counted and dropped" if override else _detail(entry, threads)
             style = _OUTCOME_STYLE.get(outcome, "")
             table.add_row(
                 str(index),
@@ -164,10 +186,13 @@ async def _run(events: list[dict[str, Any]], signals: Path, console: Console) ->
             )
         console.print(table)
         captured = Counter(e.get("event") for e in sink.captured)
+        replies = sum(1 for m in sink.messages if m.get("thread_ts"))
         console.print(
             f"{len(rows)} deliveries in {elapsed:.2f}s: "
             + ", ".join(f"{count} {name}" for name, count in outcomes.most_common())
-            + f". {len(sink.messages)} Slack messages."
+            + f". {len(sink.messages)} Slack messages: {replies} of them replies in an account's thread, "
+            f"{len(digests)} digest (sent now; daily at {services.config.digest.at} "
+            f"{services.config.digest.timezone} when serving)."
         )
         console.print(
             f"PostHog write-back: {captured.get('$set', 0)} person $set, "

@@ -17,6 +17,8 @@ from urllib.parse import parse_qs
 class DemoSink:
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
+        self.message_ts: list[str] = []  # the ts Slack gave each of `messages`
+        self.updates: dict[str, dict[str, Any]] = {}  # the latest chat.update of a message, by ts
         self.captured: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
@@ -80,7 +82,12 @@ class DemoSink:
             ts = f"{int(time.time())}.{next(self._ts):06d}"
             with self._lock:
                 self.messages.append(args)
+                self.message_ts.append(ts)
             return {"ok": True, "channel": args.get("channel"), "ts": ts}
+        if path == "/api/chat.update":
+            with self._lock:
+                self.updates[str(args.get("ts"))] = args
+            return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         if path == "/api/auth.test":
             return {"ok": True, "team": "Demo", "user": "signals", "team_id": "T0DEMO", "user_id": "U0BOT"}
         if path == "/api/conversations.history":

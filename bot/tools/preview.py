@@ -22,6 +22,7 @@ _DATE = re.compile(r"<!date\^\d+\^[^|]*\|([^>]*)>")
 _USER = re.compile(r"<@([A-Z0-9]+)>")
 _EMOJI = {
     ":white_check_mark:": "✅",
+    ":thread:": "🧵",
     ":x:": "❌",
     ":grey_question:": "❔",
 }
@@ -71,6 +72,8 @@ def render_blocks(blocks: list[dict[str, Any]]) -> RenderableType:
         elif kind == "section":
             if "text" in block:
                 parts.append(_text_of(block["text"]))
+            if block.get("accessory"):
+                parts.append(Text(_element(block["accessory"]), style="cyan"))
             if block.get("fields"):
                 grid = Table.grid(padding=(0, 3))
                 grid.add_column()
@@ -92,11 +95,12 @@ def render_blocks(blocks: list[dict[str, Any]]) -> RenderableType:
     return Group(*parts[:-1])
 
 
-def render_message(channel: str, message: dict[str, Any]) -> Panel:
+def render_message(channel: str, message: dict[str, Any], note: str = "") -> Panel:
+    """A message as Slack would show it; `note` says more of how it was sent (a reply, an update)."""
     return Panel(
         render_blocks(message.get("blocks") or []),
         title=f"#{channel}",
         title_align="left",
-        subtitle="chat.postMessage",
+        subtitle=f"chat.postMessage{note}",
         subtitle_align="right",
     )

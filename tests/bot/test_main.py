@@ -149,7 +149,10 @@ def test_demo_runs_the_whole_loop_offline(tmp_path):
         assert outcome in out
     # The delivery no signal listens to is counted, not stored: the demo still says what became of it.
     assert re.search(r"\$pageview\s+│\s+-\s+│\s+filtered\s+│\s+no signal listens to this event", out)
-    assert "7 Slack messages" in out
+    flat = " ".join(out.split())
+    assert "8 Slack messages: 2 of them replies in an account's thread, 1 digest" in flat
+    assert "🧵 2 more signals in the thread · latest: Reports are spreading" in out  # the first, updated
+    assert "Signals digest: 2 accounts" in out and "Looked at pricing: in the C0AE1 digest" in out
     assert "2 report_shared in 7 days by 2 people" in out  # the threshold the last alert fired on
     assert "<!here> Richard <@U0CEO>" in out  # shown as text; Slack receives it escaped
     assert not list(tmp_path.iterdir())  # nothing left behind

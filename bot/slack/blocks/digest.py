@@ -68,9 +68,9 @@ def digest_blocks(items: Sequence[AlertDetails], since: float | None) -> list[Bl
     noun = "account" if len(groups) == 1 else "accounts"
     blocks: list[Block] = [HeaderBlock(text=plain(f"Signals digest: {len(groups)} {noun}", 150))]
     signals = "signal" if len(items) == 1 else "signals"
-    intro = f"{len(items)} {signals} waited for this digest"
+    intro = f"{len(items)} {signals} for this channel"
     if since is not None:
-        intro += f", the first {slack_date(since)}"
+        intro += f" since {slack_date(since)}"
     blocks.append(ContextBlock(elements=[mrkdwn(intro)]))
     blocks += [account_section(group) for group in groups[:MAX_ACCOUNTS]]
     if len(groups) > MAX_ACCOUNTS:

@@ -41,7 +41,7 @@ def test_accounts_by_score_with_their_signals_owner_and_a_task_button_for_the_be
     blocks = message["blocks"]
     assert block_problems(blocks) == []
     assert blocks[0]["text"]["text"] == "Signals digest: 2 accounts"
-    assert "3 signals waited for this digest" in blocks[1]["elements"][0]["text"]
+    assert "3 signals for this channel since <!date^1699990000^" in blocks[1]["elements"][0]["text"]
     acme, globex = blocks[2], blocks[3]
     assert acme["text"]["text"].startswith("*Acme* · ICP 90/100 · owner <@U0OWNER1>")
     assert acme["text"]["text"].index("API integration activated") < acme["text"]["text"].index(
