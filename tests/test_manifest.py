@@ -24,6 +24,7 @@ SCOPES = {
     "files_upload_v2": "files:write",
     "auth_test": None,
     "conversations_history": None,  # optional: channels:history lets a restart verify an interrupted post
+    "conversations_replies": None,  # the same, for an interrupted reply in a thread
 }
 
 
