@@ -17,6 +17,12 @@
   `result` is null unless `refresh` computes it (`force_cache`, the default, never computes).
 - `GET …/event_definitions/?limit&offset`: every event name in the dataset plus `extra_event_names`,
   most recently seen first, paged with `next` links.
+- `POST …/query/` with a `HogQLQuery`: a query containing the text given to `add_hogql_table` answers
+  that table as PostHog would: PostHog's default LIMIT of 100 rows (with `hasMore`) unless the
+  query's last clause is a LIMIT (capped at 50,000, no `hasMore`); with `offset_allowed = False`, a
+  query with OFFSET gets PostHog's refusal for personal API keys. Any other HogQL reads the events
+  table (the replay's paging query). `add_hogql_error` and `hogql_error(detail)` give PostHog's
+  answer to a query it cannot run; `add_hogql_table(…, delay_s=)` a slow one.
 - `script(Reply(...), path=...)` answers the next calls (to a path ending in `path`, or any) with the
   given replies; `unauthorized()`, `missing_scope()`, `rate_limited()`, `server_error()`, `slow()`.
 
@@ -136,6 +142,34 @@ def server_error(status: int = 500) -> Reply:
     return Reply(status, b"<html><body>Bad gateway</body></html>", {"Content-Type": "text/html"})
 
 
+def hogql_error(detail: str) -> Reply:
+    """A HogQL query PostHog cannot run: its QueryError / ClickHouse error as a DRF ValidationError
+    (posthog/api/query.py: `raise ValidationError(str(e), getattr(e, "code_name", None))`)."""
+    return error(400, "validation_error", "invalid", detail)
+
+
+# posthog/hogql/user_query_validator.py
+OFFSET_NOT_ALLOWED = (
+    "OFFSET is not supported on queries made with a personal API key. For pagination, use keyset "
+    "pagination on the `timestamp` column, e.g. `WHERE timestamp > :last_seen_timestamp ORDER BY "
+    "timestamp LIMIT N`. For bulk data extraction, use batch exports: https://posthog.com/docs/cdp/batch-exports"
+)
+_LAST_LIMIT = re.compile(r"\bLIMIT\s+(\d+)\s*$", re.IGNORECASE)
+_OFFSET = re.compile(r"\bOFFSET\s+\d+", re.IGNORECASE)
+
+
+@dataclass
+class HogQLTable:
+    """What a HogQL query containing `contains` returns."""
+
+    contains: str
+    columns: list[str]
+    rows: list[list[Any]]
+    types: list[str] | None = None
+    error: str | None = None  # PostHog's message for a query it cannot run, instead of rows
+    delay_s: float = 0.0  # how long PostHog takes to answer
+
+
 def slow(delay_s: float, reply: Reply | None = None) -> Reply:
     base = reply or Reply(200, {"results": [], "is_cached": False})
     return Reply(base.status, base.body, base.headers, delay_s)
@@ -183,6 +217,8 @@ class FakePostHogApi(FakeServer):
         self.people: list[FakePerson] = []
         self.extra_event_names: list[str] = []
         self.insights: dict[str, dict[str, Any]] = {}
+        self.hogql_tables: list[HogQLTable] = []
+        self.offset_allowed = True  # False: as PostHog now answers personal-API-key queries with OFFSET
         self._scripted: deque[tuple[str | None, Reply]] = deque()
         self._cache: dict[str, tuple[float, str, Any]] = {}
         self._insight_ids = iter(range(101, 10_000))
@@ -229,6 +265,26 @@ class FakePostHogApi(FakeServer):
                 "created_at": _iso(self.now - timedelta(days=40)),
                 "last_modified_at": _iso(self.now - timedelta(days=3)),
             }
+
+    def add_hogql_table(
+        self,
+        contains: str,
+        columns: list[str],
+        rows: list[list[Any]],
+        types: list[str] | None = None,
+        *,
+        delay_s: float = 0.0,
+    ) -> None:
+        """Answer HogQL queries that contain `contains` with these columns and rows (the table added
+        last wins), after `delay_s`."""
+        table = HogQLTable(contains, list(columns), [list(r) for r in rows], types, delay_s=delay_s)
+        with self.lock:
+            self.hogql_tables.insert(0, table)
+
+    def add_hogql_error(self, contains: str, detail: str) -> None:
+        """Answer HogQL queries that contain `contains` as PostHog answers a query it cannot run."""
+        with self.lock:
+            self.hogql_tables.insert(0, HogQLTable(contains, [], [], error=detail))
 
     def script(self, *replies: Reply, path: str | None = None) -> None:
         """Answer the next calls (to a path ending in `path`, or any) with these replies."""
@@ -342,6 +398,48 @@ class FakePostHogApi(FakeServer):
     HOGQL_COLUMNS = ("uuid", "event", "distinct_id", "properties", "timestamp", "person.properties")
 
     def _hogql(self, query: str) -> Reply:
+        if not self.offset_allowed and _OFFSET.search(query):
+            return hogql_error(OFFSET_NOT_ALLOWED)
+        with self.lock:
+            table = next((t for t in self.hogql_tables if t.contains in query), None)
+        if table is not None:
+            reply = hogql_error(table.error) if table.error else self._hogql_table(query, table)
+            return Reply(reply.status, reply.body, reply.headers, table.delay_s)
+        return self._hogql_events(query)
+
+    def _hogql_table(self, query: str, table: HogQLTable) -> Reply:
+        """PostHog's HogQLQueryRunner: a SELECT without LIMIT gets the default 100 rows through the
+        has-more paginator (one more is fetched to tell); an explicit LIMIT is capped at 50,000 and
+        the answer says nothing of more rows."""
+        last = _LAST_LIMIT.search(query)
+        types = table.types or ["String"] * len(table.columns)
+        answer: dict[str, Any] = {
+            "columns": table.columns,
+            "types": [[c, t] for c, t in zip(table.columns, types, strict=True)],
+            "hogql": query,
+            "clickhouse": "SELECT … FROM events WHERE equals(events.team_id, 1) …",
+            "is_cached": False,
+            "cache_key": "cache_" + _digest(query),
+            "last_refresh": _iso(datetime.now(UTC)),
+            "timezone": "UTC",
+            "timings": [],
+            "modifiers": {},
+            "error": None,
+            "explain": None,
+            "metadata": None,
+            "query_status": None,
+        }
+        if last:
+            limit = min(int(last.group(1)), 50_000)
+            return Reply(
+                200, {**answer, "results": table.rows[:limit], "hasMore": None, "limit": None, "offset": None}
+            )
+        page = table.rows[:100]
+        return Reply(
+            200, {**answer, "results": page, "hasMore": len(table.rows) > 100, "limit": 100, "offset": 0}
+        )
+
+    def _hogql_events(self, query: str) -> Reply:
         """Enough HogQL for the replay's paging query: the events table, `timestamp >=` / `<`
         `toDateTime('…Z')` bounds, an event list, ORDER BY timestamp, LIMIT/OFFSET. Properties come back
         as JSON strings, as HogQL returns them."""

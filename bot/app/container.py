@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from bot.clients.posthog_writer import PostHogWriter
     from bot.commands.run import PostHogCommands
     from bot.decide.pipeline import Pipeline
+    from bot.schedule.digests import Digests
+    from bot.schedule.queries import QuerySchedule
 
 
 class Role(StrEnum):
@@ -313,4 +315,42 @@ class Services:
             retry_base_s=t.event_retry_base_s,
             # In its own process on SQLite, committing on the loop thread keeps the write lock short.
             inline_commits=self.store.on_loop,
+        )
+
+    @cached_property
+    def digests(self) -> Digests:
+        from bot.schedule.digests import Digests
+
+        return Digests(self.store, self.delivery, self.config.digest, self.clock)
+
+    @cached_property
+    def query_schedule(self) -> QuerySchedule:
+        """The query signals' runs, in each worker process (the store's lease lets one run each
+        interval), with a PostHog client of their own: a HogQL query may take far longer than a
+        command's."""
+        from bot.clients.posthog_api import PostHogApi
+        from bot.schedule.queries import QuerySchedule
+
+        settings = self.settings
+        key = secret(settings.posthog_personal_api_key)
+        api = (
+            PostHogApi(
+                settings.posthog_app_host,
+                settings.posthog_project_id,
+                key,
+                self.http,
+                timeout_s=self.tuning.query_timeout_s,
+            )
+            if key and settings.posthog_project_id
+            else None
+        )
+        return QuerySchedule(
+            self.config.query_signals,
+            self.store,
+            api,
+            self.metrics,
+            self.worker_id,
+            self._on_pending,
+            clock=self.clock,
+            max_rows=self.tuning.query_max_rows,
         )

@@ -1,10 +1,10 @@
 """Runs what the composition root (container.py) builds: starts it in order and stops it in reverse.
 
-Starting: the schema; the ingest and its tally (web role); the heartbeat, then the worker and
-delivery (worker role); `serve`'s worker processes. Stopping: the worker processes; decisions in
-progress get a moment and a Slack post in flight its grace; the ingest, and the tally's last counts;
-the heartbeat, and this process's claims handed back so the next process takes them at once; last,
-whatever holds connections.
+Starting: the schema; the ingest and its tally (web role); the heartbeat, then the worker,
+delivery, housekeeping and the query signals' schedule (worker role); `serve`'s worker processes.
+Stopping: the worker processes; decisions in progress get a moment and a Slack post in flight its
+grace; the ingest, and the tally's last counts; the heartbeat, and this process's claims handed back
+so the next process takes them at once; last, whatever holds connections.
 """
 
 from __future__ import annotations
@@ -94,6 +94,10 @@ class Lifecycle:
                 name="housekeeping",
             ),
         ]
+        if services.config.digest_signals:
+            self._tasks.append(asyncio.create_task(services.digests.run(), name="digests"))
+        if services.config.query_signals:  # once the worker runs, to decide the rows they store
+            self._tasks.append(asyncio.create_task(services.query_schedule.run(), name="query-schedule"))
 
     def wake(self) -> None:
         """New events are stored: the worker looks now rather than at its next poll."""

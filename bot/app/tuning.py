@@ -41,4 +41,6 @@ class Tuning:
     slack_timeout_s: float = 10.0  # any one Slack call by the worker (at most stale_after_s / 3)
     slack_outage_limit_s: float = 3600.0  # an alert Slack does not answer for this long is failed
     housekeeping_s: float = 3600.0  # how often a worker forgets what no decision can need any more
+    query_timeout_s: float = 60.0  # one scheduled HogQL query (PostHog stops API queries at 60 s)
+    query_max_rows: int = 10_000  # rows of one scheduled query's run taken; more are logged and left
     posthog_options: dict[str, Any] = field(default_factory=dict)

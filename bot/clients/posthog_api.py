@@ -37,10 +37,14 @@ import httpx
 from bot.clients.errors import ApiError, clip_detail, scrub
 from bot.clients.posthog_queries import (
     FunnelResult,
+    HogQLTable,
     UnreadableFunnel,
+    UnreadableTable,
+    capped_hogql,
     funnel_url,
     funnels_query,
     parse_funnel,
+    parse_hogql_table,
     short_id_from,
 )
 from bot.clients.retry_after import retry_after_seconds
@@ -243,6 +247,19 @@ class PostHogApi:
         """(columns, rows) of a HogQL query (scope query:read)."""
         data = await self._run_query({"kind": "HogQLQuery", "query": query}, _query_name(name))
         return list(data.get("columns") or []), list(data.get("results") or [])
+
+    async def hogql_table(self, query: str, max_rows: int, name: str) -> HogQLTable:
+        """The rows of a user's HogQL query (scope query:read), at most `max_rows` of them, in one
+        request (see `capped_hogql` for why not pages). A HogQL error is PostHog's 400 with its own
+        message as the error's `detail`."""
+        node = {"kind": "HogQLQuery", "query": capped_hogql(query, max_rows)}
+        data = await self._run_query(node, _query_name(name))
+        try:
+            return parse_hogql_table(data, max_rows)
+        except UnreadableTable as exc:
+            raise PostHogApiError(
+                str(exc), status=200, code="bad_response", project_id=self.project_id
+            ) from None
 
     # -- links -----------------------------------------------------------------------------------
     def funnel_url(

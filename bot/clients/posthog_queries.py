@@ -23,8 +23,10 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 # Relative (`-7d`, `-1mStart`, `mStart`), `all`, or an ISO date.
 _DATE_FROM_RE = re.compile(
@@ -213,3 +215,98 @@ def _parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# -- HogQL tables ---------------------------------------------------------------------------------
+# A HogQL SELECT without a LIMIT gets PostHog's default of 100 rows, and any LIMIT is capped at 50,000
+# [posthog/hogql/constants.py DEFAULT_RETURNED_ROWS, MAX_SELECT_RETURNED_ROWS]. The `HogQLQuery` node
+# has no limit or offset of its own (only `query`, `filters`, `values`, `variables`, `name`), and
+# PostHog refuses OFFSET in queries made with a personal API key ("OFFSET is not supported on queries
+# made with a personal API key…", posthog/hogql/user_query_validator.py), so a scheduled query is
+# read in one request: the user's query wrapped in a SELECT with an explicit LIMIT one past the cap,
+# which tells a result that reached the cap from one that fits it.
+MAX_HOGQL_ROWS = 50_000
+MAX_TEXT = 2000  # characters of one string value kept from a row
+MAX_ITEMS = 100  # elements of one array (or keys of one map) value kept from a row
+MAX_NESTING = 4
+_TRAILING_SEMICOLONS = re.compile(r"(?:\s*;)+\s*$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def capped_hogql(query: str, max_rows: int) -> str:
+    """The user's SELECT as a subquery with an explicit LIMIT of `max_rows + 1`. Its own LIMIT, ORDER BY
+    and comments stay inside it (the closing parenthesis goes on a line of its own, after any `--`)."""
+    if not 1 <= max_rows < MAX_HOGQL_ROWS:
+        raise ValueError(f"max_rows must be between 1 and {MAX_HOGQL_ROWS - 1}")
+    inner = _TRAILING_SEMICOLONS.sub("", query.strip())
+    return f"SELECT * FROM (\n{inner}\n) LIMIT {max_rows + 1}"
+
+
+class UnreadableTable(ValueError):
+    """PostHog's answer to a HogQL query is not a table."""
+
+
+class _HogQLAnswer(BaseModel):
+    """The part of a `HogQLQueryResponse` the bot reads [schema-general.ts `HogQLQueryResponse`]."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    results: list[list[Any]]
+    columns: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]]
+    hasMore: bool | None = None  # PostHog's name
+
+
+@dataclass(frozen=True)
+class HogQLTable:
+    """A HogQL result as rows keyed by column name, values JSON-safe and bounded. `truncated`: the
+    query returned more than the rows asked for, and only those are here."""
+
+    columns: tuple[str, ...]
+    rows: list[dict[str, Any]]
+    truncated: bool = False
+
+
+def parse_hogql_table(data: Any, max_rows: int) -> HogQLTable:
+    """`results` (row arrays) and `columns` (names) of a `HogQLQueryResponse`, as at most `max_rows`
+    dicts. Untrusted: every column must be a distinct name and every row as long as the columns."""
+    try:
+        answer = _HogQLAnswer.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the answer"
+        raise UnreadableTable(f"PostHog's answer is not a HogQL table ({where}: {first['msg']})") from None
+    columns = tuple(answer.columns)
+    if len(set(columns)) != len(columns):
+        raise UnreadableTable(f"the query returns a column name twice ({', '.join(columns)}); alias them")
+    rows: list[dict[str, Any]] = []
+    for number, row in enumerate(answer.results[:max_rows]):
+        if len(row) != len(columns):
+            raise UnreadableTable(f"row {number} has {len(row)} values for {len(columns)} columns")
+        rows.append({column: json_safe(value) for column, value in zip(columns, row, strict=True)})
+    return HogQLTable(columns, rows, len(answer.results) > max_rows or bool(answer.hasMore))
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """A value from PostHog that any JSON encoder and both databases take: text without NUL or lone
+    surrogates and at most MAX_TEXT characters, finite numbers, arrays and maps bounded in size and
+    depth. HogQL sends dates as strings, so nothing else needs converting."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return _clean_text(value)
+    if depth >= MAX_NESTING:
+        return _clean_text(json.dumps(value, ensure_ascii=False, default=str))
+    if isinstance(value, list | tuple):
+        return [json_safe(item, depth + 1) for item in value[:MAX_ITEMS]]
+    if isinstance(value, dict):
+        items = list(value.items())[:MAX_ITEMS]
+        return {_clean_text(str(k))[:200]: json_safe(v, depth + 1) for k, v in items}
+    return _clean_text(str(value))
+
+
+def _clean_text(text: str) -> str:
+    """Cut to MAX_TEXT, NUL and lone surrogates (which `json.loads` lets through) shown as U+FFFD."""
+    text = text[:MAX_TEXT].replace("\x00", "\ufffd")
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)

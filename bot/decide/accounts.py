@@ -1,6 +1,8 @@
 """Which account an event belongs to, in the SPEC's order: the `company_domain` property, the PostHog
 `company` group, the domain of the person's email unless it is a free-mail domain. An event with
 none of these is kept at person level, so cooldowns and snoozes still have something to hold on to.
+A scheduled query's row names its account in an `account` column; without one, its `distinct_id`
+(and `email`) columns make it a person's event, resolved as above.
 """
 
 from __future__ import annotations
@@ -44,7 +46,10 @@ def _company_group(body: WebhookBody) -> tuple[str | None, dict[str, Any]]:
 
 
 def person_email(body: WebhookBody) -> str | None:
-    candidates = []
+    row = body.query_row or {}
+    if row.get("account") not in (None, ""):
+        return None  # an account's row has no person (SPEC: person.* is unknown)
+    candidates = [row.get("email")]  # a person's row may name their email in an `email` column
     if body.person is not None:
         candidates += [body.person.properties.get("email"), body.person.properties.get("$email")]
     candidates += [body.event.properties.get("email"), body.event.properties.get("$email")]
@@ -55,6 +60,9 @@ def person_email(body: WebhookBody) -> str | None:
 
 
 def resolve_account(body: WebhookBody) -> Account | None:
+    row = body.query_row
+    if row is not None and row.get("account") not in (None, ""):
+        return _query_account(row["account"])
     domain = normalise_domain(body.event.properties.get("company_domain"))
     if domain:
         return Account(key=domain, domain=domain, source="company_domain property")
@@ -78,3 +86,12 @@ def resolve_account(body: WebhookBody) -> Account | None:
     if body.event.distinct_id:
         return Account(key=f"person:{body.event.distinct_id[:200]}", domain=None, source="person")
     return None
+
+
+def _query_account(value: Any) -> Account:
+    """A query row's `account` column: a domain, as the SPEC asks; any other value (a group key, say)
+    is still the account, kept apart from domains and not looked up."""
+    domain = normalise_domain(value) if isinstance(value, str) else None
+    if domain:
+        return Account(key=domain, domain=domain, source="query")
+    return Account(key=f"query:{str(value).strip()[:200]}", domain=None, source="query")

@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 import orjson
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.config.signals_file import QUERY_EVENT_PREFIX
+
 MAX_BATCH = 1000
 # Deeper bodies are refused before parsing: orjson before 3.9.15 has no recursion limit (CVE-2024-27454,
 # a deeply nested object crashes the process) and bodies nested past ~250 levels cannot be stored.
@@ -92,7 +94,9 @@ class WebhookPerson(BaseModel):
 
 
 class WebhookBody(BaseModel):
-    """One forwarded event. `groups`, `project` and `source` appear when the user added them."""
+    """One forwarded event. `groups`, `project` and `source` appear when the user added them. `query`
+    holds the columns of a scheduled query's row (bot/schedule/queries.py), which enters the inbox as
+    an event of the bot's own named `$query:<signal>`."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -101,10 +105,19 @@ class WebhookBody(BaseModel):
     groups: dict[str, Any] | None = None
     project: dict[str, Any] | None = None
     source: dict[str, Any] | None = None
+    query: dict[str, Any] | None = None
 
     @property
     def event_time(self) -> float | None:
         return parse_timestamp(self.event.timestamp)
+
+    @property
+    def query_row(self) -> dict[str, Any] | None:
+        """The query row's columns, read only on the bot's own `$query:` events (which the webhook
+        never stores), so a forwarded body cannot pass itself off as a query's row."""
+        if self.query is None or not self.event.event.startswith(QUERY_EVENT_PREFIX):
+            return None
+        return self.query
 
     def stored(self) -> bytes:
         """This body as JSON with today's field names."""

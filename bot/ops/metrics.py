@@ -114,6 +114,12 @@ class Metrics:
         self.pipeline_errors = Counter(
             "signals_pipeline_errors", "Events whose processing raised and will be retried", registry=r
         )
+        self.query_runs = Counter(
+            "signals_query_runs",
+            "Scheduled query runs by signal and result",
+            ["signal", "result"],
+            registry=r,
+        )
 
     def attach_store(self, outcomes: Callable[[], dict[str, int]], depth: Callable[[], int]) -> None:
         self.registry.register(_StoreCollector(outcomes, depth))

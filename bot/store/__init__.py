@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from bot.store.account_state import AccountStore
 from bot.store.alert_actions import ActionStore, AlertRecord, TaskStart
+from bot.store.digests import DigestStore
 from bot.store.inbox import EventStore
 from bot.store.outbox import AlertStore
 from bot.store.query_runs import QueryRun, QueryRunStore
@@ -52,7 +53,9 @@ __all__ = [
 ]
 
 
-class Store(EventStore, AlertStore, AccountStore, ThreadStore, ActionStore, ThresholdStore, QueryRunStore):
+class Store(
+    EventStore, AlertStore, AccountStore, ThreadStore, ActionStore, ThresholdStore, QueryRunStore, DigestStore
+):
     """All reads and writes. Methods are synchronous; async callers run them in a thread."""
 
     def queue_depth(self) -> int:

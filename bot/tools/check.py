@@ -124,6 +124,83 @@ def database_findings(settings: Settings) -> list[Finding]:
     return [Finding("ok", "DATABASE_URL", "the database answers"), Finding("note", "schema", detail)]
 
 
+QUERY_CHECK_TIMEOUT_S = 30.0
+
+
+def query_signal_findings(settings: Settings, config: SignalsConfig) -> list[Finding]:
+    """Run each query signal once, for a row or two, through PostHog's Query API as the bot does:
+    ok with the columns it returns, or what PostHog said."""
+    import asyncio
+
+    from bot.clients.posthog_api import PostHogApi, PostHogApiError
+    from bot.schedule.queries import NOT_CONFIGURED
+
+    signals = config.query_signals
+    key = secret(settings.posthog_personal_api_key)
+    if not signals:
+        return []
+    if not key or not settings.posthog_project_id:
+        return [Finding("error", f"signals: {s.name}", NOT_CONFIGURED) for s in signals]
+
+    async def run_each() -> list[Finding]:
+        found = []
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+            api = PostHogApi(
+                settings.posthog_app_host, settings.posthog_project_id, key, client, QUERY_CHECK_TIMEOUT_S
+            )
+            for signal in signals:
+                subject = f"signals: {signal.name}"
+                try:
+                    table = await api.hogql_table(signal.query or "", 1, "posthog-slack-signals check")
+                except PostHogApiError as exc:
+                    found.append(Finding("error", subject, f"the query failed: {exc.explain()}"))
+                    continue
+                columns = ", ".join(table.columns) or "none"
+                if not {"account", "distinct_id"} & set(table.columns):
+                    detail = f"returns no `account` or `distinct_id` column (columns: {columns})"
+                    found.append(Finding("error", subject, detail))
+                    continue
+                rows = "rows" if table.truncated else f"{len(table.rows)} row(s)"
+                found.append(Finding("ok", subject, f"the query runs ({rows}); columns: {columns}"))
+        return found
+
+    return asyncio.run(run_each())
+
+
+def query_run_findings(settings: Settings, config: SignalsConfig | None) -> list[Finding]:
+    """The last recorded run of each query signal, when the database answers."""
+    from datetime import UTC, datetime
+
+    from bot.store import Store
+
+    signals = config.query_signals if config else []
+    if not signals:
+        return []
+    try:
+        store = Store.from_url(settings.database_url, busy_timeout_s=2, connect_timeout_s=3)
+        try:
+            runs = store.last_query_runs()
+        finally:
+            store.dispose()
+    except Exception:  # no database, or one without the table yet: `database_findings` says so
+        return []
+    findings = []
+    for signal in signals:
+        subject = f"last run: {signal.name}"
+        run = runs.get(signal.name)
+        if run is None:
+            findings.append(Finding("note", subject, "has not run yet"))
+            continue
+        when = datetime.fromtimestamp(run.started_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        if run.result == "ok":
+            findings.append(Finding("ok", subject, f"{when}: ok, {run.rows} row(s)"))
+        elif run.result == "error":
+            findings.append(Finding("note", subject, f"{when}: failed: {run.error}"))
+        else:
+            findings.append(Finding("note", subject, f"{when}: started by {run.claimed_by}, not finished"))
+    return findings
+
+
 def online_findings(settings: Settings, config: SignalsConfig | None) -> list[Finding]:
     """Try each configured credential against its API, with short timeouts."""
     findings: list[Finding] = []
@@ -238,9 +315,18 @@ def run_check(online: bool = False, console: Console | None = None) -> int:
     if settings is not None:
         config, signal_results = signals_findings(settings.signals_config)
         findings += signal_results
+        runnable = secret(settings.posthog_personal_api_key) and settings.posthog_project_id
+        if config is not None and config.query_signals and not online and not runnable:
+            # Offline, only whether they can run at all; --online runs each (query_signal_findings).
+            from bot.schedule.queries import NOT_CONFIGURED
+
+            findings.append(Finding("error", "query signals", NOT_CONFIGURED))
         findings += database_findings(settings)
         if online:
             findings += online_findings(settings, config)
+            if config is not None:
+                findings += query_signal_findings(settings, config)
+                findings += query_run_findings(settings, config)
     table = Table(title="posthog-slack-signals check", show_lines=False)
     table.add_column("", no_wrap=True)
     table.add_column("what")

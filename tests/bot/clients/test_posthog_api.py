@@ -26,6 +26,7 @@ from testkit.posthog_api import (
     TRENDS_INSIGHT,
     FakePostHogApi,
     error,
+    hogql_error,
     rate_limited,
     server_error,
     slow,
@@ -449,3 +450,40 @@ def test_an_unreachable_posthog(fake):
     err = error_of(fake, lambda api: api.event_names(), host=f"http://127.0.0.1:{port}")
     assert err.status is None and err.code == "unreachable"
     assert err.explain().startswith("PostHog did not answer (could not reach 127.0.0.1:")
+
+
+# -- a user's HogQL, whole, in one request ------------------------------------------------------------
+def test_a_hogql_table_past_posthogs_default_limit_comes_whole_without_offset(fake):
+    fake.offset_allowed = False
+    rows = [[f"c{n}.example", n, f"2026-11-{1 + n % 28:02d}T00:00:00Z"] for n in range(130)]
+    fake.add_hogql_table("FROM quiet_accounts", ["account", "calls", "last_call"], rows)
+    table = run(fake, lambda api: api.hogql_table("SELECT * FROM quiet_accounts;", 1000, "signals: quiet"))
+    assert table.columns == ("account", "calls", "last_call")
+    assert len(table.rows) == 130 and not table.truncated
+    assert table.rows[129] == {"account": "c129.example", "calls": 129, "last_call": "2026-11-18T00:00:00Z"}
+    [sent] = fake.queries()
+    assert sent["query"] == {
+        "kind": "HogQLQuery",
+        "query": "SELECT * FROM (\nSELECT * FROM quiet_accounts\n) LIMIT 1001",
+    }
+    assert sent["name"] == "signals: quiet"
+
+
+def test_a_hogql_table_past_the_cap_is_cut_and_says_so(fake):
+    fake.add_hogql_table("FROM quiet_accounts", ["account"], [[f"c{n}.example"] for n in range(30)])
+    table = run(fake, lambda api: api.hogql_table("SELECT account FROM quiet_accounts", 20, "q"))
+    assert len(table.rows) == 20 and table.truncated
+
+
+def test_a_hogql_error_is_posthogs_own_message(fake):
+    fake.script(hogql_error("Unable to resolve field: acount"), path="query/")
+    caught = error_of(fake, lambda api: api.hogql_table("SELECT acount FROM events", 10, "q"))
+    assert (caught.status, caught.code, caught.detail) == (400, "invalid", "Unable to resolve field: acount")
+    assert caught.explain() == "PostHog rejected the request (400): Unable to resolve field: acount"
+
+
+def test_an_answer_that_is_not_a_table_is_a_bad_response(fake):
+    fake.script(Reply(200, {"results": [[1]], "columns": ["a", "a"]}), path="query/")
+    caught = error_of(fake, lambda api: api.hogql_table("SELECT 1 AS a, 2 AS a", 10, "q"))
+    assert (caught.status, caught.code) == (200, "bad_response")
+    assert "column name twice" in caught.detail

@@ -11,11 +11,15 @@ from urllib.parse import unquote
 import pytest
 
 from bot.clients.posthog_queries import (
+    MAX_TEXT,
     FunnelStep,
     UnreadableFunnel,
+    UnreadableTable,
+    capped_hogql,
     funnel_url,
     funnels_query,
     parse_funnel,
+    parse_hogql_table,
     short_id_from,
 )
 
@@ -127,3 +131,45 @@ def test_breakdown_values_as_lists_and_posthogs_buckets():
     assert counts(result.steps) == [15, 4] and result.steps[0].label == "Entered"
     assert result.breakdowns[0][1][1].median_conversion_time == 30.0
     assert result.is_cached and result.last_refresh == datetime(2026, 11, 20, 11, tzinfo=UTC)
+
+
+# -- HogQL tables ---------------------------------------------------------------------------------------
+def test_a_users_query_is_wrapped_with_a_limit_one_past_the_cap():
+    assert (
+        capped_hogql("  SELECT 1 AS a LIMIT 5 ;; \n", 10)
+        == "SELECT * FROM (\nSELECT 1 AS a LIMIT 5\n) LIMIT 11"
+    )
+    assert capped_hogql("SELECT a FROM t -- note", 1).endswith("-- note\n) LIMIT 2")
+    with pytest.raises(ValueError):
+        capped_hogql("SELECT 1", 50_000)  # PostHog caps any LIMIT at 50,000
+
+
+def test_a_tables_rows_are_keyed_by_column_and_json_safe():
+    data = {
+        "results": [["acme.com", 3, float("nan"), "a\x00b\ud800", "x" * 5000, [[[[["deep"]]]]], {"k": 1}]],
+        "columns": ["account", "n", "ratio", "text", "long", "nested", "map"],
+        "hasMore": None,
+    }
+    [row] = parse_hogql_table(data, 10).rows
+    assert row["account"] == "acme.com" and row["n"] == 3
+    assert row["ratio"] is None  # NaN is not JSON
+    assert row["text"] == "a\ufffdb\ufffd"  # storable on PostgreSQL, encodable as UTF-8
+    assert len(row["long"]) == MAX_TEXT
+    assert row["nested"] == [[[['["deep"]']]]]  # past four levels, kept as text
+    assert row["map"] == {"k": 1}
+    json.dumps(row)
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"results": "nope", "columns": []}, "results"),
+        ({"results": [[1]]}, "columns"),
+        ({"results": [[1, 2]], "columns": ["a"]}, "row 0 has 2 values for 1 columns"),
+        ({"results": [], "columns": ["a", "a"]}, "column name twice"),
+        ({"results": [], "columns": [""]}, "columns"),
+    ],
+)
+def test_an_answer_that_is_not_a_table_says_what_is_wrong(data, says):
+    with pytest.raises(UnreadableTable, match=says):
+        parse_hogql_table(data, 10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.decide.accounts import resolve_account
+from bot.ingest.webhook_body import WebhookBody
 from tests.support.factories import body
 
 # --- resolution order -------------------------------------------------------------------------------
@@ -109,3 +110,24 @@ def test_nothing_known_keeps_the_event_at_person_level():
 def test_numeric_distinct_id_person_account():
     account = resolve_account(body(distinct_id=12345))  # type: ignore[arg-type]
     assert account.key == "person:12345"
+
+
+# --- rows of a query signal ------------------------------------------------------------------------
+
+
+def _query_body(row: dict, event: str = "$query:API usage dropped") -> WebhookBody:
+    data = {"event": {"uuid": "q-1", "event": event, "properties": {}}, "query": row}
+    return WebhookBody.model_validate(data)
+
+
+def test_a_query_rows_account_column_is_its_account():
+    account = resolve_account(_query_body({"account": "https://www.Acme.com/", "email": "jane@hooli.io"}))
+    assert (account.key, account.domain, account.source) == ("acme.com", "acme.com", "query")
+    other = resolve_account(_query_body({"account": "acme-inc"}))  # not a domain: kept, not looked up
+    assert (other.key, other.domain, other.source) == ("query:acme-inc", None, "query")
+
+
+def test_a_forwarded_event_cannot_pass_itself_off_as_a_query_row():
+    forwarded = _query_body({"account": "evil.example"}, event="onboarding_completed")
+    assert forwarded.query_row is None
+    assert resolve_account(forwarded) is None  # no distinct_id, no email: nothing to hold on to

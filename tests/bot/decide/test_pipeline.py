@@ -17,12 +17,13 @@ import pytest
 from bot.alerts.compose import Composer
 from bot.alerts.model import HeldBack, PastSignal
 from bot.clients.posthog_writer import WriteBack
-from bot.config.signals_file import Signal, Threshold
+from bot.config.signals_file import Route, Signal, Threshold
 from bot.decide.enrich import Enricher
 from bot.decide.outcomes import Outcome, SignalDecision
 from bot.decide.pipeline import Decision, Pipeline
 from bot.ingest.webhook_body import parse_body
 from bot.ops.metrics import Metrics
+from bot.schedule.queries import row_body
 from bot.store import ClaimedEvent, Finish, InboxRow, Store
 from testkit.webhook_bodies import webhook_body
 from tests.support import stored
@@ -396,3 +397,66 @@ def test_an_event_outside_the_window_does_not_count(inviting, clock):
         decision = decide_claimed(inviting, invite("window.example", clock, person, ago_s=60 - n))
         assert decision.entry.outcome is Outcome.ACCUMULATING
     assert only(decision).reason == "2 of 3 member_invited in 7d"
+
+
+# -- query signals: a row of a scheduled query, as bot/schedule stores it ------------------------------
+QUERY_SIGNAL = Signal(
+    name="API usage dropped",
+    query="SELECT properties.company_domain AS account, count() AS calls, 'gold' AS tier FROM events",
+    every="1h",
+    where={"query.calls": [1, 2, 3]},
+    min_score=0,
+)
+
+
+@pytest.fixture
+def querying(module_store: Store, clock: Clock) -> Pipeline:
+    """The example signals, `API usage dropped` (a query), and a first route on a query column."""
+    config = example_config()
+    gold = Route(when={"query.tier": ["gold"]}, channel="C0GOLD")
+    config = config.model_copy(
+        update={"signals": [*config.signals, QUERY_SIGNAL], "routing": [gold, *config.routing]}
+    )
+    enricher = Enricher(config.enrichment, module_store, httpx.AsyncClient(), Metrics())
+    return Pipeline(config, module_store, enricher, "https://us.posthog.com/", "12345", clock=clock)
+
+
+def query_row(pipeline: Pipeline, clock: Clock, **row: Any) -> Decision:
+    body = row_body(QUERY_SIGNAL, clock.now - 5, row)
+    return asyncio.run(pipeline.evaluate(body, time.time(), "query:1"))
+
+
+def test_a_query_rows_columns_are_query_paths_for_where_and_routing(querying, clock):
+    decision = query_row(querying, clock, account="https://www.Acme.com", calls=2, tier="gold")
+    assert decision.entry.outcome is Outcome.ALERTED
+    assert decision.entry.event_name == "$query:API usage dropped"
+    assert decision.entry.account == "acme.com"
+    [plan] = decision.alerts
+    facts = plan.facts
+    assert (facts.account_source, facts.company["name"]) == ("query", "Acme Corp")
+    assert facts.query == {"account": "https://www.Acme.com", "calls": 2, "tier": "gold"}
+    assert facts.route.channel == "C0GOLD"
+    assert facts.route.reason == "query.tier is gold"
+    work_email = next(c for c in facts.score.breakdown if c.name == "Work email")
+    assert work_email.status == "unknown"  # an account's row has no person
+    assert facts.person_email is None and facts.distinct_id is None
+
+    other = query_row(querying, clock, account="acme.com", calls=2, tier="silver")
+    assert other.alerts[0].facts.route.channel == "C0AE1"  # the next route, on company.domain
+
+
+def test_a_query_row_failing_where_is_filtered_naming_the_column(querying, clock):
+    decision = query_row(querying, clock, account="initech.com", calls=9, tier="gold")
+    assert decision.entry.outcome is Outcome.FILTERED
+    assert only(decision).reason == "needs query.calls is one of 1, 2, 3 (got 9)"
+
+
+def test_a_query_row_of_a_person_is_resolved_as_their_events_are(querying, clock):
+    decision = query_row(querying, clock, distinct_id="u_77", email="sam@initech.com", calls=1)
+    assert decision.entry.account == "initech.com"
+    [plan] = decision.alerts
+    assert (plan.facts.account_source, plan.facts.distinct_id) == ("email domain", "u_77")
+    assert plan.facts.person_email == "sam@initech.com"
+
+    alone = query_row(querying, clock, distinct_id="u_78", calls=1)
+    assert alone.entry.account == "person:u_78"

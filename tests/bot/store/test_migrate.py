@@ -21,7 +21,13 @@ from bot.store.tables import metadata
 from tests.conftest import database
 from tests.support import release_0_1_0
 
-TABLES_ADDED_SINCE_0_1_0 = {"ledger_totals", "threshold_events", "threshold_accounts", "threads", "query_runs"}
+TABLES_ADDED_SINCE_0_1_0 = {
+    "ledger_totals",
+    "threshold_events",
+    "threshold_accounts",
+    "threads",
+    "query_runs",
+}
 
 
 @pytest.fixture

@@ -1,0 +1,84 @@
+"""`check --online` for query signals: each runs once through the fake PostHog Query API and says ok
+with its columns or what PostHog said, and the last recorded run is shown from the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.config.signals_file import Signal
+from bot.schedule.queries import NOT_CONFIGURED
+from bot.store import Store
+from bot.tools.check import Finding, query_run_findings, query_signal_findings
+from testkit.posthog_api import PERSONAL_KEY, PROJECT_ID, FakePostHogApi
+from tests.conftest import make_settings
+from tests.support.factories import example_config
+
+GOOD = Signal(name="Quiet", query="SELECT domain AS account, n FROM quiet", every="1h")
+NO_ACCOUNT = Signal(name="Shapeless", query="SELECT distinct_id AS who FROM shapeless", every="1h")
+BROKEN = Signal(name="Broken", query="SELECT x AS account FROM nosuchtable", every="1h")
+
+
+@pytest.fixture
+def posthog() -> Iterator[FakePostHogApi]:
+    with FakePostHogApi(seed=False) as server:
+        server.add_hogql_table("FROM quiet", ["account", "n"], [["acme.com", 1], ["initech.com", 2]])
+        server.add_hogql_table("FROM shapeless", ["who"], [["u1"]])
+        server.add_hogql_error("nosuchtable", "Unknown table `nosuchtable`.")
+        yield server
+
+
+def config_with(*signals: Signal):
+    base = example_config()
+    return base.model_copy(update={"signals": [*base.signals, *signals]})
+
+
+def test_each_query_signal_is_run_once_and_says_what_posthog_said(tmp_path: Path, posthog):
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'c.db'}",
+        posthog_personal_api_key=PERSONAL_KEY,
+        posthog_project_id=PROJECT_ID,
+        posthog_app_host_setting=posthog.url,
+    )
+    findings = query_signal_findings(settings, config_with(GOOD, NO_ACCOUNT, BROKEN))
+    assert findings == [
+        Finding("ok", "signals: Quiet", "the query runs (rows); columns: account, n"),
+        Finding("error", "signals: Shapeless", "returns no `account` or `distinct_id` column (columns: who)"),
+        Finding(
+            "error",
+            "signals: Broken",
+            "the query failed: PostHog rejected the request (400): Unknown table `nosuchtable`.",
+        ),
+    ]
+    assert all(q["query"]["query"].endswith(") LIMIT 2") for q in posthog.queries())
+
+
+def test_without_a_personal_api_key_each_query_signal_is_an_error(tmp_path: Path):
+    settings = make_settings(f"sqlite:///{tmp_path / 'c.db'}")
+    assert query_signal_findings(settings, config_with(GOOD)) == [
+        Finding("error", "signals: Quiet", NOT_CONFIGURED)
+    ]
+    assert query_signal_findings(settings, example_config()) == []
+
+
+def test_the_last_recorded_run_of_each_query_signal_is_shown(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    settings = make_settings(url)
+    config = config_with(GOOD, NO_ACCOUNT, BROKEN)
+    assert query_run_findings(settings, config) == []  # no schema yet: `database_findings` says so
+    store = Store.from_url(url)
+    store.upgrade()
+    store.start_query_run("Quiet", 3600, "w1", 1_800_000_000.0)
+    store.finish_query_run("Quiet", "w1", "ok", 2, None)
+    store.start_query_run("Broken", 3600, "w1", 1_800_000_000.0)
+    store.finish_query_run("Broken", "w1", "error", None, "HTTP 400: Unknown table `nosuchtable`.")
+    store.dispose()
+    assert query_run_findings(settings, config) == [
+        Finding("ok", "last run: Quiet", "2027-01-15 08:00 UTC: ok, 2 row(s)"),
+        Finding("note", "last run: Shapeless", "has not run yet"),
+        Finding(
+            "note", "last run: Broken", "2027-01-15 08:00 UTC: failed: HTTP 400: Unknown table `nosuchtable`."
+        ),
+    ]
