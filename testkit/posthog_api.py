@@ -441,13 +441,15 @@ class FakePostHogApi(FakeServer):
 
     def _hogql_events(self, query: str) -> Reply:
         """Enough HogQL for the replay's paging query: the events table, `timestamp >=` / `<`
-        `toDateTime('…Z')` bounds, an event list, ORDER BY timestamp, LIMIT/OFFSET. Properties come back
+        `toDateTime('…Z')` bounds, an event list, a keyset after (timestamp, uuid), ORDER BY
+        timestamp, LIMIT (and OFFSET, where allowed). Properties come back
         as JSON strings, as HogQL returns them."""
         lower = re.search(r"timestamp >= toDateTime\('([^']+)'\)", query)
         upper = re.search(r"timestamp < toDateTime\('([^']+)'\)", query)
         names = re.search(r"event IN \(([^)]*)\)", query)
         limit = re.search(r"LIMIT (\d+)", query)
         offset = re.search(r"OFFSET (\d+)", query)
+        after = re.search(r"timestamp > toDateTime\('([^']+)'\) OR .*uuid > toUUID\('([^']+)'\)", query)
         wanted = set(re.findall(r"'((?:[^'\\]|\\.)*)'", names.group(1))) if names else None
         since = datetime.fromisoformat(lower.group(1).replace("Z", "+00:00")) if lower else None
         until = datetime.fromisoformat(upper.group(1).replace("Z", "+00:00")) if upper else None
@@ -474,6 +476,8 @@ class FakePostHogApi(FakeServer):
                             ]
                         )
         rows.sort(key=lambda row: (row[4], row[0]))
+        if after:  # keyset paging: the rows after (timestamp, uuid)
+            rows = [row for row in rows if (row[4], row[0]) > (after.group(1), after.group(2))]
         start = int(offset.group(1)) if offset else 0
         size = int(limit.group(1)) if limit else 100
         page = rows[start : start + size]

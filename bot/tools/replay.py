@@ -93,8 +93,7 @@ def day_windows(days: int, now: datetime) -> list[tuple[datetime, datetime]]:
     """The last `days` days as fixed one-day windows, oldest first.
 
     Fixed bounds keep the pages stable while new events arrive: a window relative to `now()` slides
-    between two page requests and silently skips events at its start. Paging within one day keeps
-    OFFSET shallow however busy the project is."""
+    between two page requests and silently skips events at its start."""
     end = now.astimezone(UTC).replace(microsecond=0)
     start = end - timedelta(days=days)
     return [(start + timedelta(days=k), start + timedelta(days=k + 1)) for k in range(days)]
@@ -105,13 +104,26 @@ def _at(moment: datetime) -> str:
 
 
 def hogql_page(
-    events: Iterable[str], since: datetime, until: datetime, offset: int, limit: int | None = None
+    events: Iterable[str],
+    since: datetime,
+    until: datetime,
+    after: tuple[str, str] | None = None,
+    limit: int | None = None,
 ) -> str:
+    """One page of a day's events, oldest first. Pages follow each other by keyset, after the
+    (timestamp, uuid) of the previous page's last row: PostHog refuses OFFSET on queries made with a
+    personal API key, and a keyset neither skips nor repeats events that share a timestamp."""
     names = ", ".join(_quote(e) for e in sorted(events))
+    cursor = ""
+    if after is not None:
+        at, last = _quote(after[0]), _quote(after[1])
+        cursor = (
+            f" AND (timestamp > toDateTime({at}) OR (timestamp = toDateTime({at}) AND uuid > toUUID({last})))"
+        )
     return (
         "SELECT uuid, event, distinct_id, properties, timestamp, person.properties FROM events "
-        f"WHERE timestamp >= {_at(since)} AND timestamp < {_at(until)} AND event IN ({names}) "
-        f"ORDER BY timestamp, uuid LIMIT {int(limit or PAGE)} OFFSET {int(offset)}"
+        f"WHERE timestamp >= {_at(since)} AND timestamp < {_at(until)} AND event IN ({names}){cursor} "
+        f"ORDER BY timestamp, uuid LIMIT {int(limit or PAGE)}"
     )
 
 
@@ -120,14 +132,14 @@ async def from_posthog(
 ) -> AsyncIterator[dict[str, Any] | None]:
     names = sorted(events)
     for since, until in day_windows(days, now or datetime.now(UTC)):
-        offset = 0
+        after: tuple[str, str] | None = None
         while True:
-            columns, rows = await api.hogql(hogql_page(names, since, until, offset))
+            columns, rows = await api.hogql(hogql_page(names, since, until, after))
             for row in rows:
                 yield to_body(dict(zip(HOGQL_COLUMNS, row, strict=False))) if len(columns) >= 6 else None
-            if len(rows) < PAGE:
+            if len(rows) < PAGE or len(rows[-1]) < 5:
                 break
-            offset += PAGE
+            after = (str(rows[-1][4]), str(rows[-1][0]))
 
 
 @dataclass

@@ -17,8 +17,8 @@ from tests.support.command_line import required_settings, run
 
 def _digest_signals(tmp_path: Path) -> Path:
     """The example signals file with every signal delivered in a digest at 09:00 Amsterdam time."""
-    text = EXAMPLE_SIGNALS.read_text().replace("    min_score:", "    deliver: digest\n    min_score:")
-    text += '\ndigest: {at: "09:00", timezone: Europe/Amsterdam}\n'
+    text = EXAMPLE_SIGNALS.read_text().replace("    deliver: digest", "    thread: account")
+    text = text.replace("    min_score:", "    deliver: digest\n    min_score:")
     path = tmp_path / "signals.yml"
     path.write_text(text)
     (tmp_path / "companies.json").write_text((EXAMPLE_SIGNALS.parent / "companies.json").read_text())
