@@ -66,6 +66,23 @@ MARKUP = (
 )
 _SPECIAL_MENTION = re.compile(r"<!(?:channel|here|everyone|subteam)")
 _USER_MENTION = re.compile(r"<@([^>|]*)")
+
+
+def _parsed(value: Any) -> Any:
+    """What Slack parses for mentions: everything but `plain_text` objects, which it shows as
+    written (a header reading `<!channel>` pings nobody)."""
+    if isinstance(value, str) and value.startswith(("[", "{")):
+        try:
+            return _parsed(json.loads(value))
+        except ValueError:
+            return value
+    if isinstance(value, dict):
+        if value.get("type") == "plain_text":
+            return {"type": "plain_text"}
+        return {k: _parsed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_parsed(v) for v in value]
+    return value
 SHOWN = ("/api/chat.postMessage", "/api/chat.update", "/api/chat.postEphemeral", "/api/views.open")
 DISPLAYED = ("text", "blocks", "attachments", "view")  # what people read, not whom it is for
 
@@ -515,7 +532,8 @@ class World:
                 args = FakeSlack.args(request)
             else:
                 continue
-            shown = json.dumps({k: v for k, v in args.items() if k in DISPLAYED}, ensure_ascii=False)
+            displayed = {k: _parsed(v) for k, v in args.items() if k in DISPLAYED}
+            shown = json.dumps(displayed, ensure_ascii=False)
             assert not _SPECIAL_MENTION.search(shown), f"{request.path}: {shown}"
             mentioned = set(_USER_MENTION.findall(shown))
             assert mentioned <= self.mentionable, f"{request.path} mentions {mentioned}: {shown}"
