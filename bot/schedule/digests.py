@@ -69,9 +69,14 @@ class Digests:
         return await self._take(due, period)
 
     async def send_now(self) -> list[str]:
-        """Every waiting alert, now, in a digest per channel."""
+        """Every waiting alert, now, in a digest per channel; and every digest taken before but not
+        in Slack yet (delivery posts one only when it is due, or when the process that claimed it
+        is gone, after looking for it in the channel)."""
+        unsent = await asyncio.to_thread(self.store.unsent_digests)
+        for digest_id, channel in unsent:
+            self.delivery.submit(digest_id, channel)
         now = self.clock()
-        return await self._take(now, f"now {now:.6f}")
+        return [digest_id for digest_id, _ in unsent] + await self._take(now, f"now {now:.6f}")
 
     async def _take(self, before: float, period: str) -> list[str]:
         taken = []

@@ -37,6 +37,17 @@ class DigestStore(StoreBase):
             ).all()
         return sorted(r[0] for r in rows)
 
+    def unsent_digests(self) -> list[tuple[str, str]]:
+        """(id, channel) of digests taken but not yet in Slack: queued, retrying, or claimed by a
+        process that may have died while posting."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(alerts.c.id, alerts.c.channel)
+                .where(alerts.c.signal == DIGEST_SIGNAL, alerts.c.status.in_(("pending", "sending")))
+                .order_by(alerts.c.created_at)
+            ).all()
+        return [(r[0], r[1]) for r in rows]
+
     def outbox_row(self, alert_id: str) -> dict[str, Any] | None:
         """An outbox row's status, channel and error (a digest has no alert record)."""
         with self._read() as conn:

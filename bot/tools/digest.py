@@ -1,6 +1,7 @@
 """`python -m bot digest`: every pending digest, now. Each channel with `deliver: digest` alerts waiting
 gets its message from this process, through the same delivery as `serve` (paced, retried, posted at
-most once); run again with nothing waiting, it posts nothing."""
+most once), as does a digest taken earlier that is not in Slack yet; run again with nothing waiting,
+it posts nothing."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ async def _send(settings: Settings, config: SignalsConfig) -> int:
     try:
         taken = await services.digests.send_now()
         if not taken:
-            print("No alerts are waiting for a digest.")
+            print("No alerts are waiting for a digest, and every digest is in Slack.")
             return 0
         with contextlib.suppress(TimeoutError):  # what is left stays queued for `serve`
             await asyncio.wait_for(delivery.drain(), SEND_LIMIT_S)

@@ -8,11 +8,15 @@ import time
 from pathlib import Path
 
 from bot.config.signals_file import load_signals
+from bot.slack.blocks.digest import DIGEST_SIGNAL
+from bot.store import Store, tables
 from testkit.examples import EXAMPLE_SIGNALS
+from testkit.processes import ServerProcess, process_spec
 from testkit.webhook_bodies import webhook_body
 from tests.conftest import make_settings, serve
+from tests.support import stored
 from tests.support.alert_clicks import click
-from tests.support.command_line import required_settings, run
+from tests.support.command_line import popen, required_settings, run
 
 
 def _digest_signals(tmp_path: Path) -> Path:
@@ -66,7 +70,10 @@ def test_digest_alerts_wait_then_one_digest_per_channel_and_its_button_works(tmp
     assert "Trial finished onboarding" in sections[0]["text"]["text"]
 
     again = run(["digest"], tmp_path, **env)
-    assert again.returncode == 0 and again.stdout.strip() == "No alerts are waiting for a digest."
+    assert (
+        again.returncode == 0
+        and again.stdout.strip() == "No alerts are waiting for a digest, and every digest is in Slack."
+    )
     assert len(fake_slack.posted()) == 1
 
     button = sections[1]["accessory"]
@@ -78,3 +85,50 @@ def test_digest_alerts_wait_then_one_digest_per_channel_and_its_button_works(tmp
         assert note["text"].startswith("Task created for Initech")
         assert note["response_type"] == "ephemeral"
         assert fake_slack.current("C0AE1", ts)["blocks"] == digest["blocks"]  # the digest stays as it was
+
+
+def test_a_digest_is_posted_once_when_the_process_sending_it_is_killed(tmp_path, sqlite_url, fake_slack):
+    """SIGKILL to `python -m bot digest` while Slack has the digest but its answer has not arrived:
+    `serve` then finds the claim of a dead process, looks in the channel, finds the digest there by its
+    metadata and records it, instead of posting it again."""
+    signals = _digest_signals(tmp_path)
+    with serve(make_settings(sqlite_url, fake_slack), load_signals(signals)) as app:
+        body = webhook_body(
+            "onboarding_completed", properties={"company_domain": "acme.com", "plan": "trial"}
+        )
+        assert app.post_webhook(body).status_code == 202
+        assert _ledger(app, [body["event"]["uuid"]])[0][0] == "alerted"
+
+    original = fake_slack.api_chat_postMessage
+
+    def slack_got_it_but_never_answered(args):
+        reply = original(args)
+        reply.delay_s = 30
+        return reply
+
+    fake_slack.api_chat_postMessage = slack_got_it_but_never_answered
+    env = {
+        **required_settings(sqlite_url),
+        "SIGNALS_CONFIG": str(signals),
+        "SLACK_API_URL": fake_slack.api_url,
+    }
+    sending = popen(["digest"], tmp_path, **env)
+    try:
+        fake_slack.wait_for(lambda s: s.calls("chat.postMessage"), timeout=20)
+    finally:
+        sending.kill()
+        sending.wait(5)
+    fake_slack.api_chat_postMessage = original
+
+    server = ServerProcess(process_spec(sqlite_url, fake_slack.api_url, signals), tmp_path / "metrics")
+    server.start()
+    try:
+        fake_slack.wait_for(lambda s: s.calls("conversations.history"), timeout=15)
+        time.sleep(0.5)
+        assert len(fake_slack.calls("chat.postMessage")) == 1 and len(fake_slack.posted()) == 1
+        store = Store.from_url(sqlite_url)
+        [digest] = [r for r in stored.rows(store, tables.alerts, signal=DIGEST_SIGNAL)]
+        store.dispose()
+        assert digest["status"] == "posted" and digest["ts"] == fake_slack.posted_ts()[0]
+    finally:
+        server.kill()

@@ -83,6 +83,8 @@ def _parsed(value: Any) -> Any:
     if isinstance(value, list):
         return [_parsed(v) for v in value]
     return value
+
+
 SHOWN = ("/api/chat.postMessage", "/api/chat.update", "/api/chat.postEphemeral", "/api/views.open")
 DISPLAYED = ("text", "blocks", "attachments", "view")  # what people read, not whom it is for
 

@@ -33,11 +33,32 @@ SETTING_NAMES = [
 ]
 
 
-def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def _environment(env: dict[str, str]) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
     clean.update({"PYTHONPATH": str(ROOT), "COLUMNS": "200", **env})
+    return clean
+
+
+def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, env=clean, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=_environment(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def popen(args: list[str], cwd: Path, **env: str) -> subprocess.Popen[str]:
+    """The command started and left running, for a test to kill."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=_environment(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
 
 
