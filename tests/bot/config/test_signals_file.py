@@ -547,3 +547,68 @@ def test_a_threshold_counts_events_people_or_a_sum_within_a_window(threshold, ki
 )
 def test_every_threshold_error_names_its_path(threshold, problem):
     assert only_problem(with_threshold(threshold)).startswith(f"{FILE}: {problem}")
+
+
+# --- query, thread, deliver and digest ---------------------------------------------------------------
+QUERY = "SELECT properties.company_domain AS account, count() AS calls FROM events GROUP BY account"
+
+
+def with_signal(**signal: Any) -> dict[str, Any]:
+    return {**MINIMAL, "signals": [{"name": "S", **signal}]}
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (with_signal(), "signals[0]: give exactly one of `event` or `query`"),
+        (
+            with_signal(event="e", query=QUERY, every="1h"),
+            "signals[0]: give exactly one of `event` or `query`",
+        ),
+        (with_signal(query=QUERY), "signals[0]: a `query` needs `every` (at least 5m), e.g. `every: 1h`"),
+        (with_signal(event="e", every="1h"), "signals[0]: `every` goes with `query`"),
+        (with_signal(query=QUERY, every="4m"), "signals[0].every: a query runs at most every 5m"),
+        (with_signal(query="  ", every="1h"), "signals[0].query: the query is empty"),
+        (
+            with_signal(query="SELECT count() FROM events", every="1h"),
+            "signals[0].query: the query must return an `account` column (a domain) or a `distinct_id` "
+            "column, e.g. `SELECT properties.company_domain AS account, ...`",
+        ),
+        (
+            with_signal(query=QUERY, every="1h", threshold={"count": 2, "within": "7d"}),
+            "signals[0]: a `query` signal cannot have a `threshold`: put the condition in the query",
+        ),
+        (with_signal(event="$query:S"), "signals[0]: event names starting with '$query:' are the bot's own"),
+        (with_signal(event="e", thread="channel"), "signals[0].thread: Input should be 'account' or 'none'"),
+        (with_signal(event="e", deliver="later"), "signals[0].deliver: Input should be 'now' or 'digest'"),
+        ({**MINIMAL, "digest": {"at": "9am"}}, "digest.at: '9am' is not a time of day as HH:MM, e.g. 09:00"),
+        (
+            {**MINIMAL, "digest": {"timezone": "Mars/Olympus"}},
+            "digest.timezone: 'Mars/Olympus' is not a time zone, e.g. Europe/Amsterdam or UTC",
+        ),
+        ({**MINIMAL, "digest": {"when": "09:00"}}, "digest.when: unknown key (check the spelling)"),
+    ],
+)
+def test_errors_in_the_account_level_keys_name_their_path(data, expected):
+    assert only_problem(data) == f"{FILE}: {expected}"
+
+
+def test_a_query_signal_listens_to_its_own_event_name_and_not_to_the_webhook():
+    config = parse_signals(
+        {
+            **with_signal(query=QUERY, every="1h", thread="none"),
+            "digest": {"at": "7:30", "timezone": "Europe/Amsterdam"},
+        },
+        FILE,
+    )
+    [signal] = config.signals
+    assert signal.event == "$query:S" and signal.is_query and signal.every == timedelta(hours=1)
+    assert config.event_names == frozenset() and config.query_signals == [signal]
+    assert signal.thread == "none" and signal.deliver == "now"
+    assert (config.digest.at, config.digest.timezone) == ("07:30", "Europe/Amsterdam")
+
+
+def test_threads_and_delivery_now_by_default():
+    [signal] = parse_signals(MINIMAL, FILE).signals
+    assert (signal.thread, signal.deliver) == ("account", "now")
+    assert parse_signals(MINIMAL, FILE).digest.at == "09:00"
