@@ -21,7 +21,7 @@ from bot.app.tuning import Tuning
 from bot.app.web import create_app
 from bot.config.settings import Settings
 from bot.config.signals_file import SignalsConfig, load_signals
-from bot.store import Store
+from bot.store import Store, metadata
 from testkit.examples import EXAMPLE_SIGNALS
 from testkit.postgres import postgres_schema
 from testkit.posthog import PROJECT_KEY, FakePostHog
@@ -56,6 +56,27 @@ def module_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
             yield store
         finally:
             store.dispose()
+
+
+@pytest.fixture
+def store(module_store: Store) -> Iterator[Store]:
+    """The module's store (SQLite and PostgreSQL), emptied after each test."""
+    yield module_store
+    with module_store.engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def worker_store(db_url: str) -> Iterator[Store]:
+    """A new store on SQLite and on PostgreSQL whose worker `w1` beats, as claims and commits need."""
+    store = Store.from_url(db_url)
+    store.upgrade()
+    store.heartbeat("w1")
+    try:
+        yield store
+    finally:
+        store.dispose()
 
 
 @pytest.fixture

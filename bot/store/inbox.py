@@ -86,6 +86,23 @@ _HISTORY = (
 )
 
 
+def pending_values(rows: Sequence[InboxRow]) -> list[tuple[object, ...]]:
+    """Inbox rows as the bulk insert takes them: pending, never attempted."""
+    return [
+        (
+            r.uuid,
+            storable(r.event_name[:400]),
+            r.payload.decode(),
+            "pending",
+            r.received_at,
+            r.request_id,
+            0,
+            0.0,
+        )
+        for r in rows
+    ]
+
+
 class EventStore(StoreBase):
     # -- inbox ------------------------------------------------------------------------------------
     def ingest(self, rows: Sequence[InboxRow]) -> set[str]:
@@ -93,20 +110,7 @@ class EventStore(StoreBase):
         were new."""
         if not rows:
             return set()
-        values = [
-            (
-                r.uuid,
-                storable(r.event_name[:400]),
-                r.payload.decode(),
-                "pending",
-                r.received_at,
-                r.request_id,
-                0,
-                0.0,
-            )
-            for r in rows
-        ]
-        return self._bulk.insert(values)
+        return self._bulk.insert(pending_values(rows))
 
     def add_totals(self, counts: Mapping[TotalKey, int]) -> None:
         """Add to the ledger's totals in one upsert: a total already there grows by what is added."""

@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 
 from bot.store.base import StoreBase
 from bot.store.bulk import BulkIngest
+from bot.store.inbox import pending_values
 from bot.store.records import InboxRow
-from bot.store.storable import storable
 from bot.store.tables import query_runs
 
 ERROR_MAX_CHARS = 2000
@@ -107,21 +107,8 @@ class QueryRunStore(StoreBase):
         the webhook's may be in use on its writer thread when both run in one process."""
         if not rows:
             return set()
-        values = [
-            (
-                r.uuid,
-                storable(r.event_name[:400]),
-                r.payload.decode(),
-                "pending",
-                r.received_at,
-                r.request_id,
-                0,
-                0.0,
-            )
-            for r in rows
-        ]
         bulk = BulkIngest(self.engine, self.sqlite, self._write_lock)
         try:
-            return bulk.insert(values)
+            return bulk.insert(pending_values(rows))
         finally:
             bulk.close()

@@ -21,12 +21,8 @@ CHANNEL = "C0AE1"
 
 
 @pytest.fixture
-def store(db_url):
-    opened = Store.from_url(db_url)
-    opened.upgrade()
-    opened.heartbeat("w1")
-    yield opened
-    opened.dispose()
+def store(worker_store):
+    return worker_store
 
 
 def _deliver(store: Store, fake_slack, *alert_ids: str) -> None:

@@ -55,12 +55,8 @@ def test_utc_by_default():
 
 
 @pytest.fixture
-def store(db_url):
-    opened = Store.from_url(db_url)
-    opened.upgrade()
-    opened.heartbeat("w1")
-    yield opened
-    opened.dispose()
+def store(worker_store):
+    return worker_store
 
 
 def _send(store: Store, fake_slack, now: float, digest: Digest = AMSTERDAM) -> list[str]:

@@ -18,7 +18,7 @@ from bot.clients.posthog_api import PostHogApi
 from bot.config.signals_file import Signal
 from bot.ops.metrics import Metrics
 from bot.schedule.queries import NOT_CONFIGURED, QuerySchedule, RunReport, row_uuid
-from bot.store import Store, metadata
+from bot.store import Store
 from testkit.base import Reply
 from testkit.posthog_api import (
     PERSONAL_KEY,
@@ -40,15 +40,6 @@ DROPPED = Signal(name="API usage dropped", query=DROPPED_SQL, every="1h", cooldo
 PEOPLE = Signal(
     name="Stuck in setup", query="SELECT distinct_id, email FROM persons_stuck", every="30m", min_score=0
 )
-
-
-@pytest.fixture
-def store(module_store: Store) -> Iterator[Store]:
-    """One database per module (SQLite and PostgreSQL), emptied after each test."""
-    yield module_store
-    with module_store.engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            conn.execute(table.delete())
 
 
 @pytest.fixture

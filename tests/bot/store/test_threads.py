@@ -15,12 +15,8 @@ from tests.support.stored import decide, new_alert
 
 
 @pytest.fixture
-def store(db_url):
-    opened = Store.from_url(db_url)
-    opened.upgrade()
-    opened.heartbeat("w1")
-    yield opened
-    opened.dispose()
+def store(worker_store):
+    return worker_store
 
 
 def _thread_of(store: Store, alert_id: str) -> str | None:
