@@ -124,11 +124,13 @@ def mixed_bodies(accounts: int = 20, filtered_per_matching: int = 19) -> list[by
     return bodies
 
 
-def alert_body(i: int, run: str, country: str | None = None) -> bytes:
+def alert_body(i: int, run: str, country: str | None = None, reply_to: int | None = None) -> bytes:
     """`feature_activated` (min_score 0, so it always alerts) for a new account each time, so no
     cooldown holds it; even samples route to C0SIGNALS (US), odd ones to C0EMEA (DE), unless the
-    company's `country` is given (bench/webhook_to_slack.py routes by it)."""
-    key = f"bench-{run}-{i}"
+    company's `country` is given (bench/webhook_to_slack.py routes by it). With `reply_to`, a trial's
+    `onboarding_completed` from the account of sample `reply_to` instead: another signal of an
+    account just alerted, which goes in that alert's thread."""
+    key = f"bench-{run}-{i if reply_to is None else reply_to}"
     groups = {
         "company": {
             "id": key,
@@ -142,6 +144,11 @@ def alert_body(i: int, run: str, country: str | None = None) -> bytes:
             },
         }
     }
+    if reply_to is not None:
+        props = {"plan": "trial", "$groups": {"company": key}}
+        return json_bytes(
+            webhook_body("onboarding_completed", props, f"dev{i}@{key}.example.com", f"dev-{key}", groups)
+        )
     props = {"feature_name": "api_integration", "$groups": {"company": key}}
     return json_bytes(
         webhook_body("feature_activated", props, f"dev{i}@{key}.example.com", f"dev-{key}", groups)

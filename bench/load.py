@@ -331,9 +331,13 @@ async def webhook_to_slack(
     spacing: float,
     run: str,
     country: Callable[[int], str | None] = lambda i: None,
+    reply_to: Callable[[int], int | None] = lambda i: None,
+    by_sample: dict[int, float] | None = None,
 ) -> tuple[list[float], list[float], int]:
     """Send `samples` alerting events `spacing` seconds apart on one keep-alive connection (the i-th
-    from a company in `country(i)`); return (webhook->Slack ms, ack ms, missing)."""
+    from a company in `country(i)`, or, where `reply_to(i)` names an earlier sample, another signal
+    of that sample's account); return (webhook->Slack ms, ack ms, missing), and fill `by_sample`
+    (sample index -> webhook->Slack ms) when given."""
     loop = asyncio.get_running_loop()
     pending: asyncio.Future[int] | None = None
 
@@ -351,7 +355,7 @@ async def webhook_to_slack(
     for i in range(samples):
         await asyncio.sleep(max(0.0, start + i * spacing - time.perf_counter()))
         event_uuid = str(uuid.uuid4())
-        data = request_bytes(alert_body(i, run, country(i)), server.port).replace(
+        data = request_bytes(alert_body(i, run, country(i), reply_to(i)), server.port).replace(
             placeholder, event_uuid.encode()
         )
         pending = loop.create_future()
@@ -382,5 +386,8 @@ async def webhook_to_slack(
     deadline = time.monotonic() + 15
     while len(matched()) < samples and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    latencies = list(matched().values())
+    found = matched()
+    if by_sample is not None:
+        by_sample.update({i: found[u] for i, u in enumerate(sent) if u in found})
+    latencies = list(found.values())
     return latencies, acks, samples - len(latencies)

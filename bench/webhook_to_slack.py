@@ -60,19 +60,34 @@ async def run(args: argparse.Namespace, url: str, folder: Path, console: Console
             console.print(
                 f"{args.events} alerting events at {args.rate:g}/s over {args.channels} channels ({database})"
             )
+            by_sample: dict[int, float] = {}
             latencies, acks, missing = await webhook_to_slack(
                 server,
                 slack,
                 args.events,
                 1.0 / args.rate,
                 uuid.uuid4().hex[:6],
-                country=lambda i: f"B{i % args.channels:02d}",
+                # with --replies, every odd sample is another signal of the previous sample's account
+                # (same channel), so it goes in that alert's thread
+                country=lambda i: f"B{(i // 2 if args.replies else i) % args.channels:02d}",
+                reply_to=lambda i: i - 1 if args.replies and i % 2 else None,
+                by_sample=by_sample,
             )
             rss = {"web": proc_rss_mb(server.pid)[1]}
             for n, pid in enumerate(worker_pid, 1):
                 rss[f"worker {n}"] = proc_rss_mb(pid)[1]
         ratelimited = sum(1 for r in slack.requests if r.path == "/api/chat.postMessage") - len(latencies)
-    return {"latencies": latencies, "acks": acks, "missing": missing, "rss": rss, "extra_posts": ratelimited}
+    replies = [ms for i, ms in by_sample.items() if args.replies and i % 2]
+    firsts = [ms for i, ms in by_sample.items() if not (args.replies and i % 2)]
+    return {
+        "latencies": latencies,
+        "acks": acks,
+        "missing": missing,
+        "rss": rss,
+        "extra_posts": ratelimited,
+        "parts": {"first alerts": firsts, "thread replies": replies} if args.replies else {},
+        "updates": sum(1 for r in slack.requests if r.path == "/api/chat.update"),
+    }
 
 
 def server_children(pid: int) -> list[int]:
@@ -99,10 +114,28 @@ def report(result: dict[str, Any], args: argparse.Namespace, console: Console) -
         str(result["missing"]),
         rss,
     )
+    for name, part in result["parts"].items():
+        table.add_row(
+            f"{name}: {len(part)}",
+            f"{percentile(part, 50):.1f} ms",
+            f"{percentile(part, 95):.1f} ms",
+            f"{percentile(part, 99):.1f} ms",
+            f"{max(part, default=float('nan')):.1f} ms",
+            "",
+            "",
+            "",
+            "",
+        )
     console.print(table)
     console.print(
         f"{args.rate:g} alerting events/s over {args.channels} channels for {args.events / args.rate:.0f} s; "
         "each channel paced by the app to about a message a second with short bursts."
+        + (
+            f" Every second event is another signal of the previous one's account: a reply in its thread "
+            f"({result['updates']} first alerts updated in place)."
+            if args.replies
+            else ""
+        )
     )
 
 
@@ -112,6 +145,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=50.0, help="alerting events per second")
     parser.add_argument("--channels", type=int, default=50)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument(
+        "--replies", action="store_true", help="every second event replies in the previous one's thread"
+    )
     args = parser.parse_args()
     console = Console(width=None if sys.stdout.isatty() else 150)
     with tempfile.TemporaryDirectory(prefix="webhook-to-slack-") as tmp:
