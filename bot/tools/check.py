@@ -81,6 +81,14 @@ def signals_findings(path: str) -> tuple[SignalsConfig | None, list[Finding]]:
             f"{len(config.signals)} signals, {len(config.icp)} ICP criteria, {len(config.routing)} routes",
         )
     ]
+    if config.digest_signals:
+        names = ", ".join(s.name for s in config.digest_signals)
+        digest = config.digest
+        findings.append(
+            Finding(
+                "ok", "digest", f"daily at {digest.at} {digest.timezone}, for {names}; `digest` sends one now"
+            )
+        )
     if config.enrichment.file is not None:
         from bot.decide.enrich import load_companies_file
 

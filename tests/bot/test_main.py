@@ -56,6 +56,7 @@ def test_check_passes_on_the_example(tmp_path):
     result = run(["check"], tmp_path, **_secrets(tmp_path))
     assert result.returncode == 0, result.stdout
     assert "All good" in result.stdout
+    assert "daily at 09:00 Europe/Amsterdam, for Looked at pricing" in " ".join(result.stdout.split())
 
 
 def test_check_names_file_path_and_reason(tmp_path):
