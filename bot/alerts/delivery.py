@@ -19,7 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -46,6 +46,7 @@ from bot.store.until_stored import until_stored
 
 log = logging.getLogger(__name__)
 THREAD_WAIT_S = 1.0  # how soon a reply looks again for its thread's first alert in Slack
+MAX_THREAD_WAIT_S = 60.0
 
 # Slack errors that no retry will fix: the alert is recorded as failed.
 PERMANENT_ERRORS = frozenset(
@@ -77,6 +78,8 @@ PERMANENT_ERRORS = frozenset(
         "invalid_arguments",
     }
 )
+# The thread a reply was to go in is gone (its first message deleted) or closed to replies.
+THREAD_GONE = frozenset({"thread_not_found", "restricted_action_thread_locked"})
 CANNOT_VERIFY = frozenset({"missing_scope", "not_in_channel", "channel_not_found", "no_permission"})
 # Slack did not answer: the call timed out, the connection broke, or none could be made.
 NO_ANSWER = (TimeoutError, aiohttp.ClientError, ConnectionError)
@@ -246,7 +249,8 @@ class Delivery:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 pause = await self._deliver(alert_id)
-                pace.sent(time.monotonic(), rest_s=pause)
+                if pause is not None:  # something was sent (or tried)
+                    pace.sent(time.monotonic(), rest_s=pause)
             except Exception as exc:  # never let one alert stop the channel
                 log.exception("delivery crashed: %s", type(exc).__name__, extra={"alert_id": alert_id})
             finally:
@@ -254,8 +258,9 @@ class Delivery:
         if not self._queued:
             self._idle.set()
 
-    async def _deliver(self, alert_id: str) -> float:
-        """Post one alert if it is still ours to post; returns how long the channel should rest."""
+    async def _deliver(self, alert_id: str) -> float | None:
+        """Post one alert if it is still ours to post; returns how long the channel should rest, or
+        None when nothing was sent (a reply waiting for its thread's first alert)."""
         claimed = await asyncio.to_thread(self.store.claim_alert, alert_id, self.worker_id, self.lease_s)
         if claimed is None:
             return 0.0  # posted, failed, or claimed elsewhere meanwhile
@@ -267,7 +272,7 @@ class Delivery:
         }
         place = await self._place(claimed)
         if place is None:
-            return 0.0  # its thread's first alert is not in Slack yet: tried again shortly
+            return None  # its thread's first alert is not in Slack yet: tried again when it may be
         if claimed.sending_since is not None:
             found = await self._find_posted(claimed, extra, place)
             if found is None:
@@ -278,6 +283,10 @@ class Delivery:
             # Our heartbeat is late, so another process may take this claim over: do not post.
             await self._retry(claimed, "this process's heartbeat is late", uncertain=False, delay_s=1.0)
             return 0.0
+        return await self._post(claimed, place, extra)
+
+    async def _post(self, claimed: ClaimedAlert, place: Place, extra: dict[str, object]) -> float:
+        """chat.postMessage, and what its answer means for the alert."""
         message = dict(claimed.message)
         if place.thread_ts is None:
             message.pop("reply_broadcast", None)
@@ -286,6 +295,13 @@ class Delivery:
         try:
             response = await self._call(self.client.chat_postMessage, channel=place.channel, **message)
         except SlackApiError as exc:
+            error = str(exc.response.get("error") or "")
+            if error in THREAD_GONE and claimed.thread_of is not None:
+                # Its first alert was deleted, or its thread locked: Slack took nothing, so the reply
+                # goes out on its own now, and the account's next alert starts a new thread.
+                log.warning("the thread takes no replies (%s): posting on its own", error, extra=extra)
+                await asyncio.to_thread(self.store.leave_thread, claimed.id, claimed.thread_of)
+                return await self._post(replace(claimed, thread_of=None), Place(claimed.channel), extra)
             return await self._slack_error(claimed, exc, extra)
         except (aiohttp.ClientConnectorError, ConnectionRefusedError) as exc:
             await self._no_answer(claimed, f"cannot connect to Slack: {type(exc).__name__}", uncertain=False)
@@ -312,12 +328,17 @@ class Delivery:
         if root is None or root.status == "failed" or (root.status == "posted" and not root.ts):
             return Place(claimed.channel)
         if root.status != "posted" or not root.ts:
+            # Looked at again when the first alert's own next try is due (within a minute).
+            wait = min(
+                MAX_THREAD_WAIT_S, max(THREAD_WAIT_S, root.next_attempt_at - time.time() + THREAD_WAIT_S)
+            )
             await self._retry(
                 claimed,
                 "waiting for the thread's first alert to be posted",
                 uncertain=claimed.sending_since is not None,
-                delay_s=THREAD_WAIT_S,
+                delay_s=wait,
                 counted=False,
+                level=logging.DEBUG,
             )
             return None
         return Place(root.channel or claimed.channel, root.ts)
@@ -332,10 +353,18 @@ class Delivery:
             root, state = grown
             if not root.ts:
                 return
-            message = alert_update(root.details, state)
-            await self._call(
-                self.client.chat_update, channel=root.posted_channel or root.channel, ts=root.ts, **message
-            )
+            for _ in range(3):  # until the message shows the newest state (another process may update too)
+                message = alert_update(root.details, state)
+                await self._call(
+                    self.client.chat_update,
+                    channel=root.posted_channel or root.channel,
+                    ts=root.ts,
+                    **message,
+                )
+                now = await asyncio.to_thread(self.store.alert, root_id)
+                if now is None or now.state.version <= state.version:
+                    return
+                state = now.state
         except SlackApiError as exc:
             error = exc.response.get("error") or exc.response.status_code
             log.warning(
@@ -386,6 +415,7 @@ class Delivery:
         uncertain: bool,
         delay_s: float | None = None,
         counted: bool = True,
+        level: int = logging.WARNING,
     ) -> None:
         if counted and claimed.attempts >= self.max_attempts:
             await self._fail(claimed, f"gave up: {reason}")
@@ -393,7 +423,7 @@ class Delivery:
         delay = (
             delay_s if delay_s is not None else min(300.0, self.retry_base_s * 2 ** (claimed.attempts - 1))
         )
-        log.warning("alert will be retried in %.1fs: %s", delay, reason, extra={"alert_id": claimed.id})
+        log.log(level, "alert will be retried in %.1fs: %s", delay, reason, extra={"alert_id": claimed.id})
         await self._record(self.store.alert_retry, claimed, reason, delay, uncertain, counted)
         self._submit_later(claimed, delay)
 
@@ -473,5 +503,7 @@ class Delivery:
                 await self._record(self.store.mark_posted, claimed, place.channel, ts)
                 self.metrics.alerts_posted.inc()
                 log.info("interrupted alert was already in Slack; recorded", extra={**extra, "slack_ts": ts})
+                if place.thread_ts is not None and claimed.thread_of is not None:
+                    await self._thread_grew(claimed.thread_of, extra)
                 return True
         return False

@@ -94,8 +94,8 @@ class Lifecycle:
                 name="housekeeping",
             ),
         ]
-        if services.config.digest_signals:
-            self._tasks.append(asyncio.create_task(services.digests.run(), name="digests"))
+        # Always: alerts may wait for a digest of a signal that has since been changed to `now`.
+        self._tasks.append(asyncio.create_task(services.digests.run(), name="digests"))
         if services.config.query_signals:  # once the worker runs, to decide the rows they store
             self._tasks.append(asyncio.create_task(services.query_schedule.run(), name="query-schedule"))
 

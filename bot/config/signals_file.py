@@ -142,7 +142,7 @@ class Signal(_Strict):
             return value
         if not value.strip():
             raise ValueError("the query is empty")
-        if not re.search(r"\b(account|distinct_id)\b", value, re.IGNORECASE):
+        if not re.search(r"\b(account|distinct_id)\b", value):  # column names are case-sensitive
             raise ValueError(
                 "the query must return an `account` column (a domain) or a `distinct_id` column, "
                 "e.g. `SELECT properties.company_domain AS account, ...`"

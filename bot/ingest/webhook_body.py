@@ -107,6 +107,13 @@ class WebhookBody(BaseModel):
     source: dict[str, Any] | None = None
     query: dict[str, Any] | None = None
 
+    @field_validator("query", mode="before")
+    @classmethod
+    def _query_or_nothing(cls, value: Any) -> Any:
+        """Only the bot's own rows carry `query` (an object); any other value a forwarded body has
+        there is ignored, as it was before query signals existed."""
+        return value if isinstance(value, dict) else None
+
     @property
     def event_time(self) -> float | None:
         return parse_timestamp(self.event.timestamp)

@@ -22,6 +22,7 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 MAX_SLEEP_S = 3600.0  # look again at least this often, whatever the clock did meanwhile
+RETRY_S = 30.0  # after a failure (the database away, say)
 
 
 def last_due(now: float, digest: Digest) -> tuple[float, str]:
@@ -58,8 +59,10 @@ class Digests:
         while True:
             try:
                 await self.send_due()
-            except Exception as exc:  # tried again at the next wake; the alerts keep waiting meanwhile
+            except Exception as exc:  # tried again soon; the alerts keep waiting meanwhile
                 log.error("digest failed: %s", type(exc).__name__, extra={"error": str(exc)[:300]})
+                await asyncio.sleep(RETRY_S)
+                continue
             now = self.clock()
             await asyncio.sleep(min(MAX_SLEEP_S, max(1.0, next_due(now, self.digest) - now)))
 

@@ -166,6 +166,10 @@ class QuerySchedule:
                 extra={"signal": signal.name, "status": exc.status, "hint": exc.explain()},
             )
             return await self._finish(RunReport(signal.name, started_at, "error", error=error))
+        except Exception as exc:  # anything else (a bad URL, say): still this interval's failed run
+            error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            log.error("query signal %r failed: %s", signal.name, error, extra={"signal": signal.name})
+            return await self._finish(RunReport(signal.name, started_at, "error", error=error))
         try:
             new = await self._store_rows(signal, started_at, table)
         except Exception as exc:

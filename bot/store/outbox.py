@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    Connection,
     and_,
     func,
     or_,
@@ -96,8 +97,10 @@ class AlertStore(StoreBase):
         ]
 
     def mark_posted(self, alert_id: str, worker: str, channel: str, ts: str) -> bool:
+        """Record the post. The alerts a digest lists learn the channel it is in (the id Slack
+        answered with), so their buttons in it are honoured there."""
         with self._write() as conn:
-            return (
+            posted = (
                 conn.execute(
                     update(alerts)
                     .where(alerts.c.id == alert_id, alerts.c.status == "sending")
@@ -112,6 +115,11 @@ class AlertStore(StoreBase):
                 ).rowcount
                 == 1
             )
+            if posted:
+                conn.execute(
+                    update(alerts).where(alerts.c.digest_id == alert_id).values(posted_channel=channel)
+                )
+            return posted
 
     def alert_retry(
         self,
@@ -149,25 +157,42 @@ class AlertStore(StoreBase):
         so another alert of the event failing at the same moment (on PostgreSQL, in another process)
         waits for this change instead of writing back the entry without it."""
         with self._write() as conn:
-            conn.execute(
+            failed = conn.execute(
                 update(alerts)
                 .where(alerts.c.id == alert_id, alerts.c.status == "sending")
                 .values(status="failed", lease_until=None, error=error[:2000])
-            )
+            ).rowcount
+            if not failed:
+                return  # posted or failed meanwhile: nothing changes
             end_thread(conn, alert_id)
-            row = conn.execute(
-                select(ledger.c.signals).where(ledger.c.event_uuid == event_uuid).with_for_update()
-            ).first()
-            if row is None:
-                return
-            decisions = [
-                d.model_copy(update={"outcome": Outcome.FAILED, "reason": slack_refused(error)})
-                if d.signal == signal and d.outcome is Outcome.ALERTED
-                else d
-                for d in parse_decisions(row[0])
-            ]
-            conn.execute(
-                update(ledger)
-                .where(ledger.c.event_uuid == event_uuid)
-                .values(signals=to_json(decisions), outcome=overall(decisions))
-            )
+            listed = conn.execute(
+                select(alerts.c.event_uuid, alerts.c.signal).where(alerts.c.digest_id == alert_id)
+            ).all()
+            if listed:  # a digest: each alert it listed failed with it
+                conn.execute(
+                    update(alerts)
+                    .where(alerts.c.digest_id == alert_id)
+                    .values(status="failed", error=error[:2000])
+                )
+            for uuid, name in [(event_uuid, signal), *listed]:
+                _ledger_failed(conn, uuid, name, error)
+
+
+def _ledger_failed(conn: Connection, event_uuid: str, signal: str, error: str) -> None:
+    """The event's ledger entry says its alert of `signal` failed. The entry is read FOR UPDATE."""
+    row = conn.execute(
+        select(ledger.c.signals).where(ledger.c.event_uuid == event_uuid).with_for_update()
+    ).first()
+    if row is None:
+        return
+    decisions = [
+        d.model_copy(update={"outcome": Outcome.FAILED, "reason": slack_refused(error)})
+        if d.signal == signal and d.outcome is Outcome.ALERTED
+        else d
+        for d in parse_decisions(row[0])
+    ]
+    conn.execute(
+        update(ledger)
+        .where(ledger.c.event_uuid == event_uuid)
+        .values(signals=to_json(decisions), outcome=overall(decisions))
+    )

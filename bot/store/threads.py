@@ -30,6 +30,7 @@ class ThreadRoot:
     status: str  # pending | sending | posted | failed
     channel: str | None
     ts: str | None
+    next_attempt_at: float = 0.0  # when a root waiting to be retried is tried again
 
 
 def end_thread(conn: Connection, root_id: str) -> None:
@@ -72,9 +73,18 @@ class ThreadStore(ActionStore):
     def thread_root(self, root_id: str) -> ThreadRoot | None:
         with self._read() as conn:
             row = conn.execute(
-                select(alerts.c.status, alerts.c.posted_channel, alerts.c.ts).where(alerts.c.id == root_id)
+                select(alerts.c.status, alerts.c.posted_channel, alerts.c.ts, alerts.c.next_attempt_at).where(
+                    alerts.c.id == root_id
+                )
             ).first()
-        return ThreadRoot(row[0], row[1], row[2]) if row is not None else None
+        return ThreadRoot(row[0], row[1], row[2], row[3] or 0.0) if row is not None else None
+
+    def leave_thread(self, alert_id: str, root_id: str) -> None:
+        """Slack no longer takes replies under `root_id` (deleted, or locked): the alert is posted on its
+        own, and the account's next alert starts a new thread."""
+        with self._write() as conn:
+            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(thread_of=None))
+            end_thread(conn, root_id)
 
     def thread_grew(self, root_id: str) -> tuple[AlertRecord, AlertState] | None:
         """Count the replies posted in the root's thread into its state (one transaction, the root's

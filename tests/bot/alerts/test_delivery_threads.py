@@ -13,6 +13,7 @@ from sqlalchemy import update
 from bot.alerts.delivery import Delivery, make_slack_client
 from bot.ops.metrics import Metrics
 from bot.store import Store, tables
+from testkit.base import Reply
 from testkit.slack import TOKEN
 from tests.support import stored
 from tests.support.stored import decide, new_alert
@@ -128,3 +129,22 @@ def test_an_interrupted_reply_is_found_in_its_thread_not_posted_again(store, fak
     assert len(fake_slack.posted()) == 1  # only the first alert was posted here
     assert fake_slack.calls("conversations.replies")[0]["ts"] == root_ts
     assert stored.alert(store, reply.id)["ts"] == f"{sent:.6f}"
+    assert "1 more signal in the thread" in _text(fake_slack.current(CHANNEL, root_ts))  # and said so
+
+
+def test_a_reply_whose_thread_is_gone_is_posted_on_its_own_and_the_next_alert_starts_anew(store, fake_slack):
+    """The first alert was deleted in Slack (or its thread locked): Slack answers the reply with
+    `thread_not_found`. The reply goes out on its own, not lost, and the account's next alert starts a
+    new thread instead of failing into the dead one."""
+    root, reply = new_alert(signal="A"), new_alert(signal="B", priority="high")
+    decide(store, root)
+    decide(store, reply)
+    _deliver(store, fake_slack, root.id)
+    fake_slack.script("chat.postMessage", Reply(200, {"ok": False, "error": "thread_not_found"}))
+    _deliver(store, fake_slack, reply.id)
+    _first, alone = fake_slack.posted()
+    assert "thread_ts" not in alone and "reply_broadcast" not in alone
+    assert stored.alert(store, reply.id)["status"] == "posted"
+    later = new_alert(signal="C")
+    decide(store, later)
+    assert stored.alert(store, later.id)["thread_of"] is None

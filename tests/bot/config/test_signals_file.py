@@ -570,6 +570,11 @@ def with_signal(**signal: Any) -> dict[str, Any]:
         (with_signal(query=QUERY, every="4m"), "signals[0].every: a query runs at most every 5m"),
         (with_signal(query="  ", every="1h"), "signals[0].query: the query is empty"),
         (
+            with_signal(query="SELECT properties.domain AS Account FROM events", every="1h"),
+            "signals[0].query: the query must return an `account` column (a domain) or a `distinct_id` "
+            "column, e.g. `SELECT properties.company_domain AS account, ...`",
+        ),
+        (
             with_signal(query="SELECT count() FROM events", every="1h"),
             "signals[0].query: the query must return an `account` column (a domain) or a `distinct_id` "
             "column, e.g. `SELECT properties.company_domain AS account, ...`",

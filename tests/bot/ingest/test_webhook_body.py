@@ -14,6 +14,7 @@ from bot.ingest.webhook_body import (
     BodyError,
     Counted,
     Incoming,
+    WebhookBody,
     parse_body,
     parse_request,
     parse_timestamp,
@@ -74,6 +75,14 @@ def test_default_body():
     assert body.groups["company"]["id"] == "acme.com"
     assert body.project == {"id": 1, "name": "Default"}
     assert body.source["name"] == "Slack signals"
+
+
+@pytest.mark.parametrize("query", ["SELECT 1", 5, ["a"], {"account": "evil.com"}])
+def test_a_forwarded_body_with_a_query_key_is_taken_and_never_read_as_a_query_row(query):
+    [body] = parse({"event": EVENT, "query": query})
+    assert (
+        isinstance(body, WebhookBody) and body.query_row is None
+    )  # only the bot's own `$query:` events carry a row
 
 
 def test_extra_event_fields_are_kept_when_stored():

@@ -89,3 +89,26 @@ def test_processes_due_at_once_send_one_digest_with_every_alert(db_url):
     finally:
         for s in stores:
             s.dispose()
+
+
+def test_a_posted_digest_lends_its_channel_to_the_alerts_it_lists(store):
+    """A route may name `#sales`; Slack answers with the id, and a click in the digest comes from it."""
+    listed = _waiting(store, channel="#sales")
+    digest_id = store.take_digest("#sales", "2026-12-07", time.time(), digest_message)
+    claimed = store.claim_alert(digest_id, "w1", 60)
+    assert store.mark_posted(claimed.id, "w1", "C0SALES", "1.000001")
+    assert stored.alert(store, listed)["posted_channel"] == "C0SALES"
+    assert store.alert(listed).posted_channel == "C0SALES"
+
+
+def test_a_digest_slack_refuses_fails_the_alerts_it_lists_in_the_ledger(store):
+    first, second = _waiting(store, signal="A"), _waiting(store, account="globex.com", signal="B")
+    digest_id = store.take_digest("C0AE1", "2026-12-07", time.time(), digest_message)
+    claimed = store.claim_alert(digest_id, "w1", 60)
+    store.alert_failed(claimed.id, "w1", "channel_not_found", claimed.event_uuid, claimed.signal)
+    for alert_id in (first, second):
+        row = stored.alert(store, alert_id)
+        assert row["status"] == "failed"
+        [entry] = store.ledger_entries([row["event_uuid"]])
+        assert entry["outcome"] == "failed"
+        assert entry["signals"][0]["reason"] == "Slack refused the alert: channel_not_found"
