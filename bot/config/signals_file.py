@@ -32,6 +32,7 @@ ConditionValue = Scalar | list[Scalar]
 CONTEXT_ROOTS = ("event", "properties", "person", "company", "groups", "account", "query")
 QUERY_EVENT_PREFIX = "$query:"  # a query signal's rows go through the pipeline under this event name
 MIN_QUERY_EVERY = timedelta(minutes=5)
+OWNER_FROM_CRM = "crm"  # a route's owner: the HubSpot owner of the account's company, found in Slack
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _SLACK_CHANNEL = re.compile(r"^(#[a-z0-9_\-.]{1,80}|[CGD][A-Z0-9]{2,})$")
 # The bot's own settings (SPEC "Secrets stay where they are"): an enrichment API never receives them.
@@ -97,6 +98,12 @@ class Threshold(_Strict):
         return float(self.count or self.people or self.at_least or 0)
 
 
+class AutoTask(_Strict):
+    """Create the alert's CRM task right after it is posted, when it scores at least `min_score`."""
+
+    min_score: int = Field(ge=0, le=100)
+
+
 class Signal(_Strict):
     """One rule. It listens to an `event`, or runs a HogQL `query` every `every` whose rows go through
     the pipeline as events named `$query:<name>` (so `event` always names what it listens to)."""
@@ -113,6 +120,7 @@ class Signal(_Strict):
     priority: Literal["low", "medium", "high"] = "medium"
     thread: Literal["account", "none"] = "account"
     deliver: Literal["now", "digest"] = "now"
+    auto_task: AutoTask | None = None
 
     _paths = field_validator("where")(_check_paths)
 
@@ -252,7 +260,7 @@ class Criterion(_Strict):
 class Route(_Strict):
     when: dict[str, ConditionValue] | None = None
     channel: str
-    owner: str | None = None
+    owner: str | None = Field(default=None, description="a Slack user id, or `crm`: the HubSpot owner")
 
     _paths = field_validator("when")(lambda cls, v: v if v is None else _check_paths(v))
 
@@ -266,8 +274,8 @@ class Route(_Strict):
     @field_validator("owner")
     @classmethod
     def _owner(cls, value: str | None) -> str | None:
-        if value is not None and not _SLACK_USER.match(value):
-            raise ValueError(f"{value!r} is not a Slack user id (U…)")
+        if value is not None and value != OWNER_FROM_CRM and not _SLACK_USER.match(value):
+            raise ValueError(f"{value!r} is not a Slack user id (U…) or `crm` (the HubSpot company's owner)")
         return value
 
 

@@ -6,16 +6,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.config.signals_file import Route
+from bot.config.signals_file import OWNER_FROM_CRM, Route
 from bot.decide.matching import all_conditions_hold, describe_condition
 
 
 @dataclass(frozen=True)
 class RouteDecision:
     channel: str
-    owner: str | None
+    owner: str | None  # a Slack user id
     reason: str
     index: int
+    owner_from_crm: bool = False  # the route says `owner: crm`: the owner is looked up, not written
+    owner_note: str | None = None  # where the owner came from, or which lookup step failed
+    hubspot_owner_id: str | None = None  # the HubSpot owner found, whom the CRM task is assigned to
 
 
 def route(routes: Sequence[Route], context: Mapping[str, Any]) -> RouteDecision:
@@ -27,5 +30,7 @@ def route(routes: Sequence[Route], context: Mapping[str, Any]) -> RouteDecision:
             reason = " and ".join(describe_condition(path, value) for path, value in candidate.when.items())
         else:
             reason = "default route"
+        if candidate.owner == OWNER_FROM_CRM:
+            return RouteDecision(candidate.channel, None, reason, index, owner_from_crm=True)
         return RouteDecision(candidate.channel, candidate.owner, reason, index)
     raise ValueError("no route matched and no default route is configured")

@@ -91,9 +91,12 @@ alerts = Table(
     Column("state", Text, nullable=False, default="{}"),  # JSON: task, snooze, feedback shown on the alert
     Column("thread_of", String(32), nullable=True),  # the alert whose thread this one is posted in
     Column("digest_id", String(32), nullable=True),  # the digest a `deliver: digest` alert went out in
+    Column("auto_task", Integer, nullable=False, server_default="0"),  # 1: its task is made once it is posted
     UniqueConstraint("event_uuid", "signal", name="uq_alerts_event_signal"),
     Index("ix_alerts_due", "status", "next_attempt_at"),
     Index("ix_alerts_thread_of", "thread_of"),
+    Index("ix_alerts_owner", "owner", "created_at"),  # an owner's recent alerts (the Home tab)
+    Index("ix_alerts_auto_task", "auto_task", "status"),  # posted alerts still owed their automatic task
 )
 
 cooldowns = Table(

@@ -499,7 +499,9 @@ def test_problems_from_a_file_name_that_file(tmp_path):
     path.write_text("signals: [{name: S, event: e}]\nrouting: [{channel: C0X, owner: jane}]\n")
     with pytest.raises(SignalsFileError) as caught:
         load_signals(path)
-    assert caught.value.lines() == [f"{path}: routing[0].owner: 'jane' is not a Slack user id (U…)"]
+    assert caught.value.lines() == [
+        f"{path}: routing[0].owner: 'jane' is not a Slack user id (U…) or `crm` (the HubSpot company's owner)"
+    ]
 
 
 # --- thresholds --------------------------------------------------------------------------------------
