@@ -86,6 +86,7 @@ class AlertFacts:
     query: dict[str, Any] | None = None  # a scheduled query's row: its columns, shown as fields
     thread: ThreadMode = "account"
     deliver: DeliverMode = "now"
+    auto_task: bool = False  # the signal's `auto_task` applies: its score reached `min_score`
 
     @property
     def company_name(self) -> str | None:
@@ -150,6 +151,7 @@ class AlertDetails(BaseModel):
     posted: PostedContent | None = None  # alerts posted by 0.1.0 only
     thread: ThreadMode = "none"  # alerts stored before threads never took part in one
     deliver: DeliverMode = "now"
+    auto_task: bool = False  # its CRM task is created as soon as it is posted
 
     @classmethod
     def of(cls, facts: AlertFacts, summary: str, written: Written | None = None) -> AlertDetails:
@@ -180,6 +182,7 @@ class AlertDetails(BaseModel):
             query=facts.query,
             thread=facts.thread,
             deliver=facts.deliver,
+            auto_task=facts.auto_task,
         )
 
     @property

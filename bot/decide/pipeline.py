@@ -367,6 +367,7 @@ class Pipeline:
             query=body.query_row,
             thread=signal.thread,
             deliver=signal.deliver,
+            auto_task=signal.auto_task is not None and icp.value >= signal.auto_task.min_score,
         )
 
     @staticmethod

@@ -266,6 +266,7 @@ class EventStore(StoreBase):
             "state": "{}",
             "thread_of": None,
             "digest_id": None,
+            "auto_task": int(alert.details.auto_task),
         }
 
     def _take_cooldown(
