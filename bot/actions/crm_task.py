@@ -22,6 +22,7 @@ from bot.store.alert_actions import CrmKind, NewTask, TaskRecord
 
 log = logging.getLogger(__name__)
 TASK_BUSY_S = 60.0  # an attempt older than this is presumed dead and may be taken over
+AUTO_REQUESTER = "auto"  # who asked for a task the signal's auto_task created
 
 
 class CrmTasks:
@@ -32,12 +33,14 @@ class CrmTasks:
         config: SignalsConfig,
         hubspot: HubSpot | None,
         recovery_wait_s: float = 10.0,
+        busy_s: float = TASK_BUSY_S,
     ):
         self.access = access
         self.store = store
         self.config = config
         self.hubspot = hubspot
         self.recovery_wait_s = recovery_wait_s
+        self.busy_s = busy_s
 
     async def create(
         self, client: AsyncWebClient, alert_id: str, user_id: str, channel_id: str
@@ -45,24 +48,52 @@ class CrmTasks:
         """Create the alert's task unless it exists or is being created; returns a note for the
         clicker, or None when the updated message says it all."""
         record = await self.access.find(alert_id, channel_id)
+        try:
+            return await self._create(client, record, user_id)
+        except HubSpotError as exc:
+            # Escaped for Slack: the explanation quotes what HubSpot answered.
+            raise ActionError(
+                f"{_sentence(escape(exc.explain()))} The button still works: try again."
+            ) from None
+
+    async def create_auto(self, client: AsyncWebClient, alert_id: str) -> None:
+        """The signal's `auto_task`: the same creation as a click, under the same key (one task per
+        alert, whoever asks first). When the CRM fails, the alert keeps its button and says why."""
+        record = await asyncio.to_thread(self.store.alert, alert_id)
+        if record is None or not record.ts:
+            return
+        try:
+            await self._create(client, record, AUTO_REQUESTER)
+        except HubSpotError as exc:
+            why = _sentence(exc.explain())
+            try:
+                await self.access.show(client, record, lambda state: state.auto_task_failed(why))
+            except ActionError as shown:
+                log.warning("automatic task failure not shown: %s", shown, extra={"alert_id": alert_id})
+
+    async def _create(self, client: AsyncWebClient, record: AlertRecord, requested_by: str) -> str | None:
         details = record.details
         new = NewTask(
-            requested_by=user_id,
+            requested_by=requested_by,
             crm="hubspot" if self.hubspot else "store",
             subject=crm.subject(details),
             body=crm.body(details),
             due_at=crm.due_date(time.time(), self.config.crm).timestamp(),
             owner=crm.owner(details, self.config.crm, None),
         )
-        start = await asyncio.to_thread(self.store.begin_task, record.id, new, TASK_BUSY_S)
+        start = await asyncio.to_thread(self.store.begin_task, record.id, new, self.busy_s)
         if start.kind == "done":
             await self._show_task(client, record, start.task.requested_by, start.task.url, start.task.crm)
+            if start.task.requested_by == AUTO_REQUESTER:
+                return "The task was created automatically already."
             return f"A task already exists (created by {mention(start.task.requested_by)})."
         if start.kind == "busy":
+            if start.task.requested_by == AUTO_REQUESTER:
+                return "The task is being created automatically right now."
             return f"{mention(start.task.requested_by)} is creating the task right now."
         if self.hubspot is None:
             await asyncio.to_thread(self.store.task_created, record.id, None, None)
-            return await self._show_task(client, record, user_id, None, start.task.crm)
+            return await self._show_task(client, record, requested_by, None, start.task.crm)
         try:
             found = await self._find_earlier_task(record, start.task) if start.kind == "recover" else None
             task = found or await self._create_in_hubspot(record, start.task)
@@ -70,15 +101,12 @@ class CrmTasks:
             uncertain = exc.status is None  # no answer: the task may exist, so look before creating again
             await asyncio.to_thread(self.store.task_failed, record.id, exc.explain(), uncertain)
             log.warning("CRM task failed: %s", exc.explain(), extra={"alert_id": record.id})
-            # Escaped for Slack: the explanation quotes what HubSpot answered.
-            raise ActionError(
-                f"{_sentence(escape(exc.explain()))} The button still works: try again."
-            ) from None
+            raise
         except BaseException:
             await asyncio.to_thread(self.store.task_failed, record.id, "interrupted", True)
             raise
         await asyncio.to_thread(self.store.task_created, record.id, task.id, task.url)
-        return await self._show_task(client, record, user_id, task.url, start.task.crm)
+        return await self._show_task(client, record, requested_by, task.url, start.task.crm)
 
     async def _find_earlier_task(self, record: AlertRecord, task: TaskRecord) -> HubSpotTask | None:
         """After an attempt that got no answer, the task may exist. HubSpot's search sees new records a
@@ -111,7 +139,7 @@ class CrmTasks:
     ) -> str | None:
         """Show the task on the alert; when the alert has no message of its own (a digest lists it),
         the note for the clicker says it instead."""
-        shown = TaskShown(by=by, url=url, crm=kind)
+        shown = TaskShown(by=by, url=url, crm=kind, auto=by == AUTO_REQUESTER)
         if await self.access.show(client, record, lambda state: state.with_task(shown)):
             return None
         where = f": {link(url, 'Open in HubSpot')}" if safe_url(url) else ""

@@ -159,7 +159,9 @@ class Delivery:
         may_act: Callable[[], bool] = lambda: True,
         call_timeout_s: float = 10.0,
         outage_limit_s: float = 3600.0,
+        after_post: Callable[[str], None] | None = None,
     ):
+        """`after_post` is told of each posted alert that owes an automatic CRM task."""
         self.store = store
         self.client = client
         self.metrics = metrics
@@ -174,6 +176,7 @@ class Delivery:
         self.may_act = may_act
         self.call_timeout_s = call_timeout_s
         self.outage_limit_s = outage_limit_s
+        self.after_post = after_post
         self._queues: dict[str, asyncio.Queue[str]] = {}
         self._senders: dict[str, asyncio.Task[None]] = {}
         self._retries: dict[str, asyncio.TimerHandle] = {}
@@ -314,6 +317,7 @@ class Delivery:
         posted_channel = str(response.get("channel") or claimed.channel)
         await self._record(self.store.mark_posted, claimed, posted_channel, ts)
         self._posted(claimed, extra, ts)
+        self._owes_task(claimed)
         if place.thread_ts is not None and claimed.thread_of is not None:
             await self._thread_grew(claimed.thread_of, extra)
         return 0.0
@@ -381,6 +385,10 @@ class Delivery:
         """One Slack call, bounded as a whole: the session bounds each request, this bounds the SDK's
         retries inside the call too."""
         return await asyncio.wait_for(method(**args), self.call_timeout_s)
+
+    def _owes_task(self, claimed: ClaimedAlert) -> None:
+        if claimed.auto_task and self.after_post is not None:
+            self.after_post(claimed.id)
 
     def _posted(self, claimed: ClaimedAlert, extra: dict[str, object], ts: str) -> None:
         latency = time.time() - claimed.received_at
@@ -503,6 +511,7 @@ class Delivery:
                 await self._record(self.store.mark_posted, claimed, place.channel, ts)
                 self.metrics.alerts_posted.inc()
                 log.info("interrupted alert was already in Slack; recorded", extra={**extra, "slack_ts": ts})
+                self._owes_task(claimed)
                 if place.thread_ts is not None and claimed.thread_of is not None:
                     await self._thread_grew(claimed.thread_of, extra)
                 return True

@@ -206,9 +206,10 @@ class _Part(BaseModel):
 
 
 class TaskShown(_Part):
-    by: str  # Slack user id of who asked for it
+    by: str  # Slack user id of who asked for it (`auto` for the signal's auto_task)
     url: str | None = None
     crm: Literal["hubspot", "store"] | None = None
+    auto: bool = False  # created by the signal's auto_task, not by a click
 
 
 class SnoozeShown(_Part):
@@ -244,10 +245,14 @@ class AlertState(_Part):
     unsnoozed: UnsnoozeShown | None = None
     feedback: FeedbackShown | None = None
     thread: ThreadShown | None = None
+    auto_task_error: str | None = None  # why the automatic task failed (the button stays)
     version: int = 0
 
     def with_task(self, task: TaskShown) -> AlertState:
-        return self.model_copy(update={"task": task})
+        return self.model_copy(update={"task": task, "auto_task_error": None})
+
+    def auto_task_failed(self, error: str) -> AlertState:
+        return self.model_copy(update={"auto_task_error": error})
 
     def snoozed(self, snooze: SnoozeShown) -> AlertState:
         return self.model_copy(update={"snooze": snooze, "unsnoozed": None})

@@ -32,9 +32,12 @@ from bot.store.engine import make_engine
 if TYPE_CHECKING:
     import aiohttp
     import httpx
+    from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.actions.alert_access import AlertAccess
+    from bot.actions.auto_tasks import AutoTasks
     from bot.actions.crm_task import CrmTasks
+    from bot.actions.home import Home
     from bot.actions.not_relevant import NotRelevant
     from bot.actions.snooze import Snoozes
     from bot.alerts.compose import Composer
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     from bot.clients.posthog_capture import PostHogCapture
     from bot.clients.posthog_writer import PostHogWriter
     from bot.commands.run import PostHogCommands
+    from bot.decide.owners import OwnerResolver
     from bot.decide.pipeline import Pipeline
     from bot.schedule.digests import Digests
     from bot.schedule.queries import QuerySchedule
@@ -141,7 +145,25 @@ class Services:
             settings.posthog_app_host,
             settings.posthog_project_id,
             clock=self.clock,
+            owners=self.owner_resolver,
         )
+
+    @cached_property
+    def owner_resolver(self) -> OwnerResolver:
+        """`owner: crm` lookups (HubSpot, then Slack by email), bounded so an alert is never late.
+        Its own Slack client retries nothing: a rate-limited lookup gives up and is tried next time."""
+        from slack_sdk.web.async_client import AsyncWebClient
+
+        from bot.decide.owners import OwnerResolver
+
+        settings, t = self.settings, self.tuning
+        slack = AsyncWebClient(
+            token=secret(settings.slack_bot_token) or "",
+            base_url=settings.slack_api_url,
+            timeout=max(1, int(t.owner_lookup_timeout_s)),
+            retry_handlers=[],
+        )
+        return OwnerResolver(self.store, self.hubspot, slack, timeout_s=t.owner_lookup_timeout_s)
 
     @cached_property
     def composer(self) -> Composer:
@@ -180,6 +202,7 @@ class Services:
             self.config,
             self.hubspot,
             recovery_wait_s=self.tuning.crm_recovery_wait_s,
+            busy_s=self.tuning.crm_task_busy_s,
         )
 
     @cached_property
@@ -193,6 +216,13 @@ class Services:
         from bot.actions.not_relevant import NotRelevant
 
         return NotRelevant(self.alert_access, self.store, self.config, self.capture)
+
+    @cached_property
+    def home(self) -> Home:
+        """The Home tab, published for whoever opens it."""
+        from bot.actions.home import Home
+
+        return Home(self.store, self.snoozes, self.config.access.writers, clock=self.clock)
 
     @cached_property
     def summarizer(self) -> Summarizer | None:
@@ -270,20 +300,33 @@ class Services:
         )
 
     @cached_property
-    def delivery(self) -> Delivery:
-        from bot.alerts.delivery import Delivery, make_slack_client
+    def worker_slack(self) -> AsyncWebClient:
+        """The worker's Slack client: posts, updates, lookups."""
+        from bot.alerts.delivery import make_slack_client
 
-        settings, t = self.settings, self.tuning
-        slack = make_slack_client(
+        settings = self.settings
+        return make_slack_client(
             secret(settings.slack_bot_token) or "",
             settings.slack_api_url,
             settings.slack_retry_backoff_s,
             self.slack_timeout_s,
             self.slack_session,
         )
+
+    @cached_property
+    def auto_tasks(self) -> AutoTasks:
+        from bot.actions.auto_tasks import AutoTasks
+
+        return AutoTasks(self.crm_tasks, self.store, self.worker_slack, self.tuning.auto_task_sweep_s)
+
+    @cached_property
+    def delivery(self) -> Delivery:
+        from bot.alerts.delivery import Delivery
+
+        t = self.tuning
         return Delivery(
             self.store,
-            slack,
+            self.worker_slack,
             self.metrics,
             self.worker_id,
             min_interval_s=t.channel_interval_s,
@@ -294,6 +337,7 @@ class Services:
             may_act=self.heartbeat.may_act,
             call_timeout_s=self.slack_timeout_s,
             outage_limit_s=t.slack_outage_limit_s,
+            after_post=lambda alert_id: self.auto_tasks.submit(alert_id),
         )
 
     @cached_property

@@ -10,6 +10,7 @@ so the next process takes them at once; last, whatever holds connections.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -94,6 +95,8 @@ class Lifecycle:
                 name="housekeeping",
             ),
         ]
+        if any(signal.auto_task for signal in services.config.signals):
+            self._tasks.append(asyncio.create_task(services.auto_tasks.run(), name="auto-tasks"))
         # Always: alerts may wait for a digest of a signal that has since been changed to `now`.
         self._tasks.append(asyncio.create_task(services.digests.run(), name="digests"))
         if services.config.query_signals:  # once the worker runs, to decide the rows they store
@@ -116,6 +119,9 @@ class Lifecycle:
             await self.worker.stop()
         if self.delivery is not None:
             await self.delivery.stop(grace_s)
+        if "auto_tasks" in vars(services):  # a task being created gets the same grace as a post
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(services.auto_tasks.drain(), grace_s)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

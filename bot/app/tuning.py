@@ -29,6 +29,9 @@ class Tuning:
     stale_after_s: float = 30.0
     crm_recovery_wait_s: float = 10.0  # HubSpot's search lags new records by a few seconds
     crm_timeout_s: float = 10.0
+    # The whole `owner: crm` lookup (HubSpot company, owner, Slack user): short, so the alert goes out
+    # on time without an owner rather than wait for a slow CRM.
+    owner_lookup_timeout_s: float = 3.0
     # How long a webhook waits for its commit before answering 503: inside PostHog's 3-second
     # delivery timeout, so a database that stops answering gets a retry rather than a hung request.
     ingest_deadline_s: float = 1.5
@@ -40,6 +43,8 @@ class Tuning:
     body_timeout_s: float = 10.0
     slack_timeout_s: float = 10.0  # any one Slack call by the worker (at most stale_after_s / 3)
     slack_outage_limit_s: float = 3600.0  # an alert Slack does not answer for this long is failed
+    crm_task_busy_s: float = 60.0  # a task attempt older than this is presumed dead and may be taken over
+    auto_task_sweep_s: float = 30.0  # how often a worker looks for automatic tasks a dead process owed
     housekeeping_s: float = 3600.0  # how often a worker forgets what no decision can need any more
     query_timeout_s: float = 60.0  # one scheduled HogQL query (PostHog stops API queries at 60 s)
     query_max_rows: int = 10_000  # rows of one scheduled query's run taken; more are logged and left

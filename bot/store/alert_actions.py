@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from sqlalchemy import case, select, update
+from sqlalchemy import and_, case, or_, select, update
 
 from bot.alerts.model import AlertDetails, AlertState
 from bot.slack.blocks.digest import DIGEST_SIGNAL
@@ -139,6 +139,26 @@ class ActionStore(StoreBase):
             current = conn.execute(select(tasks).where(tasks.c.alert_id == alert_id)).mappings().one()
         task = TaskRecord.of(current)
         return TaskStart("done" if task.status == "created" else "busy", task)
+
+    def owed_auto_tasks(self, stale_before: float, limit: int = 100) -> list[str]:
+        """Posted alerts whose automatic task was never started (their process died after the post)
+        or whose attempt was abandoned before `stale_before`; oldest first."""
+        owed = (
+            select(alerts.c.id)
+            .select_from(alerts.outerjoin(tasks, tasks.c.alert_id == alerts.c.id))
+            .where(
+                alerts.c.auto_task == 1,
+                alerts.c.status == "posted",
+                or_(
+                    tasks.c.alert_id.is_(None),
+                    and_(tasks.c.status == "creating", tasks.c.attempt_at < stale_before),
+                ),
+            )
+            .order_by(alerts.c.posted_at)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [row[0] for row in conn.execute(owed)]
 
     def task_created(self, alert_id: str, crm_id: str | None, url: str | None) -> None:
         with self._write() as conn:

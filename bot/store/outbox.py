@@ -68,6 +68,7 @@ class AlertStore(StoreBase):
                 alerts.c.sending_since,
                 alerts.c.created_at,
                 alerts.c.thread_of,
+                alerts.c.auto_task,
             )
             .where(condition)
             .order_by(alerts.c.created_at)
@@ -91,7 +92,19 @@ class AlertStore(StoreBase):
             )
         return [
             ClaimedAlert(
-                r[0], r[1], r[2], r[3], r[4], orjson.loads(r[5]), r[6] + 1, r[7], r[8], r[9], r[10], r[11]
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                orjson.loads(r[5]),
+                r[6] + 1,
+                r[7],
+                r[8],
+                r[9],
+                r[10],
+                r[11],
+                bool(r[12]),
             )
             for r in rows
         ]

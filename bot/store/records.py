@@ -140,6 +140,7 @@ class ClaimedAlert:
     sending_since: float | None  # set when a previous claimer may have reached Slack
     created_at: float
     thread_of: str | None = None  # the alert whose thread this one is posted in
+    auto_task: bool = False  # its CRM task is created once it is posted
 
 
 @dataclass(frozen=True, slots=True)

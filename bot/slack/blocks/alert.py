@@ -145,8 +145,12 @@ def breakdown_section(details: AlertDetails) -> SectionBlock | None:
 
 def routing_context(details: AlertDetails) -> ContextBlock:
     parts = [f"Routed by {escape_line(details.route.reason, 2000)}"]
+    # A user id, validated when the file loaded or, for `owner: crm`, when Slack named it.
     if details.route.owner:
-        parts.append(f"Owner <@{details.route.owner}>")  # validated as a user id when the file loaded
+        parts.append(f"Owner <@{details.route.owner}>")
+    if details.route.owner_note:  # where the CRM owner came from, or which lookup step failed
+        note = escape_line(details.route.owner_note, 300)
+        parts.append(note if details.route.owner else f"No owner: {note}")
     parts.append(f"Account from {escape_line(details.account_source, 200)}")
     return ContextBlock(elements=[mrkdwn(" · ".join(parts))])
 
@@ -181,11 +185,15 @@ def actions(details: AlertDetails, state: AlertState) -> ActionsBlock:
     elements: list[Any] = []
     task = state.task
     if task is None:
-        elements.append(
-            ButtonElement(
-                text="Create CRM task", action_id=AlertAction.CREATE_CRM_TASK, value=alert, style="primary"
+        if not auto_task_pending(details, state):
+            elements.append(
+                ButtonElement(
+                    text="Create CRM task",
+                    action_id=AlertAction.CREATE_CRM_TASK,
+                    value=alert,
+                    style="primary",
+                )
             )
-        )
     elif safe_url(task.url):
         elements.append(
             ButtonElement(
@@ -227,9 +235,17 @@ def mention(user: Any) -> str:
     return f"<@{user}>" if isinstance(user, str) and _USER_ID.match(user) else "someone"
 
 
-def state_lines(state: AlertState) -> list[str]:
+def auto_task_pending(details: AlertDetails, state: AlertState) -> bool:
+    """The signal's auto_task is creating the task: no button to race it (it comes back if that
+    fails)."""
+    return details.auto_task and state.task is None and state.auto_task_error is None
+
+
+def state_lines(state: AlertState, auto_pending: bool = False) -> list[str]:
     """What has been done with the alert, one mrkdwn line each."""
     lines = []
+    if auto_pending:
+        lines.append(":hourglass_flowing_sand: Creating the CRM task automatically…")
     thread = state.thread
     if thread:
         noun = "signal" if thread.replies == 1 else "signals"
@@ -238,8 +254,17 @@ def state_lines(state: AlertState) -> list[str]:
             f"{escape_line(thread.latest_signal, 100)}, {slack_time(thread.latest_at)}"
         )
     task = state.task
+    if task is None and state.auto_task_error:
+        lines.append(
+            f":warning: The automatic task failed: {escape_line(state.auto_task_error, 500)} "
+            "Create it with the button."
+        )
     if task:
-        line = f":white_check_mark: Task created by {mention(task.by)}"
+        line = (
+            ":white_check_mark: Task created automatically"
+            if task.auto
+            else f":white_check_mark: Task created by {mention(task.by)}"
+        )
         if safe_url(task.url):
             line += " · " + link(task.url, "Open in HubSpot")
         elif task.crm == "store":
@@ -259,8 +284,8 @@ def state_lines(state: AlertState) -> list[str]:
     return lines
 
 
-def state_context(state: AlertState) -> ContextBlock | None:
-    lines = state_lines(state)
+def state_context(state: AlertState, auto_pending: bool = False) -> ContextBlock | None:
+    lines = state_lines(state, auto_pending)
     if not lines:
         return None
     return ContextBlock(
@@ -326,7 +351,7 @@ def alert_blocks(details: AlertDetails, state: AlertState) -> list[Block]:
         breakdown_section(details),
         routing_context(details),
         event_context(details),
-        state_context(state),
+        state_context(state, auto_task_pending(details, state)),
         actions(details, state),
     ]
     return [b for b in blocks if b is not None][:MAX_BLOCKS]
@@ -338,7 +363,8 @@ def alert_update(details: AlertDetails, state: AlertState) -> dict[str, Any]:
     if details.posted is None:
         blocks = [block.to_dict() for block in alert_blocks(details, state)]
     else:
-        controls = [block for block in (state_context(state), actions(details, state)) if block is not None]
+        shown = state_context(state, auto_task_pending(details, state))
+        controls = [block for block in (shown, actions(details, state)) if block is not None]
         blocks = [*details.posted.blocks, *(block.to_dict() for block in controls)][:MAX_BLOCKS]
     return {
         "text": fallback_text(details),

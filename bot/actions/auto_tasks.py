@@ -1,0 +1,60 @@
+"""`auto_task`: the CRM task of a high-scoring alert, created right after the alert is posted.
+
+Delivery hands each posted alert that owes one to `submit`, which creates it in the background (the
+channel's next post does not wait for the CRM). Creation goes through `CrmTasks`, the button's own
+path and key, so a click racing it, or another process, still makes one task. A process that died
+between the post and the task leaves the alert owing it (`alerts.auto_task`, no task row): `run`
+finds such alerts at start and every `sweep_s`, and an attempt abandoned mid-way is taken over after
+`CrmTasks`' busy window, looking in the CRM for what it may have created before creating again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.actions.crm_task import CrmTasks
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class AutoTasks:
+    def __init__(self, tasks: CrmTasks, store: Store, client: AsyncWebClient, sweep_s: float = 30.0):
+        self.tasks = tasks
+        self.store = store
+        self.client = client
+        self.sweep_s = sweep_s
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    def submit(self, alert_id: str) -> None:
+        """Create the alert's task now, in the background (once per alert in this process)."""
+        if alert_id in self._running:
+            return
+        task = asyncio.create_task(self._create(alert_id), name=f"auto-task-{alert_id}")
+        self._running[alert_id] = task
+        task.add_done_callback(lambda _: self._running.pop(alert_id, None))
+
+    async def _create(self, alert_id: str) -> None:
+        try:
+            await self.tasks.create_auto(self.client, alert_id)
+        except Exception as exc:  # the sweep tries again; the alert keeps its button meanwhile
+            log.error("automatic task failed: %s", type(exc).__name__, extra={"alert_id": alert_id})
+
+    async def run(self) -> None:
+        """Find the alerts still owed their task (a process died after posting them) and create it."""
+        while True:
+            try:
+                stale_before = time.time() - self.tasks.busy_s
+                for alert_id in await asyncio.to_thread(self.store.owed_auto_tasks, stale_before):
+                    self.submit(alert_id)
+            except Exception as exc:
+                log.warning("cannot read the automatic tasks owed: %s", type(exc).__name__)
+            await asyncio.sleep(self.sweep_s)
+
+    async def drain(self) -> None:
+        while self._running:
+            await asyncio.wait(set(self._running.values()))
