@@ -144,3 +144,21 @@ def test_an_alert_is_read_back_with_its_details(store):
     assert (record.status, record.ts, record.posted_channel) == ("pending", None, None)
     assert record.details == alert.details
     assert store.alert("unknown") is None
+
+
+def test_alerts_owed_their_automatic_task_are_the_posted_ones_with_no_task_or_an_abandoned_attempt(store):
+    store.heartbeat("w1")
+    owed, started, abandoned, clicked_only, pending = (
+        stored.new_alert(signal=name, auto_task=name != "clicked")
+        for name in ("owed", "started", "gone", "clicked", "pending")
+    )
+    for alert in (owed, started, abandoned, clicked_only, pending):
+        stored.decide(store, alert)
+    for alert in (owed, started, abandoned, clicked_only):
+        claimed = store.claim_alert(alert.id, "w1", 60)
+        assert store.mark_posted(claimed.id, "w1", "C0AE1", f"1.{alert.signal}")
+    new = NewTask("auto", "store", "s", "b", 0.0, None)
+    store.begin_task(started.id, new)
+    store.begin_task(abandoned.id, new)
+    assert set(store.owed_auto_tasks(time.time() - 60)) == {owed.id}
+    assert set(store.owed_auto_tasks(time.time() + 1)) == {owed.id, started.id, abandoned.id}

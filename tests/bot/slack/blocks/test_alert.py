@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.alerts.model import AlertDetails, AlertFacts, AlertState, PastSignal, Reached, ThreadShown
+from bot.alerts.model import (
+    AlertDetails,
+    AlertFacts,
+    AlertState,
+    PastSignal,
+    Reached,
+    TaskShown,
+    ThreadShown,
+)
 from bot.alerts.summary_template import template_summary
 from bot.decide.routing import RouteDecision
 from bot.decide.scoring import CriterionResult, Score, score
@@ -567,3 +575,52 @@ def test_a_query_rows_columns_are_fields_escaped_and_bounded():
 def test_an_alert_without_a_query_row_has_no_query_fields():
     blocks = [b.to_dict() for b in alert_blocks(details_for(acme_facts()), AlertState())]
     assert sum(1 for b in blocks if b.get("fields")) == 1
+
+
+def test_the_routing_line_says_where_a_crm_owner_came_from_or_which_step_failed():
+    found = RouteDecision(
+        "C0AE1", "U0OLIVE", "default route", 0, True, "owner from HubSpot: Olive <O&O>", "333"
+    )
+    lost = RouteDecision("C0AE1", None, "default route", 0, True, "no HubSpot company for <acme.com>")
+    lines = [
+        message_for(replace(person_facts(), route=route))["blocks"][3]["elements"][0]["text"]
+        for route in (found, lost)
+    ]
+    assert lines == [
+        "Routed by default route · Owner <@U0OLIVE> · owner from HubSpot: Olive &lt;O&amp;O&gt; · "
+        "Account from person",
+        "Routed by default route · No owner: no HubSpot company for &lt;acme.com&gt; · Account from person",
+    ]
+
+
+def _controls(details: AlertDetails, state: AlertState) -> tuple[list[str], str]:
+    blocks = [b.to_dict() for b in alert_blocks(details, state)]
+    actions = next(b for b in blocks if b["type"] == "actions")
+    lines = [b for b in blocks if (b.get("block_id") or "").startswith("alert_state:")]
+    return [e["action_id"] for e in actions["elements"]], json.dumps(lines, ensure_ascii=False)
+
+
+def test_an_automatic_task_has_no_button_to_race_it_and_says_what_became_of_it():
+    details = AlertDetails.of(replace(acme_facts(), auto_task=True), "summary")
+    ids, lines = _controls(details, AlertState())
+    assert "create_crm_task" not in ids and "Creating the CRM task automatically" in lines
+
+    done = AlertState().with_task(
+        TaskShown(by="auto", url="https://app.hubspot.com/t/1", crm="hubspot", auto=True)
+    )
+    ids, lines = _controls(details, done)
+    assert "create_crm_task" not in ids and "open_crm_task" in ids
+    assert "Task created automatically · <https://app.hubspot.com/t/1|Open in HubSpot>" in lines
+
+    failed = AlertState().auto_task_failed("HubSpot refused <!channel> the task.")
+    ids, lines = _controls(details, failed)
+    assert "create_crm_task" in ids  # the button is back
+    assert (
+        "The automatic task failed: HubSpot refused &lt;!channel&gt; the task. Create it with the button."
+        in lines
+    )
+
+
+def test_without_auto_task_the_button_is_there_from_the_start():
+    ids, lines = _controls(AlertDetails.of(acme_facts(), "summary"), AlertState())
+    assert "create_crm_task" in ids and "automatically" not in lines
