@@ -68,7 +68,10 @@ def _port_from_environment() -> int | None:
 def _check(args: argparse.Namespace) -> int:
     from bot.tools.check import run_check
 
-    return run_check(online=args.online)
+    if args.owner_of and not args.online:
+        print("check: --owner-of asks HubSpot and Slack, so it needs --online", file=sys.stderr)
+        return 2
+    return run_check(online=args.online, owner_of=args.owner_of)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -108,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
 
     check = commands.add_parser("check", help="validate settings and the signals file")
     check.add_argument("--online", action="store_true", help="also try each configured credential")
+    check.add_argument(
+        "--owner-of",
+        metavar="DOMAIN",
+        help="with --online, try the `owner: crm` lookups (HubSpot company, owner, Slack user) for DOMAIN",
+    )
     check.set_defaults(run=_check)
 
     demo = commands.add_parser("demo", help="run bundled sample events through the whole loop, offline")

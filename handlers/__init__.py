@@ -56,8 +56,11 @@ def carrying(kind: type[C], read: Callable[[dict[str, Any]], object]) -> Listene
 def register(app: AsyncApp, services: Services) -> None:
     """Every Bolt listener, each given the services it uses. Imported here, not above, so the
     webhook's modules in this package load without Bolt (see bot/app/slack_side.py)."""
-    from handlers import actions, commands, views
+    from handlers import actions, commands, home, views
 
+    # The Home tab's Unsnooze first: Bolt runs the first listener that matches a click, and this one
+    # matches only clicks on a Home tab, which name no channel for the message's listener to check.
+    home.register(app, services.home)
     actions.register(app, services.crm_tasks, services.snoozes, services.not_relevant)
     views.register(app, services.not_relevant)
     commands.register(app, services.commands)

@@ -1,4 +1,5 @@
-"""`POST /slack/events`: every Slack request over HTTP (slash commands, clicks, modal submissions).
+"""`POST /slack/events`: every Slack request over HTTP (slash commands, clicks, modal submissions, and
+Events API JSON: the Home tab's `app_home_opened` and the `url_verification` handshake).
 
 Anyone on the internet can post here, so the route does the cheap refusals itself, before Bolt sees
 the request: the body is read within 1 MiB (413) and 10 seconds (408), the signature is checked

@@ -10,7 +10,9 @@
   property names, string values (stricter than HubSpot, which also takes numbers, to keep the client
   honest), enumeration values, known owners, associations only to existing companies with
   `HUBSPOT_DEFINED` type 192 (task -> company).
-- `GET /account-info/v3/details` (portalId, uiDomain) and `GET /crm/v3/owners`.
+- `GET /account-info/v3/details` (portalId, uiDomain), `GET /crm/v3/owners` and `GET /crm/v3/owners/{id}`
+  (`{id, email, firstName, lastName, userId, archived, teams, createdAt, updatedAt}`, 404 when unknown);
+  `add_owner(...)` adds one, `add_company(..., owner=...)` gives a company its `hubspot_owner_id`.
 - `index_delay_s` hides objects younger than that from search, as HubSpot's search index lags writes;
   `token_search_properties`, when set, limits CONTAINS_TOKEN to those properties (to play a HubSpot
   that does not token-index a property).
@@ -172,6 +174,26 @@ class FakeHubSpot(FakeServer):
             self.companies[company_id] = {"name": name, "domain": domain, "hubspot_owner_id": owner}
             self._company_created[company_id] = created if created is not None else time.time()
 
+    def add_owner(
+        self, owner_id: str, *, email: str | None, first_name: str = "", last_name: str = ""
+    ) -> None:
+        with self.lock:
+            self.owners[owner_id] = {"email": email, "firstName": first_name, "lastName": last_name}
+
+    def _owner(self, owner_id: str) -> dict[str, Any]:
+        when = _iso(time.time() - 86400)
+        return {
+            "id": owner_id,
+            **self.owners[owner_id],
+            "type": "PERSON",
+            "userId": int(owner_id),
+            "userIdIncludingInactive": int(owner_id),
+            "archived": False,
+            "teams": [{"id": "178588", "name": "Sales", "primary": True}],
+            "createdAt": when,
+            "updatedAt": when,
+        }
+
     def script(self, *replies: Reply, path: str | None = None) -> None:
         """Answer the next calls (to `path` only, when given) with these replies, then behave normally."""
         with self.lock:
@@ -206,7 +228,12 @@ class FakeHubSpot(FakeServer):
         if route == ("GET", "/account-info/v3/details"):
             return Reply(200, self._account())
         if route == ("GET", "/crm/v3/owners"):
-            return Reply(200, {"results": [{"id": k, "userId": int(k), **v} for k, v in self.owners.items()]})
+            return Reply(200, {"results": [self._owner(k) for k in list(self.owners)]})
+        if request.method == "GET" and request.path.startswith("/crm/v3/owners/"):
+            owner_id = request.path.removeprefix("/crm/v3/owners/")
+            if owner_id not in self.owners:
+                return error_reply(404, "OBJECT_NOT_FOUND", f"Owner {owner_id} not found")
+            return Reply(200, self._owner(owner_id))
         if route == ("POST", "/crm/v3/objects/companies/search"):
             return self._search(body, self._company_rows())
         if route == ("POST", "/crm/v3/objects/tasks/search"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import mimetypes
+import re
 import threading
 import time
 from collections import defaultdict, deque
@@ -32,11 +33,12 @@ def _is_reply(message: dict[str, Any]) -> bool:
     return bool(message.get("thread_ts")) and message["thread_ts"] != message["ts"]
 
 
-def block_problems(blocks: list[dict[str, Any]]) -> list[str]:
-    """The limits Slack checks on chat.postMessage / chat.update blocks."""
+def block_problems(blocks: list[dict[str, Any]], max_blocks: int = 50) -> list[str]:
+    """The limits Slack checks on chat.postMessage / chat.update blocks (a modal or Home tab may have
+    100 blocks)."""
     problems = []
-    if len(blocks) > 50:
-        problems.append("more than 50 blocks")
+    if len(blocks) > max_blocks:
+        problems.append(f"more than {max_blocks} blocks")
     action_ids: set[str] = set()
     block_ids: set[str] = set()
     for block in blocks:
@@ -90,6 +92,8 @@ class FakeSlack(FakeServer):
         self.socket_url: Callable[[], str] | None = None  # set to FakeSocketMode's url for Socket Mode
         self.app_token = APP_TOKEN
         self.hangs: dict[str, str | None] = {}  # method -> channel (None: every channel)
+        self.users: dict[str, dict[str, Any]] = {}  # user id -> Slack's user object (add_user)
+        self.home_tabs: dict[str, list[dict[str, Any]]] = defaultdict(list)  # user -> views.publish views
 
     @property
     def api_url(self) -> str:
@@ -313,6 +317,41 @@ class FakeSlack(FakeServer):
         if not args.get("trigger_id") or not isinstance(view, dict):
             return Reply(200, {"ok": False, "error": "invalid_arguments"})
         return Reply(200, {"ok": True, "view": {"id": "V0VIEW", **view}})
+
+    def api_views_publish(self, args: dict[str, Any]) -> Reply:
+        """A Home tab for `user_id`: a `home` view of at most 100 valid blocks, kept per user."""
+        view = args.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        user = args.get("user_id")
+        if not isinstance(user, str) or not re.fullmatch(r"[UW][A-Z0-9]{2,30}", user):
+            return Reply(200, {"ok": False, "error": "invalid_arguments"})
+        if not isinstance(view, dict) or view.get("type") != "home":
+            return Reply(200, {"ok": False, "error": "invalid_arguments"})
+        problems = block_problems(view.get("blocks") or [], max_blocks=100)
+        if problems:
+            return Reply(200, {"ok": False, "error": "invalid_blocks", "errors": problems})
+        with self.lock:
+            self.home_tabs[user].append(view)
+        return Reply(200, {"ok": True, "view": {"id": "V0HOME", "team_id": "T0TEAM", **view}})
+
+    def add_user(self, user_id: str, email: str, real_name: str = "", deleted: bool = False) -> None:
+        """A member of the workspace that `users.lookupByEmail` finds by `email`."""
+        name = email.split("@")[0]
+        profile = {"email": email, "real_name": real_name, "display_name": name}
+        user = {"id": user_id, "team_id": "T0TEAM", "name": name, "real_name": real_name, "deleted": deleted}
+        with self.lock:
+            self.users[user_id] = {**user, "is_bot": False, "profile": profile}
+
+    def api_users_lookupByEmail(self, args: dict[str, Any]) -> Reply:
+        email = str(args.get("email") or "").lower()
+        if not email:
+            return Reply(200, {"ok": False, "error": "invalid_arguments"})
+        with self.lock:
+            for user in self.users.values():
+                if user["profile"]["email"].lower() == email:
+                    return Reply(200, {"ok": True, "user": user})
+        return Reply(200, {"ok": False, "error": "users_not_found"})
 
     def current(self, channel: str, ts: str) -> dict[str, Any] | None:
         """The message as it reads now, after any chat.update."""

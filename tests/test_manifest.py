@@ -21,11 +21,15 @@ SCOPES = {
     "chat_update": "chat:write",
     "chat_postEphemeral": "chat:write",
     "views_open": None,
+    "views_publish": None,  # the Home tab
     "files_upload_v2": "files:write",
     "auth_test": None,
     "conversations_history": None,  # optional: channels:history lets a restart verify an interrupted post
     "conversations_replies": None,  # the same, for an interrupted reply in a thread
+    "users_lookupByEmail": "users:read.email",  # owner: crm
 }
+# Events API subscriptions: each event the code listens to, and the bot scope it needs (None: none).
+EVENTS = {"app_home_opened": None}
 
 
 class Recorder:
@@ -35,6 +39,7 @@ class Recorder:
         self.commands: list[str] = []
         self.actions: list[str] = []
         self.views: list[str] = []
+        self.events: list[str] = []
 
     def _record(self, bucket: list[str], key: Any) -> Any:
         bucket.append(key)
@@ -48,6 +53,9 @@ class Recorder:
 
     def view(self, callback_id: str, **options: Any) -> Any:
         return self._record(self.views, callback_id)
+
+    def event(self, event_type: str, **options: Any) -> Any:
+        return self._record(self.events, event_type)
 
 
 def _registered(tmp_path: Path) -> Recorder:
@@ -71,20 +79,37 @@ def test_every_command_and_control_the_code_handles_is_reachable(tmp_path):
     assert interactivity["is_enabled"] is True  # buttons, selects and modals need it
     urls = [interactivity["request_url"], *(c["url"] for c in MANIFEST["features"]["slash_commands"])]
     assert all(url.startswith("https://") and url.endswith("/slack/events") for url in urls)
-    assert "event_subscriptions" not in MANIFEST["settings"]  # no unused event subscriptions
+    events = MANIFEST["settings"]["event_subscriptions"]
+    assert set(events["bot_events"]) == set(registered.events) == set(EVENTS)  # none unused, none missing
+    assert not events.get("user_events")
+    assert events["request_url"].startswith("https://") and events["request_url"].endswith("/slack/events")
+    home = MANIFEST["features"]["app_home"]  # app_home_opened comes only with the Home tab on
+    assert home == {
+        "home_tab_enabled": True,
+        "messages_tab_enabled": False,
+        "messages_tab_read_only_enabled": False,
+    }
 
 
 def test_every_scope_the_code_needs_is_granted_and_no_more():
     source = "\n".join(p.read_text() for p in [*ROOT.glob("bot/**/*.py"), *ROOT.glob("handlers/**/*.py")])
     called = set(
-        re.findall(r"client\.(chat_\w+|views_\w+|files_\w+|conversations_\w+|users_\w+|auth_\w+)\(", source)
+        re.findall(r"\.(chat_\w+|views_\w+|files_\w+|conversations_\w+|users_\w+|auth_\w+)\(", source)
     )
     unknown = called - set(SCOPES)
     assert not unknown, f"add the scopes of {unknown} to this test and to manifest.yml"
-    needed = {SCOPES[m] for m in called if SCOPES[m]} | {"commands"}
+    needed = {SCOPES[m] for m in called if SCOPES[m]} | {e for e in EVENTS.values() if e} | {"commands"}
     granted = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     assert needed <= granted
-    assert granted == {"commands", "chat:write", "chat:write.public", "files:write", "users:read"}
+    assert {"views_publish", "users_lookupByEmail"} <= called
+    assert granted == {
+        "commands",
+        "chat:write",
+        "chat:write.public",
+        "files:write",
+        "users:read",
+        "users:read.email",
+    }
 
 
 def test_field_limits():

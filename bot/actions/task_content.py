@@ -73,7 +73,10 @@ def body(details: AlertDetails) -> str:
 
 
 def owner(details: AlertDetails, config: Crm, company_owner: str | None) -> str | None:
-    """The HubSpot owner mapped from the alert's Slack owner; else the company's owner; else none."""
+    """The HubSpot owner an `owner: crm` route found (the one the alert names, even when Slack has no
+    user for them); else the one mapped from the alert's Slack owner; else the company's; else none."""
+    if details.route.hubspot_owner_id:
+        return details.route.hubspot_owner_id
     if details.owner is not None and details.owner in config.owners:
         return config.owners[details.owner]
     return company_owner

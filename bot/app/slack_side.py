@@ -33,6 +33,7 @@ _SLOW_IMPORTS = (
     "slack_bolt.async_app",
     "handlers.actions",
     "handlers.commands",
+    "handlers.home",
     "handlers.views",
     "handlers.slack_events",
 )

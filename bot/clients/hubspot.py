@@ -14,6 +14,8 @@ Wire format (developers.hubspot.com, CRM v3):
 - `POST /crm/v3/objects/tasks`: `{properties, associations: [{to: {id}, types: [{associationCategory:
   "HUBSPOT_DEFINED", associationTypeId: 192}]}]}`, 192 being task -> company; `hs_timestamp` (the due
   date, ISO 8601 UTC or epoch ms) is required.
+- `GET /crm/v3/owners/{id}`: `{id, email, firstName, lastName, userId, archived, teams, createdAt,
+  updatedAt}`; 404 when there is no such (active) owner.
 - `GET /account-info/v3/details`: `portalId` and `uiDomain` (`app.hubspot.com`, `app-eu1.hubspot.com`, ...)
   for links into the app.
 - Errors: `{status: "error", message, correlationId, category, errors?: [{message, context}]}`; 429
@@ -46,6 +48,7 @@ PRIORITIES = ("LOW", "MEDIUM", "HIGH")
 MARKER_RE = re.compile(r"[A-Za-z0-9._:-]{8,100}")
 _ALNUM_RE = re.compile(r"[A-Za-z0-9]+")
 _UI_DOMAIN_RE = re.compile(r"[A-Za-z0-9.-]+")
+_OWNER_ID_RE = re.compile(r"[0-9]{1,20}")
 
 
 class HubSpotError(ApiError):
@@ -101,6 +104,19 @@ class HubSpotCompany:
     name: str | None
     domain: str | None
     owner_id: str | None  # hubspot_owner_id: a HubSpot owner, not a Slack user
+
+
+@dataclass(frozen=True)
+class HubSpotOwner:
+    id: str
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+
+    @property
+    def name(self) -> str | None:
+        """First and last name as HubSpot shows them, when it has either."""
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or None
 
 
 @dataclass(frozen=True)
@@ -162,6 +178,28 @@ class HubSpot:
             name=props.get("name") or None,
             domain=props.get("domain") or None,
             owner_id=props.get("hubspot_owner_id") or None,
+        )
+
+    async def get_owner(self, owner_id: str) -> HubSpotOwner | None:
+        """The owner behind a `hubspot_owner_id`, or None when HubSpot has no such owner (404).
+
+        Owner ids are numbers; anything else asks HubSpot nothing rather than build a path from it.
+        """
+        if not _OWNER_ID_RE.fullmatch(owner_id):
+            return None
+        try:
+            data = await self._call("GET", f"/crm/v3/owners/{owner_id}")
+        except HubSpotError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if data.get("archived") is True:
+            return None
+        return HubSpotOwner(
+            id=_object_id(data),
+            email=_text(data.get("email")),
+            first_name=_text(data.get("firstName")),
+            last_name=_text(data.get("lastName")),
         )
 
     async def create_task(
@@ -360,6 +398,11 @@ def _object_id(obj: dict[str, Any]) -> str:
     if value is None or isinstance(value, bool | dict | list) or str(value) == "":
         raise HubSpotError("HubSpot answered without an object id", status=200, category="BAD_RESPONSE")
     return str(value)
+
+
+def _text(value: Any) -> str | None:
+    """A non-empty string field of an answer, stripped; anything else is None."""
+    return (value.strip() or None) if isinstance(value, str) else None
 
 
 def _properties(obj: dict[str, Any]) -> dict[str, Any]:

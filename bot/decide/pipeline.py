@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bot.alerts.model import AlertFacts, HeldBack, PastSignal, Reached
@@ -31,12 +31,15 @@ from bot.decide.outcomes import (
     routed_to,
     snoozed_until,
 )
-from bot.decide.routing import route
+from bot.decide.routing import RouteDecision, route
 from bot.decide.scoring import Score, score
 from bot.decide.thresholds import Tally, contribution, progress, reached, reached_phrase
 from bot.ingest.webhook_body import WebhookBody, WebhookPerson, parse_timestamp
 from bot.store import ClaimedEvent, LedgerEntry, Store
 from bot.store.account_state import AccountState
+
+if TYPE_CHECKING:
+    from bot.decide.owners import OwnerResolver
 
 HISTORY_WINDOW_S = 30 * 86400
 _LATE_ROOTS = ("company.", "account.")
@@ -143,8 +146,10 @@ class Pipeline:
         posthog_app_host: str,
         project_id: str | None = None,
         clock: Callable[[], float] = time.time,
+        owners: OwnerResolver | None = None,
     ):
         self.config = config
+        self.owners = owners  # looks up `owner: crm` routes; without it they have no owner
         self.store = store
         self.enricher = enricher
         self.app_host = posthog_app_host.rstrip("/")
@@ -239,6 +244,7 @@ class Pipeline:
 
         alerts: list[AlertPlan] = []
         history: tuple[PastSignal, ...] | None = None
+        routed: RouteDecision | None = None  # one route per event, decided for its first alert
         for signal, late in passing:
             if not all_conditions_hold(late, context):
                 reason = _why_not(late, context)
@@ -259,7 +265,11 @@ class Pipeline:
                 continue
             if history is None:
                 history = await self._history(account, event.uuid, now)
-            facts = self._facts(signal, body, account, company, icp, context, history, event_time, now, state)
+            if routed is None:
+                routed = await self._route(context, account)
+            facts = self._facts(
+                signal, body, account, company, icp, context, history, event_time, now, state, routed
+            )
             if reached_what is not None:
                 facts = replace(facts, reached=reached_what)
             alerts.append(
@@ -316,6 +326,17 @@ class Pipeline:
             if d.signal and d.outcome is not Outcome.FILTERED
         )
 
+    async def _route(self, context: Mapping[str, Any], account: Account) -> RouteDecision:
+        """The route, its owner looked up in the CRM when it says `owner: crm` (only for an event that
+        alerts: the lookup may cost HTTP calls, bounded and cached by the resolver)."""
+        decided = route(self.config.routing, context)
+        if not decided.owner_from_crm:
+            return decided
+        if self.owners is None:
+            return replace(decided, owner_note="the owner lookup is not configured")
+        domain = account.domain or lookup(context, "company.domain")
+        return await self.owners.apply(decided, domain if isinstance(domain, str) else None)
+
     def _links(self, body: WebhookBody) -> tuple[str | None, str | None, str]:
         person_url = body.person.url if body.person else None
         event_url = body.event.url
@@ -338,6 +359,7 @@ class Pipeline:
         event_time: float,
         now: float,
         state: AccountState,
+        routed: RouteDecision,
     ) -> AlertFacts:
         ended = state.ended_snooze
         person_url, event_url, posthog_url = self._links(body)
@@ -357,7 +379,7 @@ class Pipeline:
             company=company.fields,
             properties=body.event.properties,
             score=icp,
-            route=route(self.config.routing, context),
+            route=routed,
             history=history,
             person_url=person_url,
             event_url=event_url,

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from bot.store.account_state import AccountStore
 from bot.store.alert_actions import ActionStore, AlertRecord, TaskStart
 from bot.store.digests import DigestStore
+from bot.store.home import HomeStore
 from bot.store.inbox import EventStore
 from bot.store.outbox import AlertStore
 from bot.store.query_runs import QueryRun, QueryRunStore
@@ -54,7 +55,15 @@ __all__ = [
 
 
 class Store(
-    EventStore, AlertStore, AccountStore, ThreadStore, ActionStore, ThresholdStore, QueryRunStore, DigestStore
+    EventStore,
+    AlertStore,
+    AccountStore,
+    ThreadStore,
+    ActionStore,
+    ThresholdStore,
+    QueryRunStore,
+    DigestStore,
+    HomeStore,
 ):
     """All reads and writes. Methods are synchronous; async callers run them in a thread."""
 

@@ -316,7 +316,45 @@ def online_findings(settings: Settings, config: SignalsConfig | None) -> list[Fi
     return findings
 
 
-def run_check(online: bool = False, console: Console | None = None) -> int:
+OWNER_CHECK_TIMEOUT_S = 10.0
+
+
+def owner_findings(settings: Settings, domain: str) -> list[Finding]:
+    """`--owner-of acme.com`: the `owner: crm` lookups for that domain, step by step, as alerts make
+    them but without the cache, so what HubSpot and Slack answer now is what is reported."""
+    import asyncio
+
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.clients.hubspot import HubSpot
+    from bot.decide.owners import OwnerResolver
+
+    subject = f"owner of {domain}"
+    token = secret(settings.hubspot_access_token)
+    if not token:
+        return [Finding("error", subject, "HUBSPOT_ACCESS_TOKEN is not set: `owner: crm` finds no owner")]
+
+    async def run() -> list[Finding]:
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+            hubspot = HubSpot(settings.hubspot_api_url, token, client, timeout_s=OWNER_CHECK_TIMEOUT_S)
+            slack = AsyncWebClient(
+                token=secret(settings.slack_bot_token) or "",
+                base_url=settings.slack_api_url,
+                timeout=int(OWNER_CHECK_TIMEOUT_S),
+                retry_handlers=[],
+            )
+            resolver = OwnerResolver(None, hubspot, slack, timeout_s=3 * OWNER_CHECK_TIMEOUT_S)
+            found = await resolver.resolve(domain)
+        marks: dict[str, Status] = {"ok": "ok", "missing": "error", "failed": "error"}
+        findings = [Finding(marks[s.status], f"{subject}: {s.name}", s.detail) for s in found.steps]
+        status: Status = "ok" if found.slack_user else "error"
+        findings.append(Finding(status, subject, found.note))
+        return findings
+
+    return asyncio.run(run())
+
+
+def run_check(online: bool = False, console: Console | None = None, owner_of: str | None = None) -> int:
     console = console or Console()
     settings, findings = settings_findings()
     config = None
@@ -335,6 +373,8 @@ def run_check(online: bool = False, console: Console | None = None) -> int:
             if config is not None:
                 findings += query_signal_findings(settings, config)
                 findings += query_run_findings(settings, config)
+            if owner_of:
+                findings += owner_findings(settings, owner_of)
     table = Table(title="posthog-slack-signals check", show_lines=False)
     table.add_column("", no_wrap=True)
     table.add_column("what")

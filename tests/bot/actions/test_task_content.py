@@ -63,6 +63,16 @@ def test_owner_mapping_then_company_owner_then_nobody():
     assert crm.owner(details(owner=None), config, company_owner=None) is None
 
 
+def test_the_hubspot_owner_an_owner_crm_route_found_gets_the_task():
+    config = Crm(owners={"U0OLIVE": "111"})
+    route = RouteDecision("C0AE1", "U0OLIVE", "default route", 0, True, "owner from HubSpot: Olive", "333")
+    assert crm.owner(details(route=route), config, company_owner="222") == "333"
+    no_slack_user = RouteDecision("C0AE1", None, "default route", 0, True, "no Slack user", "333")
+    assert crm.owner(details(route=no_slack_user), config, company_owner="222") == "333"
+    failed = RouteDecision("C0AE1", None, "default route", 0, True, "no HubSpot owner for acme.com")
+    assert crm.owner(details(route=failed), config, company_owner="222") == "222"
+
+
 def test_priority_from_the_signal():
     assert crm.priority(DETAILS) == "HIGH"
     assert crm.priority(details(priority="low")) == "LOW"

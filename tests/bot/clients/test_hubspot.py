@@ -376,3 +376,22 @@ def test_unreachable_hubspot_is_explained():
     error = error_of(f"http://127.0.0.1:{port}", lambda h: h.find_company("acme.com"))
     assert (error.status, error.category) == (None, "UNREACHABLE")
     assert error.explain().startswith(f"Could not reach HubSpot at 127.0.0.1:{port}")
+
+
+# -- owners --------------------------------------------------------------------------------------
+def test_get_owner_reads_hubspots_owner_and_404_is_none(fake):
+    from bot.clients.hubspot import HubSpotOwner
+
+    fake.add_owner("333", email="olive@acme.io", first_name="Olive", last_name="Owner")
+    owner = run(fake.api_url, lambda h: h.get_owner("333"))
+    assert owner == HubSpotOwner("333", "olive@acme.io", "Olive", "Owner") and owner.name == "Olive Owner"
+    assert run(fake.api_url, lambda h: h.get_owner("999")) is None
+    assert run(fake.api_url, lambda h: h.get_owner("../tasks")) is None  # not an owner id: nothing asked
+    assert [r.path for r in fake.requests] == ["/crm/v3/owners/333", "/crm/v3/owners/999"]
+
+
+def test_get_owner_raises_on_rate_limits_with_retry_after(fake):
+    fake.script(rate_limited(retry_after_s=7), path="/crm/v3/owners/111")
+    with pytest.raises(HubSpotError) as caught:
+        run(fake.api_url, lambda h: h.get_owner("111"))
+    assert caught.value.status == 429 and caught.value.retry_after == 7 and caught.value.retryable

@@ -1,0 +1,139 @@
+"""What the Home tab reads: one person's recent alerts and the running snoozes on them, and the
+week's counts per signal. Reads only, each a few indexed statements (`ix_alerts_owner`), since the
+tab is published within Slack's 3 seconds of being opened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import distinct, func, select
+
+from bot.alerts.model import AlertState
+from bot.slack.blocks.digest import DIGEST_SIGNAL
+from bot.store.account_state import Snooze
+from bot.store.base import StoreBase
+from bot.store.tables import alerts, feedback, snoozes, tasks
+
+
+@dataclass(frozen=True, slots=True)
+class HomeAlert:
+    """An alert as the Home tab lists it. Text is raw (untrusted); the builder escapes it."""
+
+    id: str
+    signal: str
+    account: str  # what to call the account (company name, domain or person)
+    score: int
+    created_at: float
+    channel: str  # where it is (posted) or is to be
+    ts: str | None  # None: not in Slack on its own yet (pending, or listed in a digest)
+    state: AlertState
+
+
+@dataclass(frozen=True, slots=True)
+class SignalWeek:
+    """One signal's alerts in the period and what was done with them."""
+
+    signal: str
+    alerts: int
+    tasks: int
+    snoozed: int
+    not_relevant: int
+
+
+def _label(details: str | None, account: str) -> str:
+    """The account's label from the stored details, falling back to the account key."""
+    try:
+        label = orjson.loads(details or "{}").get("account_label")
+    except (orjson.JSONDecodeError, AttributeError):
+        label = None
+    return label if isinstance(label, str) and label.strip() else account
+
+
+def _state(raw: str | None) -> AlertState:
+    try:
+        return AlertState.model_validate_json(raw or "{}")
+    except ValueError:
+        return AlertState()
+
+
+class HomeStore(StoreBase):
+    def owner_alerts(self, owner: str, since: float, limit: int) -> tuple[list[HomeAlert], int]:
+        """(the newest `limit` alerts owned by `owner` created since `since`, how many there are in
+        all). Digest messages are rows of their own with no owner, so they never show."""
+        mine = (alerts.c.owner == owner, alerts.c.created_at >= since, alerts.c.signal != DIGEST_SIGNAL)
+        query = (
+            select(
+                alerts.c.id,
+                alerts.c.signal,
+                alerts.c.account,
+                alerts.c.score,
+                alerts.c.created_at,
+                alerts.c.channel,
+                alerts.c.posted_channel,
+                alerts.c.ts,
+                alerts.c.details,
+                alerts.c.state,
+            )
+            .where(*mine)
+            .order_by(alerts.c.created_at.desc(), alerts.c.id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).mappings().all()
+            total = conn.execute(select(func.count()).select_from(alerts).where(*mine)).scalar_one()
+        listed = [
+            HomeAlert(
+                id=r["id"],
+                signal=r["signal"],
+                account=_label(r["details"], r["account"]),
+                score=int(r["score"]),
+                created_at=float(r["created_at"]),
+                channel=r["posted_channel"] or r["channel"],
+                ts=r["ts"],
+                state=_state(r["state"]),
+            )
+            for r in rows
+        ]
+        return listed, int(total)
+
+    def owner_snoozes(self, owner: str, now: float) -> list[Snooze]:
+        """The running snoozes made on alerts `owner` owns, soonest to end first."""
+        query = (
+            select(snoozes)
+            .join(alerts, alerts.c.id == snoozes.c.alert_id)
+            .where(alerts.c.owner == owner, snoozes.c.until > now)
+            .order_by(snoozes.c.until, snoozes.c.id)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [Snooze(**r) for r in rows]
+
+    def alert_owner(self, alert_id: str) -> str | None:
+        """The Slack user an alert was routed to (None: unknown alert, or routed to nobody)."""
+        with self._read() as conn:
+            return conn.execute(select(alerts.c.owner).where(alerts.c.id == alert_id)).scalar()
+
+    def signal_weeks(self, since: float) -> list[SignalWeek]:
+        """Per signal, the alerts created since `since` (digest messages aside), how many got a CRM
+        task (created), were snoozed from and were marked not relevant; most alerts first."""
+        query = (
+            select(
+                alerts.c.signal,
+                func.count(distinct(alerts.c.id)),
+                func.count(distinct(tasks.c.alert_id)),
+                func.count(distinct(snoozes.c.alert_id)),
+                func.count(distinct(feedback.c.alert_id)),
+            )
+            .select_from(
+                alerts.outerjoin(tasks, (tasks.c.alert_id == alerts.c.id) & (tasks.c.status == "created"))
+                .outerjoin(snoozes, snoozes.c.alert_id == alerts.c.id)
+                .outerjoin(feedback, feedback.c.alert_id == alerts.c.id)
+            )
+            .where(alerts.c.created_at >= since, alerts.c.signal != DIGEST_SIGNAL)
+            .group_by(alerts.c.signal)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        weeks = [SignalWeek(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
+        return sorted(weeks, key=lambda w: (-w.alerts, w.signal))
