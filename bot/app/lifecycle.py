@@ -95,8 +95,8 @@ class Lifecycle:
                 name="housekeeping",
             ),
         ]
-        if any(signal.auto_task for signal in services.config.signals):
-            self._tasks.append(asyncio.create_task(services.auto_tasks.run(), name="auto-tasks"))
+        # Always: an alert may owe its automatic task to a signal since changed (one cheap read a sweep).
+        self._tasks.append(asyncio.create_task(services.auto_tasks.run(), name="auto-tasks"))
         # Always: alerts may wait for a digest of a signal that has since been changed to `now`.
         self._tasks.append(asyncio.create_task(services.digests.run(), name="digests"))
         if services.config.query_signals:  # once the worker runs, to decide the rows they store
