@@ -124,12 +124,15 @@ def mixed_bodies(accounts: int = 20, filtered_per_matching: int = 19) -> list[by
     return bodies
 
 
-def alert_body(i: int, run: str, country: str | None = None, reply_to: int | None = None) -> bytes:
+def alert_body(
+    i: int, run: str, country: str | None = None, reply_to: int | None = None, domain: bool = False
+) -> bytes:
     """`feature_activated` (min_score 0, so it always alerts) for a new account each time, so no
     cooldown holds it; even samples route to C0SIGNALS (US), odd ones to C0EMEA (DE), unless the
     company's `country` is given (bench/webhook_to_slack.py routes by it). With `reply_to`, a trial's
     `onboarding_completed` from the account of sample `reply_to` instead: another signal of an
-    account just alerted, which goes in that alert's thread."""
+    account just alerted, which goes in that alert's thread. With `domain`, the company group says
+    its domain, `<key>.example.com` (what `owner: crm` looks up in HubSpot)."""
     key = f"bench-{run}-{i if reply_to is None else reply_to}"
     groups = {
         "company": {
@@ -141,6 +144,7 @@ def alert_body(i: int, run: str, country: str | None = None, reply_to: int | Non
                 "funding_stage": "series_b",
                 "tech_stack": ["segment", "dbt"],
                 "country": country or ("DE" if i % 2 else "US"),
+                **({"domain": f"{key}.example.com"} if domain else {}),
             },
         }
     }

@@ -333,6 +333,7 @@ async def webhook_to_slack(
     country: Callable[[int], str | None] = lambda i: None,
     reply_to: Callable[[int], int | None] = lambda i: None,
     by_sample: dict[int, float] | None = None,
+    domain: bool = False,
 ) -> tuple[list[float], list[float], int]:
     """Send `samples` alerting events `spacing` seconds apart on one keep-alive connection (the i-th
     from a company in `country(i)`, or, where `reply_to(i)` names an earlier sample, another signal
@@ -355,7 +356,7 @@ async def webhook_to_slack(
     for i in range(samples):
         await asyncio.sleep(max(0.0, start + i * spacing - time.perf_counter()))
         event_uuid = str(uuid.uuid4())
-        data = request_bytes(alert_body(i, run, country(i), reply_to(i)), server.port).replace(
+        data = request_bytes(alert_body(i, run, country(i), reply_to(i), domain), server.port).replace(
             placeholder, event_uuid.encode()
         )
         pending = loop.create_future()

@@ -32,11 +32,14 @@ from testkit.examples import EXAMPLE_SIGNALS  # noqa: E402
 from testkit.postgres import postgres_schema  # noqa: E402
 
 
-def signals_file(folder: Path, channels: int) -> Path:
-    """The example signals, routed by company country to `channels` channels (C0BENCH00, …)."""
+def signals_file(folder: Path, channels: int, owner_crm: bool = False) -> Path:
+    """The example signals, routed by company country to `channels` channels (C0BENCH00, …), each
+    route's owner looked up in HubSpot with `owner_crm`."""
     signals = yaml.safe_load(EXAMPLE_SIGNALS.read_text())
+    owner = {"owner": "crm"} if owner_crm else {}
     signals["routing"] = [
-        {"when": {"company.country": [f"B{n:02d}"]}, "channel": f"C0BENCH{n:02d}"} for n in range(channels)
+        {"when": {"company.country": [f"B{n:02d}"]}, "channel": f"C0BENCH{n:02d}", **owner}
+        for n in range(channels)
     ] + [{"channel": "C0SIGNALS"}]
     companies = signals["enrichment"]["file"]
     signals["enrichment"]["file"] = str((EXAMPLE_SIGNALS.parent / companies).resolve())
@@ -46,14 +49,27 @@ def signals_file(folder: Path, channels: int) -> Path:
 
 
 async def run(args: argparse.Namespace, url: str, folder: Path, console: Console) -> dict[str, Any]:
+    from testkit.hubspot import TOKEN as HUBSPOT_TOKEN
+    from testkit.hubspot import FakeHubSpot
     from testkit.posthog import FakePostHog
     from testkit.slack import FakeSlack
 
-    with FakeSlack() as slack, FakePostHog() as posthog:
+    run_id = uuid.uuid4().hex[:6]
+    with FakeSlack() as slack, FakePostHog() as posthog, FakeHubSpot() as hubspot:
         spec = {
             **app_spec(url, "WARNING", slack.api_url, posthog.url),
-            "signals": str(signals_file(folder, args.channels)),
+            "signals": str(signals_file(folder, args.channels, args.owner_crm)),
         }
+        if args.owner_crm:  # every account a new HubSpot company, owned by one of ten AEs in Slack
+            spec["settings"].update(hubspot_access_token=HUBSPOT_TOKEN, hubspot_api_url=hubspot.api_url)
+            for k in range(10):
+                hubspot.add_owner(str(500 + k), email=f"ae{k}@bench.example.com", first_name=f"AE {k}")
+                slack.add_user(f"U0AE{k:04d}", f"ae{k}@bench.example.com", f"AE {k}")
+            for i in range(args.events):
+                key = f"bench-{run_id}-{i}"
+                hubspot.add_company(
+                    str(10_000 + i), name=key, domain=f"{key}.example.com", owner=str(500 + i % 10)
+                )
         with run_server("app", spec, folder) as server:
             worker_pid = server_children(server.pid)
             database = url.split(":")[0]
@@ -66,12 +82,13 @@ async def run(args: argparse.Namespace, url: str, folder: Path, console: Console
                 slack,
                 args.events,
                 1.0 / args.rate,
-                uuid.uuid4().hex[:6],
+                run_id,
                 # with --replies, every odd sample is another signal of the previous sample's account
                 # (same channel), so it goes in that alert's thread
                 country=lambda i: f"B{(i // 2 if args.replies else i) % args.channels:02d}",
                 reply_to=lambda i: i - 1 if args.replies and i % 2 else None,
                 by_sample=by_sample,
+                domain=args.owner_crm,
             )
             rss = {"web": proc_rss_mb(server.pid)[1]}
             for n, pid in enumerate(worker_pid, 1):
@@ -87,6 +104,7 @@ async def run(args: argparse.Namespace, url: str, folder: Path, console: Console
         "extra_posts": ratelimited,
         "parts": {"first alerts": firsts, "thread replies": replies} if args.replies else {},
         "updates": sum(1 for r in slack.requests if r.path == "/api/chat.update"),
+        "owners": sum(1 for m in slack.posted() if "owner from HubSpot" in str(m.get("blocks"))),
     }
 
 
@@ -136,6 +154,12 @@ def report(result: dict[str, Any], args: argparse.Namespace, console: Console) -
             if args.replies
             else ""
         )
+        + (
+            f" Every route says `owner: crm` and every account is new: {result['owners']} alerts name the "
+            "owner found in HubSpot and Slack (two HubSpot calls and one Slack call each, nothing cached)."
+            if args.owner_crm
+            else ""
+        )
     )
 
 
@@ -147,6 +171,9 @@ def main() -> int:
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument(
         "--replies", action="store_true", help="every second event replies in the previous one's thread"
+    )
+    parser.add_argument(
+        "--owner-crm", action="store_true", help="routes say `owner: crm`: each alert looks its owner up"
     )
     args = parser.parse_args()
     console = Console(width=None if sys.stdout.isatty() else 150)
