@@ -65,11 +65,18 @@ class CrmTasks:
         try:
             await self._create(client, record, AUTO_REQUESTER)
         except HubSpotError as exc:
-            why = _sentence(exc.explain())
-            try:
-                await self.access.show(client, record, lambda state: state.auto_task_failed(why))
-            except ActionError as shown:
-                log.warning("automatic task failure not shown: %s", shown, extra={"alert_id": alert_id})
+            await self._auto_failed(client, record, _sentence(exc.explain()))
+        except ActionError as exc:  # the task exists; only the message could not say so
+            log.warning("automatic task not shown: %s", exc, extra={"alert_id": alert_id})
+        except Exception as exc:
+            log.exception("automatic task failed: %s", type(exc).__name__, extra={"alert_id": alert_id})
+            await self._auto_failed(client, record, f"An unexpected error ({type(exc).__name__}).")
+
+    async def _auto_failed(self, client: AsyncWebClient, record: AlertRecord, why: str) -> None:
+        try:
+            await self.access.show(client, record, lambda state: state.auto_task_failed(why))
+        except Exception as exc:  # the state is kept; the message says so at its next update
+            log.warning("automatic task failure not shown: %s", exc, extra={"alert_id": record.id})
 
     async def _create(self, client: AsyncWebClient, record: AlertRecord, requested_by: str) -> str | None:
         details = record.details
@@ -102,6 +109,10 @@ class CrmTasks:
             await asyncio.to_thread(self.store.task_failed, record.id, exc.explain(), uncertain)
             log.warning("CRM task failed: %s", exc.explain(), extra={"alert_id": record.id})
             raise
+        except asyncio.CancelledError:
+            if requested_by != AUTO_REQUESTER:
+                await asyncio.to_thread(self.store.task_failed, record.id, "interrupted", True)
+            raise  # an automatic attempt stays `creating`: the sweep takes it over, looking first
         except BaseException:
             await asyncio.to_thread(self.store.task_failed, record.id, "interrupted", True)
             raise

@@ -140,15 +140,18 @@ class ActionStore(StoreBase):
         task = TaskRecord.of(current)
         return TaskStart("done" if task.status == "created" else "busy", task)
 
-    def owed_auto_tasks(self, stale_before: float, limit: int = 100) -> list[str]:
-        """Posted alerts whose automatic task was never started (their process died after the post)
-        or whose attempt was abandoned before `stale_before`; oldest first."""
+    def owed_auto_tasks(
+        self, stale_before: float, limit: int = 100, within_s: float = 7 * 86400
+    ) -> list[str]:
+        """Posted alerts of the last `within_s` whose automatic task was never started (their process
+        died after the post) or whose attempt was abandoned before `stale_before`; oldest first."""
         owed = (
             select(alerts.c.id)
             .select_from(alerts.outerjoin(tasks, tasks.c.alert_id == alerts.c.id))
             .where(
                 alerts.c.auto_task == 1,
                 alerts.c.status == "posted",
+                alerts.c.posted_at >= time.time() - within_s,
                 or_(
                     tasks.c.alert_id.is_(None),
                     and_(tasks.c.status == "creating", tasks.c.attempt_at < stale_before),

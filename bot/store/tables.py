@@ -97,6 +97,7 @@ alerts = Table(
     Index("ix_alerts_thread_of", "thread_of"),
     Index("ix_alerts_owner", "owner", "created_at"),  # an owner's recent alerts (the Home tab)
     Index("ix_alerts_auto_task", "auto_task", "status"),  # posted alerts still owed their automatic task
+    Index("ix_alerts_created", "created_at"),  # the week's alerts (the Home tab's counts)
 )
 
 cooldowns = Table(

@@ -12,6 +12,7 @@ import httpx
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bot.config.settings import Settings, secret
 from bot.config.signals_file import SignalsConfig, SignalsFileError, load_signals
@@ -380,7 +381,8 @@ def run_check(online: bool = False, console: Console | None = None, owner_of: st
     table.add_column("what")
     table.add_column("detail")
     for finding in findings:
-        table.add_row(_MARKS[finding.status], finding.subject, finding.detail)
+        # Subjects and details may quote what an API answered: shown as text, never as markup.
+        table.add_row(_MARKS[finding.status], Text(finding.subject), Text(finding.detail))
     console.print(table)
     errors = [f for f in findings if f.status == "error"]
     if errors:

@@ -184,16 +184,12 @@ def actions(details: AlertDetails, state: AlertState) -> ActionsBlock:
     alert = encode(AlertRef(alert_id=alert_id))
     elements: list[Any] = []
     task = state.task
-    if task is None:
-        if not auto_task_pending(details, state):
-            elements.append(
-                ButtonElement(
-                    text="Create CRM task",
-                    action_id=AlertAction.CREATE_CRM_TASK,
-                    value=alert,
-                    style="primary",
-                )
+    if task is None:  # kept while an automatic task is being made: a click gets that same task
+        elements.append(
+            ButtonElement(
+                text="Create CRM task", action_id=AlertAction.CREATE_CRM_TASK, value=alert, style="primary"
             )
+        )
     elif safe_url(task.url):
         elements.append(
             ButtonElement(
@@ -236,8 +232,7 @@ def mention(user: Any) -> str:
 
 
 def auto_task_pending(details: AlertDetails, state: AlertState) -> bool:
-    """The signal's auto_task is creating the task: no button to race it (it comes back if that
-    fails)."""
+    """The signal's auto_task is creating the task (the button stays: a click gets the same task)."""
     return details.auto_task and state.task is None and state.auto_task_error is None
 
 

@@ -594,6 +594,14 @@ def with_signal(**signal: Any) -> dict[str, Any]:
             "digest.timezone: 'Mars/Olympus' is not a time zone, e.g. Europe/Amsterdam or UTC",
         ),
         ({**MINIMAL, "digest": {"when": "09:00"}}, "digest.when: unknown key (check the spelling)"),
+        (
+            with_signal(event="e", deliver="digest", auto_task={"min_score": 80}),
+            "signals[0]: `auto_task` needs `deliver: now`: a digest lists accounts, each with its button",
+        ),
+        (
+            with_signal(event="e", auto_task={"min_score": 101}),
+            "signals[0].auto_task.min_score: Input should be less than or equal to 100",
+        ),
     ],
 )
 def test_errors_in_the_account_level_keys_name_their_path(data, expected):

@@ -600,10 +600,11 @@ def _controls(details: AlertDetails, state: AlertState) -> tuple[list[str], str]
     return [e["action_id"] for e in actions["elements"]], json.dumps(lines, ensure_ascii=False)
 
 
-def test_an_automatic_task_has_no_button_to_race_it_and_says_what_became_of_it():
+def test_an_automatic_task_says_what_became_of_it():
     details = AlertDetails.of(replace(acme_facts(), auto_task=True), "summary")
     ids, lines = _controls(details, AlertState())
-    assert "create_crm_task" not in ids and "Creating the CRM task automatically" in lines
+    assert "Creating the CRM task automatically" in lines
+    assert "create_crm_task" in ids  # a click meanwhile gets the same task, and a stuck one is not stuck
 
     done = AlertState().with_task(
         TaskShown(by="auto", url="https://app.hubspot.com/t/1", crm="hubspot", auto=True)
