@@ -28,6 +28,7 @@ class HomeAlert:
     channel: str  # where it is (posted) or is to be
     ts: str | None  # None: not in Slack on its own yet (pending, or listed in a digest)
     state: AlertState
+    thread_ts: str | None = None  # the first alert's ts, when this one is a reply in its thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +63,10 @@ class HomeStore(StoreBase):
         """(the newest `limit` alerts owned by `owner` created since `since`, how many there are in
         all). Digest messages are rows of their own with no owner, so they never show."""
         mine = (alerts.c.owner == owner, alerts.c.created_at >= since, alerts.c.signal != DIGEST_SIGNAL)
+        root = alerts.alias("root")
         query = (
             select(
+                root.c.ts.label("thread_ts"),
                 alerts.c.id,
                 alerts.c.signal,
                 alerts.c.account,
@@ -75,6 +78,7 @@ class HomeStore(StoreBase):
                 alerts.c.details,
                 alerts.c.state,
             )
+            .select_from(alerts.outerjoin(root, root.c.id == alerts.c.thread_of))
             .where(*mine)
             .order_by(alerts.c.created_at.desc(), alerts.c.id)
             .limit(limit)
@@ -92,6 +96,7 @@ class HomeStore(StoreBase):
                 channel=r["posted_channel"] or r["channel"],
                 ts=r["ts"],
                 state=_state(r["state"]),
+                thread_ts=r["thread_ts"],
             )
             for r in rows
         ]

@@ -56,14 +56,19 @@ class HomeContent:
     notice: str | None = None  # mrkdwn the bot wrote itself (e.g. what an Unsnooze did)
 
 
-def message_url(workspace_url: str | None, channel: str, ts: str | None) -> str | None:
+def message_url(
+    workspace_url: str | None, channel: str, ts: str | None, thread_ts: str | None = None
+) -> str | None:
     """The message's address (`https://<team>.slack.com/archives/<channel>/p<ts without dot>`), built
     from the workspace URL rather than asked of `chat.getPermalink` once per alert; None when any
     part is not what Slack would give (a `#name` route not yet posted, a missing ts)."""
     base = safe_url(workspace_url)
     if base is None or not ts or not _TS.match(ts) or not _CHANNEL_ID.match(channel):
         return None
-    return f"{base.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
+    url = f"{base.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
+    if thread_ts and _TS.match(thread_ts) and thread_ts != ts:  # a reply: opened in its thread
+        url += f"?thread_ts={thread_ts}&cid={channel}"
+    return url
 
 
 def state_words(state: AlertState, now: float) -> list[str]:
@@ -92,7 +97,7 @@ def _heading(text: str) -> SectionBlock:
 
 
 def alert_section(alert: HomeAlert, workspace_url: str | None, now: float) -> SectionBlock:
-    url = message_url(workspace_url, alert.channel, alert.ts)
+    url = message_url(workspace_url, alert.channel, alert.ts, alert.thread_ts)
     where = link(url, "Open message") if url else "not in Slack on its own yet"
     text = (
         f"*{_name(alert.account)}* · {_name(alert.signal)}\n"

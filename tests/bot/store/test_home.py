@@ -55,3 +55,13 @@ def test_an_owners_week_their_snoozes_and_the_counts_per_signal(store):
     assert [(w.signal, w.alerts, w.tasks, w.snoozed, w.not_relevant) for w in weeks] == [
         ("Signal A", 3, 1, 3, 1)
     ]
+
+
+def test_a_reply_carries_its_threads_first_message(store):
+    store.heartbeat("w1")
+    root = stored(store, "Signal A", "acme.com", "U0ONE", age_s=60)
+    reply = stored(store, "Signal B", "acme.com", "U0ONE", age_s=30)  # the same account and channel
+    listed, _ = store.owner_alerts("U0ONE", time.time() - DAY, 40)
+    by_id = {a.id: a for a in listed}
+    root_ts = by_id[root].ts
+    assert by_id[reply].thread_ts == root_ts and by_id[root].thread_ts is None

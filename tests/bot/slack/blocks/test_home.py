@@ -171,3 +171,16 @@ def test_no_name_can_mention_link_or_break_the_view(hostile):
         for token in ("<!channel", "<!here", "<!everyone", "<@", "<#", "<http", "<mailto", "<tel", "\u202e"):
             assert token not in rest
         assert "\x00" not in text
+
+
+def test_a_reply_links_into_its_thread():
+    url = message_url("https://acme.slack.com/", "C0AE1", "1700000100.000200", "1700000000.000100")
+    assert url == (
+        "https://acme.slack.com/archives/C0AE1/p1700000100000200?thread_ts=1700000000.000100&cid=C0AE1"
+    )
+    assert message_url("https://acme.slack.com/", "C0AE1", "1700000000.000100", "1700000000.000100") == (
+        "https://acme.slack.com/archives/C0AE1/p1700000000000100"  # the first alert itself
+    )
+    assert message_url("https://acme.slack.com/", "C0AE1", "1700000100.000200", "<bad>") == (
+        "https://acme.slack.com/archives/C0AE1/p1700000100000200"
+    )
