@@ -98,12 +98,24 @@ class OwnerResolver:
         self.timeout_s = timeout_s
         self.ttl_s = ttl_s
         self.clock = clock
+        self._inflight: dict[str, asyncio.Future[OwnerLookup]] = {}
 
     async def apply(self, decision: RouteDecision, domain: str | None) -> RouteDecision:
-        """The route with its owner looked up, when the route says `owner: crm`; else unchanged."""
+        """The route with its owner looked up, when the route says `owner: crm`; else unchanged.
+        Events of one account decided at once share one lookup: a burst of a new account's events
+        costs HubSpot one search, not one each (its search API allows a few a second)."""
         if not decision.owner_from_crm:
             return decision
-        found = await self.resolve(domain)
+        key = normalise_domain(domain) if domain else None
+        if key is None:
+            found = await self.resolve(domain)
+        else:
+            shared = self._inflight.get(key)
+            if shared is None:
+                shared = asyncio.ensure_future(self.resolve(domain))
+                self._inflight[key] = shared
+                shared.add_done_callback(lambda _: self._inflight.pop(key, None))
+            found = await asyncio.shield(shared)  # one waiter giving up does not stop the others
         return replace(
             decision,
             owner=found.slack_user,

@@ -215,3 +215,22 @@ def test_apply_fills_the_route_only_for_owner_crm(hubspot: FakeHubSpot, slack: F
         "owner from HubSpot: Olive Owner",
         "333",
     )
+
+
+def test_events_of_one_account_decided_at_once_share_one_lookup(
+    store: Store, hubspot: FakeHubSpot, slack: FakeSlack
+) -> None:
+    """A burst of a new account's events asks HubSpot once (its search API allows a few a second)."""
+
+    async def go() -> list[RouteDecision]:
+        async with httpx.AsyncClient() as client:
+            crm = HubSpot(hubspot.api_url, HUBSPOT_TOKEN, client)
+            web = AsyncWebClient(token=SLACK_TOKEN, base_url=slack.api_url, retry_handlers=[])
+            resolver = OwnerResolver(store, crm, web)
+            decision = RouteDecision("C1", None, "default route", 0, owner_from_crm=True)
+            return await asyncio.gather(*(resolver.apply(decision, "acme.io") for _ in range(8)))
+
+    routed = asyncio.run(go())
+    assert {r.owner for r in routed} == {"U0OLIVE"}
+    assert len(hubspot.calls("/crm/v3/objects/companies/search")) == 1
+    assert len(slack.calls("users.lookupByEmail")) == 1
