@@ -78,6 +78,9 @@ class Home:
             )
         except ActionError as exc:
             note = str(exc)
+        except Exception as exc:  # the person still sees an answer, and the tab as it now is
+            log.exception("Unsnooze from the Home tab failed: %s", type(exc).__name__)
+            note = "Something went wrong ending that snooze; try again in a moment."
         await self.publish(client, user, workspace_url, notice=note)
 
     async def _workspace(self, client: AsyncWebClient) -> str | None:
