@@ -41,6 +41,13 @@ class Reply:
     trickle_s: float = 0.0  # between the body's bytes, sent one at a time: slow, never quite silent
 
 
+class _Server(ThreadingHTTPServer):
+    """A listen backlog like a real service's: socketserver's default of 5 makes the kernel drop the
+    connections of a burst, which then wait a second to retry, as no real API would make them."""
+
+    request_queue_size = 256
+
+
 class FakeServer:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
@@ -102,7 +109,7 @@ class FakeServer:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -173,5 +173,5 @@ class Enricher:
             self.metrics.enrichment_seconds.observe(time.perf_counter() - started)
         ttl = self.config.cache_ttl if value is not None else self.config.negative_ttl
         self.metrics.enrichment_calls.labels(provider="http", result="found" if value else "not_found").inc()
-        await self.store.call(self.store.cache_put, "http", domain, value, ttl.total_seconds())
+        await asyncio.to_thread(self.store.cache_put, "http", domain, value, ttl.total_seconds())
         return value

@@ -161,9 +161,10 @@ class OwnerResolver:
         return await self.store.call(self.store.cache_get, provider, key, self.clock())
 
     async def _keep(self, provider: str, key: str, value: dict[str, Any] | None) -> None:
-        """A definitive answer, found or not; transient failures never get here."""
+        """A definitive answer, found or not; transient failures never get here. Written on a thread:
+        a commit waits for the disk, and the worker's loop has alerts to post meanwhile."""
         if self.store is not None:
-            await self.store.call(self.store.cache_put, provider, key, value, self.ttl_s)
+            await asyncio.to_thread(self.store.cache_put, provider, key, value, self.ttl_s)
 
     # -- HubSpot -----------------------------------------------------------------------------------
     async def _company(self, domain: str, steps: list[Step]) -> dict[str, Any]:
