@@ -392,3 +392,15 @@ class FakeHubSpot(FakeServer):
                 "archived": False,
             },
         )
+
+
+class SlowHubSpot(FakeHubSpot):
+    """A HubSpot that creates a task at once but may answer only after `answer_after_s`: the answer a
+    client gave up on, for tests of what the bot does when it cannot know whether a task exists."""
+
+    answer_after_s = 0.0
+
+    def _create_task(self, body: dict[str, Any]) -> Reply:
+        reply = super()._create_task(body)
+        reply.delay_s = self.answer_after_s
+        return reply

@@ -6,30 +6,17 @@ the button comes back with the reason and a click retries."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from bot.config.signals_file import AutoTask
-from testkit.base import Reply
 from testkit.examples import EXAMPLE_SIGNALS
 from testkit.hubspot import TOKEN as HUBSPOT_TOKEN
-from testkit.hubspot import FakeHubSpot, validation_error
+from testkit.hubspot import SlowHubSpot, validation_error
 from testkit.processes import ServerProcess, process_spec
 from testkit.webhook_bodies import webhook_body
 from tests.conftest import make_settings, serve
 from tests.support.alert_clicks import click
 
 TASKS = "/crm/v3/objects/tasks"
-
-
-class SlowHubSpot(FakeHubSpot):
-    """Creates a task at once, but answers only after `answer_after_s`."""
-
-    answer_after_s = 0.0
-
-    def _create_task(self, body: dict[str, Any]) -> Reply:
-        reply = super()._create_task(body)
-        reply.delay_s = self.answer_after_s
-        return reply
 
 
 def _config(example_config, min_score: int = 80):

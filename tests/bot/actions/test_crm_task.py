@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +23,7 @@ from testkit.hubspot import (
     PORTAL_ID,
     TOKEN,
     FakeHubSpot,
+    SlowHubSpot,
     rate_limited,
     server_error,
     unauthorized,
@@ -36,17 +36,6 @@ from tests.support.posted_alerts import CHANNEL, acme_alert, post_alert, shown
 TASKS = "/crm/v3/objects/tasks"
 SEARCH = "/crm/v3/objects/tasks/search"
 CONFIG = example_config()  # crm.owners: U0OWNER1 -> HubSpot owner 111; tasks due in 2 business days
-
-
-class SlowHubSpot(FakeHubSpot):
-    """A HubSpot that creates a task at once but may answer only after `answer_after_s`."""
-
-    answer_after_s = 0.0
-
-    def _create_task(self, body: dict[str, Any]) -> Reply:
-        reply = super()._create_task(body)
-        reply.delay_s = self.answer_after_s
-        return reply
 
 
 @pytest.fixture
