@@ -1,4 +1,4 @@
-"""`python -m bot serve | check | demo | replay | migrate | digest`."""
+"""`python -m bot serve | check | demo | replay | migrate | digest | stats`."""
 
 from __future__ import annotations
 
@@ -92,6 +92,12 @@ def _digest(args: argparse.Namespace) -> int:
     return run_digest()
 
 
+def _stats(args: argparse.Namespace) -> int:
+    from bot.tools.stats import run_stats
+
+    return run_stats(days=args.days)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from bot.tools.demo import run_demo
 
@@ -140,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
 
     digest = commands.add_parser("digest", help="post every pending digest now")
     digest.set_defaults(run=_digest)
+
+    stats = commands.add_parser(
+        "stats", help="per signal: events, alerts, what was done with them, precision"
+    )
+    stats.add_argument("--days", type=int, default=7, help="the period, in days up to now (default 7)")
+    stats.set_defaults(run=_stats)
 
     args = parser.parse_args(argv)
     if args.command == "replay" and bool(args.file) == bool(args.from_posthog):

@@ -22,6 +22,7 @@ _SHORT_ID = re.compile(r"^[A-Za-z0-9]{6,12}$")
 _INSIGHT_URL = re.compile(r"^https?://[^/\s]+/(?:project/\d+/)?insights/([A-Za-z0-9]{6,12})(?:[/?#].*)?$")
 _KEY = re.compile(r"^[^\s=]{1,200}$")
 _SLACK_LINK = re.compile(r"<(https?://[^>|\s]+)(?:\|[^>]*)?>")
+_SLACK_MAILTO = re.compile(r"<mailto:([^>|\s]+)(?:\|[^>]*)?>")  # Slack links an email typed in text
 
 
 class CommandError(ValueError):
@@ -82,6 +83,13 @@ class Alias(Command):
     alias: str = ""
 
 
+@dataclass(frozen=True)
+class Why(Command):
+    """`why <domain | email | distinct_id>`: the account's story from the ledger."""
+
+    target: str = ""
+
+
 ARROW = object()  # a `>` outside quotes
 
 
@@ -90,6 +98,7 @@ def tokenize(text: str) -> list[Any]:
     for fancy, plain in _QUOTES.items():
         text = text.replace(fancy, plain)
     text = _SLACK_LINK.sub(r"\1", text)  # <https://…> or <https://…|label>, as Slack may send links
+    text = _SLACK_MAILTO.sub(r"\1", text)
     text = text.replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&")  # Slack escapes these
     tokens: list[Any] = []
     word: list[str] = []
@@ -174,6 +183,10 @@ def parse(text: str) -> Command:
         if len(plain) < 2:
             raise CommandError("identify needs a distinct_id and at least one key=value")
         return Identify(share=share, distinct_id=_id(plain[0]), properties=parse_pairs(plain[1:]))
+    if name == "why":
+        if len(plain) != 1:
+            raise CommandError("why needs one domain, email or distinct_id: `/posthog why acme.com`")
+        return Why(share=share, target=_id(plain[0]))
     if name == "alias":
         if len(plain) != 2:
             raise CommandError("alias needs exactly two ids: the distinct_id and its alias")

@@ -30,6 +30,7 @@ from bot.commands.parser import (
     ListSnoozes,
     SavedFunnel,
     SendTestEvent,
+    Why,
     parse,
 )
 from bot.config.signals_file import SignalsConfig
@@ -50,7 +51,9 @@ USAGE = f"""*`/posthog` commands* (answers are only for you; add `--share` to po
 • `/posthog test signup_completed u_42 plan=team seats=3`: capture a test event; see the alert it makes
 • `/posthog identify u_42 plan=team`: set person properties
 • `/posthog alias anon-123 u_42`: link two ids
-• `/posthog snoozes`: accounts snoozed from this channel's alerts, with Unsnooze"""
+• `/posthog snoozes`: accounts snoozed from this channel's alerts, with Unsnooze
+• `/posthog why acme.com` (or an email or distinct_id): the account's latest events, what each \
+signal decided and why, its score now, and any snooze or cooldown in force"""
 
 
 @dataclass
@@ -98,6 +101,8 @@ class PostHogCommands:
             return await self._snoozes(channel_id)
         if isinstance(command, Funnel | SavedFunnel):
             return await self._funnel(command)
+        if isinstance(command, Why):
+            return await self._why(command)
         if isinstance(command, SendTestEvent | Identify | Alias):
             if user_id not in self.config.access.writers:
                 return _problem(
@@ -122,6 +127,19 @@ class PostHogCommands:
             except CaptureError as exc:
                 return _problem(exc.explain())
         return Reply(text=USAGE)
+
+    # -- why ---------------------------------------------------------------------------------------
+    async def _why(self, command: Why) -> Reply:
+        """The account's story; anyone may ask (it is answered to them alone unless shared)."""
+        from bot.commands.why import account_story, target_of
+        from bot.slack.blocks.why import why_message
+
+        if self.pipeline is None:
+            return _problem("The ledger is not available here.")
+        pipeline = self.pipeline
+        story = await account_story(target_of(command.target), self.config, pipeline.store, pipeline.enricher)
+        text, blocks = why_message(story)
+        return Reply(text=text, blocks=blocks, share=command.share)
 
     # -- snoozes -----------------------------------------------------------------------------------
     async def _snoozes(self, channel_id: str) -> Reply:

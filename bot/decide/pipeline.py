@@ -225,7 +225,8 @@ class Pipeline:
         if not candidates:
             decisions.append(no_signal_listens())
         if not passing:
-            return Decision(entry(None), [])
+            # The account is still named (a pure read of the body), so `why` finds what was filtered.
+            return Decision(entry(resolve_account(body) if candidates else None), [])
 
         account = resolve_account(body)
         if account is None:

@@ -30,9 +30,11 @@ from bot.store.records import (
     TotalKey,
     is_row_error,
 )
+from bot.store.stats import StatsStore
 from bot.store.tables import alerts, inbox, metadata
 from bot.store.threads import ThreadRoot, ThreadStore
 from bot.store.thresholds import ThresholdStore
+from bot.store.why import WhyStore
 
 __all__ = [
     "AlertRecord",
@@ -64,6 +66,8 @@ class Store(
     QueryRunStore,
     DigestStore,
     HomeStore,
+    WhyStore,
+    StatsStore,
 ):
     """All reads and writes. Methods are synchronous; async callers run them in a thread."""
 

@@ -49,6 +49,7 @@ ledger = Table(
     Column("decided_at", Float, nullable=False),
     Column("request_id", String(64), nullable=False),
     Index("ix_ledger_account", "account", "event_time"),
+    Index("ix_ledger_distinct_id", "distinct_id", "event_time"),  # a person's story (`/posthog why`)
     Index("ix_ledger_outcome", "outcome"),
 )
 

@@ -13,6 +13,7 @@ from bot.commands.parser import (
     ListSnoozes,
     SavedFunnel,
     SendTestEvent,
+    Why,
     parse,
 )
 
@@ -121,3 +122,23 @@ def test_identify_and_alias():
         distinct_id="u_42", properties={"plan": "team", "seats": 3}
     )
     assert parse("alias anon-123 u_42") == Alias(distinct_id="anon-123", alias="u_42")
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("why acme.com", "acme.com"),
+        ("why <mailto:jane@acme.com|jane@acme.com>", "jane@acme.com"),  # as Slack links a typed email
+        ("why <https://acme.com|acme.com>", "https://acme.com"),
+        ("WHY u_42 --share", "u_42"),
+    ],
+)
+def test_why_takes_one_domain_email_or_distinct_id(text, target):
+    command = parse(text)
+    assert isinstance(command, Why) and command.target == target
+
+
+@pytest.mark.parametrize("text", ["why", "why acme.com globex.com", "why a=b"])
+def test_why_needs_exactly_one_target(text):
+    with pytest.raises(CommandError):
+        parse(text)

@@ -121,8 +121,8 @@ def test_a_filtered_event_names_the_condition_that_failed_and_what_it_got(pipeli
         outcome=Outcome.FILTERED,
         reason=f"needs properties.plan is trial (got {got})",
     )
-    assert decision.entry.account is None  # never looked up: nothing to enrich or write back
-    assert decision.alerts == [] and decision.writeback is None
+    assert decision.entry.account == "acme.com"  # named, so `/posthog why acme.com` finds it
+    assert decision.alerts == [] and decision.writeback is None  # but nothing enriched or written back
 
 
 def test_an_event_with_nothing_to_tell_whose_it_is_has_no_account(pipeline, clock):
