@@ -90,6 +90,13 @@ class Why(Command):
     target: str = ""
 
 
+@dataclass(frozen=True)
+class Stats(Command):
+    """`stats [7d|30d]`: each signal's alerts and what people did with them."""
+
+    days: int = 7
+
+
 ARROW = object()  # a `>` outside quotes
 
 
@@ -183,6 +190,10 @@ def parse(text: str) -> Command:
         if len(plain) < 2:
             raise CommandError("identify needs a distinct_id and at least one key=value")
         return Identify(share=share, distinct_id=_id(plain[0]), properties=parse_pairs(plain[1:]))
+    if name == "stats":
+        if len(plain) > 1 or (plain and plain[0].lower() not in ("7d", "30d")):
+            raise CommandError("stats takes `7d` (the default) or `30d`")
+        return Stats(share=share, days=int(plain[0][:-1]) if plain else 7)
     if name == "why":
         if len(plain) != 1:
             raise CommandError("why needs one domain, email or distinct_id: `/posthog why acme.com`")

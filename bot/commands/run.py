@@ -30,6 +30,7 @@ from bot.commands.parser import (
     ListSnoozes,
     SavedFunnel,
     SendTestEvent,
+    Stats,
     Why,
     parse,
 )
@@ -53,7 +54,8 @@ USAGE = f"""*`/posthog` commands* (answers are only for you; add `--share` to po
 • `/posthog alias anon-123 u_42`: link two ids
 • `/posthog snoozes`: accounts snoozed from this channel's alerts, with Unsnooze
 • `/posthog why acme.com` (or an email or distinct_id): the account's latest events, what each \
-signal decided and why, its score now, and any snooze or cooldown in force"""
+signal decided and why, its score now, and any snooze or cooldown in force
+• `/posthog stats 30d`: per signal, alerts, tasks, snoozes, not relevant, and precision (default 7d)"""
 
 
 @dataclass
@@ -103,6 +105,8 @@ class PostHogCommands:
             return await self._funnel(command)
         if isinstance(command, Why):
             return await self._why(command)
+        if isinstance(command, Stats):
+            return await self._stats(command)
         if isinstance(command, SendTestEvent | Identify | Alias):
             if user_id not in self.config.access.writers:
                 return _problem(
@@ -139,6 +143,17 @@ class PostHogCommands:
         pipeline = self.pipeline
         story = await account_story(target_of(command.target), self.config, pipeline.store, pipeline.enricher)
         text, blocks = why_message(story)
+        return Reply(text=text, blocks=blocks, share=command.share)
+
+    async def _stats(self, command: Stats) -> Reply:
+        """Each signal's alerts and what people did with them; anyone may ask."""
+        from bot.slack.blocks.stats import stats_message
+
+        if self.pipeline is None:
+            return _problem("The ledger is not available here.")
+        since = time.time() - command.days * 86400
+        stats = await asyncio.to_thread(self.pipeline.store.signal_stats, since)
+        text, blocks = stats_message(stats, command.days)
         return Reply(text=text, blocks=blocks, share=command.share)
 
     # -- snoozes -----------------------------------------------------------------------------------

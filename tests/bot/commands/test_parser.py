@@ -13,6 +13,7 @@ from bot.commands.parser import (
     ListSnoozes,
     SavedFunnel,
     SendTestEvent,
+    Stats,
     Why,
     parse,
 )
@@ -142,3 +143,9 @@ def test_why_takes_one_domain_email_or_distinct_id(text, target):
 def test_why_needs_exactly_one_target(text):
     with pytest.raises(CommandError):
         parse(text)
+
+
+def test_stats_takes_7d_or_30d():
+    assert parse("stats") == Stats(days=7) and parse("stats 30d --share") == Stats(share=True, days=30)
+    with pytest.raises(CommandError):
+        parse("stats 90d")

@@ -1,0 +1,72 @@
+"""Block Kit for `/posthog stats`: a section per signal with what it did in the period and what people
+did with its alerts, precision, and the hint when a rule's alerts are mostly dismissed. Pure; signal
+names come from the signals file and are escaped like everything else."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, SectionBlock
+
+from bot.commands.stats_report import hint, precision_text
+from bot.slack.blocks.alert import SECTION_LIMIT, mrkdwn
+from bot.slack.ids import FeedbackReason
+from bot.slack.mrkdwn import clip, escape, escape_line, plain
+from bot.store.stats import SignalStats
+
+MAX_SIGNALS = 40  # sections; the header, the hints and "and N more" fit in Slack's 50 blocks
+
+
+def _reason(value: str) -> str:
+    try:
+        return FeedbackReason(value).label
+    except ValueError:
+        return value
+
+
+def signal_line(stats: SignalStats) -> str:
+    events = f"{stats.events:,}{'+' if stats.events_capped else ''}"
+    tasks = stats.tasks_clicked + stats.tasks_auto
+    parts = [
+        f"{events} events",
+        f"{stats.alerts} alerts",
+        f"{tasks} tasks ({stats.tasks_clicked} clicked, {stats.tasks_auto} automatic)",
+        f"{stats.snoozed} snoozed",
+    ]
+    dismissed = sum(stats.not_relevant.values())
+    if dismissed:
+        reasons = ", ".join(f"{escape(_reason(r))} {n}" for r, n in sorted(stats.not_relevant.items()))
+        parts.append(f"{dismissed} not relevant ({reasons})")
+    else:
+        parts.append("0 not relevant")
+    parts.append(f"{stats.no_action} no action yet")
+    head = f"*{escape_line(stats.signal, 100)}* · precision {precision_text(stats)}"
+    return clip(f"{head}\n" + " · ".join(parts), SECTION_LIMIT)
+
+
+def stats_blocks(stats: Sequence[SignalStats], days: int) -> list[Block]:
+    blocks: list[Block] = [HeaderBlock(text=plain(f"Signal stats, last {days} days", 150))]
+    if not stats:
+        blocks.append(ContextBlock(elements=[mrkdwn(f"No signal saw an event in the last {days} days.")]))
+        return blocks
+    blocks += [SectionBlock(text=mrkdwn(signal_line(s))) for s in stats[:MAX_SIGNALS]]
+    if len(stats) > MAX_SIGNALS:
+        blocks.append(ContextBlock(elements=[mrkdwn(f"and {len(stats) - MAX_SIGNALS} more signals")]))
+    hints = [h for h in (hint(s) for s in stats) if h]
+    if hints:
+        text = "\n".join(f":bulb: {escape(h)}" for h in hints)
+        blocks.append(ContextBlock(elements=[mrkdwn(clip(text, SECTION_LIMIT))]))
+    blocks.append(
+        ContextBlock(
+            elements=[
+                mrkdwn("Precision: alerts with a task / (alerts with a task + alerts marked not relevant).")
+            ]
+        )
+    )
+    return blocks
+
+
+def stats_message(stats: Sequence[SignalStats], days: int) -> tuple[str, list[dict[str, Any]]]:
+    text = escape_line(f"Signal stats, last {days} days: {len(stats)} signals", 300)
+    return text, [block.to_dict() for block in stats_blocks(stats, days)]
