@@ -50,6 +50,7 @@ ledger = Table(
     Column("request_id", String(64), nullable=False),
     Index("ix_ledger_account", "account", "event_time"),
     Index("ix_ledger_distinct_id", "distinct_id", "event_time"),  # a person's story (`/posthog why`)
+    Index("ix_ledger_decided", "decided_at"),  # a period's entries (`stats`)
     Index("ix_ledger_outcome", "outcome"),
 )
 
