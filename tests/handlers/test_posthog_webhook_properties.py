@@ -101,7 +101,7 @@ def _by_name(totals: dict[tuple[int, str], int]) -> Counter[str]:
     return counts
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=payloads, auth=credentials, content_type=content_types)
 def test_no_body_or_header_gets_a_5xx_and_every_accepted_event_is_in_the_ledger(app, raw, auth, content_type):
     headers = [*auth.items(), ("Content-Type", content_type)]

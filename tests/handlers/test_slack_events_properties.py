@@ -47,7 +47,7 @@ from tests.support.strategies import header_text, json_values, texts
 
 ACK_S = 3.0  # Slack's wait for an answer
 HTTP_PARSER_REFUSAL = b"Invalid HTTP request received."
-EXAMPLES = 80
+EXAMPLES = 50
 ALIVE_EVERY = 25  # examples between checks that `/posthog help` and /healthz still answer
 ALERTS = (("acme.com", "onboarding_completed"), ("globex.de", "feature_activated"))
 # The users who click and type; only their ids may come back as mentions.
