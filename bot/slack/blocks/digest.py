@@ -28,12 +28,15 @@ DIGEST_SIGNAL = "$digest"  # the `signal` a digest's row in the outbox carries
 
 def by_account(items: Sequence[AlertDetails]) -> list[list[AlertDetails]]:
     """The alerts grouped by account, each group newest first; groups by their best score, then by
-    their newest signal."""
+    their newest signal, then by name (so a digest reads the same however its rows were read)."""
     groups: dict[str, list[AlertDetails]] = {}
     for details in items:
         groups.setdefault(details.account_key, []).append(details)
     ordered = [sorted(g, key=lambda d: d.event_time or 0.0, reverse=True) for g in groups.values()]
-    return sorted(ordered, key=lambda g: (-max(d.score.value for d in g), -(g[0].event_time or 0.0)))
+    return sorted(
+        ordered,
+        key=lambda g: (-max(d.score.value for d in g), -(g[0].event_time or 0.0), _best(g).account_label),
+    )
 
 
 def _best(group: list[AlertDetails]) -> AlertDetails:
