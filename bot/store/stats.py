@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from bot.slack.blocks.digest import DIGEST_SIGNAL
 from bot.store.base import StoreBase
@@ -111,9 +111,10 @@ class StatsStore(StoreBase):
                 alerts.c.id.in_(snoozed_ids).label("snoozed"),
             )
             .select_from(
-                alerts.outerjoin(tasks, tasks.c.alert_id == alerts.c.id).outerjoin(
-                    feedback, feedback.c.alert_id == alerts.c.id
-                )
+                # A task counts once it exists: an attempt in progress or failed is no task yet.
+                alerts.outerjoin(
+                    tasks, and_(tasks.c.alert_id == alerts.c.id, tasks.c.status == "created")
+                ).outerjoin(feedback, feedback.c.alert_id == alerts.c.id)
             )
             .where(alerts.c.created_at >= since, alerts.c.signal != DIGEST_SIGNAL)
         )

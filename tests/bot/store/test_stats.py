@@ -29,7 +29,9 @@ def stored(store, signal: str, score: int, age_s: float = 0.0) -> str:
 
 
 def task(store, alert_id: str, by: str = "U0ONE") -> None:
+    """A task created for the alert (an attempt still in progress is no task yet)."""
     store.begin_task(alert_id, NewTask(by, "store", "s", "b", time.time(), None))
+    store.task_created(alert_id, None, None)
 
 
 def test_counts_per_signal_precision_and_medians(store):

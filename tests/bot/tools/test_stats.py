@@ -24,6 +24,7 @@ def test_stats_prints_a_table_per_signal_and_the_hint(tmp_path):
     for alert_id in ids[:4]:
         store.record_feedback(alert_id, "wrong_fit", None, "U0TWO")
     store.begin_task(ids[4], NewTask("U0ONE", "store", "s", "b", time.time(), None))
+    store.task_created(ids[4], None, None)
     store.dispose()
 
     result = run(["stats", "--days", "7"], tmp_path, DATABASE_URL=url)
