@@ -18,11 +18,10 @@ from bot.config.signals_file import SignalsConfig
 from bot.slack.blocks.alert import mention
 from bot.slack.mrkdwn import escape, escape_line, link, safe_url
 from bot.store import AlertRecord, Store
-from bot.store.alert_actions import CrmKind, NewTask, TaskRecord
+from bot.store.alert_actions import AUTO_REQUESTER, CrmKind, NewTask, TaskRecord
 
 log = logging.getLogger(__name__)
 TASK_BUSY_S = 60.0  # an attempt older than this is presumed dead and may be taken over
-AUTO_REQUESTER = "auto"  # who asked for a task the signal's auto_task created
 
 
 class CrmTasks:

@@ -18,6 +18,7 @@ from bot.store.records import to_json
 from bot.store.tables import alerts, feedback, tasks
 
 TaskStartKind = Literal["start", "recover", "busy", "done"]
+AUTO_REQUESTER = "auto"  # `requested_by` of a task the signal's auto_task created
 CrmKind = Literal["hubspot", "store"]
 
 

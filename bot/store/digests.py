@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from bot.alerts.model import AlertDetails
 from bot.slack.blocks.digest import DIGEST_SIGNAL
@@ -55,14 +55,6 @@ class DigestStore(StoreBase):
                 select(alerts.c.status, alerts.c.channel, alerts.c.error).where(alerts.c.id == alert_id)
             ).first()
         return {"status": row[0], "channel": row[1], "error": row[2]} if row is not None else None
-
-    def waiting_for_digest(self) -> int:
-        with self._read() as conn:
-            return int(
-                conn.execute(
-                    select(func.count()).select_from(alerts).where(alerts.c.status == WAITING)
-                ).scalar_one()
-            )
 
     def take_digest(
         self, channel: str, period: str, before: float, compose: ComposeDigest, now: float | None = None

@@ -14,15 +14,13 @@ import orjson
 from sqlalchemy import and_, select
 
 from bot.slack.blocks.digest import DIGEST_SIGNAL
+from bot.store.alert_actions import AUTO_REQUESTER
 from bot.store.base import StoreBase
 from bot.store.tables import alerts, feedback, ledger, snoozes, tasks
 
 # The most ledger entries one `stats` reads: past it the events seen are a lower bound (`capped`).
 # A week of signal events is far below this; unbounded, a busy month could hold a process for long.
 MAX_LEDGER_ROWS = 500_000
-# Who asked for a task `auto_task` made (bot/actions/crm_task.py AUTO_REQUESTER; that module imports
-# the store, so the value is repeated here rather than imported).
-AUTO_REQUESTER = "auto"
 
 
 @dataclass(frozen=True, slots=True)
