@@ -159,6 +159,13 @@ query_runs = Table(
     Column("error", Text, nullable=True),
 )
 
+report_schedule = Table(
+    "report_schedule",
+    metadata,
+    Column("channel", String(100), primary_key=True),
+    Column("started_at", Float, nullable=False),  # the first start that saw `reports`: the anchor
+)
+
 snoozes = Table(
     "snoozes",
     metadata,
