@@ -1,4 +1,4 @@
-"""`python -m bot serve | check | demo | replay | migrate | digest | stats`."""
+"""`python -m bot serve | check | demo | replay | migrate | digest | report | stats`."""
 
 from __future__ import annotations
 
@@ -92,6 +92,12 @@ def _digest(args: argparse.Namespace) -> int:
     return run_digest()
 
 
+def _report(args: argparse.Namespace) -> int:
+    from bot.tools.report import run_report
+
+    return run_report()
+
+
 def _stats(args: argparse.Namespace) -> int:
     from bot.tools.stats import run_stats
 
@@ -146,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
 
     digest = commands.add_parser("digest", help="post every pending digest now")
     digest.set_defaults(run=_digest)
+
+    report = commands.add_parser("report", help="post the scheduled report (`reports`) now")
+    report.set_defaults(run=_report)
 
     stats = commands.add_parser(
         "stats", help="per signal: events, alerts, what was done with them, precision"

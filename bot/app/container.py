@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from bot.alerts.summary_claude import Summarizer
     from bot.app.worker import Worker
     from bot.clients.hubspot import HubSpot
+    from bot.clients.posthog_api import PostHogApi
     from bot.clients.posthog_capture import PostHogCapture
     from bot.clients.posthog_writer import PostHogWriter
     from bot.commands.run import PostHogCommands
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from bot.decide.pipeline import Pipeline
     from bot.schedule.digests import Digests
     from bot.schedule.queries import QuerySchedule
+    from bot.schedule.reports import Reports
 
 
 class Role(StrEnum):
@@ -372,22 +374,9 @@ class Services:
         """The query signals' runs, in each worker process (the store's lease lets one run each
         interval), with a PostHog client of their own: a HogQL query may take far longer than a
         command's."""
-        from bot.clients.posthog_api import PostHogApi
         from bot.schedule.queries import QuerySchedule
 
-        settings = self.settings
-        key = secret(settings.posthog_personal_api_key)
-        api = (
-            PostHogApi(
-                settings.posthog_app_host,
-                settings.posthog_project_id,
-                key,
-                self.http,
-                timeout_s=self.tuning.query_timeout_s,
-            )
-            if key and settings.posthog_project_id
-            else None
-        )
+        api = self._posthog_api(self.tuning.query_timeout_s)
         return QuerySchedule(
             self.config.query_signals,
             self.store,
@@ -397,4 +386,33 @@ class Services:
             self._on_pending,
             clock=self.clock,
             max_rows=self.tuning.query_max_rows,
+        )
+
+    @cached_property
+    def reports(self) -> Reports:
+        """The scheduled report; only built when the signals file has `reports`."""
+        from bot.schedule.reports import Reports
+
+        assert self.config.reports is not None
+        return Reports(
+            self.store,
+            self.delivery,
+            self.config,
+            self.config.reports,
+            plan=None,
+            plan_missing="The tracking plan's health needs `python -m bot lint`.",
+            clock=self.clock,
+        )
+
+    def _posthog_api(self, timeout_s: float) -> PostHogApi | None:
+        """A PostHog API client of its own (a HogQL query may take far longer than a command's), or
+        None without a personal API key and project id."""
+        from bot.clients.posthog_api import PostHogApi
+
+        settings = self.settings
+        key = secret(settings.posthog_personal_api_key)
+        if not (key and settings.posthog_project_id):
+            return None
+        return PostHogApi(
+            settings.posthog_app_host, settings.posthog_project_id, key, self.http, timeout_s=timeout_s
         )

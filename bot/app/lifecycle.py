@@ -99,6 +99,8 @@ class Lifecycle:
         self._tasks.append(asyncio.create_task(services.auto_tasks.run(), name="auto-tasks"))
         # Always: alerts may wait for a digest of a signal that has since been changed to `now`.
         self._tasks.append(asyncio.create_task(services.digests.run(), name="digests"))
+        if services.config.reports is not None:
+            self._tasks.append(asyncio.create_task(services.reports.run(), name="reports"))
         if services.config.query_signals:  # once the worker runs, to decide the rows they store
             self._tasks.append(asyncio.create_task(services.query_schedule.run(), name="query-schedule"))
 

@@ -1,4 +1,5 @@
-"""Funnel charts as PNG bytes, for `/posthog funnel` (uploaded with `files_upload_v2`).
+"""Charts as PNG bytes, uploaded with `files_upload_v2`: funnels for `/posthog funnel`, and a bar per
+signal for `/posthog stats --share`.
 
 Pure functions built on matplotlib's object API with the Agg canvas: no pyplot, no global rcParams,
 no `warnings` filters, so concurrent calls from threads (`asyncio.to_thread`) do not interfere.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -26,6 +28,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import FancyBboxPatch
+
+from bot.store.stats import SignalStats
 
 ELLIPSIS = "…"
 MISSING_GLYPH = "□"
@@ -362,4 +366,67 @@ def funnel_breakdown_png(
             _labelled_bar(painter, y, SERIES_BAR, count / first if first else 0.0, color, text, label_font)
             y += SERIES_BAR + SERIES_GAP
         y += STEP_GAP - SERIES_GAP
+    return painter.png()
+
+
+# -- signal stats ----------------------------------------------------------------------------------
+MAX_STATS_ROWS = 20
+STATS_ROW = 34  # logical px per signal
+STATS_BAR = 18
+STATS_LABEL = 118  # room right of the bars for "120 alerts · 67%"
+STATS_SEGMENTS = (  # what people did with a signal's alerts, in the order the bar shows them
+    ("task", "#1D4AFF"),
+    ("not relevant", "#E5484D"),
+    ("snoozed", "#C99700"),
+    ("no action yet", "#B8BCC6"),
+)
+
+
+def _stats_segments(stats: SignalStats) -> tuple[int, int, int, int]:
+    """Alerts with a task, marked not relevant, only snoozed, and with nothing done yet."""
+    snoozed_only = max(0, stats.alerts - stats.tasks - stats.dismissed - stats.no_action)
+    return stats.tasks, stats.dismissed, snoozed_only, stats.no_action
+
+
+def stats_png(title: str, stats: Sequence[SignalStats], subtitle: str | None = None) -> bytes:
+    """One bar per signal (the first MAX_STATS_ROWS, as given: most alerts first), as long as its
+    alerts, split by what people did with them, with its precision at the end; a legend on top."""
+    rows = list(stats[:MAX_STATS_ROWS])
+    if not rows:
+        raise ValueError("a stats chart needs at least one signal")
+    subtitle = subtitle or "alerts by what people did · precision = tasks / (tasks + not relevant)"
+    more = len(stats) - len(rows)
+    legend_height = 28
+    body = STATS_ROW * len(rows) + (20 if more else 0)
+    painter = _Painter(_Painter.header_height(subtitle) + legend_height + body + FOOTER)
+    y = painter.header(title, subtitle)
+    legend_font = painter.font(9.5)
+    x = float(MARGIN)
+    for label, color in STATS_SEGMENTS:
+        painter.bar(x, y + 3, 10, 10, color)
+        painter.text(x + 14, y + 8, label, legend_font)
+        x += 14 + painter.width(label, legend_font) + 18
+    y += legend_height
+
+    name_font, label_font = painter.font(10.5), painter.font(9, True)
+    largest = max(max(s.alerts, sum(_stats_segments(s))) for s in rows) or 1
+    room = BAR_WIDTH - STATS_LABEL
+    for signal in rows:
+        middle = y + STATS_BAR / 2
+        painter.text(
+            MARGIN, middle, painter.fit(signal.signal, name_font, NAME_WIDTH) or "(unnamed)", name_font
+        )
+        painter.bar(BAR_X, y, room, STATS_BAR, TRACK)
+        x = float(BAR_X)
+        for count, (_, color) in zip(_stats_segments(signal), STATS_SEGMENTS, strict=True):
+            width = room * count / largest
+            painter.bar(x, y, width, STATS_BAR, color)
+            x += width
+        precision = "–" if signal.precision is None else f"{round(signal.precision * 100)}%"
+        noun = "alert" if signal.alerts == 1 else "alerts"
+        label = painter.fit(f"{signal.alerts:,} {noun} · {precision}", label_font, STATS_LABEL - 8)
+        painter.text(BAR_X + room + 8, middle, label, label_font)
+        y += STATS_ROW
+    if more:
+        painter.text(MARGIN, y + 4, f"and {more} more signals", painter.font(9.5), color=MUTED)
     return painter.png()

@@ -147,14 +147,24 @@ class PostHogCommands:
 
     async def _stats(self, command: Stats) -> Reply:
         """Each signal's alerts and what people did with them; anyone may ask."""
+        from bot.commands.stats_report import failing_queries
         from bot.slack.blocks.stats import stats_message
 
         if self.pipeline is None:
             return _problem("The ledger is not available here.")
+        store = self.pipeline.store
         since = time.time() - command.days * 86400
-        stats = await asyncio.to_thread(self.pipeline.store.signal_stats, since)
-        text, blocks = stats_message(stats, command.days)
-        return Reply(text=text, blocks=blocks, share=command.share)
+        stats = await asyncio.to_thread(store.signal_stats, since)
+        failing = failing_queries(await asyncio.to_thread(store.last_query_runs), self.config)
+        text, blocks = stats_message(stats, command.days, failing)
+        reply = Reply(text=text, blocks=blocks, share=command.share)
+        if command.share and stats:
+            from bot.commands.charts import stats_png  # matplotlib loads on the first chart
+
+            title = f"Signals, last {command.days} days"
+            reply.chart = await asyncio.to_thread(stats_png, title, stats)
+            reply.chart_title = title
+        return reply
 
     # -- snoozes -----------------------------------------------------------------------------------
     async def _snoozes(self, channel_id: str) -> Reply:

@@ -5,7 +5,10 @@ the terminal table, the slash command and the weekly report all say the same."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
+from bot.config.signals_file import SignalsConfig
+from bot.store.query_runs import QueryRun
 from bot.store.stats import SignalStats
 
 MIN_JUDGED = 5  # fewer judged alerts than this say too little about a rule to suggest anything
@@ -37,3 +40,10 @@ def hint(stats: SignalStats) -> str | None:
     if stats.acted_median is None:
         return said + "; consider a narrower `where` or a higher `min_score`."
     return said + f"; consider `min_score: {suggested_min_score(stats.acted_median)}`."
+
+
+def failing_queries(runs: Mapping[str, QueryRun], config: SignalsConfig) -> list[QueryRun]:
+    """The query signals of the signals file whose latest run failed, in the file's order (a run of
+    a signal since removed or turned into an event signal says nothing any more)."""
+    found = [runs.get(signal.name) for signal in config.query_signals]
+    return [run for run in found if run is not None and run.result == "error"]

@@ -212,6 +212,34 @@ class Digest(_Strict):
         return clock_time(int(hours), int(minutes))
 
 
+def _slack_channel(value: str) -> str:
+    if not _SLACK_CHANNEL.match(value):
+        raise ValueError(f"{value!r} is not a Slack channel id (C…, G…) or #name")
+    return value
+
+
+class Reports(_Strict):
+    """A report of every signal's stats and the tracking plan's health, posted to `channel` every
+    `every` (whole days: the stats it carries cover whole days)."""
+
+    channel: str
+    every: Duration = timedelta(days=7)
+
+    _channel = field_validator("channel")(lambda cls, v: _slack_channel(v))
+
+    @field_validator("every")
+    @classmethod
+    def _every(cls, value: timedelta) -> timedelta:
+        seconds = value.total_seconds()
+        if seconds < 86400 or seconds % 86400:
+            raise ValueError("a report covers whole days: write 1d, 7d or 2w")
+        return value
+
+    @property
+    def days(self) -> int:
+        return int(self.every.total_seconds() // 86400)
+
+
 class Criterion(_Strict):
     name: str = Field(min_length=1, max_length=100)
     field: str
@@ -268,12 +296,7 @@ class Route(_Strict):
 
     _paths = field_validator("when")(lambda cls, v: v if v is None else _check_paths(v))
 
-    @field_validator("channel")
-    @classmethod
-    def _channel(cls, value: str) -> str:
-        if not _SLACK_CHANNEL.match(value):
-            raise ValueError(f"{value!r} is not a Slack channel id (C…, G…) or #name")
-        return value
+    _channel = field_validator("channel")(lambda cls, v: _slack_channel(v))
 
     @field_validator("owner")
     @classmethod
@@ -383,6 +406,7 @@ class SignalsConfig(_Strict):
     pii: Pii = Field(default_factory=Pii)
     summary: SummaryBudget = Field(default_factory=SummaryBudget)
     digest: Digest = Field(default_factory=Digest)
+    reports: Reports | None = None
 
     @field_validator("signals")
     @classmethod

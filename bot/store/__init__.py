@@ -30,6 +30,7 @@ from bot.store.records import (
     TotalKey,
     is_row_error,
 )
+from bot.store.reports import ReportStore
 from bot.store.stats import StatsStore
 from bot.store.tables import alerts, inbox, metadata
 from bot.store.threads import ThreadRoot, ThreadStore
@@ -65,6 +66,7 @@ class Store(
     ThresholdStore,
     QueryRunStore,
     DigestStore,
+    ReportStore,
     HomeStore,
     WhyStore,
     StatsStore,

@@ -12,8 +12,8 @@ from typing import Any, Literal
 from sqlalchemy import and_, case, or_, select, update
 
 from bot.alerts.model import AlertDetails, AlertState
-from bot.slack.blocks.digest import DIGEST_SIGNAL
 from bot.store.base import StoreBase
+from bot.store.messages import MESSAGE_SIGNALS
 from bot.store.records import to_json
 from bot.store.tables import alerts, feedback, tasks
 
@@ -77,7 +77,7 @@ class ActionStore(StoreBase):
     def alert(self, alert_id: str) -> AlertRecord | None:
         with self._read() as conn:
             row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).mappings().first()
-        if row is None or row["signal"] == DIGEST_SIGNAL:  # a digest is a message, not an alert
+        if row is None or row["signal"] in MESSAGE_SIGNALS:  # a digest or report is a message, not an alert
             return None
         return AlertRecord(
             id=row["id"],

@@ -15,9 +15,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from bot.alerts.model import AlertDetails
-from bot.slack.blocks.digest import DIGEST_SIGNAL
 from bot.store.base import StoreBase
-from bot.store.records import to_json
+from bot.store.messages import DIGEST_SIGNAL, message_row
 from bot.store.tables import alerts
 
 WAITING = "digest"  # an alert's status while it waits for its channel's digest
@@ -78,22 +77,16 @@ class DigestStore(StoreBase):
             inserted = conn.execute(
                 self._insert(alerts)
                 .values(
-                    id=digest_id,
-                    event_uuid=f"{DIGEST_SIGNAL}:{channel}:{period}"[:200],
-                    signal=DIGEST_SIGNAL,
-                    account="",
-                    channel=channel,
-                    owner=None,
-                    score=max(r[3] for r in rows),
-                    message=to_json(compose(digest_id, items, min(r[2] for r in rows))),
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=0.0,
-                    received_at=now,
-                    created_at=now,
-                    request_id=f"digest {period}"[:64],
-                    details=to_json({"digest_of": [r[0] for r in rows], "period": period}),
-                    state="{}",
+                    message_row(
+                        digest_id,
+                        DIGEST_SIGNAL,
+                        f"{DIGEST_SIGNAL}:{channel}:{period}",
+                        channel,
+                        compose(digest_id, items, min(r[2] for r in rows)),
+                        {"digest_of": [r[0] for r in rows], "period": period},
+                        now,
+                        score=max(r[3] for r in rows),
+                    )
                 )
                 .on_conflict_do_nothing()
                 .returning(alerts.c.id)

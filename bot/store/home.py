@@ -10,9 +10,9 @@ import orjson
 from sqlalchemy import distinct, func, select
 
 from bot.alerts.model import AlertState
-from bot.slack.blocks.digest import DIGEST_SIGNAL
 from bot.store.account_state import Snooze
 from bot.store.base import StoreBase
+from bot.store.messages import MESSAGE_SIGNALS
 from bot.store.tables import alerts, feedback, snoozes, tasks
 
 
@@ -62,7 +62,11 @@ class HomeStore(StoreBase):
     def owner_alerts(self, owner: str, since: float, limit: int) -> tuple[list[HomeAlert], int]:
         """(the newest `limit` alerts owned by `owner` created since `since`, how many there are in
         all). Digest messages are rows of their own with no owner, so they never show."""
-        mine = (alerts.c.owner == owner, alerts.c.created_at >= since, alerts.c.signal != DIGEST_SIGNAL)
+        mine = (
+            alerts.c.owner == owner,
+            alerts.c.created_at >= since,
+            alerts.c.signal.not_in(MESSAGE_SIGNALS),
+        )
         root = alerts.alias("root")
         query = (
             select(
@@ -135,7 +139,7 @@ class HomeStore(StoreBase):
                 .outerjoin(snoozes, snoozes.c.alert_id == alerts.c.id)
                 .outerjoin(feedback, feedback.c.alert_id == alerts.c.id)
             )
-            .where(alerts.c.created_at >= since, alerts.c.signal != DIGEST_SIGNAL)
+            .where(alerts.c.created_at >= since, alerts.c.signal.not_in(MESSAGE_SIGNALS))
             .group_by(alerts.c.signal)
         )
         with self._read() as conn:

@@ -13,9 +13,9 @@ from typing import Any
 import orjson
 from sqlalchemy import and_, select
 
-from bot.slack.blocks.digest import DIGEST_SIGNAL
 from bot.store.alert_actions import AUTO_REQUESTER
 from bot.store.base import StoreBase
+from bot.store.messages import MESSAGE_SIGNALS
 from bot.store.tables import alerts, feedback, ledger, snoozes, tasks
 
 # The most ledger entries one `stats` reads: past it the events seen are a lower bound (`capped`).
@@ -114,7 +114,7 @@ class StatsStore(StoreBase):
                     tasks, and_(tasks.c.alert_id == alerts.c.id, tasks.c.status == "created")
                 ).outerjoin(feedback, feedback.c.alert_id == alerts.c.id)
             )
-            .where(alerts.c.created_at >= since, alerts.c.signal != DIGEST_SIGNAL)
+            .where(alerts.c.created_at >= since, alerts.c.signal.not_in(MESSAGE_SIGNALS))
         )
         # Only entries some signal decided about carry `"signal"` in their JSON; the rest are skipped
         # by the database. Capped (reads run outside a transaction on PostgreSQL, so no server-side
@@ -151,7 +151,7 @@ class StatsStore(StoreBase):
                 events_capped=capped,
             )
             for name, t in tallies.items()
-            if name != DIGEST_SIGNAL
+            if name not in MESSAGE_SIGNALS
         ]
         return sorted(found, key=lambda s: (-s.alerts, -s.events, s.signal))
 

@@ -33,7 +33,7 @@ from bot.config.settings import DEFAULT_SUMMARY_MODEL, Settings
 from bot.config.signals_file import load_signals
 from bot.decide.outcomes import Outcome, SignalDecision, no_signal_listens
 from bot.ingest.webhook_body import parse_timestamp
-from bot.slack.blocks.digest import DIGEST_SIGNAL
+from bot.store.messages import DIGEST_SIGNAL
 from bot.tools.demo_sink import DemoSink
 from bot.tools.preview import block_kit_builder_url, render_message
 

@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.commands.stats_report import hint, precision_text
+from bot.commands.stats_report import failing_queries, hint, precision_text
 from bot.config.settings import Settings
+from bot.config.signals_file import SignalsFileError, load_signals
 from bot.slack.ids import FeedbackReason
 from bot.store import Store
 from bot.store.stats import SignalStats
@@ -61,15 +62,22 @@ def run_stats(days: int = 7) -> int:
     store = Store.from_url(settings.database_url)
     try:
         found = store.signal_stats(time.time() - days * DAY_S)
+        runs = store.last_query_runs()
     finally:
         store.dispose()
     console = Console()
-    if not found:
+    try:  # only to tell which query signals' latest runs failed; the numbers need no signals file
+        failing = failing_queries(runs, load_signals(settings.signals_config))
+    except SignalsFileError:
+        failing = []
+    if found:
+        console.print(stats_table(found, days))
+    else:
         console.print(f"No signal saw an event or sent an alert in the last {days} days.", markup=False)
-        return 0
-    console.print(stats_table(found, days))
     for said in filter(None, map(hint, found)):
         console.print(said, markup=False)
+    for run in failing:
+        console.print(f"Query signal {run.signal}: the latest run failed: {run.error}", markup=False)
     if any(s.events_capped for s in found):
         console.print("Events marked + are a lower bound: the period holds more ledger entries than read.")
     return 0

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from bot.config.signals_file import load_signals
-from bot.slack.blocks.digest import DIGEST_SIGNAL
 from bot.store import Store, tables
+from bot.store.messages import DIGEST_SIGNAL
 from testkit.examples import EXAMPLE_SIGNALS
 from testkit.processes import ServerProcess, process_spec
 from testkit.webhook_bodies import webhook_body

@@ -20,10 +20,10 @@ from bot.slack.blocks.alert import (
 )
 from bot.slack.ids import METADATA_EVENT_TYPE, AlertAction, AlertRef, encode
 from bot.slack.mrkdwn import clip, escape_line, link, plain, safe_url
+from bot.store.messages import DIGEST_SIGNAL
 
 MAX_ACCOUNTS = 15  # a digest names this many accounts; the rest are counted
 MAX_SIGNALS_SHOWN = 5  # per account, newest first
-DIGEST_SIGNAL = "$digest"  # the `signal` a digest's row in the outbox carries
 
 
 def by_account(items: Sequence[AlertDetails]) -> list[list[AlertDetails]]:

@@ -10,12 +10,13 @@ from typing import Any
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, SectionBlock
 
 from bot.commands.stats_report import hint, precision_text
-from bot.slack.blocks.alert import SECTION_LIMIT, mrkdwn
+from bot.slack.blocks.alert import SECTION_LIMIT, mrkdwn, slack_date
 from bot.slack.ids import FeedbackReason
 from bot.slack.mrkdwn import clip, escape, escape_line, plain
+from bot.store.query_runs import QueryRun
 from bot.store.stats import SignalStats
 
-MAX_SIGNALS = 40  # sections; the header, the hints and "and N more" fit in Slack's 50 blocks
+MAX_SIGNALS = 40  # sections; the header, the hints, failures and "and N more" fit in Slack's 50 blocks
 
 
 def _reason(value: str) -> str:
@@ -45,28 +46,46 @@ def signal_line(stats: SignalStats) -> str:
     return clip(f"{head}\n" + " · ".join(parts), SECTION_LIMIT)
 
 
-def stats_blocks(stats: Sequence[SignalStats], days: int) -> list[Block]:
-    blocks: list[Block] = [HeaderBlock(text=plain(f"Signal stats, last {days} days", 150))]
-    if not stats:
-        blocks.append(ContextBlock(elements=[mrkdwn(f"No signal saw an event in the last {days} days.")]))
-        return blocks
-    blocks += [SectionBlock(text=mrkdwn(signal_line(s))) for s in stats[:MAX_SIGNALS]]
-    if len(stats) > MAX_SIGNALS:
-        blocks.append(ContextBlock(elements=[mrkdwn(f"and {len(stats) - MAX_SIGNALS} more signals")]))
+def query_failure_line(run: QueryRun) -> str:
+    """A query signal whose latest run failed: when, and PostHog's message."""
+    when = slack_date(run.finished_at or run.started_at)
+    error = escape_line(run.error or "no message", 300)
+    return f":warning: *{escape_line(run.signal, 100)}*: the latest query run failed ({when}): {error}"
+
+
+def signal_blocks(
+    stats: Sequence[SignalStats], failing: Sequence[QueryRun] = (), max_signals: int = MAX_SIGNALS
+) -> list[Block]:
+    """A section per signal (the first `max_signals`), then the hints and the failing queries."""
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(signal_line(s))) for s in stats[:max_signals]]
+    if len(stats) > max_signals:
+        blocks.append(ContextBlock(elements=[mrkdwn(f"and {len(stats) - max_signals} more signals")]))
     hints = [h for h in (hint(s) for s in stats) if h]
     if hints:
         text = "\n".join(f":bulb: {escape(h)}" for h in hints)
         blocks.append(ContextBlock(elements=[mrkdwn(clip(text, SECTION_LIMIT))]))
-    blocks.append(
-        ContextBlock(
-            elements=[
-                mrkdwn("Precision: alerts with a task / (alerts with a task + alerts marked not relevant).")
-            ]
-        )
-    )
+    if failing:
+        text = "\n".join(query_failure_line(run) for run in failing)
+        blocks.append(SectionBlock(text=mrkdwn(clip(text, SECTION_LIMIT))))
     return blocks
 
 
-def stats_message(stats: Sequence[SignalStats], days: int) -> tuple[str, list[dict[str, Any]]]:
+PRECISION_NOTE = "Precision: alerts with a task / (alerts with a task + alerts marked not relevant)."
+
+
+def stats_blocks(stats: Sequence[SignalStats], days: int, failing: Sequence[QueryRun] = ()) -> list[Block]:
+    blocks: list[Block] = [HeaderBlock(text=plain(f"Signal stats, last {days} days", 150))]
+    if not stats:
+        blocks.append(ContextBlock(elements=[mrkdwn(f"No signal saw an event in the last {days} days.")]))
+        blocks += signal_blocks((), failing)
+        return blocks
+    blocks += signal_blocks(stats, failing)
+    blocks.append(ContextBlock(elements=[mrkdwn(PRECISION_NOTE)]))
+    return blocks
+
+
+def stats_message(
+    stats: Sequence[SignalStats], days: int, failing: Sequence[QueryRun] = ()
+) -> tuple[str, list[dict[str, Any]]]:
     text = escape_line(f"Signal stats, last {days} days: {len(stats)} signals", 300)
-    return text, [block.to_dict() for block in stats_blocks(stats, days)]
+    return text, [block.to_dict() for block in stats_blocks(stats, days, failing)]

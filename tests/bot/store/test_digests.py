@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from bot.slack.blocks.digest import DIGEST_SIGNAL, digest_message
+from bot.slack.blocks.digest import digest_message
 from bot.store import Store, tables
+from bot.store.messages import DIGEST_SIGNAL
 from tests.support import stored
 from tests.support.stored import decide, new_alert
 

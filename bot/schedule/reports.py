@@ -1,0 +1,145 @@
+"""The scheduled report (`reports: {channel, every}`): every `every`, one message to the channel with
+each signal's stats over the period, the query signals whose latest run failed, and the tracking
+plan's health in a few lines.
+
+The schedule is anchored at the first start of a worker that saw `reports` (kept in the store), so
+the first report goes out one `every` after it and every process computes the same report times. A
+period's report is queued in the outbox under a key of the channel and the period's end, in one
+insert-or-ignore: processes due at the same moment, or one restarted mid-way, queue it once, and
+delivery posts it once (looked for in the channel after an interrupted post). A process down at a
+report time sends the latest period's report when it starts; periods missed before that are not
+sent late. `send_now` (`python -m bot report`) sends one for the last `every` now, as a period of
+its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+from bot.alerts.delivery import Delivery
+from bot.commands.stats_report import failing_queries
+from bot.config.signals_file import Reports as ReportsConfig
+from bot.config.signals_file import SignalsConfig
+from bot.slack.blocks.report import Report, report_message
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+MAX_SLEEP_S = 3600.0  # look again at least this often, whatever the clock did meanwhile
+RETRY_S = 60.0  # after a failure (the database away, say)
+
+# The tracking plan's summary lines, or an exception whose message says what to fix.
+PlanSummary = Callable[[], Awaitable[Sequence[str]]]
+
+
+def last_due(now: float, started_at: float, every_s: float) -> float | None:
+    """The latest report time at or before `now`: a whole number of `every` after the schedule's
+    start, the first one `every` after it; None before that."""
+    periods = math.floor((now - started_at) / every_s)
+    return started_at + periods * every_s if periods >= 1 else None
+
+
+def next_due(now: float, started_at: float, every_s: float) -> float:
+    periods = max(0, math.floor((now - started_at) / every_s))
+    return started_at + (periods + 1) * every_s
+
+
+def period_of(due: float) -> str:
+    """A period's name (and key): its end, to the second, in UTC."""
+    return datetime.fromtimestamp(due, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Reports:
+    def __init__(
+        self,
+        store: Store,
+        delivery: Delivery,
+        config: SignalsConfig,
+        settings: ReportsConfig,
+        plan: PlanSummary | None,
+        plan_missing: str = "",
+        clock: Callable[[], float] = time.time,
+    ):
+        self.store = store
+        self.delivery = delivery
+        self.config = config
+        self.settings = settings
+        self.plan = plan
+        self.plan_missing = plan_missing
+        self.clock = clock
+        self.every_s = settings.every.total_seconds()
+
+    async def run(self) -> None:
+        started_at: float | None = None
+        while True:
+            try:
+                if started_at is None:
+                    started_at = await asyncio.to_thread(
+                        self.store.report_started_at, self.settings.channel, self.clock()
+                    )
+                await self.send_due(started_at)
+            except Exception as exc:  # tried again soon; a report is never worth stopping the worker
+                log.error("report failed: %s", type(exc).__name__, extra={"error": str(exc)[:300]})
+                await asyncio.sleep(RETRY_S)
+                continue
+            now = self.clock()
+            await asyncio.sleep(min(MAX_SLEEP_S, max(1.0, next_due(now, started_at, self.every_s) - now)))
+
+    async def send_due(self, started_at: float) -> str | None:
+        """The latest period's report, unless it was queued already; its id when this call queued it."""
+        now = self.clock()
+        due = last_due(now, started_at, self.every_s)
+        if due is None:
+            return None
+        return await self._send(due, period_of(due), next_due(now, started_at, self.every_s))
+
+    async def send_now(self) -> str | None:
+        """A report of the last `every`, now, whatever the schedule; the schedule goes on as before."""
+        now = self.clock()
+        return await self._send(now, f"now {period_of(now)} {uuid.uuid4().hex[:8]}", None)
+
+    async def _send(self, end: float, period: str, next_at: float | None) -> str | None:
+        channel = self.settings.channel
+        if await asyncio.to_thread(self.store.report_queued, channel, period):
+            return None
+        report = await self.compose(end, next_at)
+        report_id = uuid.uuid4().hex
+        message = report_message(report_id, report)
+        queued = await asyncio.to_thread(
+            self.store.queue_report, report_id, channel, period, message, self.clock(), report.days
+        )
+        if not queued:
+            return None  # another process queued it meanwhile
+        log.info("report queued", extra={"channel": channel, "alert_id": report_id, "period": period})
+        self.delivery.submit(report_id, channel)
+        return report_id
+
+    async def compose(self, end: float, next_at: float | None) -> Report:
+        """What the report of the period ending at `end` says."""
+        start = end - self.every_s
+        stats = await asyncio.to_thread(self.store.signal_stats, start)
+        runs = await asyncio.to_thread(self.store.last_query_runs)
+        plan: Sequence[str] | None = None
+        problem: str | None = self.plan_missing or None
+        if self.plan is not None:
+            try:
+                plan = list(await self.plan())
+            except Exception as exc:  # PostHog away, a missing scope: the report goes out all the same
+                explain = getattr(exc, "explain", None)
+                problem = explain() if callable(explain) else f"{type(exc).__name__}: {exc}"
+                problem = f"The tracking plan could not be read: {problem}"
+        return Report(
+            start=start,
+            end=end,
+            days=self.settings.days,
+            stats=stats,
+            failing=failing_queries(runs, self.config),
+            plan=plan,
+            plan_problem=problem,
+            next_at=next_at,
+        )
