@@ -36,3 +36,10 @@ def test_stats_count_what_people_did_with_each_rules_alerts(db_url, fake_slack, 
         assert line.startswith("*Trial finished onboarding* · precision 50%")  # 1 task / (1 + 1 dismissed)
         assert "4 alerts · 1 tasks (1 clicked, 0 automatic) · 1 snoozed" in line
         assert "1 not relevant (wrong fit 1) · 1 no action yet" in line
+
+        shared = slash_command("stats 7d --share", fake_slack.response_url("shared"), user="U0NOTAWRITER")
+        assert (
+            app.http.post("/slack/events", content=shared, headers=signed_headers(shared)).status_code == 200
+        )
+        [upload] = fake_slack.wait_for(lambda s: s.uploads(), timeout=10)
+        assert upload["title"] == "Signals, last 7 days" and upload["data"].startswith(b"\x89PNG")
