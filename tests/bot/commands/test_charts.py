@@ -1,4 +1,5 @@
-"""Funnel chart PNGs: size, hostile text drawn literally, zero and single-step funnels, threads."""
+"""Funnel and signal stats chart PNGs: size, hostile text drawn literally, zero and single-step
+funnels, threads."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from PIL import Image
 
 from bot.commands.charts import (
     ELLIPSIS,
+    MAX_STATS_ROWS,
     MISSING_GLYPH,
     _normalise,
     _Painter,
@@ -22,7 +24,9 @@ from bot.commands.charts import (
     biggest_drop,
     funnel_breakdown_png,
     funnel_png,
+    stats_png,
 )
+from bot.store.stats import SignalStats
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -210,3 +214,30 @@ def test_breakdown_limits() -> None:
     with pytest.raises(ValueError):
         funnel_breakdown_png("T", [("x", steps), ("y", [("a", 1)])])
     _image(funnel_breakdown_png("T", [("zero", [("a", 0), ("b", 0)]), ("one", [("a", 1)] * 2)]))
+
+
+# -- signal stats ----------------------------------------------------------------------------------
+def _signal(name: str, alerts: int = 0, **counts) -> SignalStats:
+    return SignalStats(signal=name, alerts=alerts, **counts)
+
+
+@pytest.mark.parametrize("count", [1, 5, 20, 30])
+def test_stats_chart_has_a_bar_per_signal_up_to_its_cap(count: int) -> None:
+    stats = [
+        _signal(f"signal {i}", alerts=i, tasks_clicked=i // 2, no_action=i - i // 2) for i in range(count)
+    ]
+    image = _image(_no_warnings(stats_png, "Signals, last 7 days", stats))
+    assert image.width == 1200
+    rows = min(count, MAX_STATS_ROWS)
+    assert 2 * (100 + 34 * rows) <= image.height <= 2 * (170 + 34 * rows + 20)
+
+
+@pytest.mark.parametrize("name", HOSTILE, ids=lambda name: ascii(name[:24]))
+def test_stats_chart_draws_hostile_signal_names_literally(name: str) -> None:
+    stats = [_signal(name, alerts=3, tasks_auto=1, not_relevant={"wrong_fit": 1}, no_action=1)]
+    assert _image(_no_warnings(stats_png, name, stats)).width == 1200
+
+
+def test_stats_chart_of_no_signals_is_an_error() -> None:
+    with pytest.raises(ValueError, match="at least one signal"):
+        stats_png("Signals", [])
