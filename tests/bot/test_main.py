@@ -56,7 +56,9 @@ def test_check_passes_on_the_example(tmp_path):
     result = run(["check"], tmp_path, **_secrets(tmp_path))
     assert result.returncode == 0, result.stdout
     assert "All good" in result.stdout
-    assert "daily at 09:00 Europe/Amsterdam, for Looked at pricing" in " ".join(result.stdout.split())
+    said = " ".join(result.stdout.split())
+    assert "daily at 09:00 Europe/Amsterdam, for Looked at pricing" in said
+    assert "every 1w to C0REVOPS, the first one 1w after `serve` first starts" in said
 
 
 def test_check_names_file_path_and_reason(tmp_path):

@@ -5,10 +5,11 @@ on demand; SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
+
+from sqlalchemy import update
 
 from bot.config.signals_file import load_signals
-from bot.store import Store
+from bot.store import Store, tables
 from testkit.examples import EXAMPLE_SIGNALS
 from tests.conftest import make_settings, serve
 from tests.support.alert_clicks import post_alert
@@ -17,29 +18,23 @@ from tests.support.command_line import required_settings, run
 WEEK = 7 * 86400.0
 
 
-def _signals(tmp_path: Path) -> Path:
-    path = tmp_path / "signals.yml"
-    path.write_text(EXAMPLE_SIGNALS.read_text() + "\nreports: {channel: C0REVOPS, every: 7d}\n")
-    (tmp_path / "companies.json").write_text((EXAMPLE_SIGNALS.parent / "companies.json").read_text())
-    return path
-
-
 def _reports(fake_slack) -> list[dict]:
     return [m for m in fake_slack.posted() if m["channel"] == "C0REVOPS"]
 
 
 def test_two_servers_due_at_once_post_one_report_and_the_command_posts_another(tmp_path, db_url, fake_slack):
-    signals = _signals(tmp_path)
-    config = load_signals(signals)
+    config = load_signals(EXAMPLE_SIGNALS)  # `reports: {channel: C0REVOPS, every: 7d}`
+    assert config.reports is not None and config.reports.channel == "C0REVOPS"
     settings = make_settings(db_url, fake_slack)
-    with serve(settings, load_signals(EXAMPLE_SIGNALS)) as app:  # last week: an alert, before `reports`
+    with serve(settings, config) as app:  # the schedule starts; an alert of the period
         post_alert(app, fake_slack, "acme.com")
+    assert _reports(fake_slack) == []  # the first report is due a week after the first start
     store = Store.from_url(db_url)
-    try:  # the schedule started a week ago: the first report is due as the servers start
-        store.report_started_at("C0REVOPS", time.time() - WEEK - 1)
+    try:  # a week later: the first report is due as two servers start
+        with store.engine.begin() as conn:
+            conn.execute(update(tables.report_schedule).values(started_at=time.time() - WEEK - 1))
     finally:
         store.dispose()
-
     with serve(settings, config), serve(settings, config):
         [report] = fake_slack.wait_for(_reports, timeout=15)
         time.sleep(1.0)  # both servers have looked
@@ -49,7 +44,7 @@ def test_two_servers_due_at_once_post_one_report_and_the_command_posts_another(t
     assert any("*Trial finished onboarding* · precision –" in t and "1 no action yet" in t for t in texts)
     assert any("Next report" in t for t in texts)
 
-    env = {**required_settings(db_url), "SIGNALS_CONFIG": str(signals), "SLACK_API_URL": fake_slack.api_url}
+    env = {**required_settings(db_url), "SLACK_API_URL": fake_slack.api_url}
     result = run(["report"], tmp_path, **env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "Posted the report to C0REVOPS."
