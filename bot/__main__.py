@@ -1,4 +1,4 @@
-"""`python -m bot serve | check | demo | replay | migrate | digest | report | stats`."""
+"""`python -m bot serve | check | demo | replay | migrate | digest | report | stats | lint`."""
 
 from __future__ import annotations
 
@@ -104,6 +104,12 @@ def _stats(args: argparse.Namespace) -> int:
     return run_stats(days=args.days)
 
 
+def _lint(args: argparse.Namespace) -> int:
+    from bot.tools.lint import run_lint
+
+    return run_lint()
+
+
 def _demo(args: argparse.Namespace) -> int:
     from bot.tools.demo import run_demo
 
@@ -161,6 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     stats.add_argument("--days", type=int, default=7, help="the period, in days up to now (default 7)")
     stats.set_defaults(run=_stats)
+
+    lint = commands.add_parser(
+        "lint",
+        help="the tracking plan against PostHog: unknown events, naming, near-duplicates, quiet, unused",
+    )
+    lint.set_defaults(run=_lint)
 
     args = parser.parse_args(argv)
     if args.command == "replay" and bool(args.file) == bool(args.from_posthog):

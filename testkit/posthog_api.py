@@ -15,8 +15,11 @@
   `cache_ttl_s` come back `is_cached: true` with the first `last_refresh`.
 - `GET …/insights/?short_id=…&refresh=…`: saved insights (a funnel and a trends one are seeded);
   `result` is null unless `refresh` computes it (`force_cache`, the default, never computes).
-- `GET …/event_definitions/?limit&offset`: every event name in the dataset plus `extra_event_names`,
-  most recently seen first, paged with `next` links.
+- `GET …/event_definitions/?limit&offset`: every event name in the dataset, the definitions added with
+  `add_event_definition` (with their own `volume_30_day`, `last_seen_at`, …) and `extra_event_names`,
+  most recently seen first (never-seen last), paged with `next` links as PostHog's
+  `{count, next, previous, results}`; `volume_30_day` and `query_usage_30_day` are null unless set,
+  as on many projects.
 - `POST …/query/` with a `HogQLQuery`: a query containing the text given to `add_hogql_table` answers
   that table as PostHog would: PostHog's default LIMIT of 100 rows (with `hasMore`) unless the
   query's last clause is a LIMIT (capped at 50,000, no `hasMore`); with `offset_allowed = False`, a
@@ -216,6 +219,7 @@ class FakePostHogApi(FakeServer):
         self.cache_ttl_s = cache_ttl_s
         self.people: list[FakePerson] = []
         self.extra_event_names: list[str] = []
+        self.definitions: dict[str, dict[str, Any]] = {}  # name -> fields `add_event_definition` set
         self.insights: dict[str, dict[str, Any]] = {}
         self.hogql_tables: list[HogQLTable] = []
         self.offset_allowed = True  # False: as PostHog now answers personal-API-key queries with OFFSET
@@ -244,6 +248,31 @@ class FakePostHogApi(FakeServer):
             self.people.append(person)
             self._cache.clear()
         return person
+
+    def add_event_definition(
+        self,
+        name: str,
+        *,
+        volume_30_day: int | None = None,
+        last_seen: float | datetime | None = 3600.0,
+        query_usage_30_day: int | None = None,
+        created: float | datetime | None = 90 * 86400.0,
+    ) -> None:
+        """An event definition as PostHog lists it; `last_seen` and `created` in seconds before `now`
+        or as datetimes (None: null, as for a definition made by hand and never received)."""
+
+        def moment(value: float | datetime | None) -> str | None:
+            if value is None:
+                return None
+            return _iso(value if isinstance(value, datetime) else self.now - timedelta(seconds=value))
+
+        with self.lock:
+            self.definitions[name] = {
+                "volume_30_day": volume_30_day,
+                "query_usage_30_day": query_usage_30_day,
+                "last_seen_at": moment(last_seen),
+                "created_at": moment(created),
+            }
 
     def add_insight(
         self, short_id: str, name: str, source: dict[str, Any], *, derived_name: str = ""
@@ -302,15 +331,28 @@ class FakePostHogApi(FakeServer):
 
     def event_names(self) -> list[str]:
         """Every event name, most recently seen first (then by name), as event_definitions lists them."""
-        last_seen: dict[str, datetime] = {}
+        last_seen = self._last_seen()
+        with self.lock:
+            defined = list(self.definitions)
+            extra = list(self.extra_event_names)
+        seen = {n: t for n, t in last_seen.items() if t is not None}
+        names = sorted(seen, key=lambda n: (-seen[n].timestamp(), n))
+        never = [n for n in [*defined, *extra] if n not in seen]
+        return names + list(dict.fromkeys(never))
+
+    def _last_seen(self) -> dict[str, datetime | None]:
+        """Each name's last event in the dataset, or the `last_seen_at` its definition was given."""
+        last_seen: dict[str, datetime | None] = {}
         with self.lock:
             for person in self.people:
                 for event in person.events:
-                    if event.event not in last_seen or event.timestamp > last_seen[event.event]:
+                    known = last_seen.get(event.event)
+                    if known is None or event.timestamp > known:
                         last_seen[event.event] = event.timestamp
-            extra = list(self.extra_event_names)
-        names = sorted(last_seen, key=lambda n: (-last_seen[n].timestamp(), n))
-        return names + [n for n in extra if n not in last_seen]
+            for name, fields in self.definitions.items():
+                stamp = fields["last_seen_at"]
+                last_seen[name] = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
+        return last_seen
 
     # -- the API -----------------------------------------------------------------------------------
     def respond(self, request: Recorded) -> Reply:
@@ -558,19 +600,30 @@ class FakePostHogApi(FakeServer):
         names = self.event_names()
         page = names[offset : offset + limit]
         base = f"{self.url}/api/projects/{self.project_id}/event_definitions/"
-        results = [
-            {
+        last_seen = self._last_seen()
+        with self.lock:
+            defined = {name: dict(self.definitions[name]) for name in page if name in self.definitions}
+        results = []
+        for i, name in enumerate(page):
+            seen = last_seen.get(name)
+            row: dict[str, Any] = {
                 "id": f"00000000-0000-4000-8000-{offset + i:012d}",
                 "name": name,
+                "volume_30_day": None,
+                "query_usage_30_day": None,
                 "created_at": _iso(self.now - timedelta(days=90)),
-                "last_seen_at": _iso(self.now - timedelta(minutes=offset + i)),
+                "last_seen_at": _iso(seen) if seen else None,
                 "last_updated_at": None,
                 "tags": [],
                 "is_action": False,
+                "action_id": None,
+                "is_calculating": False,
+                "last_calculated_at": None,
+                "created_by": None,
                 "post_to_slack": False,
             }
-            for i, name in enumerate(page)
-        ]
+            row.update(defined.get(name, {}))
+            results.append(row)
         more = offset + limit < len(names)
         return Reply(
             200,

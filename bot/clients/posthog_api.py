@@ -16,7 +16,9 @@ Wire format (PostHog/posthog; sources in brackets):
   "source": {...}}`) and `result` [posthog/api/insight.py list parameters; refresh defaults to
   force_cache, which never computes].
 - `GET /api/projects/{id}/event_definitions/?limit=&offset=` pages `{count, next, previous, results:
-  [{name, last_seen_at, …}]}`, most recently seen first [posthog/api/event_definition.py].
+  [{id, name, volume_30_day, query_usage_30_day, created_at, last_seen_at, last_updated_at, tags, …}]}`,
+  most recently seen first, then by name [posthog/api/event_definition.py]; `volume_30_day` is null
+  or absent on many projects (newer serializers leave it out).
 - Errors are `{"type", "code", "detail", "attr"}` [PostHog/drf-exceptions-hog]: 401
   `authentication_failed` "Personal API key found in request Authorization header is invalid."; 403
   "API key missing required scope 'query:read'" or "API key does not have access to the requested
@@ -29,6 +31,8 @@ import asyncio
 import json
 import math
 import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -139,6 +143,16 @@ class PostHogApiError(ApiError):
         return f"PostHog rejected the request ({status}): {self.detail}"
 
 
+@dataclass(frozen=True)
+class EventDefinitionsPage:
+    """One page of `GET …/event_definitions/`: its rows as sent, PostHog's `count` of all rows (capped
+    by PostHog on very large projects), and whether rows remain after this page."""
+
+    rows: list[dict[str, Any]]
+    count: int | None
+    more: bool
+
+
 class PostHogApi:
     """Read calls against one project. Share one `httpx.AsyncClient`; each call is bounded by `timeout_s`."""
 
@@ -223,22 +237,40 @@ class PostHogApi:
         data = await self._run_query(steps_source, _query_name(f"slack saved funnel: {wanted}"))
         return name, self._read_funnel(data.get("results"), data), source
 
-    async def event_names(self, max_names: int = 1000, page_size: int = 200) -> list[str]:
-        """Names of the project's events, most recently seen first, for "did you mean"."""
-        names: list[str] = []
+    async def event_definition_pages(
+        self, max_rows: int = 10_000, page_size: int = 200
+    ) -> AsyncIterator[EventDefinitionsPage]:
+        """The project's event definitions as PostHog sends them (untrusted dicts), a page at a time,
+        most recently seen first, until `max_rows` rows are read; the last page says whether PostHog
+        had more."""
+        read = 0
         offset = 0
-        while len(names) < max_names:
+        while read < max_rows:
             data = await self._call(
                 "GET", self._path("event_definitions/"), params={"limit": page_size, "offset": offset}
             )
-            page = [r for r in data.get("results") or [] if isinstance(r, dict)]
-            for row in page:
+            raw = data.get("results")
+            rows = [r for r in raw if isinstance(r, dict)] if isinstance(raw, list) else []
+            more = bool(data.get("next")) and bool(raw)
+            room = max_rows - read
+            if len(rows) > room:
+                rows, more = rows[:room], True
+            read += len(rows)
+            count = data.get("count")
+            total = count if isinstance(count, int) and not isinstance(count, bool) else None
+            yield EventDefinitionsPage(rows, total, more)
+            if not more:
+                return
+            offset += len(raw) if isinstance(raw, list) else 0
+
+    async def event_names(self, max_names: int = 1000, page_size: int = 200) -> list[str]:
+        """Names of the project's events, most recently seen first, for "did you mean"."""
+        names: list[str] = []
+        async for page in self.event_definition_pages(max_names, page_size):
+            for row in page.rows:
                 name = row.get("name")
                 if isinstance(name, str) and name and name not in names:
                     names.append(name)
-            if not data.get("next") or len(page) < page_size:
-                break
-            offset += len(page)
         return names[:max_names]
 
     async def hogql(

@@ -97,6 +97,11 @@ class Stats(Command):
     days: int = 7
 
 
+@dataclass(frozen=True)
+class Lint(Command):
+    """`lint`: the tracking plan's health, PostHog's event definitions against the signals file."""
+
+
 ARROW = object()  # a `>` outside quotes
 
 
@@ -194,6 +199,10 @@ def parse(text: str) -> Command:
         if len(plain) > 1 or (plain and plain[0].lower() not in ("7d", "30d")):
             raise CommandError("stats takes `7d` (the default) or `30d`")
         return Stats(share=share, days=int(plain[0][:-1]) if plain else 7)
+    if name == "lint":
+        if plain:
+            raise CommandError("lint takes no arguments (add --share to post the report in the channel)")
+        return Lint(share=share)
     if name == "why":
         if len(plain) != 1:
             raise CommandError("why needs one domain, email or distinct_id: `/posthog why acme.com`")

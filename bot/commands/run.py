@@ -27,6 +27,7 @@ from bot.commands.parser import (
     Funnel,
     Help,
     Identify,
+    Lint,
     ListSnoozes,
     SavedFunnel,
     SendTestEvent,
@@ -55,7 +56,9 @@ USAGE = f"""*`/posthog` commands* (answers are only for you; add `--share` to po
 • `/posthog snoozes`: accounts snoozed from this channel's alerts, with Unsnooze
 • `/posthog why acme.com` (or an email or distinct_id): the account's latest events, what each \
 signal decided and why, its score now, and any snooze or cooldown in force
-• `/posthog stats 30d`: per signal, alerts, tasks, snoozes, not relevant, and precision (default 7d)"""
+• `/posthog stats 30d`: per signal, alerts, tasks, snoozes, not relevant, and precision (default 7d)
+• `/posthog lint`: the tracking plan: signals listening to events PostHog never received, names that \
+break snake_case, near-duplicates, events gone quiet, and events no signal listens to"""
 
 
 @dataclass
@@ -107,6 +110,8 @@ class PostHogCommands:
             return await self._why(command)
         if isinstance(command, Stats):
             return await self._stats(command)
+        if isinstance(command, Lint):
+            return await self._lint(command)
         if isinstance(command, SendTestEvent | Identify | Alias):
             if user_id not in self.config.access.writers:
                 return _problem(
@@ -165,6 +170,23 @@ class PostHogCommands:
             reply.chart = await asyncio.to_thread(stats_png, title, stats)
             reply.chart_title = title
         return reply
+
+    async def _lint(self, command: Lint) -> Reply:
+        """The tracking-plan report; anyone may ask. PostHog's errors say what to fix."""
+        from bot.lint import build_lint_report, explain_failure
+        from bot.slack.blocks.lint import lint_message
+
+        if self.api is None:
+            return _problem(
+                "lint reads PostHog's event definitions: set POSTHOG_PERSONAL_API_KEY (scopes "
+                "event_definition:read, and query:read for volumes) and POSTHOG_PROJECT_ID."
+            )
+        try:
+            report = await build_lint_report(self.api, self.config, time.time())
+        except PostHogApiError as exc:
+            return _problem(explain_failure(exc))
+        text, blocks = lint_message(report)
+        return Reply(text=text, blocks=blocks, share=command.share)
 
     # -- snoozes -----------------------------------------------------------------------------------
     async def _snoozes(self, channel_id: str) -> Reply:

@@ -90,6 +90,18 @@ def signals_findings(path: str) -> tuple[SignalsConfig | None, list[Finding]]:
                 "ok", "digest", f"daily at {digest.at} {digest.timezone}, for {names}; `digest` sends one now"
             )
         )
+    if config.reports is not None:
+        from bot.config.durations import format_duration
+
+        every = format_duration(config.reports.every)
+        findings.append(
+            Finding(
+                "ok",
+                "reports",
+                f"every {every} to {config.reports.channel}, the first one {every} after `serve` first "
+                "starts; `report` sends one now",
+            )
+        )
     if config.enrichment.file is not None:
         from bot.decide.enrich import load_companies_file
 
@@ -207,6 +219,51 @@ def query_run_findings(settings: Settings, config: SignalsConfig | None) -> list
             findings.append(Finding("note", subject, f"{when}: failed: {run.error}"))
         else:
             findings.append(Finding("note", subject, f"{when}: started by {run.claimed_by}, not finished"))
+    return findings
+
+
+def signal_event_findings(settings: Settings, config: SignalsConfig) -> list[Finding]:
+    """`lint`'s first check before a rule goes live: each event signal's event must be one PostHog has
+    received (its event definitions), else an error with the closest known names."""
+    import asyncio
+
+    from bot.clients.posthog_api import PostHogApi, PostHogApiError
+    from bot.lint.names import KnownNames
+    from bot.lint.report import unknown_events
+    from bot.lint.source import explain_failure, read_definitions
+
+    key = secret(settings.posthog_personal_api_key)
+    checked = [s for s in config.signals if not s.is_query]
+    if not key or not settings.posthog_project_id or not checked:
+        return []
+
+    async def read() -> list[str]:
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+            api = PostHogApi(
+                settings.posthog_app_host,
+                settings.posthog_project_id or "",
+                key,
+                client,
+                QUERY_CHECK_TIMEOUT_S,
+            )
+            definitions, _, _ = await read_definitions(api)
+            return [d.name for d in definitions]
+
+    try:
+        known = KnownNames(asyncio.run(read()))
+    except PostHogApiError as exc:
+        # Without the scope, signals still work; only `lint` and this check cannot run.
+        status: Status = "note" if exc.missing_scope == "event_definition:read" else "error"
+        return [Finding(status, "signal events", f"not checked: {explain_failure(exc)}")]
+    findings = []
+    for item in unknown_events(config, known):
+        hint = f"; did you mean {' or '.join(item.suggestions)}?" if item.suggestions else ""
+        detail = f"listens to {item.event}, an event PostHog never received{hint}"
+        findings.append(Finding("error", f"signals: {item.signal}", detail))
+    if not findings:
+        events = len({s.event for s in checked})
+        detail = f"PostHog has received each of the {events} event(s) the signals listen to"
+        findings.append(Finding("ok", "signal events", detail))
     return findings
 
 
@@ -374,6 +431,7 @@ def run_check(online: bool = False, console: Console | None = None, owner_of: st
             if config is not None:
                 findings += query_signal_findings(settings, config)
                 findings += query_run_findings(settings, config)
+                findings += signal_event_findings(settings, config)
             if owner_of:
                 findings += owner_findings(settings, owner_of)
     table = Table(title="posthog-slack-signals check", show_lines=False)

@@ -290,6 +290,29 @@ def test_event_names_stop_at_the_cap(fake):
     assert len(names) == 120 and len(fake.calls("event_definitions/")) == 2
 
 
+def test_event_definition_pages_keep_posthogs_rows_and_say_when_more_remain(fake):
+    fake.add_event_definition("btnClick", volume_30_day=15, last_seen=40 * DAY, query_usage_30_day=2)
+    fake.extra_event_names = [f"custom_event_{n:03d}" for n in range(10)]
+
+    async def pages(api: PostHogApi) -> list[Any]:
+        return [page async for page in api.event_definition_pages(max_rows=8, page_size=5)]
+
+    first, second = run(fake, pages)
+    assert first.count == second.count == 14 and first.more and second.more  # 14 names, 8 read
+    assert len(first.rows) == 5 and len(second.rows) == 3
+    clicked = next(r for r in first.rows if r["name"] == "btnClick")
+    assert clicked["volume_30_day"] == 15 and clicked["query_usage_30_day"] == 2
+    assert clicked["last_seen_at"] == "2026-10-11T12:00:00Z"
+    assert {"id", "created_at", "last_updated_at", "tags"} <= set(clicked)
+    assert first.rows[-1]["volume_30_day"] is None  # null unless PostHog computed it
+    everything = run(fake, lambda api: pages_of(api, 100))
+    assert [p.more for p in everything] == [False]
+
+
+async def pages_of(api: PostHogApi, size: int) -> list[Any]:
+    return [page async for page in api.event_definition_pages(page_size=size)]
+
+
 # -- links -------------------------------------------------------------------------------------------
 def test_funnel_url_opens_the_same_query_in_posthog(fake):
     host = "https://eu.posthog.com"

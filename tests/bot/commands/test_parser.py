@@ -10,6 +10,7 @@ from bot.commands.parser import (
     Funnel,
     Help,
     Identify,
+    Lint,
     ListSnoozes,
     SavedFunnel,
     SendTestEvent,
@@ -149,3 +150,9 @@ def test_stats_takes_7d_or_30d():
     assert parse("stats") == Stats(days=7) and parse("stats 30d --share") == Stats(share=True, days=30)
     with pytest.raises(CommandError):
         parse("stats 90d")
+
+
+def test_lint_takes_no_arguments_but_may_be_shared():
+    assert parse("lint") == Lint() and parse("LINT --share") == Lint(share=True)
+    with pytest.raises(CommandError, match="lint takes no arguments"):
+        parse("lint everything")

@@ -11,7 +11,7 @@ import pytest
 from bot.config.signals_file import Signal
 from bot.schedule.queries import NOT_CONFIGURED
 from bot.store import Store
-from bot.tools.check import Finding, query_run_findings, query_signal_findings
+from bot.tools.check import Finding, query_run_findings, query_signal_findings, signal_event_findings
 from testkit.posthog_api import PERSONAL_KEY, PROJECT_ID, FakePostHogApi
 from tests.conftest import make_settings
 from tests.support.factories import example_config
@@ -82,3 +82,38 @@ def test_the_last_recorded_run_of_each_query_signal_is_shown(tmp_path: Path):
             "note", "last run: Broken", "2027-01-15 08:00 UTC: failed: HTTP 400: Unknown table `nosuchtable`."
         ),
     ]
+
+
+def test_online_a_signal_listening_to_an_event_posthog_never_received_is_an_error(tmp_path: Path, posthog):
+    for name in [
+        "onboarding_completed",
+        "feature_activated",
+        "invite_sent",
+        "report_shared",
+        "pricing_viewed",
+    ]:
+        posthog.add_event_definition(name, volume_30_day=10)
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'c.db'}",
+        posthog_personal_api_key=PERSONAL_KEY,
+        posthog_project_id=PROJECT_ID,
+        posthog_app_host_setting=posthog.url,
+    )
+    assert signal_event_findings(settings, config_with(GOOD)) == [
+        Finding("ok", "signal events", "PostHog has received each of the 5 event(s) the signals listen to")
+    ]
+    base = example_config()
+    typo = base.signals[0].model_copy(update={"event": "onboarding_complete"})
+    config = base.model_copy(update={"signals": [typo, *base.signals[1:], GOOD]})
+    assert signal_event_findings(settings, config) == [
+        Finding(
+            "error",
+            "signals: Trial finished onboarding",
+            "listens to onboarding_complete, an event PostHog never received; "
+            "did you mean onboarding_completed?",
+        )
+    ]
+    posthog.scopes = {"query:read"}
+    [finding] = signal_event_findings(settings, config)
+    assert finding.status == "note" and "lacks `event_definition:read`" in finding.detail
+    assert signal_event_findings(make_settings(f"sqlite:///{tmp_path / 'c.db'}"), config) == []
