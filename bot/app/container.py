@@ -394,13 +394,24 @@ class Services:
         from bot.schedule.reports import Reports
 
         assert self.config.reports is not None
+        api = self._posthog_api(self.tuning.query_timeout_s)
+        plan = None
+        if api is not None:
+            from bot.lint import build_lint_report, summary_lines
+
+            async def plan() -> list[str]:
+                return summary_lines(await build_lint_report(api, self.config, self.clock()))
+
         return Reports(
             self.store,
             self.delivery,
             self.config,
             self.config.reports,
-            plan=None,
-            plan_missing="The tracking plan's health needs `python -m bot lint`.",
+            plan=plan,
+            plan_missing=(
+                "The tracking plan's health needs POSTHOG_PERSONAL_API_KEY (scope "
+                "`event_definition:read`) and POSTHOG_PROJECT_ID."
+            ),
             clock=self.clock,
         )
 

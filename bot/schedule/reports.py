@@ -23,9 +23,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.alerts.delivery import Delivery
+from bot.clients.posthog_api import PostHogApiError
 from bot.commands.stats_report import failing_queries
 from bot.config.signals_file import Reports as ReportsConfig
 from bot.config.signals_file import SignalsConfig
+from bot.lint import explain_failure
 from bot.slack.blocks.report import Report, report_message
 from bot.store import Store
 
@@ -33,7 +35,7 @@ log = logging.getLogger(__name__)
 MAX_SLEEP_S = 3600.0  # look again at least this often, whatever the clock did meanwhile
 RETRY_S = 60.0  # after a failure (the database away, say)
 
-# The tracking plan's summary lines, or an exception whose message says what to fix.
+# The tracking plan's summary lines (`lint`'s), raising PostHogApiError when PostHog cannot say.
 PlanSummary = Callable[[], Awaitable[Sequence[str]]]
 
 
@@ -125,14 +127,15 @@ class Reports:
         stats = await asyncio.to_thread(self.store.signal_stats, start)
         runs = await asyncio.to_thread(self.store.last_query_runs)
         plan: Sequence[str] | None = None
-        problem: str | None = self.plan_missing or None
+        problem: str | None = None if self.plan is not None else self.plan_missing
         if self.plan is not None:
             try:
                 plan = list(await self.plan())
-            except Exception as exc:  # PostHog away, a missing scope: the report goes out all the same
-                explain = getattr(exc, "explain", None)
-                problem = explain() if callable(explain) else f"{type(exc).__name__}: {exc}"
-                problem = f"The tracking plan could not be read: {problem}"
+            except PostHogApiError as exc:  # a missing scope, PostHog away: the report goes out all the same
+                problem = f"The tracking plan could not be read: {explain_failure(exc)}."
+            except Exception as exc:  # whatever else failed, the stats still go out
+                log.error("reading the tracking plan failed: %s", type(exc).__name__)
+                problem = f"The tracking plan could not be read ({type(exc).__name__})."
         return Report(
             start=start,
             end=end,
