@@ -5,62 +5,30 @@ up to now and leaves the schedule as it was."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sys
 
-from bot.app.container import Role, Services
 from bot.config.settings import Settings
-from bot.config.signals_file import SignalsConfig, SignalsFileError, load_signals
-from bot.tools.migrate import bring_up_to_date
+from bot.config.signals_file import SignalsConfig
+from bot.tools.posting import outcome, posting_services, ready_to_post, until_sent
 
-SEND_LIMIT_S = 120.0  # how long this command waits for Slack before leaving the rest to `serve`
+
+def _has_reports(config: SignalsConfig) -> str | None:
+    if config.reports is None:
+        return "the signals file has no `reports`; add e.g. `reports: {channel: C0REVOPS, every: 7d}`"
+    return None
 
 
 def run_report() -> int:
-    settings = Settings()
-    try:
-        config = load_signals(settings.signals_config)
-    except SignalsFileError as exc:
-        print("\n".join(exc.lines()), file=sys.stderr)
+    ready = ready_to_post("report", _has_reports)
+    if ready is None:
         return 2
-    if config.reports is None:
-        print(
-            "report: the signals file has no `reports`; add e.g. `reports: {channel: C0REVOPS, every: 7d}`",
-            file=sys.stderr,
-        )
-        return 2
-    if not settings.slack_bot_token:
-        print("report: SLACK_BOT_TOKEN is not set", file=sys.stderr)
-        return 2
-    if not bring_up_to_date(settings, "report"):
-        return 2
-    return asyncio.run(_send(settings, config))
+    return asyncio.run(_send(*ready))
 
 
 async def _send(settings: Settings, config: SignalsConfig) -> int:
-    services = Services(settings, config, role=Role.WORKER)
-    await asyncio.to_thread(services.heartbeat.start)
-    delivery = services.delivery
-    try:
+    async with posting_services(settings, config) as services:
         report_id = await services.reports.send_now()
         assert report_id is not None  # a period of its own: never queued before
-        with contextlib.suppress(TimeoutError):  # if Slack is slow, `serve` posts it
-            await asyncio.wait_for(delivery.drain(), SEND_LIMIT_S)
-        row = await asyncio.to_thread(services.store.outbox_row, report_id)
-        status = row["status"] if row else "missing"
-        channel = row["channel"] if row else "?"
-        if status == "posted":
-            print(f"Posted the report to {channel}.")
-            return 0
-        if status == "failed":
-            print(f"The report for {channel} failed: {row['error'] if row else ''}")
-            return 1
-        print(f"The report for {channel} is queued ({status}); `serve` posts it.")
-        return 0
-    finally:
-        await delivery.stop()
-        services.heartbeat.stop()
-        await asyncio.to_thread(services.store.retire, services.worker_id)
-        if "slack_session" in vars(services):
-            await services.slack_session.close()
-        services.store.dispose()
+        await until_sent(services)
+        status, line = await outcome(services, report_id, "report")
+        print(line)
+        return 1 if status == "failed" else 0

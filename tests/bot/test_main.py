@@ -159,3 +159,14 @@ def test_demo_runs_the_whole_loop_offline(tmp_path):
     assert "2 report_shared in 7 days by 2 people" in out  # the threshold the last alert fired on
     assert "<!here> Richard <@U0CEO>" in out  # shown as text; Slack receives it escaped
     assert not list(tmp_path.iterdir())  # nothing left behind
+
+
+def test_report_without_reports_in_the_signals_file_says_what_to_add(tmp_path):
+    signals = tmp_path / "signals.yml"
+    signals.write_text(EXAMPLE_SIGNALS.read_text().replace("reports: {channel: C0REVOPS, every: 7d}", ""))
+    (tmp_path / "companies.json").write_text((EXAMPLE_SIGNALS.parent / "companies.json").read_text())
+    result = run(["report"], tmp_path, **{**_secrets(tmp_path), "SIGNALS_CONFIG": str(signals)})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "report: the signals file has no `reports`; add e.g. `reports: {channel: C0REVOPS, every: 7d}`"
+    )
