@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from testkit import posthog_api as fakes
+from testkit.examples import EXAMPLE_EVENTS
 from testkit.posthog_api import PERSONAL_KEY, PROJECT_ID, FakePostHogApi
 from tests.conftest import RunningApp, make_settings, serve
 from tests.support.slack_requests import signed_headers, slash_command
@@ -28,13 +29,7 @@ def posthog_api() -> Iterator[FakePostHogApi]:
         for name, volume in [("click", 1200), ("Click", 30), ("button-click", None), ("btnClick", None)]:
             server.add_event_definition(name, volume_30_day=volume)
         server.add_event_definition("user_clicked_button", volume_30_day=400)
-        for name in [
-            "onboarding_completed",
-            "feature_activated",
-            "invite_sent",
-            "report_shared",
-            "pricing_viewed",
-        ]:
+        for name in EXAMPLE_EVENTS:
             server.add_event_definition(name, volume_30_day=40)
         server.add_event_definition("report_exported")
         server.add_event_definition("legacy_export", volume_30_day=0, last_seen=45 * DAY)

@@ -12,6 +12,7 @@ from bot.config.signals_file import Signal
 from bot.schedule.queries import NOT_CONFIGURED
 from bot.store import Store
 from bot.tools.check import Finding, query_run_findings, query_signal_findings, signal_event_findings
+from testkit.examples import EXAMPLE_EVENTS
 from testkit.posthog_api import PERSONAL_KEY, PROJECT_ID, FakePostHogApi
 from tests.conftest import make_settings
 from tests.support.factories import example_config
@@ -85,13 +86,7 @@ def test_the_last_recorded_run_of_each_query_signal_is_shown(tmp_path: Path):
 
 
 def test_online_a_signal_listening_to_an_event_posthog_never_received_is_an_error(tmp_path: Path, posthog):
-    for name in [
-        "onboarding_completed",
-        "feature_activated",
-        "invite_sent",
-        "report_shared",
-        "pricing_viewed",
-    ]:
+    for name in EXAMPLE_EVENTS:
         posthog.add_event_definition(name, volume_30_day=10)
     settings = make_settings(
         f"sqlite:///{tmp_path / 'c.db'}",

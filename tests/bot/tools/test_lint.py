@@ -12,7 +12,7 @@ from rich.console import Console
 
 from bot.tools.lint import run_lint
 from testkit import posthog_api as fakes
-from testkit.examples import EXAMPLE_SIGNALS
+from testkit.examples import EXAMPLE_EVENTS, EXAMPLE_SIGNALS
 from testkit.posthog_api import PERSONAL_KEY, PROJECT_ID, FakePostHogApi
 from tests.conftest import make_settings
 from tests.support.command_line import run
@@ -38,13 +38,7 @@ def posthog() -> Iterator[FakePostHogApi]:
     with FakePostHogApi(seed=False) as server:
         for name, volume in CLICKS.items():
             server.add_event_definition(name, volume_30_day=volume)
-        for name in [
-            "onboarding_completed",
-            "feature_activated",
-            "invite_sent",
-            "report_shared",
-            "pricing_viewed",
-        ]:
+        for name in EXAMPLE_EVENTS:
             server.add_event_definition(name, volume_30_day=50)
         server.add_event_definition("report_exported", volume_30_day=3400)
         server.add_event_definition("[bold]Weird[/] Name", volume_30_day=2)
