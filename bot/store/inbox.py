@@ -33,6 +33,7 @@ from bot.store.records import (
     parse_decisions,
     to_json,
 )
+from bot.store.stats import add_signal_events, signal_events
 from bot.store.storable import storable
 from bot.store.tables import alerts, cooldowns, inbox, ledger, ledger_totals, snoozes
 
@@ -191,8 +192,9 @@ class EventStore(StoreBase):
             )
 
     def finish_events(self, worker: str, items: Sequence[Finish]) -> list[Commit]:
-        """Record decisions and create alerts in one transaction, each only while its claim is still
-        ours (a lost claim leaves that event to whoever holds it now).
+        """Record decisions (and count them towards their signals' hour, for `stats`) and create
+        alerts in one transaction, each only while its claim is still ours (a lost claim leaves that
+        event to whoever holds it now).
 
         Each alert first takes its (signal, account) cooldown slot; when another event took it first
         (in this or another process), that signal is recorded as `cooldown` instead. Rows are built
@@ -208,6 +210,7 @@ class EventStore(StoreBase):
             owned = {row[0] for row in conn.execute(_RELEASE, {"uuids": uuids, "claimer": worker})}
             new_alerts: list[dict[str, Any]] = []
             ledger_rows: list[dict[str, Any]] = []
+            entries: list[LedgerEntry] = []
             for item in items:
                 if item.uuid not in owned:
                     commits.append(Commit(committed=False))
@@ -231,11 +234,14 @@ class EventStore(StoreBase):
                 entry = apply_cooldowns(item.entry, commit.cooled_down) if commit.cooled_down else item.entry
                 commit.outcome = entry.outcome
                 ledger_rows.append(self._ledger_values(entry, now))
+                entries.append(entry)
                 commits.append(commit)
             if new_alerts:
                 conn.execute(insert(alerts), new_alerts)
             if ledger_rows:
                 conn.execute(insert(ledger), ledger_rows)
+                # Last: on PostgreSQL its rows are the ones concurrent commits share.
+                add_signal_events(conn, self._insert, signal_events(entries, now))
         return commits
 
     @staticmethod
@@ -297,7 +303,9 @@ class EventStore(StoreBase):
             if not self._release_claim(conn, uuid, worker, status="done", lease_until=None):
                 conn.rollback()
                 return False
-            conn.execute(insert(ledger).values(**self._ledger_values(entry, time.time())))
+            now = time.time()
+            conn.execute(insert(ledger).values(**self._ledger_values(entry, now)))
+            add_signal_events(conn, self._insert, signal_events([entry], now))
             return True
 
     # -- reads for decisions ------------------------------------------------------------------------

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Oldest first; tests hold this to the scripts in migrations/versions.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010")
 HEAD = REVISIONS[-1]
 VERSION_TABLE = "alembic_version"
 FIRST_TABLE = "inbox"  # in every schema since 0.1.0: its presence without a version means 0.1.0

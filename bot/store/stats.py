@@ -1,26 +1,31 @@
 """What `stats` reads: per signal, how many events it saw, how many alerts it sent and what people did
 with them (a task, a snooze, "not relevant" and why), so a team can tell how good each rule is.
-Reads only; one statement for the period's alerts and one pass over the period's ledger entries."""
+
+Events seen are counted as they are decided, per signal and UTC hour (`signal_hours`, added to in the
+transaction that writes the ledger entries), so a period costs the same to read whatever it holds: one
+statement for its alerts, one for its whole hours of events, and one for the ledger entries of the part
+of an hour it starts with (at most an hour's entries), which keeps the count exact."""
 
 from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
+from sqlalchemy.engine import Connection
 
 from bot.store.alert_actions import AUTO_REQUESTER
 from bot.store.base import StoreBase
 from bot.store.messages import MESSAGE_SIGNALS
-from bot.store.tables import alerts, feedback, ledger, snoozes, tasks
+from bot.store.records import LedgerEntry
+from bot.store.storable import storable
+from bot.store.tables import alerts, feedback, ledger, signal_hours, snoozes, tasks
 
-# The most ledger entries one `stats` reads: past it the events seen are a lower bound (`capped`).
-# A week of signal events is far below this; unbounded, a busy month could hold a process for long.
-MAX_LEDGER_ROWS = 500_000
+HOUR_S = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +42,6 @@ class SignalStats:
     no_action: int = 0  # no task, no feedback, no snooze yet
     dismissed_median: float | None = None  # median score of the alerts marked not relevant
     acted_median: float | None = None  # median score of the alerts with a task
-    events_capped: bool = False  # the ledger held more than MAX_LEDGER_ROWS entries in the period
 
     @property
     def tasks(self) -> int:
@@ -79,15 +83,62 @@ def _has_snooze(state: str | None) -> bool:
     return isinstance(parsed, dict) and bool(parsed.get("snooze"))
 
 
+def hour_of(at: float) -> int:
+    """The start of the UTC hour `at` falls in: how `signal_hours` files an entry decided at `at`."""
+    return int(at // HOUR_S) * HOUR_S
+
+
+def stored_signal(name: str) -> str:
+    """A signal's name as its rows store it (storable.py): names that store alike are one count."""
+    return storable(name[:100])
+
+
+def signal_events(entries: Iterable[LedgerEntry], decided_at: float) -> Counter[tuple[int, str]]:
+    """What `entries` decided at `decided_at` add to `signal_hours`: each counts once for every signal
+    its decisions name."""
+    counts: Counter[tuple[int, str]] = Counter()
+    hour = hour_of(decided_at)
+    for entry in entries:
+        counts.update({(hour, stored_signal(d.signal)) for d in entry.signals if d.signal is not None})
+    return counts
+
+
+_UPSERTS: dict[Any, Any] = {}  # per dialect: built once, as the worker adds counts with every commit
+
+
+def _upsert(insert: Any) -> Any:
+    stmt = _UPSERTS.get(insert)
+    if stmt is None:
+        stmt = insert(signal_hours)
+        stmt = _UPSERTS[insert] = stmt.on_conflict_do_update(
+            index_elements=[signal_hours.c.hour, signal_hours.c.signal],
+            set_={"events": signal_hours.c.events + stmt.excluded.events},
+        )
+    return stmt
+
+
+def add_signal_events(conn: Connection, insert: Any, counts: Mapping[tuple[int, str], int]) -> None:
+    """Add to `signal_hours` in `conn`'s transaction, the one that writes the entries counted: one
+    upsert row per (hour, signal), in key order, so writers on PostgreSQL that add to the same rows
+    wait for one another instead of deadlocking. `insert` is the dialect's (for ON CONFLICT)."""
+    if counts:
+        rows = [{"hour": h, "signal": name, "events": n} for (h, name), n in sorted(counts.items())]
+        conn.execute(_upsert(insert), rows)
+
+
 def _signals_named(raw: str | None) -> set[str]:
-    """The signals a ledger entry's decisions name (an entry counts once per signal)."""
+    """The signals a ledger entry's decisions name, as stored (an entry counts once per signal)."""
     try:
         decisions = orjson.loads(raw or "[]")
     except orjson.JSONDecodeError:
         return set()
     if not isinstance(decisions, list):
         return set()
-    return {d["signal"] for d in decisions if isinstance(d, dict) and isinstance(d.get("signal"), str)}
+    return {
+        stored_signal(d["signal"])
+        for d in decisions
+        if isinstance(d, dict) and isinstance(d.get("signal"), str)
+    }
 
 
 def _median(scores: list[int]) -> float | None:
@@ -116,26 +167,32 @@ class StatsStore(StoreBase):
             )
             .where(alerts.c.created_at >= since, alerts.c.signal.not_in(MESSAGE_SIGNALS))
         )
-        # Only entries some signal decided about carry `"signal"` in their JSON; the rest are skipped
-        # by the database. Capped (reads run outside a transaction on PostgreSQL, so no server-side
-        # cursor): the cap keeps a busy period's read bounded in time and memory.
-        entries = (
-            select(ledger.c.signals)
-            .where(ledger.c.decided_at >= since, ledger.c.signals.like('%"signal"%'))
-            .limit(MAX_LEDGER_ROWS + 1)
+        # Events decided from `since` on: the whole hours from the first that starts at or after it,
+        # counted; before that hour, the entries themselves (only those some signal decided about
+        # carry `"signal"` in their JSON; the database skips the rest).
+        first_hour = hour_of(since)
+        if first_hour < since:
+            first_hour += HOUR_S
+        counted = (
+            select(signal_hours.c.signal, func.sum(signal_hours.c.events))
+            .where(signal_hours.c.hour >= first_hour)
+            .group_by(signal_hours.c.signal)
+        )
+        edge = select(ledger.c.signals).where(
+            ledger.c.decided_at >= since,
+            ledger.c.decided_at < float(first_hour),
+            ledger.c.signals.like('%"signal"%'),
         )
         tallies: defaultdict[str, _Tally] = defaultdict(_Tally)
-        read = 0
         with self._read() as conn:
             for r in conn.execute(query).mappings():
                 self._count_alert(tallies[r["signal"]], r)
-            for (raw,) in conn.execute(entries):
-                read += 1
-                if read > MAX_LEDGER_ROWS:
-                    break
-                for name in _signals_named(raw):
-                    tallies[name].events += 1
-        capped = read > MAX_LEDGER_ROWS
+            for name, events in conn.execute(counted):
+                tallies[name].events += int(events)
+            if first_hour > since:
+                for (raw,) in conn.execute(edge):
+                    for name in _signals_named(raw):
+                        tallies[name].events += 1
         found = [
             SignalStats(
                 signal=name,
@@ -148,7 +205,6 @@ class StatsStore(StoreBase):
                 no_action=t.no_action,
                 dismissed_median=_median(t.dismissed_scores),
                 acted_median=_median(t.acted_scores),
-                events_capped=capped,
             )
             for name, t in tallies.items()
             if name not in MESSAGE_SIGNALS

@@ -51,7 +51,8 @@ ledger = Table(
     Index("ix_ledger_account", "account", "event_time"),
     Index("ix_ledger_distinct_id", "distinct_id", "event_time"),  # a person's story (`/posthog why`)
     Index("ix_ledger_decided", "decided_at"),  # a period's entries (`stats`)
-    Index("ix_ledger_outcome", "outcome"),
+    # Outcome counts (`/metrics`), and an account's entries held back by a snooze (`why`, the worker).
+    Index("ix_ledger_outcome_account", "outcome", "account", "decided_at"),
 )
 
 # Events no signal listens to are not kept one by one: the ledger holds how many of each name arrived
@@ -63,6 +64,16 @@ ledger_totals = Table(
     Column("event_name", String(400), primary_key=True),
     Column("outcome", String(32), primary_key=True),
     Column("count", BigInteger, nullable=False),
+)
+
+# Ledger entries by signal and UTC hour of their decision: `stats` sums a period's whole hours here
+# instead of reading its entries. Added to in the transaction that writes the entries.
+signal_hours = Table(
+    "signal_hours",
+    metadata,
+    Column("hour", BigInteger, primary_key=True),  # epoch seconds of the hour's start
+    Column("signal", String(100), primary_key=True),
+    Column("events", BigInteger, nullable=False),  # entries that name the signal
 )
 
 alerts = Table(

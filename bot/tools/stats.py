@@ -41,7 +41,7 @@ def stats_table(found: list[SignalStats], days: int) -> Table:
     for s in found:
         table.add_row(
             Text(s.signal),  # Text: a name with "[" is not read as markup
-            f"{s.events}{'+' if s.events_capped else ''}",
+            str(s.events),
             str(s.alerts),
             f"{s.tasks_clicked} / {s.tasks_auto}",
             str(s.snoozed),
@@ -78,6 +78,4 @@ def run_stats(days: int = 7) -> int:
         console.print(said, markup=False)
     for run in failing:
         console.print(f"Query signal {run.signal}: the latest run failed: {run.error}", markup=False)
-    if any(s.events_capped for s in found):
-        console.print("Events marked + are a lower bound: the period holds more ledger entries than read.")
     return 0

@@ -27,10 +27,9 @@ def _reason(value: str) -> str:
 
 
 def signal_line(stats: SignalStats) -> str:
-    events = f"{stats.events:,}{'+' if stats.events_capped else ''}"
     tasks = stats.tasks_clicked + stats.tasks_auto
     parts = [
-        f"{events} events",
+        f"{stats.events:,} events",
         f"{stats.alerts} alerts",
         f"{tasks} tasks ({stats.tasks_clicked} clicked, {stats.tasks_auto} automatic)",
         f"{stats.snoozed} snoozed",

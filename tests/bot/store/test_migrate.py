@@ -26,6 +26,7 @@ TABLES_ADDED_SINCE_0_1_0 = {
     "threshold_events",
     "threshold_accounts",
     "report_schedule",
+    "signal_hours",
     "threads",
     "query_runs",
 }
@@ -207,7 +208,7 @@ def test_sql_for_review_names_every_step_and_changes_nothing(kind, tmp_path):
         assert "CREATE TABLE alembic_version" in sql and "'0001'" in sql
         assert (
             "Revision 0002 converts rows in Python" in sql
-            and "`python -m bot migrate` runs 0002, 0003, 0004, 0005, 0006, 0007, 0008, 0009" in sql
+            and "`python -m bot migrate` runs 0002, 0003, 0004, 0005, 0006, 0007, 0008, 0009, 0010" in sql
         )
         assert "'0002'" not in sql and "'0003'" not in sql  # never recorded as run by SQL that did not run it
         assert store.schema_status() == before

@@ -77,7 +77,7 @@ def test_migrate_sql_prints_what_it_would_run_and_changes_nothing(tmp_path, db_u
     assert "INSERT INTO alembic_version (version_num) VALUES ('0001')" in sql
     assert sql.endswith(
         "-- Revision 0002 converts rows in Python, which no SQL can do: once the SQL above\n"
-        "-- has run, `python -m bot migrate` runs 0002, 0003, 0004, 0005, 0006, 0007, 0008, 0009.\n"
+        "-- has run, `python -m bot migrate` runs 0002, 0003, 0004, 0005, 0006, 0007, 0008, 0009, 0010.\n"
     )
     assert "version_num='0002'" not in sql  # not recorded as run: it is not in the SQL
     assert "version_num='0003'" not in sql
