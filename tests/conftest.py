@@ -3,6 +3,8 @@ uvicorn in a thread on 127.0.0.1."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +30,15 @@ from testkit.posthog import PROJECT_KEY, FakePostHog
 from testkit.slack import SIGNING_SECRET, TOKEN, FakeSlack
 from testkit.webhook_bodies import WEBHOOK_SECRET
 from tests.support import stored
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compiled modules are cached in `__pycache__` even where PYTHONDONTWRITEBYTECODE is set: the suite
+    starts about a hundred Python processes (servers, their workers, commands, test workers), and
+    without the cache each compiles the app and the tests again. Set before xdist starts its workers,
+    so they and every process a test starts inherit it."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    sys.dont_write_bytecode = False
 
 
 def database(kind: str, directory: Path) -> AbstractContextManager[str]:
