@@ -29,11 +29,12 @@ from bot.app.container import Services
 from bot.app.lifecycle import Lifecycle
 from bot.app.tuning import Tuning
 from bot.app.web import create_app
+from bot.config.durations import format_duration
 from bot.config.settings import DEFAULT_SUMMARY_MODEL, Settings
-from bot.config.signals_file import load_signals
+from bot.config.signals_file import Reports, load_signals
 from bot.decide.outcomes import Outcome, SignalDecision, no_signal_listens
 from bot.ingest.webhook_body import parse_timestamp
-from bot.store.messages import DIGEST_SIGNAL
+from bot.store.messages import DIGEST_SIGNAL, REPORT_SIGNAL
 from bot.tools.demo_sink import DemoSink
 from bot.tools.preview import block_kit_builder_url, render_message
 
@@ -142,6 +143,8 @@ async def _run(events: list[dict[str, Any]], signals: Path, console: Console) ->
                 await lifecycle.idle()  # one at a time, so each alert knows what came before
         # The digest goes out at `digest.at`; the demo sends it now, as `python -m bot digest` does.
         digests = await services.digests.send_now()
+        # So is the report, which `serve` sends every `reports.every`, as `python -m bot report` does.
+        reports = [await services.reports.send_now()] if services.config.reports is not None else []
         await lifecycle.idle()
         elapsed = time.perf_counter() - started
         await asyncio.to_thread(services.writer.flush)
@@ -155,8 +158,11 @@ async def _run(events: list[dict[str, Any]], signals: Path, console: Console) ->
             if ts in sink.updates:  # shown as it reads now
                 message = {**message, **sink.updates[ts]}
                 note += " · since updated (chat.update)"
-            if message["metadata"]["event_payload"].get("signal") == DIGEST_SIGNAL:
+            signal = message["metadata"]["event_payload"].get("signal")
+            if signal == DIGEST_SIGNAL:
                 note = " · the channel's digest"
+            elif signal == REPORT_SIGNAL:
+                note = " · the report"
             console.print(render_message(message["channel"], message, note))
             url = block_kit_builder_url(message["blocks"])
             if console.is_terminal:
@@ -192,7 +198,8 @@ async def _run(events: list[dict[str, Any]], signals: Path, console: Console) ->
             + ", ".join(f"{count} {name}" for name, count in outcomes.most_common())
             + f". {len(sink.messages)} Slack messages: {replies} of them replies in an account's thread, "
             f"{len(digests)} digest (sent now; daily at {services.config.digest.at} "
-            f"{services.config.digest.timezone} when serving)."
+            f"{services.config.digest.timezone} when serving)"
+            + (f", {_report_note(services.config.reports)}." if reports else ".")
         )
         console.print(
             f"PostHog write-back: {captured.get('$set', 0)} person $set, "
@@ -201,6 +208,11 @@ async def _run(events: list[dict[str, Any]], signals: Path, console: Console) ->
             f"{SNOOZED_ACCOUNT} was snoozed for 7 days before the run."
         )
         return 0 if not outcomes[Outcome.PENDING] and not outcomes[Outcome.FAILED] else 1
+
+
+def _report_note(reports: Reports) -> str:
+    every = format_duration(reports.every)
+    return f"1 report (sent now; every {every} to {reports.channel} when serving)"
 
 
 def _summary_note(services: Services) -> str:

@@ -153,7 +153,9 @@ def test_demo_runs_the_whole_loop_offline(tmp_path):
     # The delivery no signal listens to is counted, not stored: the demo still says what became of it.
     assert re.search(r"\$pageview\s+│\s+-\s+│\s+filtered\s+│\s+no signal listens to this event", out)
     flat = " ".join(out.split())
-    assert "8 Slack messages: 2 of them replies in an account's thread, 1 digest" in flat
+    assert "9 Slack messages: 2 of them replies in an account's thread, 1 digest" in flat
+    assert "1 report (sent now; every 1w to C0REVOPS when serving)" in flat
+    assert "Signals report, last 7 days" in out and "· the report" in out
     assert "🧵 2 more signals in the thread · latest: Reports are spreading" in out  # the first, updated
     assert "Signals digest: 2 accounts" in out and "Looked at pricing: in the C0AE1 digest" in out
     assert "2 report_shared in 7 days by 2 people" in out  # the threshold the last alert fired on
