@@ -42,6 +42,7 @@ from bot.ops.metrics import Metrics
 from bot.slack.blocks.alert import alert_update
 from bot.slack.ids import METADATA_EVENT_TYPE
 from bot.store import ClaimedAlert, Store
+from bot.store.messages import MESSAGE_SIGNALS
 from bot.store.until_stored import until_stored
 
 log = logging.getLogger(__name__)
@@ -391,6 +392,9 @@ class Delivery:
             self.after_post(claimed.id)
 
     def _posted(self, claimed: ClaimedAlert, extra: dict[str, object], ts: str) -> None:
+        if claimed.signal in MESSAGE_SIGNALS:  # a digest or report: no alert, and no webhook before it
+            log.info("message posted", extra={**extra, "slack_ts": ts, "signal": claimed.signal})
+            return
         latency = time.time() - claimed.received_at
         self.metrics.alerts_posted.inc()
         self.metrics.webhook_to_slack.observe(latency)
@@ -509,7 +513,8 @@ class Delivery:
             if metadata.get("event_type") == METADATA_EVENT_TYPE and payload.get("alert_id") == claimed.id:
                 ts = str(message.get("ts"))
                 await self._record(self.store.mark_posted, claimed, place.channel, ts)
-                self.metrics.alerts_posted.inc()
+                if claimed.signal not in MESSAGE_SIGNALS:
+                    self.metrics.alerts_posted.inc()
                 log.info("interrupted alert was already in Slack; recorded", extra={**extra, "slack_ts": ts})
                 self._owes_task(claimed)
                 if place.thread_ts is not None and claimed.thread_of is not None:

@@ -408,6 +408,7 @@ class Services:
             self.config,
             self.config.reports,
             plan=plan,
+            worker_id=self.worker_id,
             plan_missing=(
                 "The tracking plan's health needs POSTHOG_PERSONAL_API_KEY (scope "
                 "`event_definition:read`) and POSTHOG_PROJECT_ID."

@@ -6,10 +6,12 @@ The schedule is anchored at the first start of a worker that saw `reports` (kept
 the first report goes out one `every` after it and every process computes the same report times. A
 period's report is queued in the outbox under a key of the channel and the period's end, in one
 insert-or-ignore: processes due at the same moment, or one restarted mid-way, queue it once, and
-delivery posts it once (looked for in the channel after an interrupted post). A process down at a
+delivery posts it once (looked for in the channel after an interrupted post). The period's row is
+claimed before the report is composed, so one process reads the numbers and PostHog's event
+definitions, and a composer that dies is taken over once its lease runs out. A process down at a
 report time sends the latest period's report when it starts; periods missed before that are not
-sent late. `send_now` (`python -m bot report`) sends one for the last `every` now, as a period of
-its own.
+sent late; a report counts what happened in its own period, however late it is composed.
+`send_now` (`python -m bot report`) sends one for the last `every` now, as a period of its own.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from bot.config.signals_file import SignalsConfig
 from bot.lint import explain_failure
 from bot.slack.blocks.report import Report, report_message
 from bot.store import Store
+from bot.store.reports import ReportClaim
 
 log = logging.getLogger(__name__)
 MAX_SLEEP_S = 3600.0  # look again at least this often, whatever the clock did meanwhile
-RETRY_S = 60.0  # after a failure (the database away, say)
+RETRY_S = 60.0  # after a failure (the database away, say), or while another process composes
+COMPOSE_LEASE_S = 600.0  # a composer silent for longer is presumed dead and its report taken over
 
 # The tracking plan's summary lines (`lint`'s), raising PostHogApiError when PostHog cannot say.
 PlanSummary = Callable[[], Awaitable[Sequence[str]]]
@@ -64,6 +68,7 @@ class Reports:
         config: SignalsConfig,
         settings: ReportsConfig,
         plan: PlanSummary | None,
+        worker_id: str,
         plan_missing: str = "",
         clock: Callable[[], float] = time.time,
     ):
@@ -72,6 +77,7 @@ class Reports:
         self.config = config
         self.settings = settings
         self.plan = plan
+        self.worker_id = worker_id
         self.plan_missing = plan_missing
         self.clock = clock
         self.every_s = settings.every.total_seconds()
@@ -84,47 +90,58 @@ class Reports:
                     started_at = await asyncio.to_thread(
                         self.store.report_started_at, self.settings.channel, self.clock()
                     )
-                await self.send_due(started_at)
+                sent = await self.send_due(started_at)
             except Exception as exc:  # tried again soon; a report is never worth stopping the worker
                 log.error("report failed: %s", type(exc).__name__, extra={"error": str(exc)[:300]})
+                await asyncio.sleep(RETRY_S)
+                continue
+            if sent.busy:  # another process is composing it: look again, in case that one dies
                 await asyncio.sleep(RETRY_S)
                 continue
             now = self.clock()
             await asyncio.sleep(min(MAX_SLEEP_S, max(1.0, next_due(now, started_at, self.every_s) - now)))
 
-    async def send_due(self, started_at: float) -> str | None:
-        """The latest period's report, unless it was queued already; its id when this call queued it."""
+    async def send_due(self, started_at: float) -> ReportClaim:
+        """The latest period's report, unless it was queued already (`report_id` when this call
+        queued it; `busy` while another process composes it)."""
         now = self.clock()
         due = last_due(now, started_at, self.every_s)
         if due is None:
-            return None
+            return ReportClaim()
         return await self._send(due, period_of(due), next_due(now, started_at, self.every_s))
 
     async def send_now(self) -> str | None:
         """A report of the last `every`, now, whatever the schedule; the schedule goes on as before."""
         now = self.clock()
-        return await self._send(now, f"now {period_of(now)} {uuid.uuid4().hex[:8]}", None)
+        return (await self._send(now, f"now {period_of(now)} {uuid.uuid4().hex[:8]}", None)).report_id
 
-    async def _send(self, end: float, period: str, next_at: float | None) -> str | None:
+    async def _send(self, end: float, period: str, next_at: float | None) -> ReportClaim:
         channel = self.settings.channel
-        if await asyncio.to_thread(self.store.report_queued, channel, period):
-            return None
-        report = await self.compose(end, next_at)
-        report_id = uuid.uuid4().hex
-        message = report_message(report_id, report)
-        queued = await asyncio.to_thread(
-            self.store.queue_report, report_id, channel, period, message, self.clock(), report.days
+        claim = await asyncio.to_thread(
+            self.store.claim_report,
+            uuid.uuid4().hex,
+            channel,
+            period,
+            self.worker_id,
+            self.clock(),
+            COMPOSE_LEASE_S,
+            self.settings.days,
         )
-        if not queued:
-            return None  # another process queued it meanwhile
-        log.info("report queued", extra={"channel": channel, "alert_id": report_id, "period": period})
-        self.delivery.submit(report_id, channel)
-        return report_id
+        if claim.report_id is None:
+            return claim
+        message = report_message(claim.report_id, await self.compose(end, next_at))
+        if not await asyncio.to_thread(
+            self.store.report_composed, claim.report_id, self.worker_id, message, self.clock()
+        ):
+            return ReportClaim()  # taken over meanwhile (this process was presumed dead)
+        log.info("report queued", extra={"channel": channel, "alert_id": claim.report_id, "period": period})
+        self.delivery.submit(claim.report_id, channel)
+        return claim
 
     async def compose(self, end: float, next_at: float | None) -> Report:
         """What the report of the period ending at `end` says."""
         start = end - self.every_s
-        stats = await asyncio.to_thread(self.store.signal_stats, start)
+        stats = await asyncio.to_thread(self.store.signal_stats, start, end)
         runs = await asyncio.to_thread(self.store.last_query_runs)
         plan: Sequence[str] | None = None
         problem: str | None = None if self.plan is not None else self.plan_missing

@@ -13,6 +13,7 @@ on the raw text before escaping, so an entity like `&amp;` is never cut in half.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from urllib.parse import quote, urlsplit
 
 ELLIPSIS = "…"
@@ -47,6 +48,22 @@ def clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: max(0, limit - 1)].rstrip() + ELLIPSIS
+
+
+def whole_lines(head: str | None, lines: Sequence[str], limit: int, cap: int | None = None) -> str:
+    """`head` and as many whole lines as fit in `limit` characters (at most `cap`), then "and N more"
+    for the rest: no line (nor an escape in it) is ever cut in half."""
+
+    def text(shown: int) -> str:
+        body = ([head] if head is not None else []) + list(lines[:shown])
+        if len(lines) > shown:
+            body.append(f"_and {len(lines) - shown} more_")
+        return "\n".join(body)
+
+    shown = len(lines) if cap is None else min(cap, len(lines))
+    while shown > 0 and len(text(shown)) > limit:
+        shown -= 1
+    return text(shown)
 
 
 def escape_clip(text: str, limit: int) -> str:

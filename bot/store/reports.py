@@ -1,20 +1,37 @@
-"""Scheduled reports: the schedule's anchor per channel, and the report of a period queued in the
-outbox under a key made of the channel and the period's end, so however many processes are due at
-once, and however often one restarts, each period's report is queued (and posted) once."""
+"""Scheduled reports: the schedule's anchor per channel, and each period's report as an outbox row
+keyed by the channel and the period's end.
+
+The row is claimed before the report is composed (status `composing`, with a lease), so of several
+processes due at the same moment one composes it (one read of PostHog's event definitions, not one
+per process) and the others leave it; a composer that dies is taken over once its lease runs out.
+Composed, the row becomes `pending` and delivery posts it like any alert, at most once."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.store.base import StoreBase
 from bot.store.messages import REPORT_SIGNAL, message_row
+from bot.store.records import to_json
 from bot.store.tables import alerts, report_schedule
+
+COMPOSING = "composing"  # a report's status while its claimer reads its numbers
 
 
 def report_key(channel: str, period: str) -> str:
     return f"{REPORT_SIGNAL}:{channel}:{period}"
+
+
+@dataclass(frozen=True)
+class ReportClaim:
+    """The outcome of claiming a period's report: `report_id` when this caller is to compose it;
+    `busy` when another process is composing it now (look again later); neither when it is done."""
+
+    report_id: str | None = None
+    busy: bool = False
 
 
 class ReportStore(StoreBase):
@@ -31,30 +48,54 @@ class ReportStore(StoreBase):
                 ).scalar_one()
             )
 
-    def report_queued(self, channel: str, period: str) -> bool:
-        """Whether the period's report exists already (then there is nothing to compose)."""
-        with self._read() as conn:
-            found = conn.execute(
-                select(alerts.c.id).where(alerts.c.event_uuid == report_key(channel, period))
-            ).first()
-        return found is not None
-
-    def queue_report(
-        self, report_id: str, channel: str, period: str, message: dict[str, Any], now: float, days: int
-    ) -> bool:
-        """Queue the period's report for posting: false when it was queued before (by
-        another process, or before a restart), and then nothing changes."""
-        row = message_row(
-            report_id,
-            REPORT_SIGNAL,
-            report_key(channel, period),
-            channel,
-            message,
-            {"period": period, "days": days},
-            now,
-        )
+    def claim_report(
+        self, report_id: str, channel: str, period: str, worker: str, now: float, lease_s: float, days: int
+    ) -> ReportClaim:
+        """Claim the period's report for composing: a new row under `report_id`, or the row of a
+        claimer whose lease ran out (its id, which the report's metadata must carry)."""
+        key = report_key(channel, period)
+        row = message_row(report_id, REPORT_SIGNAL, key, channel, {}, {"period": period, "days": days}, now)
+        row.update(status=COMPOSING, claimed_by=worker, lease_until=now + lease_s)
         with self._write() as conn:
             inserted = conn.execute(
                 self._insert(alerts).values(row).on_conflict_do_nothing().returning(alerts.c.id)
             ).first()
-        return inserted is not None
+            if inserted is not None:
+                return ReportClaim(report_id)
+            taken = conn.execute(
+                update(alerts)
+                .where(
+                    alerts.c.event_uuid == key[:200],
+                    alerts.c.signal == REPORT_SIGNAL,
+                    alerts.c.status == COMPOSING,
+                    alerts.c.lease_until < now,
+                )
+                .values(claimed_by=worker, lease_until=now + lease_s)
+                .returning(alerts.c.id)
+            ).first()
+            if taken is not None:
+                return ReportClaim(str(taken[0]))
+            status = conn.execute(
+                select(alerts.c.status).where(
+                    alerts.c.event_uuid == key[:200], alerts.c.signal == REPORT_SIGNAL
+                )
+            ).scalar()
+        return ReportClaim(busy=status == COMPOSING)
+
+    def report_composed(self, report_id: str, worker: str, message: dict[str, Any], now: float) -> bool:
+        """The composed report, queued for posting; false (nothing written) when this process's claim
+        was taken over meanwhile."""
+        with self._write() as conn:
+            done = conn.execute(
+                update(alerts)
+                .where(alerts.c.id == report_id, alerts.c.status == COMPOSING, alerts.c.claimed_by == worker)
+                .values(
+                    message=to_json(message),
+                    status="pending",
+                    claimed_by=None,
+                    lease_until=None,
+                    next_attempt_at=0.0,
+                    created_at=now,
+                )
+            ).rowcount
+        return bool(done)

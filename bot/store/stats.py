@@ -3,8 +3,8 @@ with them (a task, a snooze, "not relevant" and why), so a team can tell how goo
 
 Events seen are counted as they are decided, per signal and UTC hour (`signal_hours`, added to in the
 transaction that writes the ledger entries), so a period costs the same to read whatever it holds: one
-statement for its alerts, one for its whole hours of events, and one for the ledger entries of the part
-of an hour it starts with (at most an hour's entries), which keeps the count exact."""
+statement for its alerts, one for its whole hours of events, and the ledger entries of the parts of an
+hour it starts and ends with (at most an hour's entries each), which keeps the count exact."""
 
 from __future__ import annotations
 
@@ -141,15 +141,37 @@ def _signals_named(raw: str | None) -> set[str]:
     }
 
 
+def _period_parts(
+    since: float, until: float | None
+) -> tuple[tuple[int, int | None] | None, list[tuple[float, float]]]:
+    """A period as the whole hours `signal_hours` counts ([first, last), last None for "on") and the
+    parts of an hour at its edges, read from the ledger itself: at most an hour's entries at each
+    end, so the count is exact and costs the same whatever the period holds."""
+    first = hour_of(since)
+    if first < since:
+        first += HOUR_S
+    last = None if until is None else hour_of(until)
+    if last is not None and first >= last:  # no whole hour inside: read the entries themselves
+        return None, [(since, until)] if until is not None and since < until else []
+    edges = [(since, float(first))] if first > since else []
+    if last is not None and until is not None and until > last:
+        edges.append((float(last), until))
+    return (first, last), edges
+
+
 def _median(scores: list[int]) -> float | None:
     return float(statistics.median(scores)) if scores else None
 
 
 class StatsStore(StoreBase):
-    def signal_stats(self, since: float) -> list[SignalStats]:
-        """Per signal, the period from `since` on: events seen, alerts and what was done with them;
-        most alerts first, then most events. `ledger_totals` is left out: its events have no signal."""
+    def signal_stats(self, since: float, until: float | None = None) -> list[SignalStats]:
+        """Per signal, the period from `since` up to `until` (now when None): events seen, alerts and
+        what was done with them; most alerts first, then most events. `ledger_totals` is left out: its
+        events have no signal."""
         snoozed_ids = select(snoozes.c.alert_id).where(snoozes.c.alert_id.is_not(None))
+        in_period = [alerts.c.created_at >= since, alerts.c.signal.not_in(MESSAGE_SIGNALS)]
+        if until is not None:
+            in_period.append(alerts.c.created_at < until)
         query = (
             select(
                 alerts.c.signal,
@@ -165,31 +187,29 @@ class StatsStore(StoreBase):
                     tasks, and_(tasks.c.alert_id == alerts.c.id, tasks.c.status == "created")
                 ).outerjoin(feedback, feedback.c.alert_id == alerts.c.id)
             )
-            .where(alerts.c.created_at >= since, alerts.c.signal.not_in(MESSAGE_SIGNALS))
+            .where(*in_period)
         )
-        # Events decided from `since` on: the whole hours from the first that starts at or after it,
-        # counted; before that hour, the entries themselves (only those some signal decided about
-        # carry `"signal"` in their JSON; the database skips the rest).
-        first_hour = hour_of(since)
-        if first_hour < since:
-            first_hour += HOUR_S
-        counted = (
-            select(signal_hours.c.signal, func.sum(signal_hours.c.events))
-            .where(signal_hours.c.hour >= first_hour)
-            .group_by(signal_hours.c.signal)
-        )
-        edge = select(ledger.c.signals).where(
-            ledger.c.decided_at >= since,
-            ledger.c.decided_at < float(first_hour),
-            ledger.c.signals.like('%"signal"%'),
-        )
+        hours, edges = _period_parts(since, until)
         tallies: defaultdict[str, _Tally] = defaultdict(_Tally)
         with self._read() as conn:
             for r in conn.execute(query).mappings():
                 self._count_alert(tallies[r["signal"]], r)
-            for name, events in conn.execute(counted):
-                tallies[name].events += int(events)
-            if first_hour > since:
+            if hours is not None:
+                counted = select(signal_hours.c.signal, func.sum(signal_hours.c.events)).where(
+                    signal_hours.c.hour >= hours[0]
+                )
+                if hours[1] is not None:
+                    counted = counted.where(signal_hours.c.hour < hours[1])
+                for name, events in conn.execute(counted.group_by(signal_hours.c.signal)):
+                    tallies[name].events += int(events)
+            for start, end in edges:
+                # Only entries some signal decided about carry `"signal"` in their JSON; the
+                # database skips the rest.
+                edge = select(ledger.c.signals).where(
+                    ledger.c.decided_at >= start,
+                    ledger.c.decided_at < end,
+                    ledger.c.signals.like('%"signal"%'),
+                )
                 for (raw,) in conn.execute(edge):
                     for name in _signals_named(raw):
                         tallies[name].events += 1

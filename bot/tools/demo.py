@@ -98,6 +98,9 @@ async def _run(events: list[dict[str, Any]], signals: Path, console: Console) ->
             posthog_app_host_setting="https://us.posthog.com",
             posthog_project_api_key="phc_demo",
             posthog_project_id="12345",
+            # Offline: whatever key the environment holds, nothing reads PostHog's API from the demo
+            # (the report says the tracking plan needs one).
+            posthog_personal_api_key=None,
             posthog_webhook_secret=secret,
             database_url=f"sqlite:///{tmp}/demo.db",
             log_level="WARNING",

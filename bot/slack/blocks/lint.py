@@ -21,7 +21,7 @@ from bot.lint.report import (
     summary_lines,
 )
 from bot.slack.blocks.alert import CONTEXT_LIMIT, SECTION_LIMIT, mrkdwn, slack_day
-from bot.slack.mrkdwn import escape_line, plain
+from bot.slack.mrkdwn import escape_line, plain, whole_lines
 
 NAME_LIMIT = 120  # characters of one name in a line
 MAX_LINES = 15  # per section, before "and N more"
@@ -44,17 +44,7 @@ def _plural(count: int, one: str, many: str) -> str:
 
 def section(head: str, lines: list[str], cap: int = MAX_LINES) -> SectionBlock:
     """`head` and as many whole lines as fit (at most `cap`), then "and N more" for the rest."""
-
-    def text(shown: int) -> str:
-        body = [head, *lines[:shown]]
-        if len(lines) > shown:
-            body.append(f"_and {len(lines) - shown} more_")
-        return "\n".join(body)
-
-    shown = min(cap, len(lines))
-    while shown > 0 and len(text(shown)) > SECTION_LIMIT:
-        shown -= 1
-    return SectionBlock(text=mrkdwn(text(shown)))
+    return SectionBlock(text=mrkdwn(whole_lines(head, lines, SECTION_LIMIT, cap)))
 
 
 def unknown_line(item: UnknownEvent) -> str:

@@ -14,7 +14,7 @@ from bot.commands.stats_report import hint, precision_text
 from bot.slack.blocks.alert import SECTION_LIMIT, TEXT_FALLBACK_LIMIT, mrkdwn, slack_date
 from bot.slack.blocks.stats import PRECISION_NOTE, signal_blocks
 from bot.slack.ids import METADATA_EVENT_TYPE
-from bot.slack.mrkdwn import clip, escape, escape_line, plain
+from bot.slack.mrkdwn import escape_line, plain, whole_lines
 from bot.store.messages import REPORT_SIGNAL
 from bot.store.query_runs import QueryRun
 from bot.store.stats import SignalStats
@@ -44,12 +44,15 @@ def _period(days: int) -> str:
 
 def _plan_section(report: Report) -> SectionBlock:
     if report.plan is None:
-        said = escape(report.plan_problem or "PostHog's event definitions were not read.")
-        return SectionBlock(text=mrkdwn(clip(f"*Tracking plan*\n{said}", SECTION_LIMIT)))
-    lines = list(report.plan[:MAX_PLAN_LINES]) or ["No problems found."]
-    body = "\n".join(f"• {escape(line)}" for line in lines)
-    more = "\n_`/posthog lint` shows the whole report._" if report.plan else ""
-    return SectionBlock(text=mrkdwn(clip(f"*Tracking plan*\n{body}{more}", SECTION_LIMIT)))
+        said = escape_line(report.plan_problem or "PostHog's event definitions were not read.", 1000)
+        return SectionBlock(text=mrkdwn(f"*Tracking plan*\n{said}"))
+    # Each line kept on a line of its own (event names may hold line breaks or bidi overrides).
+    lines = [f"• {escape_line(line, 330)}" for line in report.plan[:MAX_PLAN_LINES]] or [
+        "• No problems found."
+    ]
+    if report.plan:
+        lines.append("_`/posthog lint` shows the whole report._")
+    return SectionBlock(text=mrkdwn(whole_lines("*Tracking plan*", lines, SECTION_LIMIT)))
 
 
 def report_blocks(report: Report) -> list[Block]:

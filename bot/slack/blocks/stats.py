@@ -12,7 +12,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, SectionBlo
 from bot.commands.stats_report import hint, precision_text
 from bot.slack.blocks.alert import SECTION_LIMIT, mrkdwn, slack_date
 from bot.slack.ids import FeedbackReason
-from bot.slack.mrkdwn import clip, escape, escape_line, plain
+from bot.slack.mrkdwn import clip, escape, escape_line, plain, whole_lines
 from bot.store.query_runs import QueryRun
 from bot.store.stats import SignalStats
 
@@ -59,13 +59,12 @@ def signal_blocks(
     blocks: list[Block] = [SectionBlock(text=mrkdwn(signal_line(s))) for s in stats[:max_signals]]
     if len(stats) > max_signals:
         blocks.append(ContextBlock(elements=[mrkdwn(f"and {len(stats) - max_signals} more signals")]))
-    hints = [h for h in (hint(s) for s in stats) if h]
+    hints = [f":bulb: {escape_line(h, 600)}" for h in (hint(s) for s in stats) if h]
     if hints:
-        text = "\n".join(f":bulb: {escape(h)}" for h in hints)
-        blocks.append(ContextBlock(elements=[mrkdwn(clip(text, SECTION_LIMIT))]))
+        blocks.append(ContextBlock(elements=[mrkdwn(whole_lines(None, hints, SECTION_LIMIT))]))
     if failing:
-        text = "\n".join(query_failure_line(run) for run in failing)
-        blocks.append(SectionBlock(text=mrkdwn(clip(text, SECTION_LIMIT))))
+        lines = [query_failure_line(run) for run in failing]
+        blocks.append(SectionBlock(text=mrkdwn(whole_lines(None, lines, SECTION_LIMIT))))
     return blocks
 
 

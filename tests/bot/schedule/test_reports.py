@@ -51,7 +51,7 @@ def _reports(store: Store, fake_slack, now: float, plan=None, config: SignalsCon
     client = make_slack_client(TOKEN, fake_slack.api_url, 0.01)
     delivery = Delivery(store, client, Metrics(), "w1", min_interval_s=0)
     assert config.reports is not None
-    return Reports(store, delivery, config, config.reports, plan, clock=lambda: now), delivery
+    return Reports(store, delivery, config, config.reports, plan, "w1", clock=lambda: now), delivery
 
 
 def _due(store: Store, fake_slack, now: float, plan=None) -> str | None:
@@ -60,7 +60,7 @@ def _due(store: Store, fake_slack, now: float, plan=None) -> str | None:
         sent = await reports.send_due(store.report_started_at("C0REVOPS", now))
         await delivery.drain()
         await delivery.stop()
-        return sent
+        return sent.report_id
 
     return asyncio.run(go())
 
@@ -102,7 +102,7 @@ def test_two_processes_due_at_the_same_moment_send_one_report(db_url, fake_slack
         async def go() -> None:
             reports, delivery = _reports(store, fake_slack, START + WEEK + 5)
             barrier.wait()
-            sent.append(await reports.send_due(START))
+            sent.append((await reports.send_due(START)).report_id)
             await delivery.drain()
             await delivery.stop()
 
@@ -130,14 +130,14 @@ def _text(message: dict) -> str:
 def test_the_report_carries_the_periods_stats_the_failing_queries_and_the_plan(worker_store, fake_slack):
     decide(worker_store, new_alert(signal="S", account="acme.com"))
     now = time.time()
-    worker_store.report_started_at("C0REVOPS", now - WEEK - 5)
+    worker_store.report_started_at("C0REVOPS", now - WEEK + 1)  # the period ends a second from now
     worker_store.start_query_run("Heavy users", 3600, "w1", now - 60)
     worker_store.finish_query_run("Heavy users", "w1", "error", None, "Unknown column `acount`", now - 59)
 
     async def plan() -> Sequence[str]:
         return ["1 signal listens to an event PostHog never received: S (e; did you mean <!channel>?)"]
 
-    assert _due(worker_store, fake_slack, now, plan) is not None
+    assert _due(worker_store, fake_slack, now + 5, plan) is not None
     [posted] = _reports_posted(fake_slack)
     blocks = posted["blocks"]
     assert blocks[0]["text"]["text"] == "Signals report, last 7 days"
@@ -181,3 +181,40 @@ def test_send_now_reports_the_last_every_whatever_the_schedule(worker_store, fak
     first, second = asyncio.run(go())
     assert first and second and first != second  # each run of `python -m bot report` posts one
     assert len(_reports_posted(fake_slack)) == 2
+
+
+def test_a_late_report_counts_its_own_period_not_up_to_when_it_is_sent(worker_store, fake_slack):
+    """Down over the report time, a process sends the period's report when it starts: what happened
+    after the period's end belongs to the next report."""
+    now = time.time()
+    worker_store.report_started_at("C0REVOPS", now - WEEK - 2 * DAY)  # the period ended 2 days ago
+    decide(worker_store, new_alert(signal="S", account="acme.com"))  # after the period's end
+    assert _due(worker_store, fake_slack, now + 1) is not None
+    [posted] = _reports_posted(fake_slack)
+    assert "0 alerts · 0 with a task" in posted["blocks"][1]["elements"][0]["text"]
+    assert "No signal saw an event in the last 7 days." in _text(posted)
+
+
+def test_a_composer_that_died_is_taken_over_once_its_lease_runs_out(worker_store, fake_slack):
+    """A process claimed the period's report and died composing it: the others leave it while its
+    lease runs, then one takes it over (under the same id) and the report goes out once."""
+    worker_store.report_started_at("C0REVOPS", START)
+    due = START + WEEK
+    dead = worker_store.claim_report("dead1", "C0REVOPS", period_of(due), "w0", due, 600.0, 7)
+    assert dead.report_id == "dead1"
+
+    async def due_at(now: float):
+        reports, delivery = _reports(worker_store, fake_slack, now)
+        sent = await reports.send_due(START)
+        await delivery.drain()
+        await delivery.stop()
+        return sent
+
+    assert asyncio.run(due_at(due + 60)).busy  # still composing, as far as anyone can tell
+    assert fake_slack.posted() == []
+    assert asyncio.run(due_at(due + 601)).report_id == "dead1"
+    [posted] = _reports_posted(fake_slack)
+    assert posted["metadata"]["event_payload"]["alert_id"] == "dead1"
+    assert not worker_store.report_composed("dead1", "w0", {"text": "late"}, due + 700)  # no longer its
+    later = asyncio.run(due_at(due + 900))
+    assert (later.report_id, later.busy) == (None, False) and len(_reports_posted(fake_slack)) == 1

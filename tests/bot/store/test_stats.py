@@ -107,17 +107,17 @@ def seen(decision_signals: str, outcome: Outcome = Outcome.BELOW_THRESHOLD) -> l
     return [SignalDecision(signal=name, outcome=outcome, reason="r") for name in decision_signals.split(",")]
 
 
-def events_in_ledger(store, since: float) -> dict[str, int]:
-    """Events seen per signal, counted from every ledger entry decided from `since` on."""
+def events_in_ledger(store, since: float, until: float = float("inf")) -> dict[str, int]:
+    """Events seen per signal, counted from every ledger entry decided from `since` to `until`."""
     counts: Counter[str] = Counter()
     for e in store.ledger_entries():
-        if e["decided_at"] >= since:
+        if since <= e["decided_at"] < until:
             counts.update({d["signal"] for d in e["signals"] if d.get("signal")})
     return dict(counts)
 
 
-def events_in_stats(store, since: float) -> dict[str, int]:
-    return {s.signal: s.events for s in store.signal_stats(since) if s.events}
+def events_in_stats(store, since: float, until: float | None = None) -> dict[str, int]:
+    return {s.signal: s.events for s in store.signal_stats(since, until) if s.events}
 
 
 def decided_at(monkeypatch, store, at: float, *decisions: SignalDecision) -> str:
@@ -151,6 +151,15 @@ def test_a_period_counts_the_entries_decided_from_its_first_second_on(store, mon
     ):
         assert events_in_stats(store, since) == events_in_ledger(store, since), since
     assert events_in_stats(store, hour + 1800) == {"A": 14, "B": 7}
+    # A period that ends before now (a report sent late): its end is as exact as its start.
+    ends = (hour + 1, hour + 1800, hour + 3600, hour + 3600.5, hour + 7300, hour + 7300.5, hour + 50 * HOUR_S)
+    for since in (hour - 1, hour + 0.5, hour + 1800.5, hour + 3600):
+        for until in ends:
+            assert events_in_stats(store, since, until) == events_in_ledger(store, since, until), (
+                since,
+                until,
+            )
+    assert events_in_stats(store, hour, hour + 3600) == {"A": 13, "B": 6, "C": 1}
 
 
 def test_a_redelivered_event_counts_once(store):

@@ -63,3 +63,12 @@ def test_many_signals_and_plan_lines_stay_within_slacks_limits_and_are_escaped()
     assert "<!channel>" not in str(message) and "<@U" not in str(message)
     plan_text = next(t for t in _texts(message) if t.startswith("*Tracking plan*"))
     assert plan_text.count("•") == MAX_PLAN_LINES
+
+
+def test_an_event_name_cannot_fake_lines_or_reverse_text_in_the_plan():
+    plan = [
+        "1 signal listens to an event PostHog never received: S (did you mean click\n• 0 problems "
+        "\u202egnp.exe?)"
+    ]
+    [text] = [t for t in _texts(report_message("r1", _report(plan=plan))) if t.startswith("*Tracking plan*")]
+    assert text.count("\n• ") == 1 and "\u202e" not in text
