@@ -15,11 +15,11 @@
   `cache_ttl_s` come back `is_cached: true` with the first `last_refresh`.
 - `GET …/insights/?short_id=…&refresh=…`: saved insights (a funnel and a trends one are seeded);
   `result` is null unless `refresh` computes it (`force_cache`, the default, never computes).
-- `GET …/event_definitions/?limit&offset`: every event name in the dataset, the definitions added with
-  `add_event_definition` (with their own `volume_30_day`, `last_seen_at`, …) and `extra_event_names`,
-  most recently seen first (never-seen last), paged with `next` links as PostHog's
-  `{count, next, previous, results}`; `volume_30_day` and `query_usage_30_day` are null unless set,
-  as on many projects.
+- `GET …/event_definitions/?limit&offset[&search]`: every event name in the dataset (with `search`,
+  those containing it, in any case), the definitions added with `add_event_definition` (with their
+  own `volume_30_day`, `last_seen_at`, …) and `extra_event_names`, most recently seen first
+  (never-seen last), paged with `next` links as PostHog's `{count, next, previous, results}`;
+  `volume_30_day` and `query_usage_30_day` are null unless set, as on many projects.
 - `POST …/query/` with a `HogQLQuery`: a query containing the text given to `add_hogql_table` answers
   that table as PostHog would: PostHog's default LIMIT of 100 rows (with `hasMore`) unless the
   query's last clause is a LIMIT (capped at 50,000, no `hasMore`); with `offset_allowed = False`, a
@@ -598,6 +598,9 @@ class FakePostHogApi(FakeServer):
         if limit < 1 or offset < 0:
             raise _Invalid("Ensure this value is greater than or equal to 1.", "limit")
         names = self.event_names()
+        search = params.get("search")
+        if search:  # PostHog's filter matches parts of names, whatever their case
+            names = [name for name in names if search.lower() in name.lower()]
         page = names[offset : offset + limit]
         base = f"{self.url}/api/projects/{self.project_id}/event_definitions/"
         last_seen = self._last_seen()

@@ -263,6 +263,15 @@ class PostHogApi:
                 return
             offset += len(raw) if isinstance(raw, list) else 0
 
+    async def search_event_definitions(self, text: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The event definitions whose name PostHog matches to `text` (its `search` filter), as it
+        sends them (untrusted dicts): one page, for looking up a name without reading them all."""
+        data = await self._call(
+            "GET", self._path("event_definitions/"), params={"search": text, "limit": limit}
+        )
+        raw = data.get("results")
+        return [r for r in raw if isinstance(r, dict)] if isinstance(raw, list) else []
+
     async def event_names(self, max_names: int = 1000, page_size: int = 200) -> list[str]:
         """Names of the project's events, most recently seen first, for "did you mean"."""
         names: list[str] = []

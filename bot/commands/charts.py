@@ -383,9 +383,12 @@ STATS_SEGMENTS = (  # what people did with a signal's alerts, in the order the b
 
 
 def _stats_segments(stats: SignalStats) -> tuple[int, int, int, int]:
-    """Alerts with a task, marked not relevant, only snoozed, and with nothing done yet."""
-    snoozed_only = max(0, stats.alerts - stats.tasks - stats.dismissed - stats.no_action)
-    return stats.tasks, stats.dismissed, snoozed_only, stats.no_action
+    """Alerts with a task, marked not relevant (and no task), only snoozed, and with nothing done
+    yet: each alert in one segment, so the bar is as long as its alerts."""
+    tasks = min(stats.tasks, stats.alerts)
+    dismissed = min(stats.dismissed, stats.alerts - tasks)
+    no_action = min(stats.no_action, stats.alerts - tasks - dismissed)
+    return tasks, dismissed, stats.alerts - tasks - dismissed - no_action, no_action
 
 
 def stats_png(title: str, stats: Sequence[SignalStats], subtitle: str | None = None) -> bytes:
@@ -409,7 +412,7 @@ def stats_png(title: str, stats: Sequence[SignalStats], subtitle: str | None = N
     y += legend_height
 
     name_font, label_font = painter.font(10.5), painter.font(9, True)
-    largest = max(max(s.alerts, sum(_stats_segments(s))) for s in rows) or 1
+    largest = max(s.alerts for s in rows) or 1
     room = BAR_WIDTH - STATS_LABEL
     for signal in rows:
         middle = y + STATS_BAR / 2

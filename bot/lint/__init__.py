@@ -9,7 +9,7 @@ import asyncio
 from bot.clients.posthog_api import PostHogApi
 from bot.config.signals_file import SignalsConfig
 from bot.lint.report import LintReport, lint, summary_lines
-from bot.lint.source import MAX_DEFINITIONS, explain_failure, read_catalog
+from bot.lint.source import MAX_DEFINITIONS, explain_failure, read_catalog, with_names_confirmed
 
 __all__ = ["LintReport", "build_lint_report", "explain_failure", "summary_lines"]
 
@@ -22,5 +22,6 @@ async def build_lint_report(
     Raises PostHogApiError when the definitions cannot be read; `explain_failure(exc)` says what to
     fix."""
     catalog = await read_catalog(api, max_definitions)
+    catalog = await with_names_confirmed(api, catalog, config.event_names)
     # Up to a second or two of CPU for 10,000 names: not on the event loop the webhook shares.
     return await asyncio.to_thread(lint, catalog, config, now)

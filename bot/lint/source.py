@@ -10,7 +10,8 @@ leaves out or sends in another shape is read as unknown rather than failing the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -161,6 +162,28 @@ async def read_catalog(api: PostHogApi, max_definitions: int = MAX_DEFINITIONS) 
             if not complete:
                 note = f"only the {max_definitions:,} busiest events were counted; other volumes are unknown"
     return Catalog(tuple(definitions), volumes, capped, skipped, note)
+
+
+MAX_LOOKUPS = 20  # names looked up one by one: a signals file's events missing from the pages read
+
+
+async def with_names_confirmed(api: PostHogApi, catalog: Catalog, wanted: Iterable[str]) -> Catalog:
+    """The catalog with each `wanted` name it lacks looked up by name (PostHog's `search`): the pages
+    read may have missed it (past MAX_DEFINITIONS, or moved between pages while they were read, as
+    busy events do), and a name is only reported as never received once PostHog says so itself.
+    Raises PostHogApiError."""
+    have = set(catalog.names)
+    missing = sorted({name for name in wanted if name not in have})[:MAX_LOOKUPS]
+    found: list[EventDefinition] = []
+    for name in missing:
+        rows = await api.search_event_definitions(name)
+        exact, _ = parse_definitions([r for r in rows if r.get("name") == name])
+        found += exact
+    if not found:
+        return catalog
+    volumes = dict(catalog.volumes)
+    volumes.update({d.name: d.volume_30_day for d in found if d.volume_30_day is not None})
+    return replace(catalog, definitions=catalog.definitions + tuple(found), volumes=volumes)
 
 
 _LACKS_SCOPE = (

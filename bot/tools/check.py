@@ -230,10 +230,11 @@ def signal_event_findings(settings: Settings, config: SignalsConfig) -> list[Fin
     from bot.clients.posthog_api import PostHogApi, PostHogApiError
     from bot.lint.names import KnownNames
     from bot.lint.report import unknown_events
-    from bot.lint.source import explain_failure, read_definitions
+    from bot.lint.source import Catalog, explain_failure, read_definitions, with_names_confirmed
 
     key = secret(settings.posthog_personal_api_key)
     checked = [s for s in config.signals if not s.is_query]
+    wanted = config.event_names
     if not key or not settings.posthog_project_id or not checked:
         return []
 
@@ -246,8 +247,11 @@ def signal_event_findings(settings: Settings, config: SignalsConfig) -> list[Fin
                 client,
                 QUERY_CHECK_TIMEOUT_S,
             )
-            definitions, _, _ = await read_definitions(api)
-            return [d.name for d in definitions]
+            definitions, capped, skipped = await read_definitions(api)
+            catalog = await with_names_confirmed(
+                api, Catalog(tuple(definitions), {}, capped, skipped), wanted
+            )
+            return catalog.names
 
     try:
         known = KnownNames(asyncio.run(read()))

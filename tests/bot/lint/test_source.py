@@ -182,3 +182,24 @@ def test_posthog_failing(fake, status):
 def test_a_wrong_project(fake):
     fake.project_id = "999"
     assert "POSTHOG_PROJECT_ID" in explain_failure(failure(fake))
+
+
+def test_a_signals_event_the_pages_missed_is_looked_up_by_name_before_it_is_called_unknown(fake):
+    """Past the cap (or moved between pages while they were read), a signal's event is not in the
+    pages; PostHog is asked for it by name, and only a name it does not know is reported."""
+    for n in range(30):
+        fake.add_event_definition(f"busy_{n:02d}", volume_30_day=1000 + n, last_seen=n * 60.0)
+    fake.add_event_definition("onboarding_completed", volume_30_day=12, last_seen=5 * DAY)
+    fake.add_event_definition("onboarding_completed_v2", volume_30_day=1, last_seen=6 * DAY)
+    config = example_config().model_copy(
+        update={
+            "signals": [
+                Signal(name="Trial finished onboarding", event="onboarding_completed"),
+                Signal(name="Typo", event="onboarding_complet"),
+            ]
+        }
+    )
+    report = run(fake, lambda api: build_lint_report(api, config, fake.now.timestamp(), max_definitions=20))
+    assert [u.event for u in report.unknown] == ["onboarding_complet"]  # the other was found by name
+    searched = [r.query["search"] for r in fake.calls("event_definitions/") if "search" in r.query]
+    assert sorted(searched) == [["onboarding_complet"], ["onboarding_completed"]]
