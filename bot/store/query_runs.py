@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import case, or_, select, update
 
 from bot.store.base import StoreBase
 from bot.store.bulk import BulkIngest
@@ -22,15 +22,22 @@ ERROR_MAX_CHARS = 2000
 
 @dataclass(frozen=True)
 class QueryRun:
-    """The latest run of one query signal; `result` is None while it runs (or when its process died)."""
+    """One query signal's latest run (`started_at`, `claimed_by`) and the latest run that finished
+    (`finished_at`, `result`, `rows`, `error`): a run in progress, or one whose process died, leaves
+    the last outcome readable, so a failing query stays failing in `stats` until a run succeeds."""
 
     signal: str
     started_at: float
-    finished_at: float | None
+    finished_at: float | None  # of the latest run that finished
     claimed_by: str | None
-    result: str | None  # ok | error
+    result: str | None  # ok | error; None before any run finished
     rows: int | None
     error: str | None
+
+    @property
+    def running(self) -> bool:
+        """The latest run has not finished (it is in progress, or its process died)."""
+        return self.finished_at is None or self.finished_at < self.started_at
 
 
 class QueryRunStore(StoreBase):
@@ -49,13 +56,9 @@ class QueryRunStore(StoreBase):
         )
         upsert = insert.on_conflict_do_update(
             index_elements=[query_runs.c.signal],
-            set_={
+            set_={  # the last outcome stays until this run finishes
                 "started_at": insert.excluded.started_at,
-                "finished_at": None,
                 "claimed_by": insert.excluded.claimed_by,
-                "result": None,
-                "rows": None,
-                "error": None,
             },
             where=query_runs.c.started_at <= now - every_s,
         ).returning(query_runs.c.signal)
@@ -73,16 +76,22 @@ class QueryRunStore(StoreBase):
     ) -> bool:
         """Record how the run this process holds ended; false (nothing written) when another process
         has taken a later run since."""
+        finished = time.time() if now is None else now
         with self._write() as conn:
             done = conn.execute(
                 update(query_runs)
                 .where(
                     query_runs.c.signal == signal,
                     query_runs.c.claimed_by == worker,
-                    query_runs.c.finished_at.is_(None),
+                    or_(
+                        query_runs.c.finished_at.is_(None), query_runs.c.finished_at < query_runs.c.started_at
+                    ),
                 )
                 .values(
-                    finished_at=time.time() if now is None else now,
+                    # Never before its start (a clock set back meanwhile): a finished run reads as one.
+                    finished_at=case(
+                        (query_runs.c.started_at > finished, query_runs.c.started_at), else_=finished
+                    ),
                     result=result,
                     rows=rows,
                     error=error[:ERROR_MAX_CHARS] if error else None,

@@ -212,13 +212,18 @@ def query_run_findings(settings: Settings, config: SignalsConfig | None) -> list
         if run is None:
             findings.append(Finding("note", subject, "has not run yet"))
             continue
-        when = datetime.fromtimestamp(run.started_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        if run.running:
+            started = datetime.fromtimestamp(run.started_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            findings.append(Finding("note", subject, f"{started}: started by {run.claimed_by}, not finished"))
+        if run.result is None or run.finished_at is None:
+            continue
+        when = datetime.fromtimestamp(run.started_at if not run.running else run.finished_at, UTC).strftime(
+            "%Y-%m-%d %H:%M UTC"
+        )
         if run.result == "ok":
             findings.append(Finding("ok", subject, f"{when}: ok, {run.rows} row(s)"))
-        elif run.result == "error":
-            findings.append(Finding("note", subject, f"{when}: failed: {run.error}"))
         else:
-            findings.append(Finding("note", subject, f"{when}: started by {run.claimed_by}, not finished"))
+            findings.append(Finding("note", subject, f"{when}: failed: {run.error}"))
     return findings
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands.stats_report import hint, precision_text, suggested_min_score
+from bot.commands.stats_report import failing_queries, hint, precision_text, suggested_min_score
+from bot.config.signals_file import SignalsConfig
+from bot.store.query_runs import QueryRun
 from bot.store.stats import SignalStats
 
 
@@ -46,3 +48,24 @@ def test_all_dismissed_has_no_score_to_suggest():
 def test_rounding_and_precision_text():
     assert [suggested_min_score(x) for x in (70.0, 74.9, 4.5, 0.0)] == [70, 70, 0, 0]
     assert precision_text(judged(2, 3)) == "40%" and precision_text(SignalStats("S")) == "–"
+
+
+def test_a_failing_query_stays_failing_while_its_next_run_is_in_progress():
+    """Only the signals file's query signals count, and a run in progress (or one whose process died)
+    leaves the last finished outcome in place: the failure shows until a run succeeds."""
+    config = SignalsConfig.model_validate(
+        {
+            "signals": [
+                {"name": "Heavy users", "query": "SELECT 'a.com' AS account", "every": "1h"},
+                {"name": "Churn risk", "query": "SELECT 'b.com' AS account", "every": "1h"},
+                {"name": "Event signal", "event": "e"},
+            ],
+            "routing": [{"channel": "C0AE1"}],
+        }
+    )
+    running_after_failure = QueryRun("Heavy users", 200.0, 150.0, "w2", "error", None, "Unknown table")
+    fine = QueryRun("Churn risk", 100.0, 101.0, "w1", "ok", 3, None)
+    removed = QueryRun("Old signal", 100.0, 101.0, "w1", "error", None, "gone")
+    runs = {r.signal: r for r in (running_after_failure, fine, removed)}
+    assert running_after_failure.running and not fine.running
+    assert failing_queries(runs, config) == [running_after_failure]

@@ -40,7 +40,11 @@ def test_a_failed_run_counts_as_its_intervals_run(store):
     )
     assert store.start_query_run("Dropped", HOUR, "w2", T + HOUR)  # retried at the next interval
     again = store.last_query_runs()["Dropped"]
-    assert (again.result, again.error, again.finished_at) == (None, None, None)  # a new run, not yet done
+    assert again.running and again.claimed_by == "w2"  # a new run, not yet done...
+    assert (again.result, again.finished_at) == ("error", T + 2)  # ...and the last outcome still shows
+    assert store.finish_query_run("Dropped", "w2", "ok", 4, None, now=T + HOUR + 1)
+    done = store.last_query_runs()["Dropped"]
+    assert not done.running and (done.result, done.rows, done.error) == ("ok", 4, None)
 
 
 def test_only_the_process_holding_the_run_records_its_end(store):
