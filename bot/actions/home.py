@@ -46,7 +46,7 @@ class Home:
             alerts=alerts,
             total_alerts=total,
             snoozes=self.store.owner_snoozes(user, time.time()),  # snoozes run on wall time
-            weeks=self.store.signal_weeks(since) if user in self.writers else None,
+            weeks=self.store.signal_stats(since) if user in self.writers else None,
             now=now,
             workspace_url=workspace_url,
             notice=notice,

@@ -1,5 +1,5 @@
-"""What the Home tab reads: one person's recent alerts and the running snoozes on them, and the
-week's counts per signal. Reads only, each a few indexed statements (`ix_alerts_owner`), since the
+"""What the Home tab reads: one person's recent alerts and the running snoozes on them (the week's
+stats per signal are `stats`'s, bot/store/stats.py). Reads only, each a few indexed statements (`ix_alerts_owner`), since the
 tab is published within Slack's 3 seconds of being opened."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 
 from bot.alerts.model import AlertState
 from bot.store.account_state import Snooze
 from bot.store.base import StoreBase
 from bot.store.messages import MESSAGE_SIGNALS
-from bot.store.tables import alerts, feedback, snoozes, tasks
+from bot.store.tables import alerts, snoozes
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,17 +29,6 @@ class HomeAlert:
     ts: str | None  # None: not in Slack on its own yet (pending, or listed in a digest)
     state: AlertState
     thread_ts: str | None = None  # the first alert's ts, when this one is a reply in its thread
-
-
-@dataclass(frozen=True, slots=True)
-class SignalWeek:
-    """One signal's alerts in the period and what was done with them."""
-
-    signal: str
-    alerts: int
-    tasks: int
-    snoozed: int
-    not_relevant: int
 
 
 def _label(details: str | None, account: str) -> str:
@@ -122,27 +111,3 @@ class HomeStore(StoreBase):
         """The Slack user an alert was routed to (None: unknown alert, or routed to nobody)."""
         with self._read() as conn:
             return conn.execute(select(alerts.c.owner).where(alerts.c.id == alert_id)).scalar()
-
-    def signal_weeks(self, since: float) -> list[SignalWeek]:
-        """Per signal, the alerts created since `since` (digest messages aside), how many got a CRM
-        task (created), were snoozed from and were marked not relevant; most alerts first."""
-        query = (
-            select(
-                alerts.c.signal,
-                func.count(distinct(alerts.c.id)),
-                func.count(distinct(tasks.c.alert_id)),
-                func.count(distinct(snoozes.c.alert_id)),
-                func.count(distinct(feedback.c.alert_id)),
-            )
-            .select_from(
-                alerts.outerjoin(tasks, (tasks.c.alert_id == alerts.c.id) & (tasks.c.status == "created"))
-                .outerjoin(snoozes, snoozes.c.alert_id == alerts.c.id)
-                .outerjoin(feedback, feedback.c.alert_id == alerts.c.id)
-            )
-            .where(alerts.c.created_at >= since, alerts.c.signal.not_in(MESSAGE_SIGNALS))
-            .group_by(alerts.c.signal)
-        )
-        with self._read() as conn:
-            rows = conn.execute(query).all()
-        weeks = [SignalWeek(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
-        return sorted(weeks, key=lambda w: (-w.alerts, w.signal))

@@ -116,7 +116,10 @@ def test_app_home_opened_publishes_the_openers_alerts_snoozes_and_writers_stats(
     stats = published(fake_slack, WRITER)
     assert "No alerts were routed to you" in texts(stats)
     assert "This week, per signal" in texts(stats)
-    assert "*Trial finished onboarding*\\n2 alerts · 0 tasks · 1 snoozed · 0 not relevant" in texts(stats)
+    assert (
+        "*Trial finished onboarding* · precision –\\n2 events · 2 alerts · 0 tasks · 1 snoozed · "
+        "0 not relevant" in texts(stats)
+    )
 
 
 def test_unsnooze_on_the_home_tab_is_for_the_alerts_owner(app, fake_slack):

@@ -2,8 +2,8 @@
 
 It shows their alerts of the last 7 days (those routed to them as owner), newest first, each with
 what has been done with it and a link to its message; the running snoozes on their alerts, each
-with the same Unsnooze button `/posthog snoozes` offers; and, for `access.writers`, the week's counts
-per signal. Every list is capped so the view stays within Slack's 100 blocks, with "and N more".
+with the same Unsnooze button `/posthog snoozes` offers; and, for `access.writers`, the week's stats
+per signal, as `/posthog stats` counts them. Every list is capped so the view stays within Slack's 100 blocks, with "and N more".
 Account and signal names come from events and the signals file: escaped like everywhere else.
 """
 
@@ -27,11 +27,13 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.alerts.model import AlertState
+from bot.commands.stats_report import precision_text
 from bot.slack.blocks.alert import CONTEXT_LIMIT, mention, mrkdwn, slack_date, slack_day
 from bot.slack.ids import AlertAction, SnoozeRef, encode
 from bot.slack.mrkdwn import escape_line, link, safe_url
 from bot.store.account_state import Snooze
-from bot.store.home import HomeAlert, SignalWeek
+from bot.store.home import HomeAlert
+from bot.store.stats import SignalStats
 
 MAX_BLOCKS = 100  # Slack's limit for a Home tab
 MAX_ALERTS = 40
@@ -50,7 +52,7 @@ class HomeContent:
     alerts: Sequence[HomeAlert]
     total_alerts: int
     snoozes: Sequence[Snooze]
-    weeks: Sequence[SignalWeek] | None
+    weeks: Sequence[SignalStats] | None
     now: float
     workspace_url: str | None = None  # auth.test's `url`, for links to messages
     notice: str | None = None  # mrkdwn the bot wrote itself (e.g. what an Unsnooze did)
@@ -118,10 +120,11 @@ def snooze_section(snooze: Snooze) -> SectionBlock:
     )
 
 
-def week_section(week: SignalWeek) -> SectionBlock:
+def week_section(week: SignalStats) -> SectionBlock:
+    """A signal's week as `/posthog stats` counts it (one home for those numbers: bot/store/stats.py)."""
     text = (
-        f"*{_name(week.signal)}*\n{week.alerts} alerts · {week.tasks} tasks · "
-        f"{week.snoozed} snoozed · {week.not_relevant} not relevant"
+        f"*{_name(week.signal)}* · precision {precision_text(week)}\n{week.events:,} events · "
+        f"{week.alerts} alerts · {week.tasks} tasks · {week.snoozed} snoozed · {week.dismissed} not relevant"
     )
     return SectionBlock(text=mrkdwn(text))
 
@@ -151,7 +154,7 @@ def home_blocks(content: HomeContent) -> list[Block]:
         blocks.append(DividerBlock())
         blocks.append(_heading("This week, per signal"))
         if not content.weeks:
-            blocks.append(ContextBlock(elements=[mrkdwn("No alerts in the last 7 days.")]))
+            blocks.append(ContextBlock(elements=[mrkdwn("No signal saw an event in the last 7 days.")]))
         blocks.extend(week_section(w) for w in content.weeks[:MAX_SIGNALS])
         if len(content.weeks) > MAX_SIGNALS:
             blocks.append(_more(len(content.weeks) - MAX_SIGNALS))

@@ -22,7 +22,8 @@ from bot.slack.blocks.home import (
 )
 from bot.slack.ids import FeedbackReason, SnoozeRef, decode
 from bot.store.account_state import Snooze
-from bot.store.home import HomeAlert, SignalWeek
+from bot.store.home import HomeAlert
+from bot.store.stats import SignalStats
 from testkit.slack import block_problems
 from tests.bot.slack.blocks.test_alert import HOSTILE_STRINGS
 
@@ -32,7 +33,16 @@ ALERT = HomeAlert(
     "a1", "Trial finished onboarding", "Acme Corp", 85, NOW - 3600, "C0AE1", "1759996400.000100", AlertState()
 )
 SNOOZE = Snooze("s1", "acme.com", NOW + 86_400, "U0AE", NOW - 60, "a1", 0)
-WEEK = SignalWeek("Trial finished onboarding", 12, 5, 2, 3)
+WEEK = SignalStats(
+    "Trial finished onboarding",
+    events=340,
+    alerts=12,
+    tasks_clicked=4,
+    tasks_auto=1,
+    snoozed=2,
+    not_relevant={"wrong_fit": 3},
+    no_action=2,
+)
 
 
 def content(**changes: Any) -> HomeContent:
@@ -76,12 +86,19 @@ def test_the_view_is_a_home_view_with_the_alert_its_link_and_the_snooze():
 
 
 def test_writers_see_the_weeks_counts_per_signal():
-    view = home_view(content(weeks=[WEEK, SignalWeek("<!channel> spam", 1, 0, 0, 1)]))
+    spam = SignalStats("<!channel> spam", events=1, alerts=1, not_relevant={"bad_data": 1})
+    view = home_view(content(weeks=[WEEK, spam]))
     all_text = "\n".join(texts(view))
     assert "*This week, per signal*" in all_text
-    assert "*Trial finished onboarding*\n12 alerts · 5 tasks · 2 snoozed · 3 not relevant" in all_text
-    assert "*&lt;!channel&gt; spam*\n1 alerts · 0 tasks · 0 snoozed · 1 not relevant" in all_text
-    assert "No alerts in the last 7 days." in "\n".join(texts(home_view(content(weeks=[]))))
+    assert (
+        "*Trial finished onboarding* · precision 62%\n340 events · 12 alerts · 5 tasks · 2 snoozed · "
+        "3 not relevant"
+    ) in all_text
+    assert (
+        "*&lt;!channel&gt; spam* · precision 0%\n1 events · 1 alerts · 0 tasks · 0 snoozed · 1 not relevant"
+        in all_text
+    )
+    assert "No signal saw an event in the last 7 days." in "\n".join(texts(home_view(content(weeks=[]))))
 
 
 def test_empty_lists_say_so():
