@@ -1,6 +1,6 @@
 """What the Home tab reads: one person's recent alerts and the running snoozes on them (the week's
-stats per signal are `stats`'s, bot/store/stats.py). Reads only, each a few indexed statements (`ix_alerts_owner`), since the
-tab is published within Slack's 3 seconds of being opened."""
+stats per signal are `stats`'s, bot/store/stats.py). Reads only, each a few indexed statements
+(`ix_alerts_owner`), since the tab is published within Slack's 3 seconds of being opened."""
 
 from __future__ import annotations
 

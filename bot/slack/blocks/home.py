@@ -3,7 +3,8 @@
 It shows their alerts of the last 7 days (those routed to them as owner), newest first, each with
 what has been done with it and a link to its message; the running snoozes on their alerts, each
 with the same Unsnooze button `/posthog snoozes` offers; and, for `access.writers`, the week's stats
-per signal, as `/posthog stats` counts them. Every list is capped so the view stays within Slack's 100 blocks, with "and N more".
+per signal, as `/posthog stats` counts them. Every list is capped so the view stays within Slack's
+100 blocks, with "and N more".
 Account and signal names come from events and the signals file: escaped like everywhere else.
 """
 
