@@ -94,6 +94,8 @@ class FakeSlack(FakeServer):
         self.hangs: dict[str, str | None] = {}  # method -> channel (None: every channel)
         self.users: dict[str, dict[str, Any]] = {}  # user id -> Slack's user object (add_user)
         self.home_tabs: dict[str, list[dict[str, Any]]] = defaultdict(list)  # user -> views.publish views
+        self.channels: dict[str, str] = {}  # channel name (no #) -> id, for conversations.list
+        self.list_error: str | None = None  # e.g. missing_scope, as without channels:read
 
     @property
     def api_url(self) -> str:
@@ -360,6 +362,22 @@ class FakeSlack(FakeServer):
                 if item["message"]["ts"] == ts:
                     return item["message"]
         return None
+
+    def api_conversations_list(self, args: dict[str, Any]) -> Reply:
+        """Slack's cursor paging: `limit` channels a page, `response_metadata.next_cursor` until the
+        last, which carries an empty one."""
+        if self.list_error:
+            extra = {"needed": "channels:read,groups:read"} if self.list_error == "missing_scope" else {}
+            return Reply(200, {"ok": False, "error": self.list_error, **extra})
+        limit = max(1, min(1000, int(args.get("limit") or 100)))
+        start = int(args.get("cursor") or 0)
+        with self.lock:
+            listed = sorted(self.channels.items(), key=lambda item: item[1])
+        page = listed[start : start + limit]
+        more = start + limit < len(listed)
+        channels = [{"id": cid, "name": name, "is_channel": True, "is_archived": False} for name, cid in page]
+        cursor = str(start + limit) if more else ""
+        return Reply(200, {"ok": True, "channels": channels, "response_metadata": {"next_cursor": cursor}})
 
     def api_conversations_history(self, args: dict[str, Any]) -> Reply:
         if self.history_error:

@@ -26,6 +26,7 @@ SCOPES = {
     "auth_test": None,
     "conversations_history": None,  # optional: channels:history lets a restart verify an interrupted post
     "conversations_replies": None,  # the same, for an interrupted reply in a thread
+    "conversations_list": None,  # optional: channels:read resolves `#name` routes to channel ids
     "users_lookupByEmail": "users:read.email",  # owner: crm
 }
 # Events API subscriptions: each event the code listens to, and the bot scope it needs (None: none).

@@ -134,6 +134,13 @@ class Services:
             return None
         return HubSpot(self.settings.hubspot_api_url, token, self.http, timeout_s=self.tuning.crm_timeout_s)
 
+    def use_channel_ids(self, config: SignalsConfig) -> None:
+        """The signals file with its `#name` channels resolved to ids (bot/slack/channels.py): what
+        decides from now on routes by id, including a pipeline the web side built already."""
+        self.config = config
+        if "pipeline" in vars(self):
+            self.pipeline.config = config
+
     @cached_property
     def pipeline(self) -> Pipeline:
         from bot.decide.enrich import Enricher

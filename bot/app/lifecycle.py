@@ -16,6 +16,8 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from bot.slack.channels import channel_names, resolved
+
 if TYPE_CHECKING:
     from bot.alerts.delivery import Delivery
     from bot.app.container import Services
@@ -84,6 +86,8 @@ class Lifecycle:
     async def _start_worker(self) -> None:
         services = self.services
         await asyncio.to_thread(services.heartbeat.start)
+        if channel_names(services.config):  # before anything decides: routes carry channel ids
+            services.use_channel_ids(await resolved(services.worker_slack, services.config))
         self.worker, self.delivery = services.worker, services.delivery
         from bot.app.housekeeping import housekeeping
 
