@@ -276,6 +276,34 @@ def signal_event_findings(settings: Settings, config: SignalsConfig) -> list[Fin
     return findings
 
 
+def channel_name_findings(settings: Settings, config: SignalsConfig) -> list[Finding]:
+    """The `#name` channels the routes use, as a worker will resolve them to ids as it starts."""
+    import asyncio
+
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.slack.channels import channel_ids, channel_names
+
+    names = channel_names(config)
+    token = secret(settings.slack_bot_token)
+    if not names or not token:
+        return []
+
+    async def resolve() -> tuple[dict[str, str], str | None]:
+        return await channel_ids(AsyncWebClient(token=token, base_url=settings.slack_api_url), names)
+
+    ids, problem = asyncio.run(resolve())
+    findings = [Finding("ok", f"channel {name}", f"is {ids[name]}") for name in sorted(ids)]
+    if problem:
+        left = ", ".join(sorted(names - set(ids)))
+        detail = (
+            f"{left} stay as written: {problem}; an interrupted post there cannot be verified, "
+            "so write the channel's id or grant channels:read"
+        )
+        findings.append(Finding("note", "channel names", detail))
+    return findings
+
+
 def online_findings(settings: Settings, config: SignalsConfig | None) -> list[Finding]:
     """Try each configured credential against its API, with short timeouts."""
     findings: list[Finding] = []
@@ -441,6 +469,7 @@ def run_check(online: bool = False, console: Console | None = None, owner_of: st
                 findings += query_signal_findings(settings, config)
                 findings += query_run_findings(settings, config)
                 findings += signal_event_findings(settings, config)
+                findings += channel_name_findings(settings, config)
             if owner_of:
                 findings += owner_findings(settings, owner_of)
     table = Table(title="posthog-slack-signals check", show_lines=False)

@@ -69,3 +69,21 @@ def test_resolved_names_replace_the_routes_and_the_reports_channel():
     assert resolved.reports is not None and resolved.reports.channel == "C0REVOPS"
     assert resolved.routing[0].when == CONFIG.routing[0].when
     assert with_channel_ids(CONFIG, {}) is CONFIG
+
+
+def test_check_online_says_which_channel_each_name_is_and_which_stay_as_written(fake_slack, tmp_path):
+    from bot.tools.check import Finding, channel_name_findings
+    from tests.conftest import make_settings
+
+    fake_slack.channels = {"signals": "C0SIG", "sales-emea": "C0EMEA"}
+    settings = make_settings(f"sqlite:///{tmp_path / 'c.db'}", fake_slack)
+    assert channel_name_findings(settings, CONFIG) == [
+        Finding("ok", "channel #sales-emea", "is C0EMEA"),
+        Finding("ok", "channel #signals", "is C0SIG"),
+        Finding(
+            "note",
+            "channel names",
+            "#revops stay as written: no channel the bot can see is named #revops; an interrupted post "
+            "there cannot be verified, so write the channel's id or grant channels:read",
+        ),
+    ]
