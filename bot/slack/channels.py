@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -19,7 +20,8 @@ from bot.config.signals_file import SignalsConfig
 log = logging.getLogger(__name__)
 PAGE_SIZE = 1000  # conversations.list's most per page
 MAX_PAGES = 50  # 50,000 channels; a workspace with more keeps the rest as names
-LIST_TIMEOUT_S = 15.0
+LIST_TIMEOUT_S = 5.0  # one page
+RESOLVE_LIMIT_S = 10.0  # every page: a worker waits no longer to start deciding
 
 
 def channel_names(config: SignalsConfig) -> set[str]:
@@ -72,7 +74,7 @@ async def channel_ids(client: AsyncWebClient, names: Iterable[str]) -> tuple[dic
         needed = exc.response.get("needed")
         scope = f" (add the scope {needed})" if error == "missing_scope" and needed else ""
         return found, f"conversations.list failed: {error}{scope}"
-    except (TimeoutError, OSError) as exc:
+    except (TimeoutError, OSError, aiohttp.ClientError) as exc:
         return found, f"Slack did not answer conversations.list: {type(exc).__name__}"
     missing = sorted(set(wanted.values()) - set(found))
     return found, (f"no channel the bot can see is named {', '.join(missing)}" if missing else None)
@@ -83,7 +85,10 @@ async def resolved(client: AsyncWebClient, config: SignalsConfig) -> SignalsConf
     names = channel_names(config)
     if not names:
         return config
-    ids, problem = await channel_ids(client, names)
+    try:  # the worker starts deciding within RESOLVE_LIMIT_S, with or without the ids
+        ids, problem = await asyncio.wait_for(channel_ids(client, names), RESOLVE_LIMIT_S)
+    except Exception as exc:  # whatever went wrong, the routes work as written
+        ids, problem = {}, f"resolving failed: {type(exc).__name__}"
     if problem:
         log.warning(
             "routes to %s stay as written: %s; an interrupted post there cannot be verified, and "

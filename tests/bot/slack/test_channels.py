@@ -87,3 +87,13 @@ def test_check_online_says_which_channel_each_name_is_and_which_stay_as_written(
             "there cannot be verified, so write the channel's id or grant channels:read",
         ),
     ]
+
+
+def test_a_slack_that_hangs_delays_the_worker_at_most_the_limit_and_the_names_stay(fake_slack, monkeypatch):
+    monkeypatch.setattr(channels, "RESOLVE_LIMIT_S", 0.3)
+    fake_slack.hangs["conversations.list"] = None
+
+    async def go():
+        return await channels.resolved(AsyncWebClient(token=TOKEN, base_url=fake_slack.api_url), CONFIG)
+
+    assert asyncio.run(go()) is CONFIG
