@@ -1,5 +1,6 @@
 """Forgetting what no decision can need any more, on a worker's schedule: the events a threshold
-counted, once they are older than the longest window a signal may have, plus a day.
+counted, once they are older than the longest window a signal may have, plus a day; and the bodies
+of decided events past `EVENT_PAYLOAD_RETENTION_DAYS` (their rows and ledger entries stay).
 
 Every worker process does it (deleting what another already deleted costs nothing); the first round
 comes one interval after the start, so a restart loop never does it more often than that.
@@ -20,14 +21,27 @@ log = logging.getLogger(__name__)
 KEEP_THRESHOLD_EVENTS = MAX_THRESHOLD_WINDOW + timedelta(days=1)
 
 
-async def housekeeping(store: Store, every_s: float, clock: Callable[[], float] = time.time) -> None:
+async def housekeeping(
+    store: Store,
+    every_s: float,
+    clock: Callable[[], float] = time.time,
+    keep_payloads_s: float | None = None,
+) -> None:
+    """Every `every_s`; `keep_payloads_s` None keeps every decided event's body."""
     while True:
         await asyncio.sleep(every_s)
         try:
-            before = clock() - KEEP_THRESHOLD_EVENTS.total_seconds()
-            gone = await asyncio.to_thread(store.forget_threshold_events, before)
+            now = clock()
+            gone = await asyncio.to_thread(
+                store.forget_threshold_events, now - KEEP_THRESHOLD_EVENTS.total_seconds()
+            )
+            bodies = 0
+            if keep_payloads_s is not None:
+                bodies = await asyncio.to_thread(store.forget_payloads, now - keep_payloads_s)
         except Exception as exc:  # the next round tries again; nothing depends on it meanwhile
             log.warning("housekeeping failed: %s", type(exc).__name__, extra={"error": str(exc)[:300]})
             continue
         if gone:
             log.info("forgot old threshold events", extra={"events": gone})
+        if bodies:
+            log.info("forgot the bodies of old decided events", extra={"events": bodies})

@@ -95,7 +95,12 @@ class Lifecycle:
             asyncio.create_task(self.worker.run(), name="worker"),
             asyncio.create_task(self.delivery.run(), name="delivery"),
             asyncio.create_task(
-                housekeeping(services.store, services.tuning.housekeeping_s, services.clock),
+                housekeeping(
+                    services.store,
+                    services.tuning.housekeeping_s,
+                    services.clock,
+                    keep_payloads_s=services.settings.event_payload_retention_days * 86400.0 or None,
+                ),
                 name="housekeeping",
             ),
         ]

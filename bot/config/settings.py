@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=16, ge=1, le=256)
     slack_retry_backoff_s: float = Field(default=0.5, ge=0)
     max_connections: int = Field(default=1000, ge=16)  # open HTTP connections (also capped by `ulimit -n`)
+    # Days a decided event's body is kept (its inbox row and ledger entry stay); 0 keeps them all.
+    event_payload_retention_days: int = Field(default=30, ge=0)
 
     @field_validator("slack_api_url")
     @classmethod

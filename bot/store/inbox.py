@@ -191,6 +191,30 @@ class EventStore(StoreBase):
                 last_error=error[:2000],
             )
 
+    def forget_payloads(self, before: float, batch: int = 2_000) -> int:
+        """Drop the bodies of events decided and received before `before`, a batch per transaction so
+        that no writer waits long; returns how many. A decided event's body is never read again (its
+        ledger entry says what was decided and why), and its row stays: a redelivery is still a
+        duplicate."""
+        gone = 0
+        while True:
+            oldest = (
+                select(inbox.c.uuid)
+                .where(inbox.c.status == "done", inbox.c.received_at < before, inbox.c.payload.is_not(None))
+                .limit(batch)
+            )
+            with self._write() as conn:
+                uuids = list(conn.execute(oldest).scalars())
+                if uuids:
+                    conn.execute(
+                        update(inbox)
+                        .where(inbox.c.uuid.in_(uuids), inbox.c.status == "done")
+                        .values(payload=None)
+                    )
+            gone += len(uuids)
+            if len(uuids) < batch:
+                return gone
+
     def finish_events(self, worker: str, items: Sequence[Finish]) -> list[Commit]:
         """Record decisions (and count them towards their signals' hour, for `stats`) and create
         alerts in one transaction, each only while its claim is still ours (a lost claim leaves that

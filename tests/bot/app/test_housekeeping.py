@@ -1,5 +1,6 @@
 """A worker's housekeeping, on SQLite and PostgreSQL: counted threshold events older than the longest
-window a signal may have, plus a day, are forgotten on its schedule; newer ones stay."""
+window a signal may have, plus a day, are forgotten on its schedule, newer ones stay; and the bodies
+of events decided before the retention go, while their rows and ledger entries stay."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from sqlalchemy import select
 from bot.app.housekeeping import KEEP_THRESHOLD_EVENTS, housekeeping
 from bot.config.signals_file import Threshold
 from bot.decide.thresholds import Contribution
-from bot.store import Store
-from bot.store.tables import threshold_events
+from bot.store import Finish, InboxRow, Store
+from bot.store.tables import inbox, threshold_events
+from tests.support import stored
+
+DAY = 86_400.0
 
 
 def _kept(store: Store) -> list[str]:
@@ -42,5 +46,41 @@ def test_old_threshold_events_are_forgotten_on_the_schedule(db_url):
     try:
         asyncio.run(run_a_while())
         assert _kept(store) == ["e2", "e3"]
+    finally:
+        store.dispose()
+
+
+def test_the_bodies_of_old_decided_events_are_forgotten_and_their_rows_still_dedupe(db_url):
+    """Past the retention, a decided event's body goes; its row stays (a redelivery is a duplicate)
+    and its ledger entry too. A pending event keeps its body however old it is."""
+    store = Store.from_url(db_url)
+    store.upgrade()
+    store.heartbeat("w1")
+    now = time.time()
+    try:
+        old = stored.ingest(store, received_at=now - 40 * DAY)
+        recent = stored.ingest(store, received_at=now - DAY)
+        claimed = {c.uuid for c in store.claim_events("w1", 2, 60)}
+        assert claimed == {old, recent}
+        store.finish_events("w1", [Finish(u, stored.entry(u), [], 1.0) for u in (old, recent)])
+        waiting = stored.ingest(store, received_at=now - 50 * DAY)  # not decided yet: kept
+
+        async def run_a_while() -> None:
+            task = asyncio.create_task(
+                housekeeping(store, every_s=0.05, clock=lambda: now, keep_payloads_s=30 * DAY)
+            )
+            try:
+                for _ in range(200):
+                    await asyncio.sleep(0.05)
+                    if stored.row(store, inbox, uuid=old)["payload"] is None:
+                        break
+            finally:
+                task.cancel()
+
+        asyncio.run(run_a_while())
+        bodies = {r["uuid"]: r["payload"] for r in stored.rows(store, inbox)}
+        assert bodies[old] is None and bodies[recent] is not None and bodies[waiting] is not None
+        assert store.ingest([InboxRow(old, "ev", b"{}", now, "r2")]) == set()  # still a duplicate
+        assert {e["event_uuid"] for e in store.ledger_entries()} == {old, recent}
     finally:
         store.dispose()
