@@ -27,7 +27,10 @@ async def housekeeping(
     clock: Callable[[], float] = time.time,
     keep_payloads_s: float | None = None,
 ) -> None:
-    """Every `every_s`; `keep_payloads_s` None keeps every decided event's body."""
+    """Every `every_s`; `keep_payloads_s` None keeps every decided event's body. The first round looks
+    at every old body; later ones only at what came of age since (with an interval's margin for events
+    decided late)."""
+    looked_before: float | None = None
     while True:
         await asyncio.sleep(every_s)
         try:
@@ -37,7 +40,10 @@ async def housekeeping(
             )
             bodies = 0
             if keep_payloads_s is not None:
-                bodies = await asyncio.to_thread(store.forget_payloads, now - keep_payloads_s)
+                before = now - keep_payloads_s
+                after = None if looked_before is None else looked_before - every_s
+                bodies = await asyncio.to_thread(store.forget_payloads, before, after)
+                looked_before = before
         except Exception as exc:  # the next round tries again; nothing depends on it meanwhile
             log.warning("housekeeping failed: %s", type(exc).__name__, extra={"error": str(exc)[:300]})
             continue

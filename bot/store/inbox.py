@@ -191,16 +191,20 @@ class EventStore(StoreBase):
                 last_error=error[:2000],
             )
 
-    def forget_payloads(self, before: float, batch: int = 2_000) -> int:
+    def forget_payloads(self, before: float, after: float | None = None, batch: int = 2_000) -> int:
         """Drop the bodies of events decided and received before `before`, a batch per transaction so
         that no writer waits long; returns how many. A decided event's body is never read again (its
         ledger entry says what was decided and why), and its row stays: a redelivery is still a
-        duplicate."""
+        duplicate. `after`: only events received since (what an earlier round has not looked at), so
+        a round reads along `ix_inbox_due` no further back than it needs to."""
         gone = 0
+        received = [inbox.c.received_at < before]
+        if after is not None:
+            received.append(inbox.c.received_at >= after)
         while True:
             oldest = (
                 select(inbox.c.uuid)
-                .where(inbox.c.status == "done", inbox.c.received_at < before, inbox.c.payload.is_not(None))
+                .where(inbox.c.status == "done", *received, inbox.c.payload.is_not(None))
                 .limit(batch)
             )
             with self._write() as conn:

@@ -24,7 +24,8 @@ inbox = Table(
     metadata,
     Column("uuid", String(200), primary_key=True),
     Column("event_name", String(400), nullable=False),
-    Column("payload", Text, nullable=True),  # NULL: decided at ingest by 0.2.0 (no signal wanted it)
+    # NULL: decided at ingest by 0.2.0 (no signal wanted it), or decided past the payload retention
+    Column("payload", Text, nullable=True),
     Column("status", String(16), nullable=False),  # pending | claimed | done
     Column("received_at", Float, nullable=False),
     Column("request_id", String(64), nullable=False),
