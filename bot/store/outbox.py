@@ -17,6 +17,7 @@ from sqlalchemy import (
 
 from bot.decide.outcomes import Outcome, overall, slack_refused
 from bot.store.base import StoreBase, abandoned
+from bot.store.messages import DIGEST_SIGNAL
 from bot.store.records import ClaimedAlert, parse_decisions, to_json
 from bot.store.tables import alerts, ledger
 from bot.store.threads import end_thread
@@ -113,26 +114,24 @@ class AlertStore(StoreBase):
         """Record the post. The alerts a digest lists learn the channel it is in (the id Slack
         answered with), so their buttons in it are honoured there."""
         with self._write() as conn:
-            posted = (
-                conn.execute(
-                    update(alerts)
-                    .where(alerts.c.id == alert_id, alerts.c.status == "sending")
-                    .values(
-                        status="posted",
-                        ts=ts,
-                        posted_channel=channel,
-                        posted_at=time.time(),
-                        lease_until=None,
-                        error=None,
-                    )
-                ).rowcount
-                == 1
-            )
-            if posted:
+            posted = conn.execute(
+                update(alerts)
+                .where(alerts.c.id == alert_id, alerts.c.status == "sending")
+                .values(
+                    status="posted",
+                    ts=ts,
+                    posted_channel=channel,
+                    posted_at=time.time(),
+                    lease_until=None,
+                    error=None,
+                )
+                .returning(alerts.c.signal)
+            ).first()
+            if posted is not None and posted[0] == DIGEST_SIGNAL:  # only a digest lists alerts
                 conn.execute(
                     update(alerts).where(alerts.c.digest_id == alert_id).values(posted_channel=channel)
                 )
-            return posted
+            return posted is not None
 
     def alert_retry(
         self,
@@ -178,10 +177,12 @@ class AlertStore(StoreBase):
             if not failed:
                 return  # posted or failed meanwhile: nothing changes
             end_thread(conn, alert_id)
-            listed = conn.execute(
-                select(alerts.c.event_uuid, alerts.c.signal).where(alerts.c.digest_id == alert_id)
-            ).all()
-            if listed:  # a digest: each alert it listed failed with it
+            listed = []
+            if signal == DIGEST_SIGNAL:  # each alert a digest listed failed with it
+                listed = conn.execute(
+                    select(alerts.c.event_uuid, alerts.c.signal).where(alerts.c.digest_id == alert_id)
+                ).all()
+            if listed:
                 conn.execute(
                     update(alerts)
                     .where(alerts.c.digest_id == alert_id)
