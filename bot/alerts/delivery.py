@@ -314,13 +314,8 @@ class Delivery:
             # The request may have reached Slack: keep the mark so the retry checks first.
             await self._no_answer(claimed, f"Slack did not answer: {type(exc).__name__}", uncertain=True)
             return 0.0
-        ts = str(response.get("ts"))
         posted_channel = str(response.get("channel") or claimed.channel)
-        await self._record(self.store.mark_posted, claimed, posted_channel, ts)
-        self._posted(claimed, extra, ts)
-        self._owes_task(claimed)
-        if place.thread_ts is not None and claimed.thread_of is not None:
-            await self._thread_grew(claimed.thread_of, extra)
+        await self._in_slack(claimed, place, posted_channel, str(response.get("ts")), extra)
         return 0.0
 
     async def _place(self, claimed: ClaimedAlert) -> Place | None:
@@ -391,12 +386,32 @@ class Delivery:
         if claimed.auto_task and self.after_post is not None:
             self.after_post(claimed.id)
 
-    def _posted(self, claimed: ClaimedAlert, extra: dict[str, object], ts: str) -> None:
+    async def _in_slack(
+        self,
+        claimed: ClaimedAlert,
+        place: Place,
+        channel: str,
+        ts: str,
+        extra: dict[str, object],
+        interrupted: bool = False,
+    ) -> None:
+        """What follows a post, whether answered now or found in Slack after an interrupted send:
+        record it, count it, hand over its automatic task, and update its thread's first alert."""
+        await self._record(self.store.mark_posted, claimed, channel, ts)
+        self._posted(claimed, extra, ts, interrupted)
+        self._owes_task(claimed)
+        if place.thread_ts is not None and claimed.thread_of is not None:
+            await self._thread_grew(claimed.thread_of, extra)
+
+    def _posted(self, claimed: ClaimedAlert, extra: dict[str, object], ts: str, interrupted: bool) -> None:
         if claimed.signal in MESSAGE_SIGNALS:  # a digest or report: no alert, and no webhook before it
             log.info("message posted", extra={**extra, "slack_ts": ts, "signal": claimed.signal})
             return
-        latency = time.time() - claimed.received_at
         self.metrics.alerts_posted.inc()
+        if interrupted:  # its latency would measure the crash, not the pipeline
+            log.info("interrupted alert was already in Slack; recorded", extra={**extra, "slack_ts": ts})
+            return
+        latency = time.time() - claimed.received_at
         self.metrics.webhook_to_slack.observe(latency)
         log.info(
             "alert posted", extra={**extra, "slack_ts": ts, "webhook_to_slack_ms": round(latency * 1000, 1)}
@@ -512,12 +527,6 @@ class Delivery:
             payload = metadata.get("event_payload") or {}
             if metadata.get("event_type") == METADATA_EVENT_TYPE and payload.get("alert_id") == claimed.id:
                 ts = str(message.get("ts"))
-                await self._record(self.store.mark_posted, claimed, place.channel, ts)
-                if claimed.signal not in MESSAGE_SIGNALS:
-                    self.metrics.alerts_posted.inc()
-                log.info("interrupted alert was already in Slack; recorded", extra={**extra, "slack_ts": ts})
-                self._owes_task(claimed)
-                if place.thread_ts is not None and claimed.thread_of is not None:
-                    await self._thread_grew(claimed.thread_of, extra)
+                await self._in_slack(claimed, place, place.channel, ts, extra, interrupted=True)
                 return True
         return False
