@@ -209,7 +209,8 @@ def lint(catalog: Catalog, config: SignalsConfig, now: float) -> LintReport:
 MAX_NAMED_UNKNOWN = 3
 
 
-def _plural(count: int, one: str, many: str) -> str:
+def plural(count: int, one: str, many: str) -> str:
+    """`1 signal listens`, `2 signals listen`."""
     return f"{count} {one if count == 1 else many}"
 
 
@@ -235,18 +236,18 @@ def summary_lines(report: LintReport) -> list[str]:
         more = len(report.unknown) - MAX_NAMED_UNKNOWN
         if more > 0:
             named += f"; and {more} more"
-        head = _plural(len(report.unknown), "signal listens", "signals listen")
+        head = plural(len(report.unknown), "signal listens", "signals listen")
         lines.append(f"{head} to an event PostHog never received: {named}")
     if report.bad_names:
-        lines.append(_plural(len(report.bad_names), "name breaks", "names break") + " snake_case")
+        lines.append(plural(len(report.bad_names), "name breaks", "names break") + " snake_case")
     if report.duplicates:
-        lines.append(_plural(len(report.duplicates), "near-duplicate group", "near-duplicate groups"))
+        lines.append(plural(len(report.duplicates), "near-duplicate group", "near-duplicate groups"))
     if report.quiet:
-        lines.append(_plural(len(report.quiet), "event", "events") + " gone quiet")
+        lines.append(plural(len(report.quiet), "event", "events") + " gone quiet")
     if report.unused:
-        lines.append(_plural(len(report.unused), "event", "events") + " no signal listens to")
+        lines.append(plural(len(report.unused), "event", "events") + " no signal listens to")
     if not lines:
-        checked = _plural(report.event_signals, "signal", "signals")
+        checked = plural(report.event_signals, "signal", "signals")
         lines.append(
             f"Every signal's event is one PostHog receives ({checked}); "
             "no naming problems, near-duplicates, quiet or unused events"

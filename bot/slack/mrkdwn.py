@@ -89,6 +89,12 @@ def escape_line(text: str, limit: int) -> str:
     return escape_clip(one_line(text), limit)
 
 
+def inline_code(text: str, limit: int) -> str:
+    """Text as inline code (an event name); a backtick in it would end the code span, so it is shown
+    as `'`."""
+    return "`" + escape_line(text.replace("`", "'"), limit) + "`"
+
+
 def plain(text: str, limit: int) -> str:
     """Single-line text for plain_text objects: Slack does not parse it, so only cleaning and
     clipping apply."""

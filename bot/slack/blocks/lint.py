@@ -18,10 +18,11 @@ from bot.lint.report import (
     UnknownEvent,
     UnusedEvent,
     capped_line,
+    plural,
     summary_lines,
 )
 from bot.slack.blocks.alert import CONTEXT_LIMIT, SECTION_LIMIT, mrkdwn, slack_day
-from bot.slack.mrkdwn import escape_line, plain, whole_lines
+from bot.slack.mrkdwn import escape_line, inline_code, plain, whole_lines
 
 NAME_LIMIT = 120  # characters of one name in a line
 MAX_LINES = 15  # per section, before "and N more"
@@ -30,16 +31,11 @@ MAX_MEMBERS = 6  # names shown per near-duplicate group
 
 
 def code(name: str) -> str:
-    """A name as inline code; a backtick in it would end the code span, so it is shown as `'`."""
-    return "`" + escape_line(name.replace("`", "'"), NAME_LIMIT) + "`"
+    return inline_code(name, NAME_LIMIT)
 
 
 def _volume(value: int | None) -> str:
     return "volume unknown" if value is None else f"{value:,}"
-
-
-def _plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
 
 
 def section(head: str, lines: list[str], cap: int = MAX_LINES) -> SectionBlock:
@@ -87,7 +83,7 @@ def lint_blocks(report: LintReport) -> list[Block]:
         HeaderBlock(text=plain(f"Tracking plan: {report.events:,} events in PostHog", 150))
     ]
     notes = [
-        f"Checked against {_plural(report.event_signals, 'event signal', 'event signals')}; "
+        f"Checked against {plural(report.event_signals, 'event signal', 'event signals')}; "
         "volumes are events in the last 30 days"
     ]
     notes += [n for n in (report.volume_note, capped_line(report) if report.capped else None) if n]
@@ -97,7 +93,7 @@ def lint_blocks(report: LintReport) -> list[Block]:
 
     if report.unknown:
         head = (
-            f":rotating_light: *{_plural(len(report.unknown), 'signal listens', 'signals listen')} to an "
+            f":rotating_light: *{plural(len(report.unknown), 'signal listens', 'signals listen')} to an "
             "event PostHog never received*, so it can never fire"
         )
         blocks.append(section(head, [unknown_line(u) for u in report.unknown]))
@@ -108,21 +104,21 @@ def lint_blocks(report: LintReport) -> list[Block]:
             )
         )
     if report.bad_names:
-        head = f":pencil2: *{_plural(len(report.bad_names), 'name breaks', 'names break')} snake_case*"
+        head = f":pencil2: *{plural(len(report.bad_names), 'name breaks', 'names break')} snake_case*"
         blocks.append(section(head, [bad_name_line(b) for b in report.bad_names]))
     if report.duplicates:
-        groups = _plural(len(report.duplicates), "near-duplicate group", "near-duplicate groups")
+        groups = plural(len(report.duplicates), "near-duplicate group", "near-duplicate groups")
         head = f":busts_in_silhouette: *{groups}*: one event under several names, with each name's volume"
         blocks.append(section(head, [group_line(g) for g in report.duplicates]))
     if report.quiet:
         head = (
-            f":zzz: *{_plural(len(report.quiet), 'event', 'events')} gone quiet*: not seen for "
+            f":zzz: *{plural(len(report.quiet), 'event', 'events')} gone quiet*: not seen for "
             f"{QUIET_AFTER_DAYS} days (broken by a redesign?)"
         )
         blocks.append(section(head, [quiet_line(q) for q in report.quiet]))
     if report.unused:
         head = (
-            f":question: *{_plural(len(report.unused), 'event', 'events')} no signal listens to*: "
+            f":question: *{plural(len(report.unused), 'event', 'events')} no signal listens to*: "
             "when these fire, what do we do?"
         )
         blocks.append(section(head, [unused_line(u) for u in report.unused], MAX_UNUSED))

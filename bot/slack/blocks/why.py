@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, SectionBlo
 
 from bot.commands.why import Story
 from bot.slack.blocks.alert import SECTION_LIMIT, criterion_line, mrkdwn, slack_date, slack_day
-from bot.slack.mrkdwn import ELLIPSIS, escape_line, plain
+from bot.slack.mrkdwn import escape_line, inline_code, plain, whole_lines
 
 _OUTCOME_ICONS = {
     "alerted": ":bell:",
@@ -26,19 +26,10 @@ _OUTCOME_ICONS = {
 LINES_PER_SECTION = 5
 
 
-def _clipped(lines: list[str]) -> str:
-    """Whole lines up to Slack's section limit, so no entity or emoji code is cut."""
-    text = "\n".join(lines)
-    while len(text) > SECTION_LIMIT and lines:
-        lines = lines[:-1]
-        text = "\n".join([*lines, ELLIPSIS])
-    return text
-
-
 def event_lines(story: Story) -> list[str]:
     lines = []
     for entry in story.entries:
-        head = f"{slack_date(entry.at)} · `{escape_line(entry.event_name, 120)}`"
+        head = f"{slack_date(entry.at)} · {inline_code(entry.event_name, 120)}"
         for decision in entry.decisions or []:
             icon = _OUTCOME_ICONS.get(str(decision.outcome), ":white_small_square:")
             signal = f"*{escape_line(decision.signal, 100)}* " if decision.signal else ""
@@ -61,10 +52,10 @@ def why_blocks(story: Story) -> list[Block]:
         for c in story.cooldowns
     ]
     if held:
-        blocks.append(SectionBlock(text=mrkdwn(_clipped(held))))
+        blocks.append(SectionBlock(text=mrkdwn(whole_lines(None, held, SECTION_LIMIT))))
     if story.score is not None:
         lines = [f"*Scores {story.score.value}/100 now*"] + [criterion_line(r) for r in story.score.breakdown]
-        blocks.append(SectionBlock(text=mrkdwn(_clipped(lines))))
+        blocks.append(SectionBlock(text=mrkdwn(whole_lines(None, lines, SECTION_LIMIT))))
     lines = event_lines(story)
     if not lines:
         blocks.append(
@@ -83,7 +74,11 @@ def why_blocks(story: Story) -> list[Block]:
             ContextBlock(elements=[mrkdwn(f"The latest {len(story.entries)} events, newest first")])
         )
         for start in range(0, len(lines), LINES_PER_SECTION):
-            blocks.append(SectionBlock(text=mrkdwn(_clipped(lines[start : start + LINES_PER_SECTION]))))
+            blocks.append(
+                SectionBlock(
+                    text=mrkdwn(whole_lines(None, lines[start : start + LINES_PER_SECTION], SECTION_LIMIT))
+                )
+            )
     return blocks[:50]
 
 
