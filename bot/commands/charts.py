@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import FancyBboxPatch
 
+from bot.commands.stats_report import precision_text
 from bot.store.stats import SignalStats
 
 ELLIPSIS = "…"
@@ -425,9 +426,10 @@ def stats_png(title: str, stats: Sequence[SignalStats], subtitle: str | None = N
             width = room * count / largest
             painter.bar(x, y, width, STATS_BAR, color)
             x += width
-        precision = "–" if signal.precision is None else f"{round(signal.precision * 100)}%"
         noun = "alert" if signal.alerts == 1 else "alerts"
-        label = painter.fit(f"{signal.alerts:,} {noun} · {precision}", label_font, STATS_LABEL - 8)
+        label = painter.fit(
+            f"{signal.alerts:,} {noun} · {precision_text(signal)}", label_font, STATS_LABEL - 8
+        )
         painter.text(BAR_X + room + 8, middle, label, label_font)
         y += STATS_ROW
     if more:

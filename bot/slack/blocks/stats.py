@@ -27,17 +27,15 @@ def _reason(value: str) -> str:
 
 
 def signal_line(stats: SignalStats) -> str:
-    tasks = stats.tasks_clicked + stats.tasks_auto
     parts = [
         f"{stats.events:,} events",
         f"{stats.alerts} alerts",
-        f"{tasks} tasks ({stats.tasks_clicked} clicked, {stats.tasks_auto} automatic)",
+        f"{stats.tasks} tasks ({stats.tasks_clicked} clicked, {stats.tasks_auto} automatic)",
         f"{stats.snoozed} snoozed",
     ]
-    dismissed = sum(stats.not_relevant.values())
-    if dismissed:
+    if stats.dismissed:
         reasons = ", ".join(f"{escape(_reason(r))} {n}" for r, n in sorted(stats.not_relevant.items()))
-        parts.append(f"{dismissed} not relevant ({reasons})")
+        parts.append(f"{stats.dismissed} not relevant ({reasons})")
     else:
         parts.append("0 not relevant")
     parts.append(f"{stats.no_action} no action yet")
