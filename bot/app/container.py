@@ -170,6 +170,7 @@ class Services:
             token=secret(settings.slack_bot_token) or "",
             base_url=settings.slack_api_url,
             timeout=max(1, int(t.owner_lookup_timeout_s)),
+            session=self.slack_session,  # kept-alive connections, not a new session (and TLS) a lookup
             retry_handlers=[],
         )
         return OwnerResolver(self.store, self.hubspot, slack, timeout_s=t.owner_lookup_timeout_s)
@@ -182,16 +183,10 @@ class Services:
 
     @cached_property
     def commands(self) -> PostHogCommands:
-        from bot.clients.posthog_api import PostHogApi
+        from bot.clients.posthog_api import COMMAND_TIMEOUT_S
         from bot.commands.run import PostHogCommands
 
-        settings = self.settings
-        personal_key = secret(settings.posthog_personal_api_key)
-        api = (
-            PostHogApi(settings.posthog_app_host, settings.posthog_project_id, personal_key, self.http)
-            if personal_key and settings.posthog_project_id
-            else None
-        )
+        api = self._posthog_api(COMMAND_TIMEOUT_S)
         return PostHogCommands(self.config, api, self.capture, self.pipeline, self.snoozes)
 
     # What the alert's controls do, each given what it acts with.
@@ -424,8 +419,8 @@ class Services:
         )
 
     def _posthog_api(self, timeout_s: float) -> PostHogApi | None:
-        """A PostHog API client of its own (a HogQL query may take far longer than a command's), or
-        None without a personal API key and project id."""
+        """A PostHog API client with its own time limit (a scheduled HogQL query may take far longer
+        than a command's), or None without a personal API key and project id."""
         from bot.clients.posthog_api import PostHogApi
 
         settings = self.settings

@@ -143,6 +143,9 @@ class PostHogApiError(ApiError):
         return f"PostHog rejected the request ({status}): {self.detail}"
 
 
+COMMAND_TIMEOUT_S = 30.0  # one call on behalf of a `/posthog` command
+
+
 @dataclass(frozen=True)
 class EventDefinitionsPage:
     """One page of `GET …/event_definitions/`: its rows as sent, PostHog's `count` of all rows (capped
@@ -162,7 +165,7 @@ class PostHogApi:
         project_id: str,
         personal_key: str,
         client: httpx.AsyncClient,
-        timeout_s: float = 30.0,
+        timeout_s: float = COMMAND_TIMEOUT_S,
     ) -> None:
         self._host = app_host.rstrip("/")
         self.project_id = str(project_id).strip()
