@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from bot.config.signals_file import SignalsConfig
-from bot.decide.accounts import Account
+from bot.decide.accounts import Account, person_key
 from bot.decide.domains import is_free_mail, normalise_domain
 from bot.decide.enrich import Enricher
 from bot.decide.scoring import Score, score
@@ -39,13 +39,13 @@ def target_of(text: str) -> Target:
         email = typed.lower()
         domain = normalise_domain(email.rsplit("@", 1)[1])
         company = domain if domain and not is_free_mail(domain) else None
-        accounts = ((company,) if company else ()) + (f"person:{typed[:200]}",)
+        accounts = ((company,) if company else ()) + (person_key(typed),)
         ids = tuple(dict.fromkeys((typed, email)))
         return Target(typed, accounts, ids, company, email)
     domain = normalise_domain(typed)
     if domain and "." in domain:
         return Target(domain, (domain,), (), domain, None)
-    return Target(typed, (f"person:{typed[:200]}",), (typed,), None, None)
+    return Target(typed, (person_key(typed),), (typed,), None, None)
 
 
 @dataclass(frozen=True)
@@ -74,13 +74,12 @@ async def account_story(
     entries = await asyncio.to_thread(store.account_story, target.accounts, target.distinct_ids, STORY_LENGTH)
     key = target.domain or target.accounts[0]
     state = await asyncio.to_thread(store.account_state, key, now)
+    ends = (
+        (signal.name, state.cooldown_until(signal.name, signal.cooldown.total_seconds()))
+        for signal in config.signals
+    )
     cooldowns = sorted(
-        (
-            Cooldown(signal.name, state.last_alerts[signal.name] + signal.cooldown.total_seconds())
-            for signal in config.signals
-            if signal.name in state.last_alerts
-            and state.last_alerts[signal.name] + signal.cooldown.total_seconds() > now
-        ),
+        (Cooldown(name, until) for name, until in ends if until is not None and until > now),
         key=lambda c: c.until,
     )
     icp: Score | None = None

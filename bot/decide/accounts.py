@@ -16,6 +16,11 @@ from bot.ingest.webhook_body import WebhookBody
 GROUP_TYPE = "company"
 
 
+def person_key(distinct_id: str) -> str:
+    """The account of a person no company is known for (what cooldowns, snoozes and `why` use)."""
+    return f"person:{distinct_id[:200]}"
+
+
 @dataclass(frozen=True)
 class Account:
     key: str  # what cooldowns, snoozes and history hold on to
@@ -84,7 +89,7 @@ def resolve_account(body: WebhookBody) -> Account | None:
         return Account(key=domain, domain=domain, source="email domain")
 
     if body.event.distinct_id:
-        return Account(key=f"person:{body.event.distinct_id[:200]}", domain=None, source="person")
+        return Account(key=person_key(body.event.distinct_id), domain=None, source="person")
     return None
 
 

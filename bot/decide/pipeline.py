@@ -296,7 +296,8 @@ class Pipeline:
         if state.snoozed_until is not None:
             return _scored(signal, icp, Outcome.SNOOZED, snoozed_until(state.snoozed_until))
         window = signal.cooldown.total_seconds()
-        if now - state.last_alerts.get(signal.name, float("-inf")) < window:
+        until = state.cooldown_until(signal.name, window)
+        if until is not None and now < until:
             # Settled early to skip composing an alert; the commit re-checks atomically.
             return _scored(signal, icp, Outcome.COOLDOWN, in_cooldown(window))
         return None

@@ -95,6 +95,11 @@ class AccountState:
     last_alerts: dict[str, float]  # signal -> when it last alerted for this account
     ended_snooze: EndedSnooze | None = None
 
+    def cooldown_until(self, signal: str, cooldown_s: float) -> float | None:
+        """When the signal's cooldown for this account ends (it may be over); None before any alert."""
+        last = self.last_alerts.get(signal)
+        return None if last is None else last + cooldown_s
+
 
 class AccountStore(StoreBase):
     def account_state(self, account: str, now: float) -> AccountState:
