@@ -11,7 +11,6 @@ publishing the tab again.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -19,10 +18,8 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions.home import Home
-from bot.slack.ids import AlertAction, SnoozeRef
+from bot.slack.ids import AlertAction, SnoozeRef, is_user_id
 from handlers import carrying, settled
-
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 
 
 def workspace_url(context: AsyncBoltContext) -> str | None:
@@ -48,7 +45,7 @@ def register(app: AsyncApp, home: Home) -> None:
         ack: AsyncAck, event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
         user = event.get("user")
-        if event.get("tab") != "home" or not isinstance(user, str) or not _USER_ID.match(user):
+        if event.get("tab") != "home" or not is_user_id(user):
             return  # the Messages tab, or not a person Slack names
         await home.publish(client, user, workspace_url(context))
 

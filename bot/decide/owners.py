@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,6 +26,7 @@ from slack_sdk.errors import SlackApiError
 from bot.clients.hubspot import HubSpot, HubSpotError
 from bot.decide.domains import normalise_domain
 from bot.decide.routing import RouteDecision
+from bot.slack.ids import is_user_id
 
 if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 HUBSPOT_PROVIDER = "hubspot_owner"  # enrichment_cache provider: domain -> company and owner
 SLACK_PROVIDER = "slack_user"  # enrichment_cache provider: email -> Slack user id
 CACHE_TTL_S = 86400.0
-_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 StepStatus = Literal["ok", "missing", "failed"]
 
@@ -258,7 +257,7 @@ class OwnerResolver:
         except ValidationError:
             steps.append(Step("Slack user", "failed", "Slack answered without a user"))
             raise _Stop("Slack answered users.lookupByEmail without a user") from None
-        if user.deleted or user.is_bot or not _SLACK_USER_ID.fullmatch(user.id):
+        if user.deleted or user.is_bot or not is_user_id(user.id):
             return None
         return {"user_id": user.id}
 

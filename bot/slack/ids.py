@@ -9,6 +9,7 @@ everywhere. Values already in posted messages stay readable: a value is its fiel
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, TypeVar
 
@@ -19,6 +20,14 @@ from bot.vocabulary import WordedEnum
 
 METADATA_EVENT_TYPE = "posthog_signal"  # Slack message metadata of every alert
 SLASH_COMMAND = "/posthog"
+
+
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+
+
+def is_user_id(value: object) -> bool:
+    """A Slack user id (`U…`, or `W…` on Enterprise Grid): what may become a `<@…>` mention."""
+    return isinstance(value, str) and _USER_ID.fullmatch(value) is not None
 
 
 class AlertAction(StrEnum):

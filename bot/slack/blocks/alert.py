@@ -12,7 +12,6 @@ auto-link it.
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +39,7 @@ from bot.slack.ids import (
     SnoozeRef,
     SnoozeRequest,
     encode,
+    is_user_id,
 )
 from bot.slack.mrkdwn import ELLIPSIS, clip, escape, escape_clip, escape_line, link, plain, safe_url
 
@@ -49,7 +49,6 @@ FIELD_LIMIT = 2000
 CONTEXT_LIMIT = 3000
 TEXT_FALLBACK_LIMIT = 3000
 MAX_BLOCKS = 50
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 _STATUS_ICONS = {"met": ":white_check_mark:", "missed": ":x:", "unknown": ":grey_question:"}
 
 
@@ -228,7 +227,7 @@ def actions(details: AlertDetails, state: AlertState) -> ActionsBlock:
 def mention(user: Any) -> str:
     """`<@U…>` for a Slack user id, else "someone": ids come from Slack's payloads, and whatever else
     a payload says there must not reach a message as markup."""
-    return f"<@{user}>" if isinstance(user, str) and _USER_ID.match(user) else "someone"
+    return f"<@{user}>" if is_user_id(user) else "someone"
 
 
 def auto_task_pending(details: AlertDetails, state: AlertState) -> bool:
