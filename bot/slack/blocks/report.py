@@ -12,7 +12,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, DividerBlock, HeaderBlo
 
 from bot.commands.stats_report import hint, precision_text
 from bot.slack.blocks.alert import SECTION_LIMIT, TEXT_FALLBACK_LIMIT, mrkdwn, slack_date
-from bot.slack.blocks.stats import PRECISION_NOTE, signal_blocks
+from bot.slack.blocks.stats import period_words, stats_body
 from bot.slack.ids import METADATA_EVENT_TYPE
 from bot.slack.mrkdwn import escape_line, plain, whole_lines
 from bot.store.messages import REPORT_SIGNAL
@@ -38,10 +38,6 @@ class Report:
     next_at: float | None = None
 
 
-def _period(days: int) -> str:
-    return "day" if days == 1 else f"{days} days"
-
-
 def _plan_section(report: Report) -> SectionBlock:
     if report.plan is None:
         said = escape_line(report.plan_problem or "PostHog's event definitions were not read.", 1000)
@@ -56,18 +52,12 @@ def _plan_section(report: Report) -> SectionBlock:
 
 
 def report_blocks(report: Report) -> list[Block]:
-    blocks: list[Block] = [HeaderBlock(text=plain(f"Signals report, last {_period(report.days)}", 150))]
+    blocks: list[Block] = [HeaderBlock(text=plain(f"Signals report, last {period_words(report.days)}", 150))]
     span = f"{slack_date(report.start)} – {slack_date(report.end)}"
     alerts = sum(s.alerts for s in report.stats)
     tasks = sum(s.tasks for s in report.stats)
     blocks.append(ContextBlock(elements=[mrkdwn(f"{span} · {alerts} alerts · {tasks} with a task")]))
-    if report.stats:
-        blocks += signal_blocks(report.stats, report.failing, MAX_SIGNALS)
-        blocks.append(ContextBlock(elements=[mrkdwn(PRECISION_NOTE)]))
-    else:
-        quiet = f"No signal saw an event in the last {_period(report.days)}."
-        blocks.append(ContextBlock(elements=[mrkdwn(quiet)]))
-        blocks += signal_blocks((), report.failing)
+    blocks += stats_body(report.stats, report.days, report.failing, MAX_SIGNALS)
     blocks += [DividerBlock(), _plan_section(report)]
     if report.next_at is not None:
         blocks.append(ContextBlock(elements=[mrkdwn(f"Next report {slack_date(report.next_at)}")]))
@@ -78,7 +68,7 @@ def report_text(report: Report) -> str:
     """The notification text: the period and each signal's precision, most alerts first."""
     parts = [f"{s.signal} {precision_text(s)}" for s in report.stats[:10] if s.alerts]
     hints = sum(1 for s in report.stats if hint(s))
-    text = f"Signals report, last {_period(report.days)}"
+    text = f"Signals report, last {period_words(report.days)}"
     if parts:
         text += ": precision " + ", ".join(parts)
     if hints:

@@ -69,15 +69,23 @@ def signal_blocks(
 PRECISION_NOTE = "Precision: alerts with a task / (alerts with a task + alerts marked not relevant)."
 
 
-def stats_blocks(stats: Sequence[SignalStats], days: int, failing: Sequence[QueryRun] = ()) -> list[Block]:
-    blocks: list[Block] = [HeaderBlock(text=plain(f"Signal stats, last {days} days", 150))]
+def period_words(days: int) -> str:
+    return "day" if days == 1 else f"{days} days"
+
+
+def stats_body(
+    stats: Sequence[SignalStats], days: int, failing: Sequence[QueryRun] = (), max_signals: int = MAX_SIGNALS
+) -> list[Block]:
+    """What `stats` says under its header; the scheduled report says the same under its own."""
     if not stats:
-        blocks.append(ContextBlock(elements=[mrkdwn(f"No signal saw an event in the last {days} days.")]))
-        blocks += signal_blocks((), failing)
-        return blocks
-    blocks += signal_blocks(stats, failing)
-    blocks.append(ContextBlock(elements=[mrkdwn(PRECISION_NOTE)]))
-    return blocks
+        quiet = ContextBlock(elements=[mrkdwn(f"No signal saw an event in the last {period_words(days)}.")])
+        return [quiet, *signal_blocks((), failing)]
+    return [*signal_blocks(stats, failing, max_signals), ContextBlock(elements=[mrkdwn(PRECISION_NOTE)])]
+
+
+def stats_blocks(stats: Sequence[SignalStats], days: int, failing: Sequence[QueryRun] = ()) -> list[Block]:
+    header = HeaderBlock(text=plain(f"Signal stats, last {days} days", 150))
+    return [header, *stats_body(stats, days, failing)]
 
 
 def stats_message(
