@@ -170,7 +170,6 @@ class Services:
             token=secret(settings.slack_bot_token) or "",
             base_url=settings.slack_api_url,
             timeout=max(1, int(t.owner_lookup_timeout_s)),
-            session=self.slack_session,  # kept-alive connections, not a new session (and TLS) a lookup
             retry_handlers=[],
         )
         return OwnerResolver(self.store, self.hubspot, slack, timeout_s=t.owner_lookup_timeout_s)
