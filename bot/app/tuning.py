@@ -35,6 +35,9 @@ class Tuning:
     # How long a webhook waits for its commit before answering 503: inside PostHog's 3-second
     # delivery timeout, so a database that stops answering gets a retry rather than a hung request.
     ingest_deadline_s: float = 1.5
+    # How long `/healthz` waits for the store: a load balancer's probe gets its answer, 503
+    # included, well inside its own timeout.
+    health_timeout_s: float = 1.5
     # How often the counts of events no signal listens to are added to the ledger's totals: a crash
     # loses what was counted since, so half a second keeps that within the last second.
     tally_interval_s: float = 0.5

@@ -35,13 +35,12 @@ SWITCH_INTERVAL_S = 0.0005  # how long a thread may hold the interpreter while a
 # How long a start waits for the Slack side before it answers anyway (deliveries wait in the backlog
 # meanwhile, well inside PostHog's timeout).
 SLACK_BUILD_WAIT_S = 3.0
-HEALTH_TIMEOUT_S = 1.5  # a load balancer's probe gets its answer, 503 included, well inside its own
 
 
 async def healthz(request: Request) -> Response:
     services: Services = request.app.state.services
     try:
-        async with asyncio.timeout(HEALTH_TIMEOUT_S):
+        async with asyncio.timeout(services.tuning.health_timeout_s):
             await asyncio.to_thread(services.store.ping)
             depth = await asyncio.to_thread(services.store.queue_depth)
     except Exception as exc:

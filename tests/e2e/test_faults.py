@@ -255,6 +255,10 @@ def test_a_database_outage_delays_the_counts_of_unwanted_events_and_loses_none(
         assert 'signals_outcomes_total{outcome="filtered"} 41.0' in app.http.get("/metrics").text
 
 
+# The production deadlines are 1.5 s; a second leaves the SPEC's two seconds room for a busy machine.
+_SHORT_DEADLINES = fast_tuning(ingest_deadline_s=1.0, health_timeout_s=1.0)
+
+
 def _timed(call: Callable[[], httpx.Response]) -> tuple[int, float]:
     started = time.monotonic()
     response = call()
@@ -265,10 +269,11 @@ def _timed(call: Callable[[], httpx.Response]) -> tuple[int, float]:
 def test_postgres_partition_answers_503_within_two_seconds_and_loses_nothing(fake_slack, example_config):
     """The database stops answering without closing anything (packets dropped, not refused): the
     webhook still answers inside PostHog's 3-second delivery timeout, with a 503 it retries, and
-    what it retries after the partition is accepted and alerted once."""
+    what it retries after the partition is accepted and alerted once. The store's deadlines are
+    shortened to a second so that a loaded machine's scheduling delays fit in what is left."""
     with (
         proxied_postgres() as (proxied, proxy),
-        serve(make_settings(proxied, fake_slack), example_config) as app,
+        serve(make_settings(proxied, fake_slack), example_config, _SHORT_DEADLINES) as app,
     ):
         assert app.post_webhook(_trial("acme.com")).status_code == 202
         fake_slack.wait_for(lambda s: s.posted())
@@ -295,7 +300,8 @@ def test_sqlite_writer_stuck_answers_503_within_two_seconds(sqlite_url, fake_sla
     """Another process holds the database's write lock and does not let go (a hung writer, a disk
     that stopped answering): the webhook answers 503 in time, then takes the retry."""
     path = sqlite_url.removeprefix("sqlite:///")
-    with serve(make_settings(sqlite_url, fake_slack), example_config, fast_tuning(busy_timeout_s=5.0)) as app:
+    tuning = fast_tuning(busy_timeout_s=5.0, ingest_deadline_s=1.0)
+    with serve(make_settings(sqlite_url, fake_slack), example_config, tuning) as app:
         holder = subprocess.Popen(
             [
                 sys.executable,
