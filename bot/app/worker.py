@@ -28,6 +28,8 @@ from bot.store.until_stored import until_stored
 
 log = logging.getLogger(__name__)
 DECISION_GRACE_S = 0.5
+# The longest pause between claims while the database does not answer: a claim is one cheap query.
+CLAIM_RETRY_MAX_S = 5.0
 
 
 class Worker:
@@ -94,7 +96,9 @@ class Worker:
                 except Exception as exc:
                     failures += 1
                     log.error("cannot claim events: %s", type(exc).__name__, extra={"error": str(exc)[:500]})
-                    await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+                    # New events stored (notify) mean the database answers again: no pause to wait out.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), min(CLAIM_RETRY_MAX_S, 0.5 * 2**failures))
                     continue
                 prepared = await self._prepare(claimed)
                 for event in claimed:

@@ -354,6 +354,22 @@ def test_database_lost_while_deciding_recovers_in_seconds_not_at_lease_expiry(
 
 
 @pytest.mark.postgres
+def test_an_event_stored_after_a_long_outage_is_decided_at_once(fake_slack, example_config):
+    """PostgreSQL is gone long enough for the worker's pauses between claims to grow to seconds. The
+    first event stored once it is back ends the pause: it is alerted at once, not when the pause
+    would have run out."""
+    with (
+        proxied_postgres() as (proxied, proxy),
+        serve(make_settings(proxied, fake_slack), example_config) as app,
+    ):
+        proxy.down()
+        time.sleep(3.2)  # claims fail at once, then after pauses of 1 and 2 s; the next is 4 s
+        proxy.up()
+        assert app.post_webhook(_trial("initech.com")).status_code == 202
+        fake_slack.wait_for(lambda s: s.posted(), timeout=2.0)
+
+
+@pytest.mark.postgres
 def test_database_lost_while_posting_records_the_post_once_it_is_back(fake_slack):
     """PostgreSQL goes away while chat.postMessage is in flight: Slack has the message, the store
     cannot say so yet. Once the database is back the alert is recorded as posted, within seconds
