@@ -304,7 +304,9 @@ class Delivery:
                 # Its first alert was deleted, or its thread locked: Slack took nothing, so the reply
                 # goes out on its own now, and the account's next alert starts a new thread.
                 log.warning("the thread takes no replies (%s): posting on its own", error, extra=extra)
-                await asyncio.to_thread(self.store.leave_thread, claimed.id, claimed.thread_of)
+                await until_stored(
+                    self.store.leave_thread, claimed.id, claimed.thread_of, stopping=self._stops, extra=extra
+                )
                 return await self._post(replace(claimed, thread_of=None), Place(claimed.channel), extra)
             return await self._slack_error(claimed, exc, extra)
         except (aiohttp.ClientConnectorError, ConnectionRefusedError) as exc:
@@ -324,7 +326,13 @@ class Delivery:
         never made it, the reply is posted on its own."""
         if claimed.thread_of is None:
             return Place(claimed.channel)
-        root = await asyncio.to_thread(self.store.thread_root, claimed.thread_of)
+        try:
+            root = await asyncio.to_thread(self.store.thread_root, claimed.thread_of)
+        except Exception as exc:  # the claim goes back now rather than at its lease's end
+            reason = f"cannot read the thread's first alert: {type(exc).__name__}"
+            uncertain = claimed.sending_since is not None
+            await self._retry(claimed, reason, uncertain, delay_s=self.retry_base_s, counted=False)
+            return None
         if root is None or root.status == "failed" or (root.status == "posted" and not root.ts):
             return Place(claimed.channel)
         if root.status != "posted" or not root.ts:

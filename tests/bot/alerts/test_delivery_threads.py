@@ -9,6 +9,7 @@ import time
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
 from bot.alerts.delivery import Delivery, make_slack_client
 from bot.ops.metrics import Metrics
@@ -94,6 +95,30 @@ def test_a_reply_waits_for_its_first_alert_and_goes_in_its_thread_once_posted(st
     _deliver(store, fake_slack, root.id, reply.id)
     root_ts = stored.alert(store, root.id)["ts"]
     assert [m.get("thread_ts") for m in fake_slack.posted()] == [None, root_ts]
+
+
+def test_a_reply_whose_thread_cannot_be_read_goes_back_at_once_and_is_posted_in_it_later(store, fake_slack):
+    """The database fails right after the reply is claimed: the claim is handed back (not held until
+    its lease runs out), no attempt is spent, and the next try posts it in its thread."""
+    root, reply = new_alert(signal="A"), new_alert(signal="B")
+    decide(store, root)
+    decide(store, reply)
+    _deliver(store, fake_slack, root.id)
+    reads = store.thread_root
+
+    def unreachable_once(alert_id: str):
+        store.thread_root = reads  # the next read answers again
+        raise OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))
+
+    store.thread_root = unreachable_once
+    _deliver(store, fake_slack, reply.id)
+    waiting = stored.alert(store, reply.id)
+    assert len(fake_slack.posted()) == 1
+    assert waiting["status"] == "pending" and waiting["attempts"] == 0
+    with store.engine.begin() as conn:  # the retry comes due
+        conn.execute(update(tables.alerts).values(next_attempt_at=0.0))
+    _deliver(store, fake_slack, reply.id)
+    assert fake_slack.posted()[1]["thread_ts"] == stored.alert(store, root.id)["ts"]
 
 
 def test_a_reply_whose_first_alert_never_made_it_is_posted_on_its_own(store, fake_slack):
