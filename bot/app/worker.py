@@ -23,6 +23,7 @@ from bot.decide.outcomes import Outcome, SignalDecision, gave_up
 from bot.decide.pipeline import Pipeline, Prepared
 from bot.ops.metrics import Metrics
 from bot.store import ClaimedEvent, Commit, Finish, LedgerEntry, Store, is_row_error
+from bot.store.backoff import Backoff
 from bot.store.group_commit import Batcher
 from bot.store.until_stored import until_stored
 
@@ -83,7 +84,7 @@ class Worker:
 
     async def run(self) -> None:
         self._commits.start()
-        failures = 0
+        backoff = Backoff(first_s=1.0, max_s=CLAIM_RETRY_MAX_S)
         while not self._stopping:
             self._wake.clear()
             if self._refill_due():
@@ -92,13 +93,12 @@ class Worker:
                     claimed = await self.store.call(
                         self.store.claim_events, self.worker_id, free, self.lease_s
                     )
-                    failures = 0
+                    backoff.succeeded()
                 except Exception as exc:
-                    failures += 1
                     log.error("cannot claim events: %s", type(exc).__name__, extra={"error": str(exc)[:500]})
                     # New events stored (notify) mean the database answers again: no pause to wait out.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), min(CLAIM_RETRY_MAX_S, 0.5 * 2**failures))
+                        await asyncio.wait_for(self._wake.wait(), backoff.failed())
                     continue
                 prepared = await self._prepare(claimed)
                 for event in claimed:

@@ -19,10 +19,11 @@ from bot.alerts.delivery import Delivery
 from bot.config.signals_file import Digest
 from bot.slack.blocks.digest import digest_message
 from bot.store import Store
+from bot.store.backoff import Backoff
 
 log = logging.getLogger(__name__)
 MAX_SLEEP_S = 3600.0  # look again at least this often, whatever the clock did meanwhile
-RETRY_S = 30.0  # after a failure (the database away, say)
+RETRY_S = 30.0  # the longest pause after failures (the database away, say)
 
 
 def last_due(now: float, digest: Digest) -> tuple[float, str]:
@@ -56,12 +57,14 @@ class Digests:
         self.clock = clock
 
     async def run(self) -> None:
+        backoff = Backoff(max_s=RETRY_S)
         while True:
             try:
                 await self.send_due()
+                backoff.succeeded()
             except Exception as exc:  # tried again soon; the alerts keep waiting meanwhile
                 log.error("digest failed: %s", type(exc).__name__, extra={"error": str(exc)[:300]})
-                await asyncio.sleep(RETRY_S)
+                await asyncio.sleep(backoff.failed())
                 continue
             now = self.clock()
             await asyncio.sleep(min(MAX_SLEEP_S, max(1.0, next_due(now, self.digest) - now)))

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import orjson
 from pydantic import ValidationError
@@ -29,17 +29,23 @@ from bot.clients.posthog_queries import HogQLTable
 from bot.config.signals_file import Signal
 from bot.ingest.webhook_body import WebhookBody
 from bot.ops.metrics import Metrics
-from bot.store import InboxRow, Store
+from bot.store import InboxRow, Store, is_row_error
+from bot.store.until_stored import until_stored
 
 log = logging.getLogger(__name__)
 ROW_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "posthog-slack-signals/query-rows")
 ROWS_PER_TRANSACTION = 2000
+T = TypeVar("T")
 DUE_SLACK_S = 0.05  # wake just after a run is due, not just before
 NOT_CONFIGURED = (
     "POSTHOG_PERSONAL_API_KEY (scope query:read) and POSTHOG_PROJECT_ID must be set to run query signals"
 )
 
 Result = Literal["ok", "error"]
+
+
+class StoreGaveUp(Exception):
+    """The database did not take a run's rows before the signal's next run was due."""
 
 
 @dataclass(frozen=True)
@@ -165,18 +171,18 @@ class QuerySchedule:
                 error,
                 extra={"signal": signal.name, "status": exc.status, "hint": exc.explain()},
             )
-            return await self._finish(RunReport(signal.name, started_at, "error", error=error))
+            return await self._finish(signal, RunReport(signal.name, started_at, "error", error=error))
         except Exception as exc:  # anything else (a bad URL, say): still this interval's failed run
             error = f"{type(exc).__name__}: {str(exc)[:300]}"
             log.error("query signal %r failed: %s", signal.name, error, extra={"signal": signal.name})
-            return await self._finish(RunReport(signal.name, started_at, "error", error=error))
+            return await self._finish(signal, RunReport(signal.name, started_at, "error", error=error))
         try:
             new = await self._store_rows(signal, started_at, table)
         except Exception as exc:
             error = f"could not store the rows: {type(exc).__name__}: {str(exc)[:300]}"
             log.error("query signal %r: %s", signal.name, error, extra={"signal": signal.name})
             return await self._finish(
-                RunReport(signal.name, started_at, "error", len(table.rows), error=error)
+                signal, RunReport(signal.name, started_at, "error", len(table.rows), error=error)
             )
         if table.truncated:
             log.warning(
@@ -196,7 +202,7 @@ class QuerySchedule:
             },
         )
         report = RunReport(signal.name, started_at, "ok", len(table.rows), new, truncated=table.truncated)
-        return await self._finish(report)
+        return await self._finish(signal, report)
 
     async def _query(self, signal: Signal) -> HogQLTable:
         if self.api is None:
@@ -224,18 +230,33 @@ class QuerySchedule:
         new = 0
         for start in range(0, len(rows), ROWS_PER_TRANSACTION):
             chunk = rows[start : start + ROWS_PER_TRANSACTION]
-            new += len(await self.store.call(self.store.ingest_query_rows, chunk))
+            stored = await self._until_stored(signal, self.store.ingest_query_rows, chunk)
+            if stored is None:
+                raise StoreGaveUp("the database did not answer before the next run was due")
+            new += len(stored)
             if new:
                 self.wake()
         return new
 
-    async def _finish(self, report: RunReport) -> RunReport:
+    async def _until_stored(self, signal: Signal, call: Callable[..., T], *args: Any) -> T | None:
+        """`call` retried while the database is away, until the signal's next run would take over
+        (None then): PostHog's rows are in hand, and a repeated insert skips the rows it has."""
+        give_up_at = time.monotonic() + (signal.every.total_seconds() if signal.every else 60.0)
+        return await until_stored(
+            call,
+            *args,
+            stopping=lambda: time.monotonic() >= give_up_at,
+            extra={"signal": signal.name},
+            give_up_on=is_row_error,
+        )
+
+    async def _finish(self, signal: Signal, report: RunReport) -> RunReport:
         self.metrics.query_runs.labels(signal=report.signal, result=report.result).inc()
         finish = self.store.finish_query_run
+        args = (report.signal, self.worker_id, report.result, report.rows, report.error)
         try:
-            await self.store.call(
-                finish, report.signal, self.worker_id, report.result, report.rows, report.error
-            )
+            if await self._until_stored(signal, finish, *args) is None:
+                log.error("could not record the run of %r: the database did not answer", report.signal)
         except Exception as exc:  # the run happened; only its record is missing
             log.error("could not record the run of %r: %s", report.signal, type(exc).__name__)
         return report

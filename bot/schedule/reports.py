@@ -8,7 +8,8 @@ period's report is queued in the outbox under a key of the channel and the perio
 insert-or-ignore: processes due at the same moment, or one restarted mid-way, queue it once, and
 delivery posts it once (looked for in the channel after an interrupted post). The period's row is
 claimed before the report is composed, so one process reads the numbers and PostHog's event
-definitions, and a composer that dies is taken over once its lease runs out. A process down at a
+definitions; a composer that dies is taken over once its heartbeat is stale (or its lease runs out),
+and one whose composing failed takes its own claim up again at its next try. A process down at a
 report time sends the latest period's report when it starts; periods missed before that are not
 sent late; a report counts what happened in its own period, however late it is composed.
 `send_now` (`python -m bot report`) sends one for the last `every` now, as a period of its own.
@@ -32,11 +33,12 @@ from bot.config.signals_file import SignalsConfig
 from bot.lint import explain_failure
 from bot.slack.blocks.report import Report, report_message
 from bot.store import Store
+from bot.store.backoff import Backoff
 from bot.store.reports import ReportClaim
 
 log = logging.getLogger(__name__)
 MAX_SLEEP_S = 3600.0  # look again at least this often, whatever the clock did meanwhile
-RETRY_S = 60.0  # after a failure (the database away, say), or while another process composes
+RETRY_S = 60.0  # the longest pause after failures (the database away, say), or while another composes
 COMPOSE_LEASE_S = 600.0  # a composer silent for longer is presumed dead and its report taken over
 
 # The tracking plan's summary lines (`lint`'s), raising PostHogApiError when PostHog cannot say.
@@ -84,6 +86,7 @@ class Reports:
 
     async def run(self) -> None:
         started_at: float | None = None
+        backoff = Backoff(max_s=RETRY_S)
         while True:
             try:
                 if started_at is None:
@@ -91,9 +94,10 @@ class Reports:
                         self.store.report_started_at, self.settings.channel, self.clock()
                     )
                 sent = await self.send_due(started_at)
+                backoff.succeeded()
             except Exception as exc:  # tried again soon; a report is never worth stopping the worker
                 log.error("report failed: %s", type(exc).__name__, extra={"error": str(exc)[:300]})
-                await asyncio.sleep(RETRY_S)
+                await asyncio.sleep(backoff.failed())
                 continue
             if sent.busy:  # another process is composing it: look again, in case that one dies
                 await asyncio.sleep(RETRY_S)

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from bot.store import migrate
 from bot.store.bulk import BulkIngest
 from bot.store.engine import READ_ONLY, SqliteWriteLock, is_sqlite, make_engine
+from bot.store.messages import COMPOSING
 from bot.store.migrate import SchemaStatus
 from bot.store.tables import alerts, inbox, workers
 
@@ -126,6 +127,11 @@ class StoreBase:
                 update(alerts)
                 .where(alerts.c.claimed_by == worker, alerts.c.status == "sending")
                 .values(status="pending", claimed_by=None, lease_until=None)
+            )
+            conn.execute(  # a report being composed: the next process composes it
+                update(alerts)
+                .where(alerts.c.claimed_by == worker, alerts.c.status == COMPOSING)
+                .values(claimed_by=None, lease_until=0.0)
             )
             conn.execute(delete(workers).where(workers.c.id == worker))
 

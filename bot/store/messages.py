@@ -12,6 +12,7 @@ from bot.store.records import to_json
 DIGEST_SIGNAL = "$digest"
 REPORT_SIGNAL = "$report"
 MESSAGE_SIGNALS = (DIGEST_SIGNAL, REPORT_SIGNAL)
+COMPOSING = "composing"  # a report's status while its claimer reads its numbers
 
 
 def message_row(

@@ -3,22 +3,22 @@ keyed by the channel and the period's end.
 
 The row is claimed before the report is composed (status `composing`, with a lease), so of several
 processes due at the same moment one composes it (one read of PostHog's event definitions, not one
-per process) and the others leave it; a composer that dies is taken over once its lease runs out.
-Composed, the row becomes `pending` and delivery posts it like any alert, at most once."""
+per process) and the others leave it; a composer that dies is taken over once its heartbeat is
+stale or its lease runs out, and one whose composing failed takes its own claim up again. Composed,
+the row becomes `pending` and delivery posts it like any alert, at most once."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
-from bot.store.base import StoreBase
-from bot.store.messages import REPORT_SIGNAL, message_row
+from bot.store.base import StoreBase, abandoned
+from bot.store.messages import COMPOSING, REPORT_SIGNAL, message_row
 from bot.store.records import to_json
 from bot.store.tables import alerts, report_schedule
-
-COMPOSING = "composing"  # a report's status while its claimer reads its numbers
 
 
 def report_key(channel: str, period: str) -> str:
@@ -68,10 +68,12 @@ class ReportStore(StoreBase):
                     alerts.c.event_uuid == key[:200],
                     alerts.c.signal == REPORT_SIGNAL,
                     alerts.c.status == COMPOSING,
-                    alerts.c.lease_until < now,
+                    or_(abandoned(alerts), alerts.c.claimed_by == worker),
                 )
                 .values(claimed_by=worker, lease_until=now + lease_s)
-                .returning(alerts.c.id)
+                .returning(alerts.c.id),
+                # The lease runs on the schedule's clock; heartbeats are beaten on the wall clock.
+                {**self._claim_params(now, worker), "alive_since": time.time() - self.stale_after_s},
             ).first()
             if taken is not None:
                 return ReportClaim(str(taken[0]))

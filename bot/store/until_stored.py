@@ -15,14 +15,21 @@ log = logging.getLogger(__name__)
 
 
 async def until_stored(
-    call: Callable[..., Any], *args: Any, stopping: Callable[[], bool], extra: dict[str, Any]
+    call: Callable[..., Any],
+    *args: Any,
+    stopping: Callable[[], bool],
+    extra: dict[str, Any],
+    give_up_on: Callable[[Exception], bool] | None = None,
 ) -> Any:
-    """`call(*args)` on a thread, retried while it raises; None if the process stops first."""
+    """`call(*args)` on a thread, retried while it raises; None if `stopping()` first. An error
+    `give_up_on` accepts (what a row holds, say: trying again changes nothing) is raised at once."""
     pause = 0.2
     while True:
         try:
             return await asyncio.to_thread(call, *args)
         except Exception as exc:
+            if give_up_on is not None and give_up_on(exc):
+                raise
             name = getattr(call, "__name__", "store call")
             if stopping():
                 log.error("cannot record %s: %s", name, type(exc).__name__, extra=extra)

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from bot.clients.posthog_api import PostHogApi
 from bot.config.signals_file import Signal
@@ -147,6 +148,26 @@ def test_storing_a_runs_rows_again_never_doubles_them_and_a_new_run_is_new_rows(
     assert len(inbox(store)) == 3
     assert runner.run_once(DROPPED, T + HOUR).new == 3  # the next interval's rows are its own
     assert len(inbox(store)) == 6
+
+
+def test_rows_the_database_could_not_take_at_first_are_stored_when_it_answers_again(
+    store, runner_for, posthog
+):
+    """The database drops the connection as the rows arrive: they are in hand, so they are stored
+    once it answers (within the interval), and the run is a success, not a lost interval."""
+    runner = runner_for(posthog.url)
+    inserts, failures = store.ingest_query_rows, [OperationalError("INSERT", {}, Exception("closed"))]
+
+    def unreachable_once(rows):
+        if failures:
+            raise failures.pop()
+        return inserts(rows)
+
+    store.ingest_query_rows = unreachable_once
+    report = runner.run_once(DROPPED)
+    assert (report.result, report.new) == ("ok", 3)
+    assert len(inbox(store)) == 3
+    assert store.last_query_runs()[DROPPED.name].result == "ok"
 
 
 def test_a_row_of_a_person_carries_its_distinct_id(store, runner_for, posthog):

@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from bot.alerts.delivery import Delivery, make_slack_client
 from bot.clients.posthog_api import PostHogApiError
@@ -47,11 +48,13 @@ def test_the_first_report_is_one_every_after_the_first_start_then_every_every():
     assert period_of(START + WEEK) == "2026-09-28T14:13:20Z"
 
 
-def _reports(store: Store, fake_slack, now: float, plan=None, config: SignalsConfig = CONFIG) -> tuple:
+def _reports(
+    store: Store, fake_slack, now: float, plan=None, config: SignalsConfig = CONFIG, worker: str = "w1"
+) -> tuple:
     client = make_slack_client(TOKEN, fake_slack.api_url, 0.01)
-    delivery = Delivery(store, client, Metrics(), "w1", min_interval_s=0)
+    delivery = Delivery(store, client, Metrics(), worker, min_interval_s=0)
     assert config.reports is not None
-    return Reports(store, delivery, config, config.reports, plan, "w1", clock=lambda: now), delivery
+    return Reports(store, delivery, config, config.reports, plan, worker, clock=lambda: now), delivery
 
 
 def _due(store: Store, fake_slack, now: float, plan=None) -> str | None:
@@ -93,14 +96,15 @@ def test_two_processes_due_at_the_same_moment_send_one_report(db_url, fake_slack
     stores = [Store.from_url(db_url) for _ in range(4)]
     stores[0].upgrade()
     for i, store in enumerate(stores):
-        store.heartbeat("w1") if i == 0 else None
+        store.heartbeat(f"w{i}")
     stores[0].report_started_at("C0REVOPS", START)
     barrier = threading.Barrier(len(stores))
     sent: list[str | None] = []
 
     def process(store: Store) -> None:
         async def go() -> None:
-            reports, delivery = _reports(store, fake_slack, START + WEEK + 5)
+            worker = f"w{stores.index(store)}"
+            reports, delivery = _reports(store, fake_slack, START + WEEK + 5, worker=worker)
             barrier.wait()
             sent.append((await reports.send_due(START)).report_id)
             await delivery.drain()
@@ -195,10 +199,12 @@ def test_a_late_report_counts_its_own_period_not_up_to_when_it_is_sent(worker_st
     assert "No signal saw an event in the last 7 days." in _text(posted)
 
 
-def test_a_composer_that_died_is_taken_over_once_its_lease_runs_out(worker_store, fake_slack):
-    """A process claimed the period's report and died composing it: the others leave it while its
-    lease runs, then one takes it over (under the same id) and the report goes out once."""
+def test_a_composer_that_hangs_is_taken_over_once_its_lease_runs_out(worker_store, fake_slack):
+    """A process claimed the period's report and hangs composing it (its heartbeat still fresh): the
+    others leave it while its lease runs, then one takes it over (under the same id) and the report
+    goes out once."""
     worker_store.report_started_at("C0REVOPS", START)
+    worker_store.heartbeat("w0")
     due = START + WEEK
     dead = worker_store.claim_report("dead1", "C0REVOPS", period_of(due), "w0", due, 600.0, 7)
     assert dead.report_id == "dead1"
@@ -218,3 +224,32 @@ def test_a_composer_that_died_is_taken_over_once_its_lease_runs_out(worker_store
     assert not worker_store.report_composed("dead1", "w0", {"text": "late"}, due + 700)  # no longer its
     later = asyncio.run(due_at(due + 900))
     assert (later.report_id, later.busy) == (None, False) and len(_reports_posted(fake_slack)) == 1
+
+
+def test_a_composer_that_died_is_taken_over_at_once(worker_store, fake_slack):
+    """The process that claimed the report stopped beating: its claim is taken over at the next
+    look, not when its ten-minute lease runs out."""
+    worker_store.report_started_at("C0REVOPS", START)
+    due = START + WEEK
+    assert worker_store.claim_report("dead1", "C0REVOPS", period_of(due), "w0", due, 600.0, 7).report_id
+    assert _due(worker_store, fake_slack, due + 60) == "dead1"
+    assert len(_reports_posted(fake_slack)) == 1
+
+
+def test_a_composer_whose_store_failed_takes_its_own_claim_up_again_at_once(worker_store, fake_slack):
+    """Composing failed after the claim (the database away for a moment): the same process's next
+    try composes and sends the report rather than waiting out its own lease."""
+    worker_store.report_started_at("C0REVOPS", START)
+    due = START + WEEK
+    reads = worker_store.signal_stats
+
+    def unreachable_once(*args):
+        worker_store.signal_stats = reads
+        raise OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))
+
+    worker_store.signal_stats = unreachable_once
+    with pytest.raises(OperationalError):
+        _due(worker_store, fake_slack, due + 60)
+    assert _reports_posted(fake_slack) == []
+    assert _due(worker_store, fake_slack, due + 90) is not None
+    assert len(_reports_posted(fake_slack)) == 1

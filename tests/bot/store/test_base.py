@@ -3,6 +3,8 @@ and a clean shutdown hands its events and alerts back at once instead of at the 
 
 from __future__ import annotations
 
+import time
+
 from tests.support.stored import decide, ingest, new_alert
 
 
@@ -21,6 +23,16 @@ def test_a_retiring_process_hands_back_its_claims_at_once(store):
     assert [c.uuid for c in store.claim_events("w2", 10, 600)] == [event_uuid]
     claimed = store.claim_alert(alert.id, "w2", 600)
     assert claimed is not None and claimed.sending_since is not None  # w1 may have reached Slack
+
+
+def test_a_retiring_process_hands_back_the_report_it_was_composing(store):
+    store.heartbeat("w1")
+    store.heartbeat("w2")
+    now = time.time()
+    assert store.claim_report("r1", "C0REVOPS", "p1", "w1", now, 600.0, 7).report_id == "r1"
+    assert store.claim_report("r2", "C0REVOPS", "p1", "w2", now, 600.0, 7).busy
+    store.retire("w1")
+    assert store.claim_report("r3", "C0REVOPS", "p1", "w2", now, 600.0, 7).report_id == "r1"
 
 
 def test_the_store_answers_a_ping_and_counts_what_waits(store):
