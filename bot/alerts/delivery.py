@@ -10,6 +10,9 @@ risk a duplicate.
 Every Slack call is bounded (`call_timeout_s`), so a Slack that hangs holds its channel only until
 it answers again: a try that Slack did not answer is retried every `retry_base_s`, does not spend
 one of the alert's attempts, and only an outage longer than `outage_limit_s` ends the alert.
+
+Where a reply in an account's thread goes, and what the thread's first alert then says, is decided in
+bot/alerts/threads.py; this module hands the claim back when that placement says to wait.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -36,18 +38,16 @@ from slack_sdk.http_retry.jitter import Jitter
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.pacing import Pace
+from bot.alerts.threads import THREAD_GONE, Place, Threads, WaitForRoot, reply_place
 from bot.clients.retry_after import retry_after_seconds
 from bot.config.durations import format_duration
 from bot.ops.metrics import Metrics
-from bot.slack.blocks.alert import alert_update
 from bot.slack.ids import METADATA_EVENT_TYPE
 from bot.store import ClaimedAlert, Store
 from bot.store.messages import MESSAGE_SIGNALS
 from bot.store.until_stored import until_stored
 
 log = logging.getLogger(__name__)
-THREAD_WAIT_S = 1.0  # how soon a reply looks again for its thread's first alert in Slack
-MAX_THREAD_WAIT_S = 60.0
 
 # Slack errors that no retry will fix: the alert is recorded as failed.
 PERMANENT_ERRORS = frozenset(
@@ -79,19 +79,9 @@ PERMANENT_ERRORS = frozenset(
         "invalid_arguments",
     }
 )
-# The thread a reply was to go in is gone (its first message deleted) or closed to replies.
-THREAD_GONE = frozenset({"thread_not_found", "restricted_action_thread_locked"})
 CANNOT_VERIFY = frozenset({"missing_scope", "not_in_channel", "channel_not_found", "no_permission"})
 # Slack did not answer: the call timed out, the connection broke, or none could be made.
 NO_ANSWER = (TimeoutError, aiohttp.ClientError, ConnectionError)
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where an alert is posted: a channel, and the thread in it for a reply."""
-
-    channel: str
-    thread_ts: str | None = None
 
 
 class _ProportionalJitter(Jitter):
@@ -185,6 +175,7 @@ class Delivery:
         self._stopping = False
         self._idle = asyncio.Event()
         self._idle.set()
+        self.threads = Threads(store, client, self._call, self._stops)
 
     # -- intake -------------------------------------------------------------------------------------
     def submit(self, alert_id: str, channel: str) -> None:
@@ -301,13 +292,8 @@ class Delivery:
         except SlackApiError as exc:
             error = str(exc.response.get("error") or "")
             if error in THREAD_GONE and claimed.thread_of is not None:
-                # Its first alert was deleted, or its thread locked: Slack took nothing, so the reply
-                # goes out on its own now, and the account's next alert starts a new thread.
-                log.warning("the thread takes no replies (%s): posting on its own", error, extra=extra)
-                await until_stored(
-                    self.store.leave_thread, claimed.id, claimed.thread_of, stopping=self._stops, extra=extra
-                )
-                return await self._post(replace(claimed, thread_of=None), Place(claimed.channel), extra)
+                alone = await self.threads.leave(claimed, error, extra)
+                return await self._post(alone, Place(claimed.channel), extra)
             return await self._slack_error(claimed, exc, extra)
         except (aiohttp.ClientConnectorError, ConnectionRefusedError) as exc:
             await self._no_answer(claimed, f"cannot connect to Slack: {type(exc).__name__}", uncertain=False)
@@ -321,69 +307,30 @@ class Delivery:
         return 0.0
 
     async def _place(self, claimed: ClaimedAlert) -> Place | None:
-        """Where the alert goes: the channel, or its thread once the thread's first alert is in Slack.
-        While that alert is still on its way the reply waits (a try not counted); when that alert
-        never made it, the reply is posted on its own."""
+        """Where the alert goes (bot/alerts/threads.py), or None when it was handed back: a reply
+        waiting for its thread's first alert, or one whose thread cannot be read now. Neither try is
+        counted."""
         if claimed.thread_of is None:
             return Place(claimed.channel)
+        uncertain = claimed.sending_since is not None
         try:
-            root = await asyncio.to_thread(self.store.thread_root, claimed.thread_of)
+            root = await self.threads.root(claimed.thread_of)
         except Exception as exc:  # the claim goes back now rather than at its lease's end
             reason = f"cannot read the thread's first alert: {type(exc).__name__}"
-            uncertain = claimed.sending_since is not None
             await self._retry(claimed, reason, uncertain, delay_s=self.retry_base_s, counted=False)
             return None
-        if root is None or root.status == "failed" or (root.status == "posted" and not root.ts):
-            return Place(claimed.channel)
-        if root.status != "posted" or not root.ts:
-            # Looked at again when the first alert's own next try is due (within a minute).
-            wait = min(
-                MAX_THREAD_WAIT_S, max(THREAD_WAIT_S, root.next_attempt_at - time.time() + THREAD_WAIT_S)
-            )
+        place = reply_place(claimed.channel, root, time.time())
+        if isinstance(place, WaitForRoot):
             await self._retry(
                 claimed,
                 "waiting for the thread's first alert to be posted",
-                uncertain=claimed.sending_since is not None,
-                delay_s=wait,
+                uncertain=uncertain,
+                delay_s=place.seconds,
                 counted=False,
                 level=logging.DEBUG,
             )
             return None
-        return Place(root.channel or claimed.channel, root.ts)
-
-    async def _thread_grew(self, root_id: str, extra: dict[str, object]) -> None:
-        """Show on the thread's first alert how many signals followed and the latest (chat.update).
-        Best effort: the reply is posted whether or not the first alert can be updated."""
-        try:
-            grown = await asyncio.to_thread(self.store.thread_grew, root_id)
-            if grown is None:
-                return
-            root, state = grown
-            if not root.ts:
-                return
-            for _ in range(3):  # until the message shows the newest state (another process may update too)
-                message = alert_update(root.details, state)
-                await self._call(
-                    self.client.chat_update,
-                    channel=root.posted_channel or root.channel,
-                    ts=root.ts,
-                    **message,
-                )
-                now = await asyncio.to_thread(self.store.alert, root_id)
-                if now is None or now.state.version <= state.version:
-                    return
-                state = now.state
-        except SlackApiError as exc:
-            error = exc.response.get("error") or exc.response.status_code
-            log.warning(
-                "could not update the thread's first alert: %s", error, extra={**extra, "root": root_id}
-            )
-        except Exception as exc:
-            log.warning(
-                "could not update the thread's first alert: %s",
-                type(exc).__name__,
-                extra={**extra, "root": root_id},
-            )
+        return place
 
     async def _call(self, method: Callable[..., Awaitable[Any]], **args: Any) -> Any:
         """One Slack call, bounded as a whole: the session bounds each request, this bounds the SDK's
@@ -409,7 +356,7 @@ class Delivery:
         self._posted(claimed, extra, ts, interrupted)
         self._owes_task(claimed)
         if place.thread_ts is not None and claimed.thread_of is not None:
-            await self._thread_grew(claimed.thread_of, extra)
+            await self.threads.grew(claimed.thread_of, extra)
 
     def _posted(self, claimed: ClaimedAlert, extra: dict[str, object], ts: str, interrupted: bool) -> None:
         if claimed.signal in MESSAGE_SIGNALS:  # a digest or report: no alert, and no webhook before it
