@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.actions.alert_access import UNKNOWN_ALERT, ActionError
 from bot.actions.crm_task import CrmTasks
 from bot.actions.not_relevant import NotRelevant
-from bot.actions.snooze import OVER, Snoozes
+from bot.actions.snooze import OVER, InChannel, Snoozes
 from bot.slack.blocks.not_relevant import not_relevant_modal
 from bot.slack.ids import AlertAction, AlertRef, ModalTarget, SnoozeRef, SnoozeRequest
 from handlers import carrying, settled
@@ -104,7 +104,9 @@ def register(app: AsyncApp, tasks: CrmTasks, snoozes: Snoozes, not_relevant: Not
             await _tell(respond, OVER)
             return
         try:
-            note = await snoozes.unsnooze(client, carried.snooze_id, body["user"]["id"], _channel(body))
+            note = await snoozes.unsnooze(
+                client, carried.snooze_id, body["user"]["id"], InChannel(_channel(body))
+            )
         except ActionError as exc:
             note = str(exc)
         await _tell(respond, note)

@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions.alert_access import ActionError
-from bot.actions.snooze import Snoozes
+from bot.actions.snooze import OVER, AsOwner, Snoozes
 from bot.slack.blocks.home import MAX_ALERTS, HomeContent, home_view
 from bot.store import Store
 
@@ -42,7 +42,6 @@ class Home:
         since = now - WEEK_S
         alerts, total = self.store.owner_alerts(user, since, MAX_ALERTS)
         return HomeContent(
-            user=user,
             alerts=alerts,
             total_alerts=total,
             snoozes=self.store.owner_snoozes(user, time.time()),  # snoozes run on wall time
@@ -71,11 +70,7 @@ class Home:
         """Unsnooze clicked on the Home tab: end the snooze if `user` owns its alert, then publish the
         tab again with what happened on top."""
         try:
-            note = (
-                await self.snoozes.unsnooze_as_owner(client, snooze_id, user)
-                if snooze_id
-                else "That snooze is already over."
-            )
+            note = await self.snoozes.unsnooze(client, snooze_id, user, AsOwner()) if snooze_id else OVER
         except ActionError as exc:
             note = str(exc)
         except Exception as exc:  # the person still sees an answer, and the tab as it now is

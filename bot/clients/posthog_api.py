@@ -148,11 +148,10 @@ COMMAND_TIMEOUT_S = 30.0  # one call on behalf of a `/posthog` command
 
 @dataclass(frozen=True)
 class EventDefinitionsPage:
-    """One page of `GET …/event_definitions/`: its rows as sent, PostHog's `count` of all rows (capped
-    by PostHog on very large projects), and whether rows remain after this page."""
+    """One page of `GET …/event_definitions/`: its rows as sent, and whether rows remain after this
+    page (which, not PostHog's `count`, decides when to stop reading)."""
 
     rows: list[dict[str, Any]]
-    count: int | None
     more: bool
 
 
@@ -259,9 +258,7 @@ class PostHogApi:
             if len(rows) > room:
                 rows, more = rows[:room], True
             read += len(rows)
-            count = data.get("count")
-            total = count if isinstance(count, int) and not isinstance(count, bool) else None
-            yield EventDefinitionsPage(rows, total, more)
+            yield EventDefinitionsPage(rows, more)
             if not more:
                 return
             offset += len(raw) if isinstance(raw, list) else 0

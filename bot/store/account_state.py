@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    ColumnElement,
     Float,
     Text,
     bindparam,
@@ -183,16 +184,22 @@ class AccountStore(StoreBase):
         return Snooze(**row) if row is not None else None
 
     def active_snoozes(self, now: float, channel: str) -> list[Snooze]:
-        """The running snoozes made on alerts of `channel` (the one it was routed to or posted in).
-        A snooze made on no alert belongs to no channel, so it is never listed."""
+        """The running snoozes made on alerts of `channel` (the one it was routed to or posted in), as
+        `/posthog snoozes` lists them."""
+        return self._running_on(now, or_(alerts.c.posted_channel == channel, alerts.c.channel == channel))
+
+    def owner_snoozes(self, owner: str, now: float) -> list[Snooze]:
+        """The running snoozes made on alerts `owner` owns, as their Home tab lists them."""
+        return self._running_on(now, alerts.c.owner == owner)
+
+    def _running_on(self, now: float, made_on: ColumnElement[bool]) -> list[Snooze]:
+        """The running snoozes made on the alerts `made_on` selects, soonest to end first. A snooze
+        made on no alert belongs to no channel and no owner, so it is never listed."""
         query = (
             select(snoozes)
             .join(alerts, alerts.c.id == snoozes.c.alert_id)
-            .where(
-                snoozes.c.until > now,
-                or_(alerts.c.posted_channel == channel, alerts.c.channel == channel),
-            )
-            .order_by(snoozes.c.until)
+            .where(snoozes.c.until > now, made_on)
+            .order_by(snoozes.c.until, snoozes.c.id)
         )
         with self._read() as conn:
             rows = conn.execute(query).mappings().all()

@@ -1,6 +1,7 @@
-"""What the Home tab reads: one person's recent alerts and the running snoozes on them (the week's
-stats per signal are `stats`'s, bot/store/stats.py). Reads only, each a few indexed statements
-(`ix_alerts_owner`), since the tab is published within Slack's 3 seconds of being opened."""
+"""What the Home tab reads: one person's recent alerts (the running snoozes on them are
+`owner_snoozes`, beside the channel's in bot/store/account_state.py; the week's stats per signal are
+`stats`'s, bot/store/stats.py). Reads only, each a few indexed statements (`ix_alerts_owner`), since
+the tab is published within Slack's 3 seconds of being opened."""
 
 from __future__ import annotations
 
@@ -10,10 +11,9 @@ import orjson
 from sqlalchemy import func, select
 
 from bot.alerts.model import AlertState
-from bot.store.account_state import Snooze
 from bot.store.base import StoreBase
 from bot.store.messages import MESSAGE_SIGNALS
-from bot.store.tables import alerts, snoozes
+from bot.store.tables import alerts
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,20 +94,3 @@ class HomeStore(StoreBase):
             for r in rows
         ]
         return listed, int(total)
-
-    def owner_snoozes(self, owner: str, now: float) -> list[Snooze]:
-        """The running snoozes made on alerts `owner` owns, soonest to end first."""
-        query = (
-            select(snoozes)
-            .join(alerts, alerts.c.id == snoozes.c.alert_id)
-            .where(alerts.c.owner == owner, snoozes.c.until > now)
-            .order_by(snoozes.c.until, snoozes.c.id)
-        )
-        with self._read() as conn:
-            rows = conn.execute(query).mappings().all()
-        return [Snooze(**r) for r in rows]
-
-    def alert_owner(self, alert_id: str) -> str | None:
-        """The Slack user an alert was routed to (None: unknown alert, or routed to nobody)."""
-        with self._read() as conn:
-            return conn.execute(select(alerts.c.owner).where(alerts.c.id == alert_id)).scalar()

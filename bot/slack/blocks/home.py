@@ -49,7 +49,6 @@ _TS = re.compile(r"^[0-9]{1,12}\.[0-9]{1,8}$")
 class HomeContent:
     """Everything the tab shows for one person. `weeks` is None for someone who is not a writer."""
 
-    user: str
     alerts: Sequence[HomeAlert]
     total_alerts: int
     snoozes: Sequence[Snooze]
@@ -111,7 +110,8 @@ def alert_section(alert: HomeAlert, workspace_url: str | None, now: float) -> Se
 
 
 def snooze_section(snooze: Snooze) -> SectionBlock:
-    """A running snooze with the Unsnooze button of `/posthog snoozes` (same action id and value)."""
+    """A running snooze and its Unsnooze button, one item of both this tab and `/posthog snoozes`
+    (bot/slack/blocks/snoozes.py), so the two show a snooze and answer its click alike."""
     text = f"*{_name(snooze.account)}* until {slack_day(snooze.until)}, by {mention(snooze.snoozed_by)}"
     return SectionBlock(
         text=mrkdwn(text),

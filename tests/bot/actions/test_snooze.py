@@ -1,5 +1,6 @@
 """Snooze and Unsnooze on a real store, the alert's message updated through the real Slack client
-against the fake Slack, and the snoozes `/posthog snoozes` lists for a channel."""
+against the fake Slack: Unsnooze held to the alert's channel, or (from the Home tab) to its owner;
+and the snoozes `/posthog snoozes` lists for a channel."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import uuid
 import pytest
 
 from bot.actions.alert_access import ActionError
-from bot.actions.snooze import OVER, Snoozes
+from bot.actions.snooze import NOT_OWNER, OVER, AsOwner, InChannel, Snoozes
 from bot.alerts.model import AlertDetails
 from bot.decide.routing import RouteDecision
 from bot.slack.blocks.alert import slack_day
 from bot.slack.ids import SnoozeChoice
 from tests.support.posted_alerts import CHANNEL, acme_alert, commit_alert, post_alert, shown
+
+OWNER = "U0OWNER1"  # examples/signals.yml routes acme.com to this owner
 
 
 @pytest.fixture
@@ -129,7 +132,7 @@ def test_unsnooze_brings_the_account_back_and_the_alert_offers_snooze_again(
     ts = asyncio.run(post_alert(store, slack, details))
     snooze_id = _snooze(snoozes, slack, details)
 
-    note = asyncio.run(snoozes.unsnooze(slack, snooze_id, "U0CS", CHANNEL))
+    note = asyncio.run(snoozes.unsnooze(slack, snooze_id, "U0CS", InChannel(CHANNEL)))
 
     assert note == f"Alerts for {details.account_key} are back on."
     assert not _running(store, snooze_id)
@@ -144,14 +147,14 @@ def test_unsnooze_of_a_snooze_already_over_is_told_and_changes_nothing(store, sl
     details = acme_alert()
     ts = asyncio.run(post_alert(store, slack, details))
     ended = _snooze(snoozes, slack, details)
-    asyncio.run(snoozes.unsnooze(slack, ended, "U0AE", CHANNEL))
+    asyncio.run(snoozes.unsnooze(slack, ended, "U0AE", InChannel(CHANNEL)))
     replaced = _snooze(snoozes, slack, details, SnoozeChoice.DAY)
     latest = _snooze(snoozes, slack, details, SnoozeChoice.MONTH)
     before = shown(fake_slack, ts)
 
     for snooze_id in (ended, replaced, "0123456789abcdef", ""):
         with pytest.raises(ActionError) as refused:
-            asyncio.run(snoozes.unsnooze(slack, snooze_id, "U0CS", CHANNEL))
+            asyncio.run(snoozes.unsnooze(slack, snooze_id, "U0CS", InChannel(CHANNEL)))
         assert str(refused.value) == OVER == "That snooze is already over."
 
     assert _running(store, latest)
@@ -165,7 +168,7 @@ def test_unsnooze_from_another_channel_leaves_the_snooze_running(store, slack, s
     before = shown(fake_slack, ts)
 
     with pytest.raises(ActionError) as refused:
-        asyncio.run(snoozes.unsnooze(slack, snooze_id, "U0CS", "C0OTHER"))
+        asyncio.run(snoozes.unsnooze(slack, snooze_id, "U0CS", InChannel("C0OTHER")))
 
     assert str(refused.value) == "This alert was posted in another channel; act on it there."
     assert _running(store, snooze_id)
@@ -178,11 +181,14 @@ def test_a_snooze_made_on_no_alert_is_not_ended_from_slack_and_listed_nowhere(st
     snooze_id = store.snooze(account, until, "U0ADMIN")
 
     with pytest.raises(ActionError) as refused:
-        asyncio.run(snoozes.unsnooze(slack, snooze_id, "U0AE", CHANNEL))
+        asyncio.run(snoozes.unsnooze(slack, snooze_id, "U0AE", InChannel(CHANNEL)))
 
     assert str(refused.value) == (
         f"This snooze was not made on an alert, so no channel can end it; it runs out {slack_day(until)}."
     )
+    with pytest.raises(ActionError) as refused:  # made on no alert: no owner either
+        asyncio.run(snoozes.unsnooze(slack, snooze_id, "U0ADMIN", AsOwner()))
+    assert str(refused.value) == NOT_OWNER
     assert _running(store, snooze_id)
     for channel in (CHANNEL, "C0SIGNALS", ""):
         assert account not in [s.account for s in asyncio.run(snoozes.running(channel))]
@@ -214,3 +220,56 @@ def test_running_lists_the_snoozes_made_on_this_channels_alerts_only(store, slac
 
     assert [s.id for s in asyncio.run(snoozes.running(here))] == [day, month]  # soonest to end first
     assert [s.id for s in asyncio.run(snoozes.running(elsewhere))] == [other_id]
+
+
+def test_the_alerts_owner_ends_a_snooze_from_the_home_tab_and_the_alert_shows_it(
+    store, slack, snoozes, fake_slack
+):
+    details = acme_alert()
+    assert details.owner == OWNER
+    ts = asyncio.run(post_alert(store, slack, details))
+    snooze_id = _snooze(snoozes, slack, details)
+
+    note = asyncio.run(snoozes.unsnooze(slack, snooze_id, OWNER, AsOwner()))
+
+    assert note == f"Alerts for {details.account_key} are back on."
+    assert not _running(store, snooze_id)
+    message = shown(fake_slack, ts)
+    assert message.state == [f":alarm_clock: Unsnoozed by <@{OWNER}>"]
+    assert list(message.controls) == ["create_crm_task", "snooze", "not_relevant", "open_posthog"]
+
+
+@pytest.mark.parametrize("user", ["U0AE", "U0OWNER", ""])
+def test_no_one_but_the_alerts_owner_ends_a_snooze_from_the_home_tab(store, slack, snoozes, fake_slack, user):
+    details = acme_alert()
+    ts = asyncio.run(post_alert(store, slack, details))
+    snooze_id = _snooze(snoozes, slack, details)
+    before = shown(fake_slack, ts)
+
+    with pytest.raises(ActionError) as refused:
+        asyncio.run(snoozes.unsnooze(slack, snooze_id, user, AsOwner()))
+
+    assert str(refused.value) == NOT_OWNER
+    assert NOT_OWNER == (
+        "Only the owner of the alert this snooze was made on can end it here; "
+        + "end it from the alert's channel."
+    )
+    assert _running(store, snooze_id)
+    assert shown(fake_slack, ts) == before
+    with pytest.raises(ActionError) as over:  # an unknown snooze is over, whoever asks
+        asyncio.run(snoozes.unsnooze(slack, "0123456789abcdef", OWNER, AsOwner()))
+    assert str(over.value) == OVER
+
+
+def test_an_alert_routed_to_no_one_has_no_owner_to_end_its_snooze_from_the_home_tab(store, slack, snoozes):
+    details = acme_alert(route=RouteDecision(CHANNEL, None, "test route", 0))
+    asyncio.run(post_alert(store, slack, details))
+    snooze_id = _snooze(snoozes, slack, details)
+
+    with pytest.raises(ActionError) as refused:
+        asyncio.run(snoozes.unsnooze(slack, snooze_id, OWNER, AsOwner()))
+
+    assert str(refused.value) == NOT_OWNER
+
+    assert _running(store, snooze_id)
+    assert asyncio.run(snoozes.unsnooze(slack, snooze_id, "U0AE", InChannel(CHANNEL))).endswith("back on.")

@@ -298,7 +298,7 @@ def test_event_definition_pages_keep_posthogs_rows_and_say_when_more_remain(fake
         return [page async for page in api.event_definition_pages(max_rows=8, page_size=5)]
 
     first, second = run(fake, pages)
-    assert first.count == second.count == 14 and first.more and second.more  # 14 names, 8 read
+    assert first.more and second.more  # 14 names, 8 read: the cap, not PostHog, ended the pages
     assert len(first.rows) == 5 and len(second.rows) == 3
     clicked = next(r for r in first.rows if r["name"] == "btnClick")
     assert clicked["volume_30_day"] == 15 and clicked["query_usage_30_day"] == 2

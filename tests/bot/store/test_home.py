@@ -45,7 +45,6 @@ def test_an_owners_week_their_snoozes_and_the_counts_per_signal(store):
     store.snooze("initech.com", now + DAY, "U0ONE", theirs)  # made by U0ONE, on U0TWO's alert
     store.snooze("globex.com", now - 1, "U0ONE", newer)  # over already
     assert [s.id for s in store.owner_snoozes("U0ONE", now)] == [on_mine]
-    assert store.alert_owner(mine) == "U0ONE" and store.alert_owner("unknown") is None
 
     store.begin_task(mine, NewTask("U0ONE", "store", "s", "b", now, None))
     store.task_created(mine, None, None)

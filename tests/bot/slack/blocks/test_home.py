@@ -47,7 +47,6 @@ WEEK = SignalStats(
 
 def content(**changes: Any) -> HomeContent:
     base = HomeContent(
-        user="U0OWNER1",
         alerts=[ALERT],
         total_alerts=1,
         snoozes=[SNOOZE],

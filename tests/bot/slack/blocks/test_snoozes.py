@@ -1,4 +1,5 @@
-"""`/posthog snoozes`: its exact Block Kit, the cap on how many are listed, and who is mentioned."""
+"""`/posthog snoozes`: its exact Block Kit, the cap on how many are listed, who is mentioned, and each
+snooze shown as the Home tab shows it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from bot.slack.blocks.home import NAME_LIMIT, HomeContent, home_view
 from bot.slack.blocks.snoozes import MAX_LISTED, snoozes_list
 from bot.store.account_state import Snooze
 from tests.bot.slack.blocks.test_alert import HOSTILE_STRINGS
@@ -75,3 +77,14 @@ def test_the_snoozes_list_mentions_only_a_slack_user_id(by):
     assert text.endswith(", by someone")
     assert "<@" not in text and "<!channel" not in text and "<!here" not in text
     assert snoozes_list([replace(snooze, snoozed_by="U0AE")])[1][1]["text"]["text"].endswith("by <@U0AE>")
+
+
+def test_a_snooze_reads_the_same_in_the_list_and_on_the_home_tab():
+    long = replace(SNOOZE, account="<b>" + "very-long-company-name-" * 20 + "</b>")
+    listed = snoozes_list([long])[1][1]
+    home = home_view(HomeContent(alerts=[], total_alerts=0, snoozes=[long], weeks=None, now=1_700_000_000))
+    [on_home] = [b for b in home["blocks"] if b.get("accessory")]
+    assert listed == on_home
+    name = listed["text"]["text"].split("* until ")[0].removeprefix("*")
+    assert name.startswith("&lt;b&gt;very-long-company-name-") and name.endswith("…")
+    assert len(name) <= NAME_LIMIT  # a long name is cut, counting its escapes
