@@ -100,6 +100,7 @@ class Lifecycle:
                     services.tuning.housekeeping_s,
                     services.clock,
                     keep_payloads_s=services.settings.event_payload_retention_days * 86400.0 or None,
+                    keep_ledger_s=services.settings.ledger_retention_days * 86400.0 or None,
                 ),
                 name="housekeeping",
             ),

@@ -5,13 +5,19 @@ Secrets are `SecretStr` so they never show up in logs, reprs or error messages.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.config.signals_file import MAX_THRESHOLD_WINDOW
+
 DEFAULT_SUMMARY_MODEL = "claude-haiku-4-5"
+# The shortest ledger retention: past the longest window a decision looks back over (a threshold's,
+# up to 90 days; an account's 30-day history and a snooze of at most 30 days are shorter), plus a day.
+MIN_LEDGER_RETENTION_DAYS = (MAX_THRESHOLD_WINDOW + timedelta(days=1)).days
 
 
 def derive_app_host(ingest_host: str) -> str:
@@ -60,6 +66,8 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=1000, ge=16)  # open HTTP connections (also capped by `ulimit -n`)
     # Days a decided event's body is kept (its inbox row and ledger entry stay); 0 keeps them all.
     event_payload_retention_days: int = Field(default=30, ge=0)
+    # Days a ledger entry is kept after its decision (`signal_hours` keeps `stats` counts); 0 keeps all.
+    ledger_retention_days: int = Field(default=395, ge=0)
 
     @field_validator("slack_api_url")
     @classmethod
@@ -70,6 +78,17 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("ledger_retention_days")
+    @classmethod
+    def _ledger_kept_past_every_window(cls, value: int) -> int:
+        if 0 < value < MIN_LEDGER_RETENTION_DAYS:
+            raise ValueError(
+                f"must be 0 (keep every entry) or at least {MIN_LEDGER_RETENTION_DAYS} days, longer "
+                f"than any window a decision reads (a threshold's, up to {MAX_THRESHOLD_WINDOW.days} "
+                f"days), not {value}"
+            )
+        return value
 
     @cached_property
     def posthog_app_host(self) -> str:

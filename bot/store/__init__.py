@@ -31,6 +31,7 @@ from bot.store.records import (
     is_row_error,
 )
 from bot.store.reports import ReportStore
+from bot.store.retention import RetentionStore
 from bot.store.stats import StatsStore
 from bot.store.tables import alerts, inbox, metadata
 from bot.store.threads import ThreadRoot, ThreadStore
@@ -70,6 +71,7 @@ class Store(
     HomeStore,
     WhyStore,
     StatsStore,
+    RetentionStore,
 ):
     """All reads and writes. Methods are synchronous; async callers run them in a thread."""
 

@@ -104,6 +104,27 @@ def pending_values(rows: Sequence[InboxRow]) -> list[tuple[object, ...]]:
     ]
 
 
+def add_totals(store: StoreBase, conn: Connection, counts: Mapping[TotalKey, int]) -> None:
+    """Add to the ledger's totals, in the caller's transaction: the counts of events without an entry
+    of their own (counted, not stored; or their entry forgotten by retention, bot/store/retention.py)."""
+    rows: dict[tuple[int, str, str], int] = {}
+    for key, count in counts.items():  # names that store alike are one total
+        stored = (key.minute, storable(key.event_name[:400]), key.outcome.value)
+        rows[stored] = rows.get(stored, 0) + count
+    if not rows:
+        return
+    insert_totals = store._insert(ledger_totals)
+    upsert = insert_totals.on_conflict_do_update(
+        index_elements=[ledger_totals.c.minute, ledger_totals.c.event_name, ledger_totals.c.outcome],
+        set_={"count": ledger_totals.c.count + insert_totals.excluded.count},
+    )
+    values = [
+        {"minute": minute, "event_name": name, "outcome": outcome, "count": count}
+        for (minute, name, outcome), count in rows.items()
+    ]
+    conn.execute(upsert, values)
+
+
 class EventStore(StoreBase):
     # -- inbox ------------------------------------------------------------------------------------
     def ingest(self, rows: Sequence[InboxRow]) -> set[str]:
@@ -115,23 +136,9 @@ class EventStore(StoreBase):
 
     def add_totals(self, counts: Mapping[TotalKey, int]) -> None:
         """Add to the ledger's totals in one upsert: a total already there grows by what is added."""
-        rows: dict[tuple[int, str, str], int] = {}
-        for key, count in counts.items():  # names that store alike are one total
-            stored = (key.minute, storable(key.event_name[:400]), key.outcome.value)
-            rows[stored] = rows.get(stored, 0) + count
-        if not rows:
-            return
-        insert_totals = self._insert(ledger_totals)
-        upsert = insert_totals.on_conflict_do_update(
-            index_elements=[ledger_totals.c.minute, ledger_totals.c.event_name, ledger_totals.c.outcome],
-            set_={"count": ledger_totals.c.count + insert_totals.excluded.count},
-        )
-        values = [
-            {"minute": minute, "event_name": name, "outcome": outcome, "count": count}
-            for (minute, name, outcome), count in rows.items()
-        ]
-        with self._write() as conn:
-            conn.execute(upsert, values)
+        if counts:
+            with self._write() as conn:
+                add_totals(self, conn, counts)
 
     @staticmethod
     def _ledger_values(entry: LedgerEntry, now: float) -> dict[str, Any]:
