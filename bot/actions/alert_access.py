@@ -20,6 +20,7 @@ from bot.slack.blocks.alert import alert_update
 from bot.store import AlertRecord, Store
 
 log = logging.getLogger(__name__)
+SHOW_TRIES = 5  # times a change is made anew from a state others changed meanwhile, before it is forced
 
 
 class ActionError(Exception):
@@ -46,22 +47,62 @@ class AlertAccess:
         return record
 
     async def show(
-        self, client: AsyncWebClient, record: AlertRecord, change: Callable[[AlertState], AlertState]
+        self,
+        client: AsyncWebClient,
+        record: AlertRecord,
+        change: Callable[[AlertState], AlertState],
+        swept: bool = False,
     ) -> bool:
-        """Record what happened on the alert and show it in the message (chat.update), built anew
-        from the alert's details and its new state; False when the alert has no message of its own
-        to show it in (not in Slack yet, or listed in a digest)."""
-        state = await asyncio.to_thread(self.store.update_alert_state, record.id, change)
+        """Record what happened on the alert and show it in its message (chat.update, built anew from
+        its details and its new state); False when the alert has no message of its own (not in Slack
+        yet, or listed in a digest).
+
+        `swept` (an automatic task's outcome): shown first, then recorded, and only if the state it
+        was made from is still the one recorded (else made anew from the newer state and shown
+        again), so the state never says more than the message shows: a process killed in between,
+        or a Slack that did not answer, leaves the outcome unrecorded for the automatic-task sweep to
+        show. Of several processes showing it at once, the last to record also showed the newest."""
         if not record.ts:
+            await asyncio.to_thread(self.store.update_alert_state, record.id, change)
             return False  # the state is kept: a later post or update shows it
-        message = alert_update(record.details, state)
+        if swept:
+            for _ in range(SHOW_TRIES):
+                current = await asyncio.to_thread(self.store.alert, record.id)
+                if current is None:
+                    return False
+                state = change(current.state).model_copy(update={"version": current.state.version + 1})
+                await self._update_message(client, record, state, change)
+                if await asyncio.to_thread(self.store.record_alert_state, record.id, state):
+                    return True
+        # Recorded first, then shown: as every other action does, and a swept change others kept
+        # changing all along.
+        state = await asyncio.to_thread(self.store.update_alert_state, record.id, change)
+        await self._update_message(client, record, state, None)
+        return True
+
+    async def _update_message(
+        self,
+        client: AsyncWebClient,
+        record: AlertRecord,
+        state: AlertState,
+        unrecorded: Callable[[AlertState], AlertState] | None,
+    ) -> None:
+        """chat.update the alert to show `state`. A change not yet recorded (`unrecorded`) is recorded
+        when Slack refuses the update (trying again would not show it either), not when Slack did not
+        answer (the sweep shows it)."""
+        channel = record.posted_channel or record.channel
         try:
-            await client.chat_update(channel=record.posted_channel or record.channel, ts=record.ts, **message)
+            await client.chat_update(channel=channel, ts=record.ts, **alert_update(record.details, state))
         except SlackApiError as exc:
             error = exc.response.get("error") or exc.response.status_code
+            if unrecorded is not None:
+                await asyncio.to_thread(self.store.update_alert_state, record.id, unrecorded)
             log.warning("could not update the alert message: %s", error, extra={"alert_id": record.id})
             raise ActionError(f"Done, but Slack would not update the message ({error}).") from None
-        return True
+        except Exception as exc:  # no answer: the message may or may not show it
+            name = type(exc).__name__
+            log.warning("could not update the alert message: %s", name, extra={"alert_id": record.id})
+            raise ActionError(f"Done, but Slack did not answer the message update ({name}).") from None
 
 
 UNKNOWN_ALERT = "This alert is unknown to posthog-slack-signals (it may have been removed)."

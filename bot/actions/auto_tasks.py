@@ -6,6 +6,10 @@ path and key, so a click racing it, or another process, still makes one task. A 
 between the post and the task leaves the alert owing it (`alerts.auto_task`, no task row): `run`
 finds such alerts at start and every `sweep_s`, and an attempt abandoned mid-way is taken over after
 `CrmTasks`' busy window, looking in the CRM for what it may have created before creating again.
+
+A process that died after the task was created (or failed) but before the alert's message said so
+leaves the message saying "Creating…": the state records the outcome only once the message shows it,
+so the sweep finds those alerts too and shows the outcome the store kept, asking nothing of the CRM.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -32,9 +38,14 @@ class AutoTasks:
 
     def submit(self, alert_id: str) -> None:
         """Create the alert's task now, in the background (once per alert in this process)."""
+        self._start(alert_id, self._create(alert_id))
+
+    def _start(self, alert_id: str, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` on the alert in the background, unless something already runs on it here."""
         if alert_id in self._running:
+            work.close()
             return
-        task = asyncio.create_task(self._create(alert_id), name=f"auto-task-{alert_id}")
+        task = asyncio.create_task(work, name=f"auto-task-{alert_id}")
         self._running[alert_id] = task
         task.add_done_callback(lambda _: self._running.pop(alert_id, None))
 
@@ -44,16 +55,30 @@ class AutoTasks:
         except Exception as exc:  # the sweep tries again; the alert keeps its button meanwhile
             log.error("automatic task failed: %s", type(exc).__name__, extra={"alert_id": alert_id})
 
+    async def _show(self, alert_id: str) -> None:
+        try:
+            await self.tasks.show_settled(self.client, alert_id)
+        except Exception as exc:  # the next sweep tries again
+            log.warning("automatic task not shown: %s", type(exc).__name__, extra={"alert_id": alert_id})
+
     async def run(self) -> None:
-        """Find the alerts still owed their task (a process died after posting them) and create it."""
+        """`sweep` at start and every `sweep_s`."""
         while True:
             try:
-                stale_before = time.time() - self.tasks.busy_s
-                for alert_id in await asyncio.to_thread(self.store.owed_auto_tasks, stale_before):
-                    self.submit(alert_id)
+                await self.sweep()
             except Exception as exc:
                 log.warning("cannot read the automatic tasks owed: %s", type(exc).__name__)
             await asyncio.sleep(self.sweep_s)
+
+    async def sweep(self) -> None:
+        """Find the alerts still owed their task (a process died after posting them) and create it,
+        and those whose message still says it is being created (a process died after it was created
+        or failed) and show what became of it; in the background."""
+        stale_before = time.time() - self.tasks.busy_s
+        for alert_id in await asyncio.to_thread(self.store.owed_auto_tasks, stale_before):
+            self.submit(alert_id)
+        for alert_id in await asyncio.to_thread(self.store.unshown_auto_tasks, stale_before):
+            self._start(alert_id, self._show(alert_id))
 
     async def drain(self) -> None:
         while self._running:

@@ -1,6 +1,10 @@
 """Create CRM task: exactly one follow-up task per alert, however often and however fast it is
 clicked, in HubSpot when it is configured (found again by its marker after an attempt that got no
-answer) and in the bot's own store otherwise; the alert then shows who created it and a link."""
+answer) and in the bot's own store otherwise; the alert then shows who created it and a link.
+
+The alert's state records the task (or why the automatic one failed) only once its message shows it
+(`AlertAccess.show`): an alert whose task is settled while its state does not say so is one whose message may
+still say "Creating…", and `show_settled` (AutoTasks' sweep) shows it from what the store kept."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import task_content as crm
 from bot.actions.alert_access import ActionError, AlertAccess
-from bot.alerts.model import TaskShown
+from bot.alerts.model import AlertState, TaskShown
 from bot.clients.hubspot import HubSpot, HubSpotError, HubSpotTask
 from bot.config.signals_file import SignalsConfig
 from bot.slack.blocks.alert import mention
@@ -73,9 +77,30 @@ class CrmTasks:
 
     async def _auto_failed(self, client: AsyncWebClient, record: AlertRecord, why: str) -> None:
         try:
-            await self.access.show(client, record, lambda state: state.auto_task_failed(why))
-        except Exception as exc:  # the state is kept; the message says so at its next update
+            await self.access.show(client, record, lambda state: state.auto_task_failed(why), swept=True)
+        except Exception as exc:  # the sweep shows it (`show_settled`), or the next update does
             log.warning("automatic task failure not shown: %s", exc, extra={"alert_id": record.id})
+
+    async def show_settled(self, client: AsyncWebClient, alert_id: str) -> None:
+        """Show what became of the alert's task when the process that settled it died before the
+        message said so (its state still has the task being created): the task, or why the attempt
+        failed, as the store kept them. Nothing is asked of the CRM, so nothing is created."""
+        record = await asyncio.to_thread(self.store.alert, alert_id)
+        task = await asyncio.to_thread(self.store.task, alert_id)
+        if record is None or not record.ts or task is None:
+            return
+        try:
+            if task.status == "created":
+                await self._show_task(client, record, task.requested_by, task.url, task.crm)
+            elif task.status == "failed":
+                why = _sentence(task.error or "it was interrupted")
+
+                def failed(state: AlertState) -> AlertState:  # unless it shows an outcome already
+                    return state if state.task or state.auto_task_error else state.auto_task_failed(why)
+
+                await self.access.show(client, record, failed, swept=True)
+        except ActionError as exc:
+            log.warning("task outcome not shown: %s", exc, extra={"alert_id": alert_id})
 
     async def _create(self, client: AsyncWebClient, record: AlertRecord, requested_by: str) -> str | None:
         details = record.details
@@ -149,8 +174,9 @@ class CrmTasks:
     ) -> str | None:
         """Show the task on the alert; when the alert has no message of its own (a digest lists it),
         the note for the clicker says it instead."""
-        shown = TaskShown(by=by, url=url, crm=kind, auto=by == AUTO_REQUESTER)
-        if await self.access.show(client, record, lambda state: state.with_task(shown)):
+        shown = TaskShown(by=by, url=url, crm=kind)
+        swept = record.details.auto_task  # an automatic task's alert: the sweep shows it
+        if await self.access.show(client, record, lambda state: state.with_task(shown), swept=swept):
             return None
         where = f": {link(url, 'Open in HubSpot')}" if safe_url(url) else ""
         return f"Task created for {escape_line(record.details.account_label, 150)}{where}"

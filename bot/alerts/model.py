@@ -7,9 +7,9 @@ untrusted; the builders escape them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from bot.decide.routing import RouteDecision
 from bot.decide.scoring import Score
@@ -206,10 +206,17 @@ class _Part(BaseModel):
 
 
 class TaskShown(_Part):
-    by: str  # Slack user id of who asked for it (`auto` for the signal's auto_task)
+    AUTO: ClassVar[str] = "auto"  # `by` of the signal's auto_task (never a Slack user id)
+
+    by: str  # Slack user id of who asked for it, or AUTO
     url: str | None = None
     crm: Literal["hubspot", "store"] | None = None
-    auto: bool = False  # created by the signal's auto_task, not by a click
+
+    @computed_field  # still written with the state, for a process of an earlier release reading it
+    @property
+    def auto(self) -> bool:
+        """Created by the signal's auto_task, not by a click."""
+        return self.by == self.AUTO
 
 
 class SnoozeShown(_Part):

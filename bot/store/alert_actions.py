@@ -9,16 +9,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, case, not_, or_, select, update
 
-from bot.alerts.model import AlertDetails, AlertState
+from bot.alerts.model import AlertDetails, AlertState, TaskShown
 from bot.store.base import StoreBase
 from bot.store.messages import MESSAGE_SIGNALS
 from bot.store.records import to_json
 from bot.store.tables import alerts, feedback, tasks
 
 TaskStartKind = Literal["start", "recover", "busy", "done"]
-AUTO_REQUESTER = "auto"  # `requested_by` of a task the signal's auto_task created
+AUTO_REQUESTER = TaskShown.AUTO  # `requested_by` of a task the signal's auto_task created
 CrmKind = Literal["hubspot", "store"]
 
 
@@ -106,6 +106,18 @@ class ActionStore(StoreBase):
             conn.execute(update(alerts).where(alerts.c.id == alert_id).values(state=to_json(state)))
         return state
 
+    def record_alert_state(self, alert_id: str, state: AlertState) -> bool:
+        """Record `state`, made from the alert's state of the version before it, unless that state
+        was changed since (False: nothing recorded; read it again and make the change anew)."""
+        with self._write() as conn:
+            raw = conn.execute(
+                select(alerts.c.state).where(alerts.c.id == alert_id).with_for_update()
+            ).scalar()
+            if AlertState.model_validate_json(raw or "{}").version != state.version - 1:
+                return False
+            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(state=to_json(state)))
+        return True
+
     # -- CRM tasks ---------------------------------------------------------------------------------
     def begin_task(self, alert_id: str, new: NewTask, busy_s: float = 60.0) -> TaskStart:
         """Take the right to create this alert's task. An attempt older than `busy_s` is presumed dead
@@ -163,6 +175,45 @@ class ActionStore(StoreBase):
         )
         with self._read() as conn:
             return [row[0] for row in conn.execute(owed)]
+
+    def unshown_auto_tasks(
+        self, settled_before: float, limit: int = 100, within_s: float = 7 * 86400
+    ) -> list[str]:
+        """Posted alerts of the last `within_s` whose automatic task was created, or failed, in an
+        attempt begun before `settled_before`, while their state still has them creating it: their
+        message still says so (the process died before showing the outcome). Oldest first."""
+        # A prefilter on the state's JSON (all of it written by `to_json`, compact): a task shown,
+        # or the automatic task's failure. Each row left is then read properly.
+        no_task = not_(alerts.c.state.contains('"task":{', autoescape=True))
+        no_error = not_(alerts.c.state.contains('"auto_task_error":"', autoescape=True))
+        query = (
+            select(alerts.c.id, alerts.c.state, tasks.c.status)
+            .select_from(alerts.join(tasks, tasks.c.alert_id == alerts.c.id))
+            .where(
+                alerts.c.auto_task == 1,
+                alerts.c.status == "posted",
+                alerts.c.ts.is_not(None),
+                alerts.c.posted_at >= time.time() - within_s,
+                tasks.c.attempt_at < settled_before,
+                no_task,
+                or_(tasks.c.status == "created", and_(tasks.c.status == "failed", no_error)),
+            )
+            .order_by(alerts.c.posted_at)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        unshown = []
+        for alert_id, raw, status in rows:
+            state = AlertState.model_validate_json(raw or "{}")
+            if state.task is None and (status == "created" or state.auto_task_error is None):
+                unshown.append(alert_id)
+        return unshown
+
+    def task(self, alert_id: str) -> TaskRecord | None:
+        with self._read() as conn:
+            row = conn.execute(select(tasks).where(tasks.c.alert_id == alert_id)).mappings().first()
+        return None if row is None else TaskRecord.of(row)
 
     def task_created(self, alert_id: str, crm_id: str | None, url: str | None) -> None:
         with self._write() as conn:

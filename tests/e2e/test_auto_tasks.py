@@ -114,21 +114,27 @@ def test_when_hubspot_fails_the_button_comes_back_with_the_reason_and_a_click_re
         assert len(hubspot.tasks()) == 1
 
 
-def test_a_kill_between_the_post_and_the_task_leaves_exactly_one_task(sqlite_url, fake_slack, tmp_path):
-    """HubSpot creates the task but its answer never arrives: the process is killed. The next one
-    finds the alert still owed its task, looks in HubSpot for the one it may have created (by its
-    marker), finds it and records it, instead of creating a second."""
+def _killable(sqlite_url, fake_slack, tmp_path, hubspot) -> ServerProcess:
+    """The server with a high-score signal's auto_task, in a process the test can kill -9, with short
+    busy and sweep windows so the next process takes over within a second."""
     signals = tmp_path / "signals.yml"
     text = EXAMPLE_SIGNALS.read_text().replace(
         "    priority: high\n", "    priority: high\n    auto_task: {min_score: 80}\n", 1
     )
     signals.write_text(text)
     (tmp_path / "companies.json").write_text((EXAMPLE_SIGNALS.parent / "companies.json").read_text())
+    spec = process_spec(sqlite_url, fake_slack.api_url, signals)
+    spec["settings"].update(hubspot_access_token=HUBSPOT_TOKEN, hubspot_api_url=hubspot.api_url)
+    spec["tuning"].update(crm_task_busy_s=0.5, crm_recovery_wait_s=0.1, auto_task_sweep_s=0.2)
+    return ServerProcess(spec, tmp_path / "metrics")
+
+
+def test_a_kill_between_the_post_and_the_task_leaves_exactly_one_task(sqlite_url, fake_slack, tmp_path):
+    """HubSpot creates the task but its answer never arrives: the process is killed. The next one
+    finds the alert still owed its task, looks in HubSpot for the one it may have created (by its
+    marker), finds it and records it, instead of creating a second."""
     with SlowHubSpot() as hubspot:
-        spec = process_spec(sqlite_url, fake_slack.api_url, signals)
-        spec["settings"].update(hubspot_access_token=HUBSPOT_TOKEN, hubspot_api_url=hubspot.api_url)
-        spec["tuning"].update(crm_task_busy_s=0.5, crm_recovery_wait_s=0.1, auto_task_sweep_s=0.2)
-        server = ServerProcess(spec, tmp_path / "metrics")
+        server = _killable(sqlite_url, fake_slack, tmp_path, hubspot)
         hubspot.answer_after_s = 30.0
         server.start()
         try:
@@ -139,5 +145,59 @@ def test_a_kill_between_the_post_and_the_task_leaves_exactly_one_task(sqlite_url
             server.start()
             fake_slack.wait_for(lambda s: "Task created automatically" in _current(s)[0], timeout=15)
             assert len(hubspot.tasks()) == 1 and len(hubspot.calls(TASKS)) == 1
+        finally:
+            server.kill()
+
+
+def test_a_kill_before_the_alert_shows_its_task_leaves_the_next_process_to_show_it(
+    sqlite_url, fake_slack, tmp_path
+):
+    """The task is created in HubSpot and recorded, but the process is killed while Slack has not yet
+    answered the update that shows it: the alert still says "Creating…". The next process shows the
+    task the store kept, asking HubSpot for nothing and creating no second task."""
+    with SlowHubSpot() as hubspot:
+        server = _killable(sqlite_url, fake_slack, tmp_path, hubspot)
+        try:
+            with fake_slack.hanging("chat.update"):
+                server.start()
+                assert server.post(_onboarding()).status_code == 202
+                fake_slack.wait_for(lambda s: s.calls("chat.update"), timeout=10)
+                server.kill()
+            assert len(hubspot.tasks()) == 1
+            assert "Creating the CRM task automatically" in _current(fake_slack)[0]
+            server.start()
+            fake_slack.wait_for(lambda s: "Task created automatically" in _current(s)[0], timeout=15)
+            shown, _ = _current(fake_slack)
+            assert "Creating the CRM task automatically" not in shown and "create_crm_task" not in shown
+            assert "Open in HubSpot" in shown
+            time.sleep(0.5)  # more sweeps: none asks HubSpot again
+            assert len(hubspot.tasks()) == 1 and len(hubspot.calls(TASKS)) == 1
+            assert hubspot.calls(TASKS + "/search") == []
+        finally:
+            server.kill()
+
+
+def test_a_kill_before_the_alert_shows_the_failure_leaves_the_next_process_to_show_it(
+    sqlite_url, fake_slack, tmp_path
+):
+    """HubSpot refuses the task, and the process is killed before the alert could say so: the next
+    process shows why, with the button, and does not try HubSpot again."""
+    with SlowHubSpot() as hubspot:
+        server = _killable(sqlite_url, fake_slack, tmp_path, hubspot)
+        hubspot.script(validation_error("Property values were not valid: hs_task_priority"), path=TASKS)
+        try:
+            with fake_slack.hanging("chat.update"):
+                server.start()
+                assert server.post(_onboarding()).status_code == 202
+                fake_slack.wait_for(lambda s: s.calls("chat.update"), timeout=10)
+                server.kill()
+            assert "Creating the CRM task automatically" in _current(fake_slack)[0]
+            server.start()
+            fake_slack.wait_for(lambda s: "The automatic task failed" in _current(s)[0], timeout=15)
+            shown, _ = _current(fake_slack)
+            assert "Property values were not valid" in shown and "create_crm_task" in shown
+            assert "Creating the CRM task automatically" not in shown
+            time.sleep(0.5)
+            assert hubspot.tasks() == [] and len(hubspot.calls(TASKS)) == 1
         finally:
             server.kill()

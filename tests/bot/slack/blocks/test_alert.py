@@ -607,7 +607,7 @@ def test_an_automatic_task_says_what_became_of_it():
     assert "create_crm_task" in ids  # a click meanwhile gets the same task, and a stuck one is not stuck
 
     done = AlertState().with_task(
-        TaskShown(by="auto", url="https://app.hubspot.com/t/1", crm="hubspot", auto=True)
+        TaskShown(by=TaskShown.AUTO, url="https://app.hubspot.com/t/1", crm="hubspot")
     )
     ids, lines = _controls(details, done)
     assert "create_crm_task" not in ids and "open_crm_task" in ids
