@@ -9,8 +9,11 @@ still say "Creating…", and `show_settled` (AutoTasks' sweep) shows it from wha
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -21,8 +24,9 @@ from bot.clients.hubspot import HubSpot, HubSpotError, HubSpotTask
 from bot.config.signals_file import SignalsConfig
 from bot.slack.blocks.alert import mention
 from bot.slack.mrkdwn import escape, escape_line, link, safe_url
-from bot.store import AlertRecord, Store
+from bot.store import AlertRecord, Store, is_row_error
 from bot.store.alert_actions import AUTO_REQUESTER, CrmKind, NewTask, TaskRecord
+from bot.store.until_stored import until_stored
 
 log = logging.getLogger(__name__)
 TASK_BUSY_S = 60.0  # an attempt older than this is presumed dead and may be taken over
@@ -123,15 +127,15 @@ class CrmTasks:
                 return "The task is being created automatically right now."
             return f"{mention(start.task.requested_by)} is creating the task right now."
         if self.hubspot is None:
-            await asyncio.to_thread(self.store.task_created, record.id, None, None)
+            await self._settle(self.store.task_created, record.id, None, None)
             return await self._show_task(client, record, requested_by, None, start.task.crm)
         try:
             found = await self._find_earlier_task(record, start.task) if start.kind == "recover" else None
             task = found or await self._create_in_hubspot(record, start.task)
         except HubSpotError as exc:
             uncertain = exc.status is None  # no answer: the task may exist, so look before creating again
-            await asyncio.to_thread(self.store.task_failed, record.id, exc.explain(), uncertain)
             log.warning("CRM task failed: %s", exc.explain(), extra={"alert_id": record.id})
+            await self._settle(self.store.task_failed, record.id, exc.explain(), uncertain)
             raise
         except asyncio.CancelledError:
             if requested_by != AUTO_REQUESTER:
@@ -140,8 +144,29 @@ class CrmTasks:
         except BaseException:
             await asyncio.to_thread(self.store.task_failed, record.id, "interrupted", True)
             raise
-        await asyncio.to_thread(self.store.task_created, record.id, task.id, task.url)
+        await self._settle(self.store.task_created, record.id, task.id, task.url)
         return await self._show_task(client, record, requested_by, task.url, start.task.crm)
+
+    async def _settle(self, call: Callable[..., None], alert_id: str, *args: Any) -> None:
+        """Record how the attempt ended, kept trying while the database is away, until the attempt
+        would be taken over anyway (then whoever takes it over finds the task by its marker)."""
+        give_up_at = time.monotonic() + self.busy_s
+
+        @functools.wraps(call)
+        def recorded(*args: Any) -> bool:  # True once stored: until_stored's None means it gave up
+            call(*args)
+            return True
+
+        done = await until_stored(
+            recorded,
+            alert_id,
+            *args,
+            stopping=lambda: time.monotonic() >= give_up_at,
+            extra={"alert_id": alert_id},
+            give_up_on=is_row_error,
+        )
+        if done is None:
+            raise ActionError("The database did not answer; the task will show on the alert once it does.")
 
     async def _find_earlier_task(self, record: AlertRecord, task: TaskRecord) -> HubSpotTask | None:
         """After an attempt that got no answer, the task may exist. HubSpot's search sees new records a

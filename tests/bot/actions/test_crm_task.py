@@ -12,6 +12,7 @@ from datetime import datetime
 
 import httpx
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from bot.actions import task_content as crm
 from bot.actions.alert_access import ActionError, AlertAccess
@@ -156,6 +157,29 @@ def test_the_task_is_created_in_hubspot_for_the_company_and_the_routed_owner(
     ]
     assert list(message.controls) == ["open_crm_task", "snooze", "not_relevant", "open_posthog"]
     assert message.controls["open_crm_task"]["url"] == _task_url(task.id)
+
+
+def test_a_task_the_database_could_not_record_at_once_is_recorded_and_shown_when_it_answers(
+    store, slack, access, fake_slack, fake_hubspot
+):
+    """HubSpot made the task, then the database dropped the connection as it was recorded: it is
+    recorded once the database answers (not left `creating` for a minute), and shown to the clicker."""
+    details = acme_alert()
+    ts = asyncio.run(post_alert(store, slack, details))
+    records, failures = store.task_created, [OperationalError("UPDATE", {}, Exception("closed"))]
+
+    def unreachable_once(*args):
+        if failures:
+            raise failures.pop()
+        return records(*args)
+
+    store.task_created = unreachable_once
+    assert _click(access, slack, fake_hubspot, details.alert_id) is None
+    [task] = fake_hubspot.tasks()
+    assert stored.task(store, details.alert_id)["status"] == "created"
+    assert shown(fake_slack, ts).state == [
+        f":white_check_mark: Task created by <@U0AE> · <{_task_url(task.id)}|Open in HubSpot>"
+    ]
 
 
 @pytest.mark.parametrize(
