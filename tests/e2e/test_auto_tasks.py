@@ -149,6 +149,16 @@ def test_a_kill_between_the_post_and_the_task_leaves_exactly_one_task(sqlite_url
             server.kill()
 
 
+def _killed_while_the_alert_is_updated(server, fake_slack) -> None:
+    """The alert is posted and its automatic task settled; the server is killed while Slack holds the
+    update that would show the outcome."""
+    with fake_slack.hanging("chat.update"):
+        server.start()
+        assert server.post(_onboarding()).status_code == 202
+        fake_slack.wait_for(lambda s: s.calls("chat.update"), timeout=10)
+        server.kill()
+
+
 def test_a_kill_before_the_alert_shows_its_task_leaves_the_next_process_to_show_it(
     sqlite_url, fake_slack, tmp_path
 ):
@@ -158,11 +168,7 @@ def test_a_kill_before_the_alert_shows_its_task_leaves_the_next_process_to_show_
     with SlowHubSpot() as hubspot:
         server = _killable(sqlite_url, fake_slack, tmp_path, hubspot)
         try:
-            with fake_slack.hanging("chat.update"):
-                server.start()
-                assert server.post(_onboarding()).status_code == 202
-                fake_slack.wait_for(lambda s: s.calls("chat.update"), timeout=10)
-                server.kill()
+            _killed_while_the_alert_is_updated(server, fake_slack)
             assert len(hubspot.tasks()) == 1
             assert "Creating the CRM task automatically" in _current(fake_slack)[0]
             server.start()
@@ -186,11 +192,7 @@ def test_a_kill_before_the_alert_shows_the_failure_leaves_the_next_process_to_sh
         server = _killable(sqlite_url, fake_slack, tmp_path, hubspot)
         hubspot.script(validation_error("Property values were not valid: hs_task_priority"), path=TASKS)
         try:
-            with fake_slack.hanging("chat.update"):
-                server.start()
-                assert server.post(_onboarding()).status_code == 202
-                fake_slack.wait_for(lambda s: s.calls("chat.update"), timeout=10)
-                server.kill()
+            _killed_while_the_alert_is_updated(server, fake_slack)
             assert "Creating the CRM task automatically" in _current(fake_slack)[0]
             server.start()
             fake_slack.wait_for(lambda s: "The automatic task failed" in _current(s)[0], timeout=15)

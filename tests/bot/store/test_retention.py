@@ -1,7 +1,8 @@
 """Forgetting old ledger entries (`LEDGER_RETENTION_DAYS`), on SQLite and PostgreSQL: entries decided
 before the cut go, oldest first, a batch per transaction, newer ones stay; the inbox rows and the
-per-signal hours stay, and the forgotten entries join the ledger's totals, so `stats` still counts the whole hours of an older
-period; and an entry a snooze not yet reported holds back stays until an alert has told about it."""
+per-signal hours stay (so `stats` still counts the whole hours of an older period), and the forgotten
+entries join the ledger's totals; an entry a snooze not yet reported holds back stays until an alert
+has told about it."""
 
 from __future__ import annotations
 
