@@ -177,7 +177,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "replay" and bool(args.file) == bool(args.from_posthog):
         parser.error("replay takes a FILE or --from-posthog Nd")
-    return int(args.run(args))
+    from pydantic import ValidationError
+
+    try:
+        return int(args.run(args))
+    except ValidationError as exc:  # a setting out of range: say which and why, not a traceback
+        if exc.title != "Settings":
+            raise
+        for error in exc.errors():
+            name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+            print(f"{args.command}: {name}: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        print("`python -m bot check` lists every setting.", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -28,6 +28,15 @@ def test_serve_refuses_to_start_and_names_missing_secrets(tmp_path):
     assert "SLACK_BOT_TOKEN" not in result.stderr.split("missing required setting(s):")[1].split("\n")[0]
 
 
+@pytest.mark.parametrize("command", ["serve", "stats"])
+def test_a_setting_out_of_range_is_named_with_its_reason_not_a_traceback(tmp_path, command):
+    result = run([command], tmp_path, **{**_secrets(tmp_path), "LEDGER_RETENTION_DAYS": "30"})
+    assert result.returncode == 2
+    reason = "must be 0 (keep every entry) or at least 91 days"
+    assert f"{command}: LEDGER_RETENTION_DAYS: {reason}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_serve_refuses_a_broken_signals_file(tmp_path):
     broken = tmp_path / "signals.yml"
     broken.write_text("signals: []\nrouting: [{channel: C0X}]\n")
