@@ -61,7 +61,9 @@ class AlertAccess:
         was made from is still the one recorded (else made anew from the newer state and shown
         again), so the state never says more than the message shows: a process killed in between,
         or a Slack that did not answer, leaves the outcome unrecorded for the automatic-task sweep to
-        show. Of several processes showing it at once, the last to record also showed the newest."""
+        show. Of several processes showing it at once, the last to record also showed the newest.
+        Otherwise recorded first, then shown, and shown again while a newer state was recorded
+        meanwhile."""
         if not record.ts:
             await asyncio.to_thread(self.store.update_alert_state, record.id, change)
             return False  # the state is kept: a later post or update shows it
@@ -75,9 +77,16 @@ class AlertAccess:
                 if await asyncio.to_thread(self.store.record_alert_state, record.id, state):
                     return True
         # Recorded first, then shown: as every other action does, and a swept change others kept
-        # changing all along.
+        # changing all along. Another process may have recorded a newer state and shown it before
+        # this update reached Slack: then this one shows that newer state too, so the message ends
+        # with the newest, whichever update Slack applied last.
         state = await asyncio.to_thread(self.store.update_alert_state, record.id, change)
-        await self._update_message(client, record, state, None)
+        for _ in range(SHOW_TRIES):
+            await self._update_message(client, record, state, None)
+            latest = await asyncio.to_thread(self.store.alert, record.id)
+            if latest is None or latest.state.version <= state.version:
+                break
+            state = latest.state
         return True
 
     async def _update_message(

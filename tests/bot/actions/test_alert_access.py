@@ -153,8 +153,11 @@ def test_an_alert_not_yet_posted_keeps_the_change_and_leaves_slack_alone(store, 
     assert fake_slack.calls("chat.update") == []
 
 
-def test_changes_made_at_the_same_moment_are_all_kept(store, slack, access):
-    """Three people act on each alert at once; none of their changes is lost, each gets a version."""
+def test_changes_made_at_the_same_moment_are_all_kept_and_the_message_ends_showing_them_all(
+    store, slack, access, fake_slack
+):
+    """Three people act on each alert at once; none of their changes is lost, each gets a version,
+    and whichever update Slack applies last, the message ends showing the newest state."""
 
     async def at_once(access: AlertAccess, alert_id: str) -> None:
         record = await access.find(alert_id, CHANNEL)
@@ -165,9 +168,11 @@ def test_changes_made_at_the_same_moment_are_all_kept(store, slack, access):
         )
 
     alerts = [acme_alert() for _ in range(4)]
+    posted = {}
     for details in alerts:
-        asyncio.run(post_alert(store, slack, details))
+        posted[details.alert_id] = asyncio.run(post_alert(store, slack, details))
         asyncio.run(at_once(access, details.alert_id))
+        assert shown(fake_slack, posted[details.alert_id]).block_ids[0] == "alert_state:3"
 
     for details in alerts:
         state = store.alert(details.alert_id).state
