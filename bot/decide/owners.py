@@ -70,12 +70,14 @@ class _SlackUser(BaseModel):
 
 
 class _Stop(Exception):
-    """A step that ends the chain, with the note saying which. Raised before a transient failure is
-    cached, so it never is."""
+    """A step that ends the chain: the `Step` that `check --owner-of` lists, and the note for the routing
+    line, which is the step's detail unless it needs more context to stand alone. `resolve` records the
+    step. Raised before a transient failure is cached, so it never is."""
 
-    def __init__(self, note: str) -> None:
-        super().__init__(note)
-        self.note = note
+    def __init__(self, step: Step, note: str | None = None) -> None:
+        self.step = step
+        self.note = step.detail if note is None else note
+        super().__init__(self.note)
 
 
 class OwnerResolver:
@@ -140,12 +142,12 @@ class OwnerResolver:
                 name = owner.get("name") or owner.get("email") or owner_id
                 email = owner.get("email")
                 if not email:
-                    steps.append(Step("Slack user", "missing", f"HubSpot owner {name} has no email"))
-                    raise _Stop(f"HubSpot owner {name} has no email")
+                    raise _Stop(Step("Slack user", "missing", f"HubSpot owner {name} has no email"))
                 stage = "Slack"
                 user = await self._slack_user(email, steps)
                 return OwnerLookup(user, f"owner from HubSpot: {name}", owner_id, tuple(steps))
         except _Stop as stop:
+            steps.append(stop.step)
             return OwnerLookup(None, stop.note, owner_id, tuple(steps))
         except TimeoutError:
             note = f"{stage} did not answer (timeout)"
@@ -179,15 +181,15 @@ class OwnerResolver:
         elif value is not None:
             steps.append(Step("HubSpot company", "ok", _company_label(value), cached=True))
         if value is None:
-            steps.append(Step("HubSpot company", "missing", f"none with domain {domain}", cached=hit))
-            raise _Stop(f"no HubSpot company for {domain}")
+            missing = Step("HubSpot company", "missing", f"none with domain {domain}", cached=hit)
+            raise _Stop(missing, f"no HubSpot company for {domain}")
         owner_id = value.get("owner_id")
         if not owner_id:
-            steps.append(Step("HubSpot owner", "missing", "the company has no owner", cached=hit))
-            raise _Stop(f"no HubSpot owner for {domain}")
+            missing = Step("HubSpot owner", "missing", "the company has no owner", cached=hit)
+            raise _Stop(missing, f"no HubSpot owner for {domain}")
         if not isinstance(value.get("owner"), dict):
-            steps.append(Step("HubSpot owner", "missing", f"HubSpot has no owner {owner_id}", cached=hit))
-            raise _Stop(f"HubSpot owner {owner_id} of {domain} not found")
+            missing = Step("HubSpot owner", "missing", f"HubSpot has no owner {owner_id}", cached=hit)
+            raise _Stop(missing, f"HubSpot owner {owner_id} of {domain} not found")
         owner = value["owner"]
         if hit:
             steps.append(Step("HubSpot owner", "ok", _owner_label(owner_id, owner), cached=True))
@@ -213,10 +215,8 @@ class OwnerResolver:
                     steps.append(Step("HubSpot owner", "ok", _owner_label(company.owner_id, value["owner"])))
             return value
         except HubSpotError as exc:
-            note = _hubspot_note(exc)
-            steps.append(Step("HubSpot lookup", "failed", note))
             log.info("owner lookup for %s: %s", domain, exc)
-            raise _Stop(note) from None
+            raise _Stop(Step("HubSpot lookup", "failed", _hubspot_note(exc))) from None
 
     # -- Slack -------------------------------------------------------------------------------------
     async def _slack_user(self, email: str, steps: list[Step]) -> str:
@@ -227,16 +227,15 @@ class OwnerResolver:
             await self._keep(SLACK_PROVIDER, key, value)
         user_id = value.get("user_id") if value else None
         if not isinstance(user_id, str):
-            steps.append(Step("Slack user", "missing", f"no Slack user with email {email}", cached=hit))
-            raise _Stop(f"HubSpot owner {email} has no Slack user")
+            missing = Step("Slack user", "missing", f"no Slack user with email {email}", cached=hit)
+            raise _Stop(missing, f"HubSpot owner {email} has no Slack user")
         steps.append(Step("Slack user", "ok", f"{user_id} ({email})", cached=hit))
         return user_id
 
     async def _ask_slack(self, email: str, steps: list[Step]) -> dict[str, Any] | None:
         """`{user_id}`, or None when Slack has no (active, human) member with this email."""
         if self.slack is None:
-            steps.append(Step("Slack user", "failed", "no Slack client"))
-            raise _Stop("Slack is not configured")
+            raise _Stop(Step("Slack user", "failed", "no Slack client"), "Slack is not configured")
         try:
             response = await self.slack.users_lookupByEmail(email=email)
         except SlackApiError as exc:
@@ -246,17 +245,15 @@ class OwnerResolver:
             note = f"Slack refused the lookup ({error})"
             if error == "ratelimited":
                 note = "Slack is rate limiting"
-            steps.append(Step("Slack user", "failed", note))
-            raise _Stop(note) from None
+            raise _Stop(Step("Slack user", "failed", note)) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             note = "Slack did not answer" if isinstance(exc, TimeoutError) else "Slack could not be reached"
-            steps.append(Step("Slack user", "failed", f"{note} ({type(exc).__name__})"))
-            raise _Stop(note) from None
+            raise _Stop(Step("Slack user", "failed", f"{note} ({type(exc).__name__})"), note) from None
         try:
             user = _SlackUser.model_validate(response.get("user"))
         except ValidationError:
-            steps.append(Step("Slack user", "failed", "Slack answered without a user"))
-            raise _Stop("Slack answered users.lookupByEmail without a user") from None
+            failed = Step("Slack user", "failed", "Slack answered without a user")
+            raise _Stop(failed, "Slack answered users.lookupByEmail without a user") from None
         if user.deleted or user.is_bot or not is_user_id(user.id):
             return None
         return {"user_id": user.id}
