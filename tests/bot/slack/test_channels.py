@@ -72,7 +72,8 @@ def test_resolved_names_replace_the_routes_and_the_reports_channel():
 
 
 def test_check_online_says_which_channel_each_name_is_and_which_stay_as_written(fake_slack, tmp_path):
-    from bot.tools.check import Finding, channel_name_findings
+    from bot.tools.check import Finding
+    from bot.tools.check_online import channel_name_findings
     from tests.conftest import make_settings
 
     fake_slack.channels = {"signals": "C0SIG", "sales-emea": "C0EMEA"}

@@ -11,7 +11,8 @@ import pytest
 from bot.config.signals_file import Signal
 from bot.schedule.queries import NOT_CONFIGURED
 from bot.store import Store
-from bot.tools.check import Finding, query_run_findings, query_signal_findings, signal_event_findings
+from bot.tools.check import Finding, query_run_findings
+from bot.tools.check_online import query_signal_findings, signal_event_findings
 from testkit.examples import EXAMPLE_EVENTS
 from testkit.posthog_api import PERSONAL_KEY, PROJECT_ID, FakePostHogApi
 from tests.conftest import make_settings
@@ -64,24 +65,55 @@ def test_without_a_personal_api_key_each_query_signal_is_an_error(tmp_path: Path
     assert query_signal_findings(settings, example_config()) == []
 
 
-def test_the_last_recorded_run_of_each_query_signal_is_shown(tmp_path: Path):
+T0 = 1_800_000_000.0  # 2027-01-15 08:00 UTC
+
+
+def test_the_last_recorded_run_of_each_query_signal_is_shown_with_its_start_and_finish(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'c.db'}"
     settings = make_settings(url)
     config = config_with(GOOD, NO_ACCOUNT, BROKEN)
     assert query_run_findings(settings, config) == []  # no schema yet: `database_findings` says so
     store = Store.from_url(url)
     store.upgrade()
-    store.start_query_run("Quiet", 3600, "w1", 1_800_000_000.0)
-    store.finish_query_run("Quiet", "w1", "ok", 2, None)
-    store.start_query_run("Broken", 3600, "w1", 1_800_000_000.0)
-    store.finish_query_run("Broken", "w1", "error", None, "HTTP 400: Unknown table `nosuchtable`.")
+    store.start_query_run("Quiet", 3600, "w1", T0)
+    store.finish_query_run("Quiet", "w1", "ok", 2, None, now=T0 + 75)
+    store.start_query_run("Broken", 3600, "w1", T0)
+    store.finish_query_run(
+        "Broken", "w1", "error", None, "HTTP 400: Unknown table `nosuchtable`.", now=T0 + 5
+    )
     store.dispose()
     assert query_run_findings(settings, config) == [
-        Finding("ok", "last run: Quiet", "2027-01-15 08:00 UTC: ok, 2 row(s)"),
+        Finding(
+            "ok",
+            "last run: Quiet",
+            "started 2027-01-15 08:00 UTC, finished 2027-01-15 08:01 UTC: ok, 2 row(s)",
+        ),
         Finding("note", "last run: Shapeless", "has not run yet"),
         Finding(
-            "note", "last run: Broken", "2027-01-15 08:00 UTC: failed: HTTP 400: Unknown table `nosuchtable`."
+            "note",
+            "last run: Broken",
+            "started 2027-01-15 08:00 UTC, finished 2027-01-15 08:00 UTC: failed: HTTP 400: Unknown table "
+            "`nosuchtable`.",
         ),
+    ]
+
+
+def test_a_run_in_progress_is_shown_by_its_start_and_the_last_outcome_by_its_own_finish(tmp_path: Path):
+    """While a run is in progress the store holds its start and the previous run's outcome: each line
+    names one run, never the start of one with the outcome of the other."""
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    settings = make_settings(url)
+    store = Store.from_url(url)
+    store.upgrade()
+    store.start_query_run("Quiet", 3600, "w1", T0)
+    store.finish_query_run("Quiet", "w1", "ok", 2, None, now=T0 + 130)
+    store.start_query_run("Quiet", 3600, "w2", T0 + 3700)
+    store.start_query_run("Broken", 3600, "w1", T0 + 3700)  # its first run, still going
+    store.dispose()
+    assert query_run_findings(settings, config_with(GOOD, BROKEN)) == [
+        Finding("note", "last run: Quiet", "running since 2027-01-15 09:01 UTC, started by w2"),
+        Finding("ok", "last run: Quiet", "the run before finished 2027-01-15 08:02 UTC: ok, 2 row(s)"),
+        Finding("note", "last run: Broken", "running since 2027-01-15 09:01 UTC, started by w1"),
     ]
 
 

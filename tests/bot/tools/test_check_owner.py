@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.__main__ import main
-from bot.tools.check import Finding, owner_findings
+from bot.tools.check import Finding
+from bot.tools.check_online import owner_findings
 from testkit.hubspot import TOKEN as HUBSPOT_TOKEN
 from testkit.hubspot import FakeHubSpot
 from testkit.slack import FakeSlack
