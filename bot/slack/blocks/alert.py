@@ -41,7 +41,17 @@ from bot.slack.ids import (
     encode,
     is_user_id,
 )
-from bot.slack.mrkdwn import ELLIPSIS, clip, escape, escape_clip, escape_line, link, plain, safe_url
+from bot.slack.mrkdwn import (
+    ELLIPSIS,
+    clip,
+    escape,
+    escape_clip,
+    escape_line,
+    inline_code,
+    link,
+    plain,
+    safe_url,
+)
 
 HEADER_LIMIT = 150
 SECTION_LIMIT = 3000
@@ -164,7 +174,7 @@ def event_context(details: AlertDetails) -> ContextBlock:
     parts = []
     if details.event_time is not None:
         parts.append(slack_date(details.event_time))
-    parts.append(f"`{escape_line(details.event_name, 300)}`")
+    parts.append(inline_code(details.event_name, 300))
     who = details.person_name or details.person_email or details.distinct_id or ""
     person = escape_line(who, 600).strip()
     if person:

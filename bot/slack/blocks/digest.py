@@ -19,7 +19,7 @@ from bot.slack.blocks.alert import (
     slack_date,
 )
 from bot.slack.ids import METADATA_EVENT_TYPE, AlertAction, AlertRef, encode
-from bot.slack.mrkdwn import clip, escape_line, link, plain, safe_url
+from bot.slack.mrkdwn import clip, escape_line, link, plain, safe_url, whole_lines
 from bot.store.messages import DIGEST_SIGNAL
 
 MAX_ACCOUNTS = 15  # a digest names this many accounts; the rest are counted
@@ -48,16 +48,18 @@ def account_section(group: list[AlertDetails]) -> SectionBlock:
     head = f"*{escape_line(best.account_label, 150)}* · ICP {best.score.value}/100"
     if best.owner:
         head += f" · owner {mention(best.owner)}"
-    if safe_url(best.posthog_url):
-        head += " · " + link(best.posthog_url, "Open in PostHog")
     lines = []
     for details in group[:MAX_SIGNALS_SHOWN]:
         when = f" · {slack_date(details.event_time)}" if details.event_time is not None else ""
         lines.append(f"• {escape_line(details.signal, 100)}{when}")
     if len(group) > MAX_SIGNALS_SHOWN:
         lines.append(f"• and {len(group) - MAX_SIGNALS_SHOWN} more")
+    # The link whole or not at all, and only when the signal lines still fit beside it.
+    linked = f"{head} · {link(best.posthog_url, 'Open in PostHog')}" if safe_url(best.posthog_url) else head
+    if len("\n".join([linked, *lines])) <= SECTION_LIMIT:
+        head = linked
     return SectionBlock(
-        text=mrkdwn(clip("\n".join([head, *lines]), SECTION_LIMIT)),
+        text=mrkdwn(whole_lines(head, lines, SECTION_LIMIT)),
         accessory=ButtonElement(
             text="Create CRM task",
             action_id=AlertAction.CREATE_CRM_TASK,

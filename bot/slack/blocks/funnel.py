@@ -10,7 +10,8 @@ from typing import Any
 
 from slack_sdk.models.blocks import ContextBlock, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from bot.slack.mrkdwn import clip, escape, escape_clip, link, plain
+from bot.slack.blocks.alert import CONTEXT_LIMIT, SECTION_LIMIT
+from bot.slack.mrkdwn import escape_line, link, plain, whole_lines
 
 BAR_WIDTH = 20
 MAX_BREAKDOWNS = 8
@@ -83,7 +84,7 @@ def step_lines(steps: list[StepFigures]) -> list[str]:
     drop = biggest_drop(steps)
     lines = []
     for index, step in enumerate(steps):
-        name = escape_clip(step.name, 80)
+        name = escape_line(step.name, 80)
         head = f"*{index + 1}. {name}*  {step.count:,}"
         if step.from_previous is not None:
             head += f" · {percent(step.from_previous)} of step {index}"
@@ -99,20 +100,34 @@ def funnel_blocks(
 ) -> list[dict[str, Any]]:
     steps = figures(rows)
     blocks: list[Any] = [HeaderBlock(text=plain(title, 150))]
-    text = "\n".join(step_lines(steps)) or "No steps."
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(text, 3000), verbatim=True)))
+    text = section_text(step_lines(steps))
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=text, verbatim=True)))
     context = []
     if steps and steps[0].count:
         context.append(f"{percent(steps[-1].from_first)} converted overall")
     if range_label:
-        context.append(escape(range_label))
-    if url:
-        context.append(link(url, "Open in PostHog"))
-    if note:
-        context.append(escape_clip(note, 500))
-    if context:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" · ".join(context), verbatim=True)]))
+        context.append(escape_line(range_label, 200))
+    blocks.extend(context_line(context, url, note))
     return [block.to_dict() for block in blocks]
+
+
+def section_text(lines: list[str], empty: str = "No steps.") -> str:
+    """The lines that fit a section whole (a cut one could leave a code span open)."""
+    return whole_lines(None, lines, SECTION_LIMIT) if lines else empty
+
+
+def context_line(parts: list[str], url: str | None, note: str | None = None) -> list[ContextBlock]:
+    """The context under a funnel: `parts`, then the PostHog link whole or not at all (a clipped
+    one would dangle), then as much of the note as the element has room for."""
+    parts = list(parts)
+    if url and len(" · ".join([*parts, link(url, "Open in PostHog")])) <= CONTEXT_LIMIT:
+        parts.append(link(url, "Open in PostHog"))
+    room = CONTEXT_LIMIT - len(" · ".join(parts)) - 3
+    if note and room > 20:
+        parts.append(escape_line(note, min(500, room)))
+    if not parts:
+        return []
+    return [ContextBlock(elements=[MarkdownTextObject(text=" · ".join(parts), verbatim=True)])]
 
 
 def breakdown_blocks(
@@ -129,26 +144,21 @@ def breakdown_blocks(
         drop = biggest_drop(steps)
         where = f" · biggest drop at step {drop + 1}" if drop is not None else ""
         lines.append(
-            f"*{escape_clip(value or '(none)', 80)}*: {steps[0].count:,} → {steps[-1].count:,} "
+            f"*{escape_line(value or '(none)', 80)}*: {steps[0].count:,} → {steps[-1].count:,} "
             f"({percent(steps[-1].from_first)}){where}\n`{bar(steps[-1].from_first)}`"
         )
     if len(ranked) > MAX_BREAKDOWNS:
         lines.append(f"…and {len(ranked) - MAX_BREAKDOWNS} more values")
-    blocks.append(
-        SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines) or "No data.", 3000), verbatim=True))
-    )
-    context = [escape(range_label)] if range_label else []
-    if url:
-        context.append(link(url, "Open in PostHog"))
-    if context:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" · ".join(context), verbatim=True)]))
+    text = section_text(lines, "No data.")
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=text, verbatim=True)))
+    blocks.extend(context_line([escape_line(range_label, 200)] if range_label else [], url))
     return [block.to_dict() for block in blocks]
 
 
 def fallback_text(title: str, rows: list[StepRow]) -> str:
     steps = figures(rows)
     if not steps:
-        return escape_clip(title, 300)
-    return escape_clip(
+        return escape_line(title, 300)
+    return escape_line(
         f"{title}: {steps[0].count:,} → {steps[-1].count:,} ({percent(steps[-1].from_first)})", 300
     )

@@ -18,7 +18,7 @@ from slack_sdk.models.views import View
 
 from bot.slack.ids import FeedbackReason, ModalTarget, encode
 from bot.slack.ids import NotRelevantModal as Ids
-from bot.slack.mrkdwn import escape, plain
+from bot.slack.mrkdwn import escape_line
 
 TEXT_LIMIT = 2000
 
@@ -43,7 +43,7 @@ def not_relevant_modal(target: ModalTarget, title: str) -> View:
         submit="Save",
         close="Cancel",
         blocks=[
-            SectionBlock(text=MarkdownTextObject(text=escape(plain(title, 2500)), verbatim=True)),
+            SectionBlock(text=MarkdownTextObject(text=escape_line(title, 3000), verbatim=True)),
             InputBlock(
                 block_id=Ids.REASON_BLOCK,
                 label="Why is this alert not relevant?",

@@ -291,6 +291,12 @@ def test_a_url_cannot_carry_a_fake_label():
     assert button["url"] == "https://us.posthog.com/person/x%7CClick%20me%3E%20%3C!channel%3E"
 
 
+def test_a_backtick_in_the_event_name_cannot_end_its_code_span():
+    message = message_for(acme_facts(event_name="signup` *URGENT: wire the invoice today* `x"))
+    context = message["blocks"][5]["elements"][0]["text"]
+    assert "`signup' *URGENT: wire the invoice today* 'x`" in context
+
+
 def test_links_too_long_for_the_context_are_left_out_whole():
     # Each link fits alone (about 1,450 characters); both together do not.
     person_url = "https://us.posthog.com/project/1/person/" + "p" * 1400

@@ -68,3 +68,15 @@ def test_nothing_an_account_or_signal_says_becomes_markup():
     text = str(message["blocks"]) + message["text"]
     assert "<!channel>" not in text and "<@U0ADMIN>" not in text and "<https://evil" not in text
     assert "&lt;!channel&gt;" in text
+
+
+def test_a_link_too_long_to_fit_beside_the_signals_is_left_out_whole():
+    """An account whose PostHog link (built from a long distinct id) would not leave room for its
+    signal lines: the lines stay and the link goes, rather than a cut link swallowing them."""
+    url = "https://us.posthog.com/project/1/person/" + "%E2%82%AC" * 300 + "x" * 95
+    group = [_details(f"a{i}", "acme.com", 80, f"Signal {i}", posthog_url=url) for i in range(5)]
+    section = digest_message("d1", group, None)["blocks"][2]["text"]["text"]
+    assert len(section) <= 3000 and "<https://" not in section
+    assert all(f"• Signal {i}" in section for i in range(5))
+    alone = digest_message("d1", group[:1], None)["blocks"][2]["text"]["text"]
+    assert f"<{url}|Open in PostHog>" in alone  # with one line, it fits

@@ -154,3 +154,27 @@ def test_a_breakdown_lists_eight_values_and_counts_the_rest():
     section = breakdown_blocks("Funnel by plan", series, None, None)[1]["text"]["text"]
     assert section.count("→") == 8 and "*plan 7*" in section and "*plan 8*" not in section
     assert section.endswith("\n…and 3 more values")
+
+
+def test_a_breakdown_value_or_step_name_cannot_fake_a_line():
+    """Values any event sender chooses (a breakdown's property) and names PostHog keeps (a saved
+    insight's steps) stay on their own line."""
+    fake = "Free\n:rotating_light: *Your account is locked — DM @it-help*"
+    series = [(fake, [StepRow(fake, 10, None), StepRow("b", 1, 5.0)])]
+    breakdown = breakdown_blocks("Funnel by plan", series, None, None)[1]["text"]["text"]
+    steps = funnel_blocks("Funnel", [StepRow(fake, 10, None)], None, None)[1]["text"]["text"]
+    for text in (breakdown, steps):
+        assert not any(line.startswith(":rotating_light:") for line in text.split("\n"))
+
+
+def test_long_names_keep_the_context_within_slacks_limit_and_the_link_whole():
+    """Three unknown 330-character steps, a long PostHog link and a note: the context stays within
+    3,000 characters, with the link whole or not at all, and the section's lines are never cut."""
+    rows = [StepRow("s" * 330 + str(i), 10 * (3 - i), 5.0 if i else None) for i in range(3)]
+    url = "https://us.posthog.com/project/1/insights/new#q=" + "x" * 2900
+    blocks = funnel_blocks("Funnel", rows, "last 30 days", url, note="did you mean " + "y" * 600)
+    context = blocks[-1]["elements"][0]["text"]
+    assert len(context) <= 3000 and "<https://" not in context  # the link did not fit: left out
+    many = [StepRow(f"step {'z' * 70} {i}", 1000 - i, 5.0) for i in range(60)]
+    section = funnel_blocks("Funnel", many, None, None)[1]["text"]["text"]
+    assert len(section) <= 3000 and section.endswith(" more_") and section.count("`") % 2 == 0
