@@ -225,9 +225,11 @@ def slack_events(bolt: AsyncApp | None, signing_secret: str | None) -> Endpoint:
         try:
             payload = slack_payload(body, request.headers.get("content-type"))
             return to_starlette_response(await bolt.async_dispatch(bolt_request(request, body, payload)))
+        # A body nobody can read is refused like an unsigned one (401): only something holding the
+        # signing secret gets this far, and it gets no more from the app than a stranger does.
         except NotSlackPayload as exc:
-            return _refuse(400, str(exc))
+            return _refuse(401, str(exc))
         except Exception as exc:  # Bolt could not read or route what Slack's signature vouches for
-            return _refuse(400, f"Bolt could not read the payload ({type(exc).__name__})")
+            return _refuse(401, f"Bolt could not read the payload ({type(exc).__name__})")
 
     return endpoint

@@ -1,5 +1,5 @@
 """`POST /slack/events` against a running server: what an unsigned, oversized, malformed or
-unparseable request gets back (401, 413, 400; never 500), and that each refusal costs one log line,
+unparseable request gets back (401, 413; never 500), and that each refusal costs one log line,
 without a traceback and without a secret."""
 
 from __future__ import annotations
@@ -153,10 +153,10 @@ SIGNED_UNPARSEABLE = {
 
 
 @pytest.mark.parametrize("body", SIGNED_UNPARSEABLE.values(), ids=SIGNED_UNPARSEABLE.keys())
-def test_signed_but_unparseable_bodies_are_400_with_one_quiet_log_line(app, logs, body):
+def test_signed_but_unparseable_bodies_are_401_with_one_quiet_log_line(app, logs, body):
     started = time.perf_counter()
     response = app.http.post("/slack/events", content=body.encode(), headers=signed_headers(body))
-    assert response.status_code == 400
+    assert response.status_code == 401
     assert response.json()["error"]
     assert time.perf_counter() - started < 1
     _assert_one_quiet_line(logs)
