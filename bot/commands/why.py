@@ -67,10 +67,24 @@ class Story:
     now: float
 
 
+async def with_their_account(target: Target, store: Store) -> Target:
+    """A bare distinct id asks about a person whose events may have been counted for a company: the
+    story is then that account's (its events, score, snooze and cooldowns) with the person's own."""
+    if target.domain or target.email or len(target.distinct_ids) != 1:
+        return target
+    account = await asyncio.to_thread(store.account_of, target.distinct_ids[0])
+    if not account:
+        return target
+    domain = normalise_domain(account) if "." in account and ":" not in account else None
+    label = f"{target.label} ({account})"
+    return Target(label, (account, *target.accounts), target.distinct_ids, domain or None, None)
+
+
 async def account_story(
     target: Target, config: SignalsConfig, store: Store, enricher: Enricher, now: float | None = None
 ) -> Story:
     now = time.time() if now is None else now
+    target = await with_their_account(target, store)
     entries = await asyncio.to_thread(store.account_story, target.accounts, target.distinct_ids, STORY_LENGTH)
     key = target.domain or target.accounts[0]
     state = await asyncio.to_thread(store.account_state, key, now)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Column, Select, Subquery, bindparam, select, union
 
+from bot.decide.accounts import person_key
 from bot.decide.outcomes import SignalDecision
 from bot.store.base import StoreBase
 from bot.store.records import parse_decisions
@@ -84,3 +85,19 @@ class WhyStore(StoreBase):
         with self._read() as conn:
             rows = conn.execute(_story(len(accounts), len(distinct_ids)), params).all()
         return [StoryEntry(r[0], r[1], r[2], r[3], r[4], parse_decisions(r[5]), float(r[6])) for r in rows]
+
+    def account_of(self, distinct_id: str) -> str | None:
+        """The account the person's newest event was counted for, when that is not the person
+        themselves (a company, a group): along `ix_ledger_distinct_id`, newest first."""
+        query = (
+            select(ledger.c.account)
+            .where(
+                ledger.c.distinct_id == distinct_id,
+                ledger.c.account.is_not(None),
+                ledger.c.account != person_key(distinct_id),
+            )
+            .order_by(ledger.c.event_time.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            return conn.execute(query).scalar()

@@ -61,3 +61,25 @@ def test_why_tells_an_accounts_story_newest_first_with_its_score_and_cooldowns(
 
         nobody = _ask(app, fake_slack, "u_nobody", "nobody")
         assert "No events of u_nobody are in the ledger" in json.dumps(nobody["blocks"])
+
+
+def test_why_of_a_distinct_id_tells_the_story_of_the_account_its_events_counted_for(
+    db_url, fake_slack, example_config
+):
+    """An AE pastes a person's id from PostHog: the answer is the company the person's events were
+    counted for (its events, score and cooldowns), not only the person's own."""
+    acme = {"company_domain": "acme.com", "plan": "trial"}
+    bodies = [
+        webhook_body("onboarding_completed", properties=acme, distinct_id="u_ann"),  # alerts
+        webhook_body("onboarding_completed", properties=acme, distinct_id="u_bob"),  # cooldown
+    ]
+    with serve(make_settings(db_url, fake_slack), example_config) as app:
+        for body in bodies:
+            assert app.post_webhook(body).status_code == 202
+            _decided(app, [body["event"]["uuid"]])
+        reply = _ask(app, fake_slack, "u_bob", "why-bob")
+        text = json.dumps(reply["blocks"], ensure_ascii=False)
+        assert reply["blocks"][0]["text"]["text"] == "Why: Acme Corp"
+        assert "Scores" in text and "*Trial finished onboarding* in cooldown until" in text
+        story = [b["text"]["text"] for b in reply["blocks"] if b["type"] == "section"][-1]
+        assert "cooldown" in story and "alerted: routed to C0AE1" in story  # ann's alert too
