@@ -17,24 +17,52 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Listener = Callable[..., Awaitable[None]]
+Tell = Callable[[dict[str, Any], str], Awaitable[None]]
 C = TypeVar("C", bound=Carried)
 
 
-def settled(listener: Listener) -> Listener:
+def failure_notice(error: BaseException, changed: bool = True) -> str:
+    """What the person who acted is told when their request failed unexpectedly (the database briefly
+    unreachable, a bug): only the error's class, since its message may hold SQL or secrets. `changed`
+    when the work may have partly happened before it failed, so the notice claims nothing about it."""
+    name = type(error).__name__
+    if not changed:
+        return (
+            f"Something went wrong on our side ({name}); nothing was changed by this click, "
+            "try again in a moment."
+        )
+    return (
+        f"Something went wrong on our side ({name}) and it was logged; this may not have been done, "
+        "or only partly. Try again in a moment."
+    )
+
+
+def settled(listener: Listener, tell: Tell | None = None, *, changes: bool = True) -> Listener:
     """The listener, made never to raise into Bolt: when a listener fails moments after its ack,
     Bolt forgets the ack it is waiting for and answers Slack 404 after 3 seconds. The failure is
-    logged here instead, and a request not yet acknowledged is acknowledged. Bolt passes arguments
-    by the listener's own parameter names, which it finds through `functools.wraps`."""
+    logged here instead, a request not yet acknowledged is acknowledged, and the person who acted is
+    told, ephemerally and the way the listener tells them of an `ActionError`: `tell` is given the
+    listener's arguments and the `failure_notice` (False `changes` for a listener that only reads).
+    A listener with no one to tell (an event, the Home tab) passes no `tell`: its failure is only
+    logged. Bolt passes arguments by the listener's own parameter names, which it finds through
+    `functools.wraps`."""
 
     @functools.wraps(listener)
     async def run(**kwargs: Any) -> None:
         try:
             await listener(**kwargs)
-        except Exception:
+        except Exception as exc:
             log.exception("%s failed", listener.__name__)
             ack = kwargs["ack"]
             if ack.response is None:
                 await ack()
+            if tell is not None:
+                try:
+                    await tell(kwargs, failure_notice(exc, changes))
+                except Exception as told:  # e.g. the response_url the listener failed on
+                    log.warning(
+                        "%s could not tell the user it failed: %s", listener.__name__, type(told).__name__
+                    )
 
     return run
 

@@ -1,7 +1,7 @@
 """The alert's controls. Each value a control carries is decoded once, into its model, before the
 listener runs (`carrying`); every listener acks first (Slack's 3 seconds), then calls its service in
 bot/actions; anything the clicker should know comes back as an ephemeral message on the action's
-response_url.
+response_url, as does an unexpected failure (`settled`, told with `_tell_clicker`).
 
 `open_posthog` and `open_crm_task` are URL buttons: Slack opens the link itself and still sends a
 click, which only needs an ack.
@@ -33,6 +33,12 @@ async def ack_only(ack: AsyncAck) -> None:
 async def _tell(respond: AsyncRespond, text: str | None) -> None:
     if text:
         await respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+async def _tell_clicker(arguments: dict[str, Any], text: str) -> None:
+    """A listener's unexpected failure, told the same way (`settled`)."""
+    if arguments.get("respond") is not None:
+        await _tell(arguments["respond"], text)
 
 
 def _message_ts(body: dict[str, Any]) -> str | None:
@@ -138,7 +144,16 @@ def register(app: AsyncApp, tasks: CrmTasks, snoozes: Snoozes, not_relevant: Not
 
     app.action(AlertAction.OPEN_POSTHOG)(settled(ack_only))
     app.action(AlertAction.OPEN_CRM_TASK)(settled(ack_only))
-    app.action(AlertAction.CREATE_CRM_TASK, middleware=[carrying(AlertRef, _value)])(settled(create_crm_task))
-    app.action(AlertAction.SNOOZE, middleware=[carrying(SnoozeRequest, _selected)])(settled(snooze))
-    app.action(AlertAction.UNSNOOZE, middleware=[carrying(SnoozeRef, _value)])(settled(unsnooze))
-    app.action(AlertAction.NOT_RELEVANT, middleware=[carrying(AlertRef, _value)])(settled(open_not_relevant))
+    app.action(AlertAction.CREATE_CRM_TASK, middleware=[carrying(AlertRef, _value)])(
+        settled(create_crm_task, _tell_clicker)
+    )
+    app.action(AlertAction.SNOOZE, middleware=[carrying(SnoozeRequest, _selected)])(
+        settled(snooze, _tell_clicker)
+    )
+    app.action(AlertAction.UNSNOOZE, middleware=[carrying(SnoozeRef, _value)])(
+        settled(unsnooze, _tell_clicker)
+    )
+    # Opening the form only reads the alert: a failure there has changed nothing.
+    app.action(AlertAction.NOT_RELEVANT, middleware=[carrying(AlertRef, _value)])(
+        settled(open_not_relevant, _tell_clicker, changes=False)
+    )

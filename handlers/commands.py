@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.commands.run import PostHogCommands, Reply
 from bot.slack.ids import SLASH_COMMAND
 from bot.slack.mrkdwn import escape
-from handlers import settled
+from handlers import failure_notice, settled
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,9 @@ def register(app: AsyncApp, commands: PostHogCommands) -> None:
             reply = await commands.answer(
                 str(command.get("text") or ""), str(command.get("user_id", "")), channel
             )
-        except Exception:
+        except Exception as exc:  # answered like a click's failure (`failure_notice`)
             log.exception("/posthog failed")
-            reply = Reply(text=":warning: Something went wrong on our side; nothing was lost. Try again.")
+            reply = Reply(text=f":warning: {failure_notice(exc)}")
         await _answer(reply, respond, client, channel)
 
     app.command(SLASH_COMMAND)(settled(posthog))

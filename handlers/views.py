@@ -1,7 +1,7 @@
 """The "Not relevant" modal's submission: validate (errors shown in the modal), close it, then record
 the reason and update the alert. A submission whose metadata no longer names the alert and its
-channel is refused in the modal, since the channel check could not be made. A failure afterwards
-reaches the user as an ephemeral message in that channel."""
+channel is refused in the modal, since the channel check could not be made. A failure afterwards,
+expected (`ActionError`) or not (`settled`), reaches the user as an ephemeral message in that channel."""
 
 from __future__ import annotations
 
@@ -31,6 +31,22 @@ def _metadata(view: dict[str, Any]) -> object:
     return view.get("private_metadata")
 
 
+async def _tell(client: AsyncWebClient, channel: str, user: str, text: str) -> None:
+    """An ephemeral message to the person who submitted, in the alert's channel."""
+    try:
+        await client.chat_postEphemeral(channel=channel, user=user, text=text)
+    except SlackApiError as slack_error:
+        log.warning("could not tell the user: %s", slack_error.response.get("error"))
+
+
+async def _tell_submitter(arguments: dict[str, Any], text: str) -> None:
+    """A listener's unexpected failure, told the same way (`settled`); a submission that named no
+    channel has no one to tell in one, and was refused in the modal before any work anyway."""
+    carried = arguments.get("carried")
+    if isinstance(carried, ModalTarget):
+        await _tell(arguments["client"], carried.channel, arguments["body"]["user"]["id"], text)
+
+
 def register(app: AsyncApp, not_relevant: NotRelevant) -> None:
     async def not_relevant_submitted(
         ack: AsyncAck,
@@ -52,11 +68,8 @@ def register(app: AsyncApp, not_relevant: NotRelevant) -> None:
                 client, carried.alert_id, carried.channel, user, answer.reason, answer.text
             )
         except ActionError as exc:
-            try:
-                await client.chat_postEphemeral(channel=carried.channel, user=user, text=str(exc))
-            except SlackApiError as slack_error:
-                log.warning("could not tell the user: %s", slack_error.response.get("error"))
+            await _tell(client, carried.channel, user, str(exc))
 
     app.view(NotRelevantModal.CALLBACK, middleware=[carrying(ModalTarget, _metadata)])(
-        settled(not_relevant_submitted)
+        settled(not_relevant_submitted, _tell_submitter)
     )
