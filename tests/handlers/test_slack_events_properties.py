@@ -2,9 +2,9 @@
 SQLite and PostgreSQL with fake Slack and PostHog: no request gets a 5xx or waits past Slack's
 3 seconds; one not signed with the app's secret gets 401 (Slack's unsigned ssl_check its 200); a
 signed one 200, 401 when it cannot be read, or Bolt's 404 for what nothing listens to; a well-formed
-`/posthog` command is answered on its response_url whatever it says; nothing a payload carries reaches Slack as a channel
-ping or as a mention of anyone but the clicking user or a configured owner; and the app keeps
-answering `/posthog help` and /healthz throughout.
+`/posthog` command is answered on its response_url whatever it says; nothing a payload carries
+reaches Slack as a channel ping or as a mention of anyone but the clicking user or a configured owner;
+and the app keeps answering `/posthog help` and /healthz throughout.
 
 Signed payloads are made up the way Slack builds them (tests/support/slack_requests.py) and may refer
 to the app's real alerts and snoozes, so most of them reach the listeners; some have fields dropped,
