@@ -146,8 +146,9 @@ threshold_accounts = Table(
     Column("account", String(300), primary_key=True),
 )
 
-# An account's thread in a channel: the alert every later alert of the account replies to, for 7
-# days from `started_at`. Taken by upsert, so two processes alerting at once agree on one root.
+# An account's thread in a channel: the alert every later alert of the account replies to while each
+# comes within 7 days of the one before. `started_at` is the thread's latest alert (root or reply), moved
+# forward by every alert that joins. Taken by upsert, so two processes alerting at once agree on one root.
 threads = Table(
     "threads",
     metadata,

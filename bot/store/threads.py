@@ -2,9 +2,11 @@
 Slack, and what the root says of its thread.
 
 The root is chosen when an alert is committed, before anything is sent, by an upsert on the
-`threads` row of (account, channel): whichever alert comes first starts the thread, and every alert
-of the next 7 days takes it as its root, in this process or another. A retry, a restart or another
-process posting the reply therefore finds the same root, and its `ts` in the store.
+`threads` row of (account, channel): whichever alert comes first starts the thread, and every later
+alert that comes within 7 days of the thread's latest one (root or reply) takes it as its root, in
+this process or another. So a thread stays open while the account keeps alerting at least once a
+week, however long that goes on. A retry, a restart or another process posting the reply therefore
+finds the same root, and its `ts` in the store.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from bot.store.alert_actions import ActionStore, AlertRecord
 from bot.store.records import NewAlert, to_json
 from bot.store.tables import alerts, threads
 
-THREAD_WINDOW_S = 7 * 86400  # a later alert joins the account's thread when it started this recently
+THREAD_WINDOW_S = 7 * 86400  # a later alert joins the account's thread when its latest alert is this recent
 
 
 @dataclass(frozen=True)
@@ -41,18 +43,27 @@ def end_thread(conn: Connection, root_id: str) -> None:
 class ThreadStore(ActionStore):
     def _join_thread(self, conn: Connection, alert: NewAlert, now: float) -> str | None:
         """The alert the new `alert` replies to, or None when it starts the account's thread in its
-        channel (no thread, or one older than 7 days). One statement: concurrent alerts agree."""
+        channel (no thread, or none whose latest alert is within 7 days). One statement: concurrent
+        alerts agree.
+
+        The row's `started_at` is the time of the thread's latest alert, root or reply: every alert
+        that joins moves it forward (never back, whatever the clocks of the processes), under the
+        row's lock, so the next alert measures the window from it."""
         statement = self._insert(threads).values(
             account=alert.account, channel=alert.channel, root_alert_id=alert.id, started_at=now
         )
         stale = threads.c.started_at < now - THREAD_WINDOW_S
+        latest = case(
+            (threads.c.started_at > statement.excluded.started_at, threads.c.started_at),
+            else_=statement.excluded.started_at,
+        )
         statement = statement.on_conflict_do_update(
             index_elements=[threads.c.account, threads.c.channel],
             set_={
                 "root_alert_id": case(
                     (stale, statement.excluded.root_alert_id), else_=threads.c.root_alert_id
                 ),
-                "started_at": case((stale, statement.excluded.started_at), else_=threads.c.started_at),
+                "started_at": latest,
             },
         ).returning(threads.c.root_alert_id)
         root = conn.execute(statement).scalar_one()

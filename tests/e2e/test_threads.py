@@ -1,8 +1,13 @@
 """An account's alerts in one thread, through a running server and across a restart: the second alert is
 a reply under the first (whose `ts` the restarted process reads from the store), the first says what
-followed, and a signal with `thread: none` posts on its own."""
+followed, a thread stays open while the account alerts at least weekly, and a signal with `thread: none`
+posts on its own."""
 
 from __future__ import annotations
+
+import sys
+import time
+from types import SimpleNamespace
 
 from testkit.webhook_bodies import webhook_body
 from tests.conftest import make_settings, serve
@@ -44,3 +49,25 @@ def test_thread_none_posts_every_alert_on_its_own(db_url, fake_slack, example_co
             assert app.post_webhook(body).status_code == 202
         fake_slack.wait_for(lambda s: len(s.posted()) == 2)
         assert [m.get("thread_ts") for m in fake_slack.posted()] == [None, None]
+
+
+def test_an_account_alerting_every_few_days_keeps_one_thread(db_url, fake_slack, example_config, monkeypatch):
+    """API integration activated on days 0, 3, 6 and 9: day 9 is more than 7 days after the first alert
+    but 3 after the latest, so all four are in one thread."""
+    start = time.time()
+    now = [start]
+
+    def clock() -> float:
+        return now[0]
+
+    # The store commits at its own `time.time()` (bot.store.inbox, the module; the package exports the table)
+    monkeypatch.setattr(sys.modules["bot.store.inbox"], "time", SimpleNamespace(time=clock))
+    with serve(make_settings(db_url, fake_slack), example_config, clock=clock) as app:
+        for n, day in enumerate((0, 3, 6, 9), start=1):
+            now[0] = start + day * 86400
+            body = webhook_body("feature_activated", properties={**ACME, "feature_name": "api_integration"})
+            assert app.post_webhook(body).status_code == 202
+            fake_slack.wait_for(lambda s, n=n: len(s.posted()) == n)
+        root_ts = fake_slack.posted_ts()[0]
+        assert [m.get("thread_ts") for m in fake_slack.posted()] == [None] + [root_ts] * 3
+        fake_slack.wait_for(lambda s: "3 more signals" in str(s.current("C0AE1", root_ts)))

@@ -1,13 +1,17 @@
-"""Which alert a new alert replies to: chosen when it is committed, one root per account and channel for
-7 days, agreed on by alerts committed at once (in one process or several), ended by a failed root."""
+"""Which alert a new alert replies to: chosen when it is committed, one root per account and channel while
+its alerts come within 7 days of each other, agreed on by alerts committed at once (in one process or
+several), ended by a failed root."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.store import Finish, Store, tables
 from tests.support import stored
@@ -19,8 +23,28 @@ def store(worker_store):
     return worker_store
 
 
+@pytest.fixture
+def on_day(monkeypatch) -> Callable[[float], None]:
+    """`on_day(9)`: what is committed next is committed 9 days after the test began (the store's clock
+    for decisions, cooldowns and threads)."""
+    start = time.time()
+    now = [start]
+    # `bot.store.inbox` the module (the package exports the table of that name)
+    monkeypatch.setattr(sys.modules["bot.store.inbox"], "time", SimpleNamespace(time=lambda: now[0]))
+
+    def move(day: float) -> None:
+        now[0] = start + day * 86400
+
+    return move
+
+
 def _thread_of(store: Store, alert_id: str) -> str | None:
     return stored.alert(store, alert_id)["thread_of"]
+
+
+def _latest_in_thread(store: Store) -> float:
+    with store.engine.connect() as conn:
+        return conn.execute(select(tables.threads.c.started_at)).scalar_one()
 
 
 def test_a_later_alert_of_the_account_in_the_channel_replies_to_the_first(store):
@@ -45,7 +69,7 @@ def test_other_channels_accounts_and_thread_none_start_their_own(store):
     assert _thread_of(store, later.id) == root.id  # thread: none neither joined nor started one
 
 
-def test_a_thread_older_than_7_days_is_not_joined(store):
+def test_a_thread_whose_latest_alert_is_older_than_7_days_is_not_joined(store):
     root = new_alert(signal="A")
     decide(store, root)
     with store.engine.begin() as conn:
@@ -56,6 +80,47 @@ def test_a_thread_older_than_7_days_is_not_joined(store):
     after = new_alert(signal="C")
     decide(store, after)
     assert _thread_of(store, after.id) == fresh.id
+
+
+def test_a_thread_stays_open_while_the_account_alerts_at_least_weekly(store, on_day):
+    """Days 0, 3, 6 and 9: day 9 is 9 days after the root but 3 after the latest reply, so it joins."""
+    alerts = [new_alert(signal=f"S{day}") for day in (0, 3, 6, 9)]
+    for day, alert in zip((0, 3, 6, 9), alerts, strict=True):
+        on_day(day)
+        decide(store, alert)
+    root = alerts[0]
+    assert [_thread_of(store, a.id) for a in alerts] == [None, root.id, root.id, root.id]
+    assert _latest_in_thread(store) == stored.alert(store, alerts[-1].id)["created_at"]
+
+
+def test_a_week_without_an_alert_starts_a_new_thread(store, on_day):
+    first, second, third = (new_alert(signal=s) for s in ("A", "B", "C"))
+    on_day(0)
+    decide(store, first)
+    on_day(8)
+    decide(store, second)
+    on_day(11)
+    decide(store, third)
+    assert [_thread_of(store, a.id) for a in (first, second, third)] == [None, None, second.id]
+
+
+def test_a_reply_measures_the_week_from_itself_not_from_the_root(store, on_day):
+    """The latest alert of the thread is the reply of day 3: day 10.5 is 7.5 days after it, a new thread."""
+    first, reply, later = (new_alert(signal=s) for s in ("A", "B", "C"))
+    for day, alert in ((0, first), (3, reply), (10.5, later)):
+        on_day(day)
+        decide(store, alert)
+    assert [_thread_of(store, a.id) for a in (first, reply, later)] == [None, first.id, None]
+
+
+def test_an_alert_committed_by_a_clock_behind_does_not_move_the_week_back(store, on_day):
+    """A process whose clock is behind commits an alert "on day 5" after day 6's: the thread's latest
+    alert stays day 6's, so day 12.5 still joins."""
+    alerts = [new_alert(signal=f"S{i}") for i in range(4)]
+    for day, alert in zip((0, 6, 5, 12.5), alerts, strict=True):
+        on_day(day)
+        decide(store, alert)
+    assert [_thread_of(store, a.id) for a in alerts] == [None] + [alerts[0].id] * 3
 
 
 def test_a_high_priority_reply_is_also_posted_to_the_channel(store):
