@@ -14,7 +14,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from bot import LIB_NAME
 from bot.actions.snooze import Snoozes
 from bot.clients.posthog_api import PostHogApi, PostHogApiError
 from bot.clients.posthog_capture import CaptureError, PostHogCapture
@@ -36,6 +35,7 @@ from bot.commands.parser import (
     parse,
 )
 from bot.config.signals_file import SignalsConfig
+from bot.decide.markers import TEST_COMMAND_MARKERS
 from bot.decide.outcomes import Outcome
 from bot.decide.pipeline import Pipeline
 from bot.ingest.webhook_body import WebhookBody
@@ -279,11 +279,12 @@ class PostHogCommands:
     async def _test(self, command: SendTestEvent, user_id: str) -> Reply:
         assert self.capture is not None
         distinct_id = command.distinct_id or f"slack-test-{user_id}"
-        properties = {**command.properties, "test": True, "$lib": LIB_NAME}
+        properties = {**command.properties, **TEST_COMMAND_MARKERS}
         event_uuid = await self.capture.capture(command.event, distinct_id, properties)
         lines = [
             f":test_tube: Captured `{escape_clip(command.event, 100)}` for `{escape_clip(distinct_id, 100)}` "
-            f"(uuid `{event_uuid}`) with `test: true`."
+            f"(uuid `{event_uuid}`) with `test: true`: when PostHog sends it back, "
+            "it is recorded, never alerted."
         ]
         lines += await self._dry_run(command.event, distinct_id, properties, event_uuid)
         return Reply(text="\n".join(lines), share=command.share)
@@ -304,7 +305,7 @@ class PostHogCommands:
                 }
             }
         )
-        decision = await self.pipeline.evaluate(body, time.time(), f"dry-run-{event_uuid}")
+        decision = await self.pipeline.evaluate(body, time.time(), f"dry-run-{event_uuid}", as_if_real=True)
         lines = ["*Dry run* (nothing was posted):"]
         routes = {plan.facts.signal_name: plan.facts.route for plan in decision.alerts}
         for item in decision.entry.signals:

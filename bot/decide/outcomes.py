@@ -78,6 +78,7 @@ def overall(decisions: Iterable[SignalDecision]) -> Outcome:
 # -- reasons -----------------------------------------------------------------------------------------
 NO_SIGNAL_LISTENS = "no signal listens to this event"
 NO_ACCOUNT = "no company_domain, company group, work email or distinct_id"
+TEST_COMMAND_EVENT = "a /posthog test event: shown to whoever sent it, never alerted"
 
 
 def below_threshold(score: int, min_score: int) -> str:
@@ -103,6 +104,11 @@ def slack_refused(error: str) -> str:
 
 def gave_up(attempts: int, summary: str) -> str:
     return f"gave up after {attempts} attempts: {summary}"
+
+
+def a_test_command_event(signal: str) -> SignalDecision:
+    """A `/posthog test` event back from PostHog: the signal it would have reached does not alert."""
+    return SignalDecision(signal=signal, outcome=Outcome.FILTERED, reason=TEST_COMMAND_EVENT)
 
 
 def no_signal_listens() -> SignalDecision:

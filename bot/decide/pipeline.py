@@ -20,11 +20,13 @@ from bot.clients.posthog_writer import WriteBack
 from bot.config.signals_file import Signal, SignalsConfig, Threshold
 from bot.decide.accounts import Account, person_email, resolve_account
 from bot.decide.enrich import Company, Enricher
+from bot.decide.markers import is_test_command_event
 from bot.decide.matching import all_conditions_hold, describe_condition, lookup
 from bot.decide.outcomes import (
     NO_ACCOUNT,
     Outcome,
     SignalDecision,
+    a_test_command_event,
     below_threshold,
     in_cooldown,
     no_signal_listens,
@@ -170,7 +172,7 @@ class Pipeline:
             except ValueError:
                 continue
             bodies[event.uuid] = body
-            if body.event.event in self._events:
+            if body.event.event in self._events and not is_test_command_event(body.event.properties):
                 account = resolve_account(body)
                 if account is not None:
                     keys.add(account.key)
@@ -191,11 +193,16 @@ class Pipeline:
         request_id: str,
         states: Mapping[str, AccountState] | None = None,
         record: bool = False,
+        as_if_real: bool = False,
     ) -> Decision:
         """The decision for one event. Without `record` it has no side effects but the enrichment
         cache: how a dry run (`/posthog test`, `replay`) shows what would happen. With it (the
         worker), the event is counted towards its thresholds, once however often it is decided.
-        `states` holds account states already read (`prepare`); any other is read now."""
+        `states` holds account states already read (`prepare`); any other is read now.
+
+        An event `/posthog test` captured (bot/decide/markers) never alerts when PostHog sends it
+        back: each signal it reaches records why, and nothing is counted, enriched or written back.
+        `as_if_real` is the command's own dry run, which shows what the event would produce."""
         event = body.event
         now = self.clock()
         event_time = body.event_time or received_at
@@ -224,6 +231,9 @@ class Pipeline:
                 decisions.append(SignalDecision(signal=signal.name, outcome=Outcome.FILTERED, reason=reason))
         if not candidates:
             decisions.append(no_signal_listens())
+        if passing and not as_if_real and is_test_command_event(event.properties):
+            decisions += [a_test_command_event(signal.name) for signal, _ in passing]
+            passing = []
         if not passing:
             # The account is still named (a pure read of the body), so `why` finds what was filtered.
             return Decision(entry(resolve_account(body) if candidates else None), [])
