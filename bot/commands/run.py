@@ -41,7 +41,7 @@ from bot.decide.pipeline import Pipeline
 from bot.ingest.webhook_body import WebhookBody
 from bot.slack.blocks.funnel import StepRow, breakdown_blocks, fallback_text, funnel_blocks
 from bot.slack.blocks.snoozes import snoozes_list
-from bot.slack.mrkdwn import escape, escape_clip
+from bot.slack.mrkdwn import escape, escape_clip, escape_line, inline_code, one_line
 
 log = logging.getLogger(__name__)
 EVENT_NAMES_TTL_S = 300.0
@@ -125,14 +125,14 @@ class PostHogCommands:
                     return await self._test(command, user_id)
                 if isinstance(command, Identify):
                     await self.capture.set_person(command.distinct_id, command.properties)
-                    names = ", ".join(f"`{escape_clip(k, 60)}`" for k in command.properties)
+                    names = ", ".join(inline_code(k, 60) for k in command.properties)
                     return Reply(
-                        text=f"Set {names} on `{escape_clip(command.distinct_id, 100)}` in PostHog.",
+                        text=f"Set {names} on {inline_code(command.distinct_id, 100)} in PostHog.",
                         share=command.share,
                     )
                 await self.capture.alias(command.distinct_id, command.alias)
-                alias, target = escape_clip(command.alias, 100), escape_clip(command.distinct_id, 100)
-                return Reply(text=f"Linked `{alias}` to `{target}` in PostHog.", share=command.share)
+                alias, target = inline_code(command.alias, 100), inline_code(command.distinct_id, 100)
+                return Reply(text=f"Linked {alias} to {target} in PostHog.", share=command.share)
             except CaptureError as exc:
                 return _problem(exc.explain())
         return Reply(text=USAGE)
@@ -223,7 +223,7 @@ class PostHogCommands:
         if breakdowns:
             series = [(str(value), _rows(steps)) for value, steps in breakdowns]
             blocks = breakdown_blocks(f"Funnel: {title}", series, range_label, url)
-            reply = Reply(text=escape_clip(f"Funnel: {title}", 300), blocks=blocks, share=command.share)
+            reply = Reply(text=escape_line(f"Funnel: {title}", 300), blocks=blocks, share=command.share)
             if command.share:  # the five largest groups, as grouped bars
                 largest = sorted(series, key=lambda item: -(item[1][0].count if item[1] else 0))[:5]
                 chart_series = [(value, [(r.name, r.count) for r in rows]) for value, rows in largest if rows]
@@ -261,9 +261,10 @@ class PostHogCommands:
             if step in known:
                 continue
             close = difflib.get_close_matches(step, known, n=3, cutoff=0.6)
-            hint = f"`{step}` is not an event PostHog has seen"
+            # Unescaped (the funnel's context escapes its note); a backtick would end the code span.
+            hint = f"`{_code(step)}` is not an event PostHog has seen"
             if close:
-                hint += "; did you mean " + " or ".join(f"`{name}`" for name in close) + "?"
+                hint += "; did you mean " + " or ".join(f"`{_code(name)}`" for name in close) + "?"
             hints.append(hint)
         return ". ".join(hints) or None
 
@@ -282,7 +283,7 @@ class PostHogCommands:
         properties = {**command.properties, **TEST_COMMAND_MARKERS}
         event_uuid = await self.capture.capture(command.event, distinct_id, properties)
         lines = [
-            f":test_tube: Captured `{escape_clip(command.event, 100)}` for `{escape_clip(distinct_id, 100)}` "
+            f":test_tube: Captured {inline_code(command.event, 100)} for {inline_code(distinct_id, 100)} "
             f"(uuid `{event_uuid}`) with `test: true`: when PostHog sends it back, "
             "it is recorded, never alerted."
         ]
@@ -324,9 +325,14 @@ class PostHogCommands:
                 label = f"*{escape(item.signal)}*: " if item.signal else ""
                 lines.append(f"• {label}{item.outcome.label}: {escape_clip(item.reason, 300)}")
         if decision.entry.account:
-            lines.append(f"Account: `{escape_clip(decision.entry.account, 200)}`")
+            lines.append(f"Account: {inline_code(decision.entry.account, 200)}")
         return lines
 
 
 def _rows(steps: list[FunnelStep]) -> list[StepRow]:
     return [StepRow(s.label, int(s.count), s.median_conversion_time) for s in steps]
+
+
+def _code(name: str) -> str:
+    """An event name for inside a code span, still unescaped: on one line, no backtick, bounded."""
+    return one_line(name).replace("`", "'")[:100]
