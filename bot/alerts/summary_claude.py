@@ -4,8 +4,10 @@ one concrete next step, grounded in the facts the bot holds and nothing else.
 Guard rails, in order:
 - **Privacy:** the model sees a curated set of facts. Fields listed in the signals file's `pii`
   never leave, and an email is reduced to its domain unless configured otherwise.
-- **Injection:** event and person data travel as JSON inside `<untrusted_data>` and are declared
-  to be data. `<` is escaped, so the block cannot be closed early.
+- **Injection:** event, person and query-row data travel as JSON inside `<untrusted_data>` and are
+  declared to be data. `<` is escaped, so the block cannot be closed early. A query signal's row
+  (HogQL results) is bounded: at most `QUERY_COLUMNS` columns, names and values cut short, values
+  that are not scalars as compact JSON.
 - **Shape:** the answer must be a forced tool call that validates against `Written`.
 - **Grounding:** every URL, mention and number in the answer must appear in the facts.
 - **Time and cost:** one attempt within `SUMMARY_TIMEOUT_S`, a per-day token budget, and a cache
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import re
 from collections import OrderedDict
@@ -32,7 +35,7 @@ from bot.alerts.model import AlertFacts, Written
 from bot.config.signals_file import Pii
 from bot.decide.matching import lookup
 from bot.ops.metrics import Metrics
-from bot.slack.mrkdwn import clean
+from bot.slack.mrkdwn import clean, one_line
 
 if TYPE_CHECKING:
     import anthropic
@@ -49,6 +52,13 @@ _MENTION = re.compile(r"<[@#!]|@(?:here|channel|everyone)\b|(?<![\w.])@\w+", re.
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _EMAIL = re.compile(r"[\w.+-]+@([\w-]+(?:\.[\w-]+)+)")
+# A query signal's row: its columns other than the account and the person (a distinct id is never
+# sent), at most this many, names and values cut to these lengths.
+QUERY_COLUMNS = 20
+QUERY_NAME_LIMIT = 64
+QUERY_VALUE_LIMIT = 200
+_QUERY_IDENTITY = ("account", "distinct_id")
+_INT64 = 2**63  # orjson writes 64-bit integers only; a larger one (Int128, UInt256) goes as text
 
 SYSTEM = """You write the top of a sales alert in Slack for an account executive.
 Rules:
@@ -60,6 +70,8 @@ Rules:
 - headline: one line naming the account and what happened.
 - why_now: two short sentences on why this account matters now (fit, activity, timing).
 - next_step: one concrete action for the account executive, with a time frame from follow_up_hours.
+- scheduled_query_result_columns, when present, are the columns of the row a scheduled PostHog
+  query returned for this account, the reason for this alert: cite them by name and value.
 Answer only by calling the write_alert tool."""
 
 
@@ -98,6 +110,41 @@ def _scalar(value: Any, redact: Callable[[str], str] = str) -> Any:
     return None
 
 
+def _query_value(value: Any, redact: Callable[[str], str]) -> Any:
+    """One column's value for the model: numbers, booleans and null as they are, text cleaned and
+    cut short, anything else (an array, a map) as compact JSON, cut short."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if (isinstance(value, int) and -_INT64 <= value < _INT64) or isinstance(value, float):
+        return value
+    if isinstance(value, str | int):
+        text = str(value)
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+        except (TypeError, ValueError, RecursionError):
+            text = "[unreadable]"
+    # Cut before redacting to bound the work, and after it so no half of a withheld value shows.
+    return redact(clean(text[: QUERY_VALUE_LIMIT * 10]))[:QUERY_VALUE_LIMIT]
+
+
+def _query_columns(
+    facts: AlertFacts, redact: Callable[[str], str], allowed: Callable[[str], bool]
+) -> tuple[dict[str, Any], int]:
+    """The query row's columns the model may see (names cleaned and cut short), and how many more
+    there were."""
+    columns = [
+        (name, value)
+        for name, value in (facts.query or {}).items()
+        if name not in _QUERY_IDENTITY and allowed(f"query.{name}")
+    ]
+    shown: dict[str, Any] = {}
+    for name, value in columns[:QUERY_COLUMNS]:
+        key = redact(one_line(str(name)).strip())[:QUERY_NAME_LIMIT] or "?"
+        shown.setdefault(key, _query_value(value, redact))
+    return shown, max(0, len(columns) - QUERY_COLUMNS)
+
+
 def _redactor(facts: AlertFacts, pii: Pii) -> Callable[[str], str]:
     """Applies the privacy rules to any text: emails per `pii.email`, and the values of `pii.fields`
     wherever they appear (a score reason may quote an email or a name)."""
@@ -105,6 +152,7 @@ def _redactor(facts: AlertFacts, pii: Pii) -> Callable[[str], str]:
         "person": {"name": facts.person_name, "email": facts.person_email},
         "company": facts.company,
         "properties": facts.properties,
+        "query": facts.query or {},
     }
     secrets = [
         str(v) for path in pii.fields if isinstance(v := lookup(context, path), str | int | float) and str(v)
@@ -150,7 +198,7 @@ def model_facts(facts: AlertFacts, pii: Pii) -> dict[str, Any]:
             email if pii.email == "full" else email.rsplit("@", 1)[-1]
         )
     when = datetime.fromtimestamp(facts.event_time, UTC).strftime("%Y-%m-%d") if facts.event_time else None
-    return {
+    told: dict[str, Any] = {
         "signal": facts.signal_name,
         "what_happened": facts.action,
         "event": facts.event_name,
@@ -177,6 +225,14 @@ def model_facts(facts: AlertFacts, pii: Pii) -> dict[str, Any]:
         "threshold_reached": facts.reached.what if facts.reached else None,
         "follow_up_hours": list(FOLLOW_UP_HOURS),
     }
+    # A query signal's row (untrusted HogQL results), only for query signals: an event's facts stay
+    # as they were, and so does its cache key.
+    columns, left_out = _query_columns(facts, redact, allowed)
+    if columns:
+        told["scheduled_query_result_columns"] = columns
+    if left_out:
+        told["scheduled_query_columns_left_out"] = left_out
+    return told
 
 
 def prompt(facts_json: str) -> str:

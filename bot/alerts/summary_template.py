@@ -1,14 +1,18 @@
 """The template summary: what happened, who the account is, and what else it did lately, in the words
 an SDR would use ("Trial user from Acme Corp finished onboarding. Series B fintech, 240 people. Also
 activated the API integration 2 days ago."). It is also the fallback whenever a model is unavailable.
+A query signal's row has no event to tell of, so its summary says what the query found instead
+("… triggered “Heavy users”: calls_this_week 3, plan team."). Text is returned raw; the builders escape
+it.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bot.alerts.model import AlertFacts, PastSignal
-from bot.slack.mrkdwn import one_line
+from bot.slack.mrkdwn import clip, one_line
 
 _STAGES = {
     "pre_seed": "Pre-seed",
@@ -98,8 +102,49 @@ def recent_activity(history: tuple[PastSignal, ...], now: float, limit: int = 2)
     return "Also " + " and ".join(f"{p.action} {relative_time(p.event_time, now)}" for p in seen)
 
 
+QUERY_FOUND_LIMIT = 120  # what a query found, in the summary's first sentence
+_QUERY_PART_LIMIT = 40  # a column's name, and its value, each at most
+_QUERY_IDENTITY = ("account", "distinct_id")  # the account and person the summary names already
+
+
+def _column_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value[: _QUERY_PART_LIMIT * 2]
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    except (TypeError, ValueError, RecursionError):
+        return "?"
+    return text[: _QUERY_PART_LIMIT * 2]
+
+
+def query_found(query: dict[str, Any] | None, limit: int = QUERY_FOUND_LIMIT) -> str | None:
+    """`calls_this_week 3, plan team`: a query row's columns (not its account or person), as many
+    whole ones as fit in `limit`, names and values cut short; None when it has no other column."""
+    columns = [(k, v) for k, v in (query or {}).items() if k not in _QUERY_IDENTITY]
+    parts: list[str] = []
+    for name, value in columns:
+        name_text = clip(one_line(str(name)[: _QUERY_PART_LIMIT * 2]).strip(), _QUERY_PART_LIMIT)
+        value_text = clip(one_line(_column_text(value)).strip(), _QUERY_PART_LIMIT) or "-"
+        part = f"{name_text} {value_text}".strip()
+        if len(", ".join([*parts, part])) > limit:
+            break
+        parts.append(part)
+    if not parts:  # (one column always fits: its name and value are cut short)
+        return None
+    more = len(columns) - len(parts)
+    return ", ".join(parts) + (f" and {more} more" if more else "")
+
+
 def template_summary(facts: AlertFacts) -> str:
-    sentences = [f"{who(facts)} {facts.action}"]
+    # A query's account row has no person: the account itself is the subject.
+    person = facts.distinct_id or facts.person_name or facts.person_email
+    subject = facts.account_label if facts.query is not None and not person else who(facts)
+    sentences = [f"{subject} {facts.action}"]
+    found = query_found(facts.query)
+    if found:
+        sentences[0] = f"{sentences[0].rstrip().rstrip('.')}: {found}"
     firmo = firmographics(facts.company)
     if firmo:
         sentences.append(firmo[0].upper() + firmo[1:])

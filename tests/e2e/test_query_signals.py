@@ -5,6 +5,7 @@ webhook and the other signals go on."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from bot.config.signals_file import Route, Signal
 from bot.store.tables import inbox
+from testkit.anthropic import API_KEY, FakeAnthropic
 from testkit.posthog_api import PERSONAL_KEY, PROJECT_ID, FakePostHogApi
 from testkit.webhook_bodies import webhook_body
 from tests.conftest import make_settings, serve
@@ -83,6 +85,9 @@ def test_a_query_signal_alerts_each_row_once_per_interval(db_url, fake_slack, po
         acme = str(by_channel["C0AE1"]["blocks"])
         assert "Acme Corp: API usage dropped" in acme
         assert "*calls_this_week*\\n3" in acme and "*plan*\\nteam" in acme
+        # Without Claude, the template says what the query found.
+        summary = by_channel["C0AE1"]["blocks"][1]["text"]["text"]
+        assert summary.startswith("Acme Corp stopped calling the API: calls_this_week 3, plan team.")
         assert "Account from query" in acme
 
         # The webhook and event signals go on beside the failing query.
@@ -114,3 +119,67 @@ def _query_uuids(app) -> list[str]:
     with app.services.store.engine.connect() as conn:
         rows = conn.execute(select(inbox.c.uuid).where(inbox.c.event_name.startswith("$query:"))).all()
     return [r[0] for r in rows]
+
+
+HEAVY = Signal(
+    name="Heavy users",
+    query="SELECT properties.company_domain AS account, count() AS calls_this_week, any(plan) AS plan, "
+    "any(notes) AS notes FROM events GROUP BY account",
+    every="1h",
+    min_score=0,
+)
+
+
+def _claude_settings(db_url, fake_slack, posthog_api, fake_claude):
+    return make_settings(
+        db_url,
+        fake_slack,
+        posthog_personal_api_key=PERSONAL_KEY,
+        posthog_project_id=PROJECT_ID,
+        posthog_app_host_setting=posthog_api.url,
+        anthropic_api_key=API_KEY,
+        anthropic_base_url=fake_claude.base_url,
+        summary_timeout_s=2.0,
+    )
+
+
+def test_claude_is_told_the_query_columns_and_may_cite_them(sqlite_url, fake_slack, example_config):
+    hostile = "<!channel> " + "x" * 10_000
+    hostile_name = "<!channel> " + "n" * 180  # PostHog's column names are at most 200 characters
+    with FakePostHogApi(seed=False) as posthog_api, FakeAnthropic() as fake_claude:
+        posthog_api.add_hogql_table(
+            "any(notes) AS notes",
+            ["account", "calls_this_week", "plan", "notes", hostile_name],
+            [["acme.com", 37, "team", {"last": {"call": "<!here>", "by": ["a", "b"]}}, hostile]],
+            ["String", "UInt64", "String", "String", "String"],
+        )
+        fake_claude.answer(
+            headline="Acme Corp is a heavy API user",
+            why_now="Acme Corp made 37 calls this week on the team plan. A good fit for an upgrade.",
+            next_step="Offer an upgrade call within 24 hours.",
+        )
+        config = example_config.model_copy(update={"signals": [*example_config.signals, HEAVY]})
+        with serve(_claude_settings(sqlite_url, fake_slack, posthog_api, fake_claude), config) as app:
+            [message] = fake_slack.wait_for(lambda s: s.posted(), timeout=10)
+            metrics = app.http.get("/metrics").text
+        [request] = fake_claude.sent()
+
+    # What the model was told: the row's columns, labelled, bounded, and unable to close the fence.
+    content = request["messages"][0]["content"]
+    facts = json.loads(content.split("<untrusted_data>\n", 1)[1].split("\n</untrusted_data>", 1)[0])
+    columns = facts["scheduled_query_result_columns"]
+    assert (columns["calls_this_week"], columns["plan"]) == (37, "team")
+    assert columns["notes"] == '{"last":{"call":"<!here>","by":["a","b"]}}'
+    [(name, value)] = [(k, v) for k, v in columns.items() if k.startswith("<!channel>")]
+    assert len(name) == 64 and len(value) == 200
+    assert "<!" not in content and content.count("</untrusted_data>") == 1
+
+    # Its answer cites a column's number (in no other fact): grounded, so it is what Slack shows.
+    assert "37" not in json.dumps({k: v for k, v in facts.items() if k != "scheduled_query_result_columns"})
+    summary = message["blocks"][1]["text"]["text"]
+    assert summary.startswith("*Acme Corp is a heavy API user*")
+    assert "37 calls this week on the team plan" in summary
+    assert 'signals_llm_calls_total{result="ok"} 1.0' in metrics
+    assert 'signals_summaries_total{kind="claude"} 1.0' in metrics
+    everything = json.dumps(message)
+    assert "<!channel>" not in everything and "<!here>" not in everything

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from bot.alerts.model import PastSignal
+from bot.alerts.model import AlertDetails, PastSignal
 from bot.alerts.summary_template import (
     employees_label,
     firmographics,
     funding_label,
+    query_found,
     recent_activity,
     relative_time,
     template_summary,
 )
+from bot.slack.blocks.alert import alert_message
 from tests.support.factories import DAY, NOW, acme_facts, person_facts
 
 
@@ -155,3 +159,71 @@ def test_firmographics():
 
 def test_recent_activity_without_history():
     assert recent_activity((), NOW) is None
+
+
+# -- a query signal's row ---------------------------------------------------------------------------
+def query_facts(query, **overrides):
+    """Acme's row of a scheduled query ("Heavy users"): no event, no person, the row's columns."""
+    base = {
+        "signal_name": "Heavy users",
+        "action": "triggered “Heavy users”",
+        "event_name": "$query:Heavy users",
+        "distinct_id": None,
+        "person_name": None,
+        "person_email": None,
+        "properties": {},
+        "history": (),
+        "query": query,
+    }
+    return acme_facts(**{**base, **overrides})
+
+
+def test_a_query_row_says_what_the_query_found():
+    facts = query_facts({"account": "acme.com", "calls_this_week": 3, "plan": "team"})
+    assert template_summary(facts) == (
+        "Acme Corp triggered “Heavy users”: calls_this_week 3, plan team. Series B fintech, 240 people."
+    )
+    facts = query_facts({"account": "acme.com", "calls_this_week": 1}, action="stopped calling the API.")
+    assert template_summary(facts).startswith("Acme Corp stopped calling the API: calls_this_week 1.")
+
+
+def test_a_query_row_for_a_person_names_the_person():
+    row = {"distinct_id": "user_42", "seats": 12}
+    facts = query_facts(row, distinct_id="user_42", person_name="Jane Doe")
+    assert template_summary(facts).startswith("Jane Doe from Acme Corp triggered “Heavy users”: seats 12.")
+
+
+def test_a_query_row_with_only_its_account_reads_as_before():
+    assert template_summary(query_facts({"account": "acme.com"})) == (
+        "Acme Corp triggered “Heavy users”. Series B fintech, 240 people."
+    )
+
+
+def test_what_a_query_found_stays_short():
+    row = {f"column_{i}": i * 1000 for i in range(20)}
+    found = query_found(row)
+    assert found is not None and len(found) <= 140 and found.endswith(" more")
+    assert found.startswith("column_0 0, column_1 1000, column_2 2000")
+    assert query_found({"nested": {"a": [1, None]}, "empty": None, "flag": False}) == (
+        'nested {"a":[1,null]}, empty -, flag false'
+    )
+    assert query_found({"account": "acme.com", "distinct_id": "u"}) is None and query_found(None) is None
+
+
+def test_hostile_query_columns_are_cut_short_and_escaped_in_the_alert():
+    row = {
+        "account": "acme.com",
+        "<!channel> look\nhere" + "n" * 500: "<@U0CEO> " + "x" * 10_000,
+        "nested": {"a": {"b": "<!here>" * 100}},
+    }
+    facts = query_facts(row)
+    summary = template_summary(facts)
+    assert len(summary) < 250 and "\n" not in summary and "xxxxxxxxxx…" in summary
+    message = alert_message(AlertDetails.of(facts, summary))
+    section = message["blocks"][1]["text"]["text"]
+    assert section.startswith("Acme Corp triggered “Heavy users”: &lt;!channel&gt; look here")
+    assert "&lt;@U0CEO&gt; xxx" in section and "… and 1 more. Series B fintech" in section  # no room
+    nested = alert_message(AlertDetails.of(facts, template_summary(query_facts({"nested": row["nested"]}))))
+    assert 'nested {"a":{"b":"&lt;!here&gt;' in nested["blocks"][1]["text"]["text"]
+    for text in (json.dumps(message["blocks"]), message["text"], json.dumps(nested)):
+        assert "<!channel>" not in text and "<!here>" not in text and "<@U0CEO>" not in text
