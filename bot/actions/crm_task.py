@@ -2,6 +2,10 @@
 clicked, in HubSpot when it is configured (found again by its marker after an attempt that got no
 answer) and in the bot's own store otherwise; the alert then shows who created it and a link.
 
+An alert a digest lists has no message of its own: its state records the task, and the digest is
+updated in place (`_show_in_digest`), rebuilt from the store so that, of several clicks at once in
+one digest, the last update Slack applies shows every task recorded.
+
 The alert's state records the task (or why the automatic one failed) only once its message shows it
 (`AlertAccess.show`): an alert whose task is settled while its state does not say so is one whose message may
 still say "Creating…", and `show_settled` (AutoTasks' sweep) shows it from what the store kept."""
@@ -15,14 +19,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import task_content as crm
-from bot.actions.alert_access import ActionError, AlertAccess
+from bot.actions.alert_access import SHOW_TRIES, ActionError, AlertAccess
 from bot.alerts.model import AlertState, TaskShown
 from bot.clients.hubspot import HubSpot, HubSpotError, HubSpotTask
 from bot.config.signals_file import SignalsConfig
 from bot.slack.blocks.alert import mention
+from bot.slack.blocks.digest import digest_update
 from bot.slack.mrkdwn import escape, escape_line, link, safe_url
 from bot.store import AlertRecord, Store, is_row_error
 from bot.store.alert_actions import AUTO_REQUESTER, CrmKind, NewTask, TaskRecord
@@ -197,14 +203,46 @@ class CrmTasks:
     async def _show_task(
         self, client: AsyncWebClient, record: AlertRecord, by: str, url: str | None, kind: CrmKind
     ) -> str | None:
-        """Show the task on the alert; when the alert has no message of its own (a digest lists it),
-        the note for the clicker says it instead."""
+        """Show the task on the alert, or, when the alert has no message of its own, in the digest
+        that lists it; when neither could show it, the note for the clicker says it instead."""
         shown = TaskShown(by=by, url=url, crm=kind)
         swept = record.details.auto_task  # an automatic task's alert: the sweep shows it
         if await self.access.show(client, record, lambda state: state.with_task(shown), swept=swept):
             return None
+        if await self._show_in_digest(client, record.id):
+            return None
         where = f": {link(url, 'Open in HubSpot')}" if safe_url(url) else ""
         return f"Task created for {escape_line(record.details.account_label, 150)}{where}"
+
+    async def _show_in_digest(self, client: AsyncWebClient, alert_id: str) -> bool:
+        """Update the digest that lists the alert (its state recorded already) to show the states of
+        all it lists, read from the store; False when it is in no digest in Slack, or Slack did not
+        update it. chat.update shows a whole message, so another process may have shown an older read
+        after this one's: once updated, read again, and show again while the store has newer states
+        (the last update Slack applies then shows every change recorded before it)."""
+        shown: tuple[tuple[str, int], ...] | None = None
+        for _ in range(SHOW_TRIES):
+            digest = await asyncio.to_thread(self.store.posted_digest_of, alert_id)
+            if digest is None:
+                return shown is not None
+            if digest.versions == shown:
+                return True
+            try:
+                await client.chat_update(
+                    channel=digest.channel,
+                    ts=digest.ts,
+                    **digest_update(digest.id, digest.items, digest.since, digest.states),
+                )
+            except SlackApiError as exc:
+                error = exc.response.get("error") or exc.response.status_code
+                log.warning("could not update the digest: %s", error, extra={"alert_id": alert_id})
+                return shown is not None  # an earlier update showed this alert's task
+            except Exception as exc:  # no answer: the digest may or may not show it
+                name = type(exc).__name__
+                log.warning("could not update the digest: %s", name, extra={"alert_id": alert_id})
+                return shown is not None
+            shown = digest.versions
+        return True
 
 
 def _sentence(text: str) -> str:

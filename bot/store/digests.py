@@ -7,14 +7,16 @@ none is listed twice."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
 
-from bot.alerts.model import AlertDetails
+from bot.alerts.model import AlertDetails, AlertState
 from bot.store.base import StoreBase
 from bot.store.messages import DIGEST_SIGNAL, message_row
 from bot.store.tables import alerts
@@ -23,6 +25,23 @@ WAITING = "digest"  # an alert's status while it waits for its channel's digest
 TAKEN = "digested"  # once a digest lists it
 
 ComposeDigest = Callable[[str, Sequence[AlertDetails], float | None], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PostedDigest:
+    """A digest in Slack and the alerts it lists as they are now: what rebuilds its message."""
+
+    id: str
+    channel: str  # where Slack says it is
+    ts: str
+    since: float  # the oldest listed alert's creation, as when the digest was taken
+    items: list[AlertDetails]
+    states: dict[str, AlertState]  # alert id -> its state
+
+    @property
+    def versions(self) -> tuple[tuple[str, int], ...]:
+        """Which states it was read with: another read with the same versions shows the same."""
+        return tuple(sorted((alert_id, state.version) for alert_id, state in self.states.items()))
 
 
 class DigestStore(StoreBase):
@@ -54,6 +73,40 @@ class DigestStore(StoreBase):
                 select(alerts.c.status, alerts.c.channel, alerts.c.error).where(alerts.c.id == alert_id)
             ).first()
         return {"status": row[0], "channel": row[1], "error": row[2]} if row is not None else None
+
+    def posted_digest_of(self, alert_id: str) -> PostedDigest | None:
+        """The digest in Slack that lists the alert, with the alerts it lists (as its outbox row
+        names them, `digest_of`) and their states now; None when the alert is in no digest, or its
+        digest is not in Slack (yet)."""
+        with self._read() as conn:
+            digest_id = conn.execute(select(alerts.c.digest_id).where(alerts.c.id == alert_id)).scalar()
+            if digest_id is None:
+                return None
+            digest = conn.execute(
+                select(alerts.c.channel, alerts.c.posted_channel, alerts.c.ts, alerts.c.details).where(
+                    alerts.c.id == digest_id, alerts.c.signal == DIGEST_SIGNAL
+                )
+            ).first()
+            if digest is None or not digest.ts:
+                return None
+            listed = list(json.loads(digest.details or "{}").get("digest_of") or [])
+            rows = conn.execute(
+                select(alerts.c.id, alerts.c.details, alerts.c.state, alerts.c.created_at).where(
+                    alerts.c.id.in_(listed)
+                )
+            ).all()
+        if not rows or len(rows) != len(set(listed)):
+            return None  # not the alerts it was taken with: better left as it is than shown wrong
+        order = {listed_id: i for i, listed_id in enumerate(listed)}
+        rows = sorted(rows, key=lambda r: order[r.id])
+        return PostedDigest(
+            id=digest_id,
+            channel=digest.posted_channel or digest.channel,
+            ts=digest.ts,
+            since=min(r.created_at for r in rows),
+            items=[AlertDetails.model_validate_json(r.details) for r in rows],
+            states={r.id: AlertState.model_validate_json(r.state or "{}") for r in rows},
+        )
 
     def take_digest(
         self, channel: str, period: str, before: float, compose: ComposeDigest, now: float | None = None

@@ -1,17 +1,25 @@
 """`deliver: digest` through a running server and `python -m bot digest`: the alerts are decided and
 wait (nothing posted), the command posts one digest per channel listing them by score, run again it
-posts nothing, and the digest's Create CRM task button creates the task of that account's alert."""
+posts nothing, and the digest's Create CRM task button creates the task of that account's alert and
+updates the digest in place to show it."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bot.config.signals_file import load_signals
+from bot.slack.ids import AlertRef, decode
 from bot.store import Store, tables
 from bot.store.messages import DIGEST_SIGNAL
 from testkit.examples import EXAMPLE_SIGNALS
+from testkit.hubspot import PORTAL_ID, FakeHubSpot
+from testkit.hubspot import TOKEN as HUBSPOT_TOKEN
 from testkit.processes import ServerProcess, process_spec
+from testkit.slack import FakeSlack
 from testkit.webhook_bodies import webhook_body
 from tests.conftest import make_settings, serve
 from tests.support import stored
@@ -39,10 +47,20 @@ def _ledger(app, uuids: list[str]) -> list[tuple[str, str]]:
     raise AssertionError("not decided in time")
 
 
-def test_digest_alerts_wait_then_one_digest_per_channel_and_its_button_works(tmp_path, db_url, fake_slack):
+@pytest.fixture
+def fake_hubspot():
+    with FakeHubSpot() as server:
+        yield server
+
+
+def _sections(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [b for b in message["blocks"] if b["type"] == "section"]
+
+
+def _post_digest(tmp_path: Path, db_url: str, fake_slack: FakeSlack) -> tuple[Path, dict[str, Any]]:
+    """Acme (two signals) and Initech (one), decided by a running server and left waiting, then
+    `python -m bot digest`: (the signals file, the environment the command ran with)."""
     signals = _digest_signals(tmp_path)
-    config = load_signals(signals)
-    settings = make_settings(db_url, fake_slack)
     bodies = [
         webhook_body("onboarding_completed", properties={"company_domain": "acme.com", "plan": "trial"}),
         webhook_body(
@@ -50,7 +68,7 @@ def test_digest_alerts_wait_then_one_digest_per_channel_and_its_button_works(tmp
         ),
         webhook_body("onboarding_completed", properties={"company_domain": "initech.com", "plan": "trial"}),
     ]
-    with serve(settings, config) as app:
+    with serve(make_settings(db_url, fake_slack), load_signals(signals)) as app:
         for body in bodies:
             assert app.post_webhook(body).status_code == 202
         outcomes = _ledger(app, [b["event"]["uuid"] for b in bodies])
@@ -62,9 +80,14 @@ def test_digest_alerts_wait_then_one_digest_per_channel_and_its_button_works(tmp
     result = run(["digest"], tmp_path, **env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "Posted the digest to C0AE1."
+    return signals, env
+
+
+def test_digest_alerts_wait_then_one_digest_per_channel_and_its_button_works(tmp_path, db_url, fake_slack):
+    signals, env = _post_digest(tmp_path, db_url, fake_slack)
     [digest] = fake_slack.posted()
     assert digest["channel"] == "C0AE1"
-    sections = [b for b in digest["blocks"] if b["type"] == "section"]
+    sections = _sections(digest)
     assert [s["text"]["text"].split(" ·")[0] for s in sections] == ["*Acme Corp*", "*Initech*"]
     assert "API integration activated" in sections[0]["text"]["text"]
     assert "Trial finished onboarding" in sections[0]["text"]["text"]
@@ -77,14 +100,65 @@ def test_digest_alerts_wait_then_one_digest_per_channel_and_its_button_works(tmp
     assert len(fake_slack.posted()) == 1
 
     button = sections[1]["accessory"]
-    with serve(settings, config) as app:
+    alert_id = decode(AlertRef, button["value"]).alert_id
+    with serve(make_settings(db_url, fake_slack), load_signals(signals)) as app:
         ts = fake_slack.posted_ts()[0]
         response = click(app, fake_slack, button["action_id"], button["value"], "C0AE1", ts)
         assert response.status_code == 200
-        [note] = fake_slack.wait_for(lambda s: s.responses("click"))
-        assert note["text"].startswith("Task created for Initech")
+        fake_slack.wait_for(lambda s: s.calls("chat.update"))
+        now = fake_slack.current("C0AE1", ts)
+        acme, initech = _sections(now)
+        assert now["blocks"][:2] == digest["blocks"][:2]  # the header and the count, as posted
+        assert acme == sections[0]  # the other account keeps its button
+        lines = initech["text"]["text"].split("\n")
+        assert lines[0] == sections[1]["text"]["text"].split("\n")[0]
+        assert lines[1] == (
+            ":white_check_mark: Task created by <@U0AE> · kept in posthog-slack-signals (no CRM configured)"
+        )
+        assert "Trial finished onboarding" in lines[2]
+        assert "accessory" not in initech  # no Create CRM task button to click again
+        task = app.services.store.task(alert_id)
+        assert task is not None and (task.status, task.crm, task.requested_by) == ("created", "store", "U0AE")
+
+        response = click(
+            app, fake_slack, button["action_id"], button["value"], "C0AE1", ts, user="U0CS", response="again"
+        )
+        assert response.status_code == 200
+        [note] = fake_slack.wait_for(lambda s: s.responses("again"))
+        assert note["text"] == "A task already exists (created by <@U0AE>)."
         assert note["response_type"] == "ephemeral"
-        assert fake_slack.current("C0AE1", ts)["blocks"] == digest["blocks"]  # the digest stays as it was
+        assert fake_slack.responses("click") == []  # the first clicker read it in the digest
+        assert fake_slack.current("C0AE1", ts)["blocks"] == now["blocks"]
+
+
+def test_a_digests_button_with_hubspot_shows_the_tasks_link(tmp_path, db_url, fake_slack, fake_hubspot):
+    signals, _ = _post_digest(tmp_path, db_url, fake_slack)
+    [digest] = fake_slack.posted()
+    acme_before, initech_before = _sections(digest)
+    button = acme_before["accessory"]
+    settings = make_settings(
+        db_url, fake_slack, hubspot_access_token=HUBSPOT_TOKEN, hubspot_api_url=fake_hubspot.api_url
+    )
+    with serve(settings, load_signals(signals)) as app:
+        ts = fake_slack.posted_ts()[0]
+        assert click(app, fake_slack, button["action_id"], button["value"], "C0AE1", ts).status_code == 200
+        [task] = fake_hubspot.wait_for(lambda h: h.tasks())
+        fake_slack.wait_for(lambda s: s.calls("chat.update"))
+        acme, initech = _sections(fake_slack.current("C0AE1", ts))
+        url = f"https://app.hubspot.com/tasks/{PORTAL_ID}/view/all/task/{task.id}"
+        assert acme["text"]["text"].split("\n")[1] == (
+            f":white_check_mark: Task created by <@U0AE> · <{url}|Open in HubSpot>"
+        )
+        control = acme["accessory"]
+        assert (control["action_id"], control["text"]["text"], control["url"]) == (
+            "open_crm_task",
+            "Open task",
+            url,
+        )
+        assert initech == initech_before
+        time.sleep(0.2)
+        assert fake_slack.responses("click") == []
+        assert task.associations == [{"to": "101", "category": "HUBSPOT_DEFINED", "typeId": 192}]
 
 
 def test_a_digest_is_posted_once_when_the_process_sending_it_is_killed(tmp_path, sqlite_url, fake_slack):

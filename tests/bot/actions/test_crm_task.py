@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -17,8 +18,11 @@ from sqlalchemy.exc import OperationalError
 from bot.actions import task_content as crm
 from bot.actions.alert_access import ActionError, AlertAccess
 from bot.actions.crm_task import CrmTasks
+from bot.alerts.model import AlertDetails
 from bot.clients.hubspot import HubSpot
 from bot.decide.routing import RouteDecision
+from bot.slack.blocks.digest import digest_message
+from bot.store import Store
 from testkit.base import Reply
 from testkit.hubspot import (
     PORTAL_ID,
@@ -32,7 +36,7 @@ from testkit.hubspot import (
 )
 from tests.support import stored
 from tests.support.factories import example_config
-from tests.support.posted_alerts import CHANNEL, acme_alert, post_alert, shown
+from tests.support.posted_alerts import CHANNEL, WORKER, acme_alert, commit_alert, post_alert, shown
 
 TASKS = "/crm/v3/objects/tasks"
 SEARCH = "/crm/v3/objects/tasks/search"
@@ -55,12 +59,14 @@ async def _tasks(
         yield CrmTasks(access, access.store, CONFIG, client, recovery_wait_s=recovery_wait_s)
 
 
-def _click(access, slack, hubspot, alert_id: str, user: str = "U0AE", **options: float) -> str | None:
+def _click(
+    access, slack, hubspot, alert_id: str, user: str = "U0AE", channel: str = CHANNEL, **options: float
+) -> str | None:
     """`user` clicks Create CRM task on the alert, in its channel; returns the note they are told."""
 
     async def click() -> str | None:
         async with _tasks(access, hubspot, **options) as tasks:
-            return await tasks.create(slack, alert_id, user, CHANNEL)
+            return await tasks.create(slack, alert_id, user, channel)
 
     return asyncio.run(click())
 
@@ -319,3 +325,140 @@ def test_a_hubspot_failure_is_explained_and_the_button_works_again(
     assert _click(access, slack, fake_hubspot, details.alert_id, user="U0CS") is None
     [task] = fake_hubspot.tasks()
     assert shown(fake_slack, ts).controls["open_crm_task"]["url"] == _task_url(task.id)
+
+
+# -- in a digest: the digest shows the task ------------------------------------------------------------
+async def _post_digest(
+    store: Store, slack, *names: str, answer_stored: str | None = None
+) -> tuple[dict[str, AlertDetails], str, str]:
+    """One `deliver: digest` alert per company, in a channel of their own, taken into its digest and
+    posted as delivery does; ({company name: its alert}, channel, digest ts). `answer_stored`: the
+    ts the store records instead of Slack's (a digest no longer in Slack)."""
+    channel = f"C0D{uuid.uuid4().hex[:8].upper()}"
+    alerts = {
+        name: acme_alert(
+            company={"name": name, "domain": f"{name.split()[0].lower()}.com"},
+            route=RouteDecision(channel, None, "test route", 0),
+            deliver="digest",
+        )
+        for name in names
+    }
+    for details in alerts.values():
+        commit_alert(store, details)
+    digest_id = store.take_digest(channel, "2026-12-07", time.time(), digest_message)
+    assert digest_id is not None
+    claimed = store.claim_alert(digest_id, WORKER, 60)
+    answer = await slack.chat_postMessage(channel=channel, **claimed.message)
+    assert store.mark_posted(digest_id, WORKER, answer["channel"], answer_stored or answer["ts"])
+    return alerts, channel, str(answer["ts"])
+
+
+def _digest_sections(fake_slack, channel: str, ts: str) -> dict[str, dict]:
+    """The digest's account sections as it reads now, by company name."""
+    message = fake_slack.current(channel, ts)
+    assert message is not None
+    sections = [b for b in message["blocks"] if b["type"] == "section"]
+    return {s["text"]["text"].split("*")[1]: s for s in sections}
+
+
+def test_a_click_in_a_digest_updates_the_digest_and_a_second_click_is_told_the_task_exists(
+    store, slack, access, fake_slack
+):
+    alerts, channel, ts = asyncio.run(_post_digest(store, slack, "Globex Corp", "Initech"))
+    before = _digest_sections(fake_slack, channel, ts)
+    initech = alerts["Initech"].alert_id
+
+    assert _click(access, slack, None, initech, channel=channel) is None  # the digest says it all
+
+    assert stored.task(store, initech)["status"] == "created"
+    after = _digest_sections(fake_slack, channel, ts)
+    lines = after["Initech"]["text"]["text"].split("\n")
+    assert lines[0] == before["Initech"]["text"]["text"].split("\n")[0]
+    assert lines[1] == (
+        ":white_check_mark: Task created by <@U0AE> · kept in posthog-slack-signals (no CRM configured)"
+    )
+    assert "accessory" not in after["Initech"]  # no link to offer, and no button to click again
+    assert after["Globex Corp"] == before["Globex Corp"]  # the other account keeps its button
+    assert after["Globex Corp"]["accessory"]["action_id"] == "create_crm_task"
+    assert len(fake_slack.calls("chat.update")) == 1
+
+    note = _click(access, slack, None, initech, user="U0CS", channel=channel)
+
+    assert note == "A task already exists (created by <@U0AE>)."
+    assert stored.task(store, initech)["requested_by"] == "U0AE"
+    assert _digest_sections(fake_slack, channel, ts) == after
+
+
+def test_a_hubspot_task_from_a_digest_shows_the_alerts_open_task_link(
+    store, slack, access, fake_slack, fake_hubspot
+):
+    alerts, channel, ts = asyncio.run(_post_digest(store, slack, "Acme Corp", "Initech"))
+
+    assert _click(access, slack, fake_hubspot, alerts["Acme Corp"].alert_id, channel=channel) is None
+
+    [task] = fake_hubspot.tasks()
+    sections = _digest_sections(fake_slack, channel, ts)
+    acme = sections["Acme Corp"]
+    assert acme["text"]["text"].split("\n")[1] == (
+        f":white_check_mark: Task created by <@U0AE> · <{_task_url(task.id)}|Open in HubSpot>"
+    )
+    assert (acme["accessory"]["action_id"], acme["accessory"]["url"]) == ("open_crm_task", _task_url(task.id))
+    assert sections["Initech"]["accessory"]["action_id"] == "create_crm_task"
+
+
+def test_when_slack_will_not_update_the_digest_the_clicker_is_told_instead(store, slack, access, fake_slack):
+    alerts, channel, ts = asyncio.run(_post_digest(store, slack, "Initech", answer_stored="1.000009"))
+    initech = alerts["Initech"].alert_id
+
+    note = _click(access, slack, None, initech, channel=channel)
+
+    assert note == "Task created for Initech"
+    assert stored.task(store, initech)["status"] == "created"
+    assert len(fake_slack.calls("chat.update")) == 1  # tried, and refused (message_not_found)
+    assert _digest_sections(fake_slack, channel, ts)["Initech"]["accessory"]["action_id"] == "create_crm_task"
+
+
+class _HeldUpdates:
+    """The Slack client of a process whose first chat.update reaches Slack only once `go` is set:
+    it read the digest, then another process recorded and showed a newer state before it."""
+
+    def __init__(self, client, go: asyncio.Event):
+        self.client, self.go, self.held = client, go, False
+
+    async def chat_update(self, **kwargs):
+        if not self.held:
+            self.held = True
+            await self.go.wait()
+        return await self.client.chat_update(**kwargs)
+
+
+def test_clicks_on_two_accounts_at_once_both_show_in_the_digest(store, slack, access, fake_slack):
+    """chat.update shows a whole message: the process whose update reaches Slack last, though made
+    from an older read, reads again and shows both tasks."""
+    alerts, channel, ts = asyncio.run(_post_digest(store, slack, "Globex Corp", "Initech"))
+
+    async def both() -> tuple[str | None, str | None]:
+        go = asyncio.Event()
+        async with _tasks(access, None) as first, _tasks(access, None) as second:
+            held = _HeldUpdates(slack, go)
+            late = asyncio.create_task(first.create(held, alerts["Globex Corp"].alert_id, "U0AE", channel))
+            while not held.held:
+                await asyncio.sleep(0.01)
+            early = await second.create(slack, alerts["Initech"].alert_id, "U0CS", channel)
+            go.set()
+            return await late, early
+
+    assert asyncio.run(both()) == (None, None)
+
+    sections = _digest_sections(fake_slack, channel, ts)
+    assert (
+        sections["Globex Corp"]["text"]["text"]
+        .split("\n")[1]
+        .startswith(":white_check_mark: Task created by <@U0AE>")
+    )
+    assert (
+        sections["Initech"]["text"]["text"]
+        .split("\n")[1]
+        .startswith(":white_check_mark: Task created by <@U0CS>")
+    )
+    assert len(fake_slack.calls("chat.update")) == 3  # the late one showed its old read, then both

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from bot.alerts.model import AlertState, TaskShown
 from bot.slack.blocks.digest import digest_message
 from bot.store import Store, tables
 from bot.store.messages import DIGEST_SIGNAL
@@ -113,3 +114,28 @@ def test_a_digest_slack_refuses_fails_the_alerts_it_lists_in_the_ledger(store):
         [entry] = store.ledger_entries([row["event_uuid"]])
         assert entry["outcome"] == "failed"
         assert entry["signals"][0]["reason"] == "Slack refused the alert: channel_not_found"
+
+
+def test_a_posted_digest_is_read_back_with_the_alerts_it_lists_and_their_states_now(store):
+    """What rebuilds a digest when something is done with an alert it lists: nothing before it is in
+    Slack, then its channel and ts, the alerts it was taken with (and the same `since`) and their
+    current states."""
+    first, second = _waiting(store, signal="A"), _waiting(store, account="globex.com", signal="B")
+    later = _waiting(store, channel="C0OTHER")
+    digest_id = store.take_digest("C0AE1", "2026-12-07", time.time(), digest_message)
+    assert store.posted_digest_of(first) is None  # taken, not yet in Slack
+    assert store.posted_digest_of(later) is None  # in no digest
+    claimed = store.claim_alert(digest_id, "w1", 60)
+    assert store.mark_posted(claimed.id, "w1", "C0AE1", "1.000001")
+
+    store.update_alert_state(second, lambda s: s.with_task(TaskShown(by="U0AE", crm="store")))
+    digest = store.posted_digest_of(first)
+    assert digest is not None and store.posted_digest_of(second) == digest
+    assert (digest.id, digest.channel, digest.ts) == (digest_id, "C0AE1", "1.000001")
+    assert [d.alert_id for d in digest.items] == [first, second]
+    assert digest.since == min(stored.alert(store, a)["created_at"] for a in (first, second))
+    assert digest.states[first] == AlertState()
+    assert digest.states[second].task == TaskShown(by="U0AE", crm="store")
+    assert digest.versions == tuple(sorted([(first, 0), (second, 1)]))
+    rebuilt = digest_message(digest_id, digest.items, digest.since)
+    assert rebuilt == stored.message_of(store, digest_id)  # unchanged states: the digest as posted
