@@ -34,9 +34,9 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from bench.measure import percentile  # noqa: E402
-from bench.why_stats import DAY, SPAN_DAYS, fill  # noqa: E402
+from bench.why_stats import DAY, SPAN_DAYS, database, fill  # noqa: E402
 from bot.store.retention import LEDGER_BATCH  # noqa: E402
-from testkit.postgres import POSTGRES_URL, postgres_schema  # noqa: E402
+from testkit.postgres import POSTGRES_URL  # noqa: E402
 from testkit.webhook_bodies import activation  # noqa: E402
 
 KEEP_DAYS = 15  # `before` is this long ago: half of the month goes
@@ -200,15 +200,6 @@ def measure(url: str, rate: float, baseline_s: float, batch: int, pause_s: float
         webhook.dispose()
         housekeeper.dispose()
     return result
-
-
-@contextlib.contextmanager
-def database(kind: str, folder: Path, pg_url: str) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'ledger-retention.db'}"
-        return
-    with postgres_schema(pg_url) as url:
-        yield url
 
 
 def ms(values: list[float], q: float) -> str:

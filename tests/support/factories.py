@@ -105,3 +105,19 @@ def person_facts(**overrides: Any) -> AlertFacts:
         now=NOW,
     )
     return replace(facts, **overrides)
+
+
+def query_facts(query: dict[str, Any], **overrides: Any) -> AlertFacts:
+    """Acme's row of a scheduled query ("Heavy users"): no event, no person, the row's columns."""
+    base = {
+        "signal_name": "Heavy users",
+        "action": "triggered “Heavy users”",
+        "event_name": "$query:Heavy users",
+        "distinct_id": None,
+        "person_name": None,
+        "person_email": None,
+        "properties": {},
+        "history": (),
+        "query": query,
+    }
+    return acme_facts(**{**base, **overrides})

@@ -8,7 +8,7 @@ import pytest
 from bot.alerts.model import Written
 from bot.alerts.summary_claude import grounding_problem, model_facts, prompt
 from bot.config.signals_file import Pii
-from tests.support.factories import acme_facts
+from tests.support.factories import acme_facts, query_facts
 
 FACTS = (
     '{"company":{"employees":1200,"name":"Acme Corp","domain":"acme.com"},"score":80,'
@@ -68,20 +68,6 @@ def test_the_fence_cannot_be_closed_from_inside():
 
 
 # -- a query signal's row ---------------------------------------------------------------------------
-def query_facts(query, **overrides):
-    """Acme's row of a scheduled query ("Heavy users"): no event, no person, the row's columns."""
-    base = {
-        "signal_name": "Heavy users",
-        "action": "triggered “Heavy users”",
-        "event_name": "$query:Heavy users",
-        "distinct_id": None,
-        "person_name": None,
-        "person_email": None,
-        "properties": {},
-        "history": (),
-        "query": query,
-    }
-    return acme_facts(**{**base, **overrides})
 
 
 def told_json(facts, pii=None):

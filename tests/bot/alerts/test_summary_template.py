@@ -17,7 +17,7 @@ from bot.alerts.summary_template import (
     template_summary,
 )
 from bot.slack.blocks.alert import alert_message
-from tests.support.factories import DAY, NOW, acme_facts, person_facts
+from tests.support.factories import DAY, NOW, acme_facts, person_facts, query_facts
 
 
 def test_the_spec_summary():
@@ -162,20 +162,6 @@ def test_recent_activity_without_history():
 
 
 # -- a query signal's row ---------------------------------------------------------------------------
-def query_facts(query, **overrides):
-    """Acme's row of a scheduled query ("Heavy users"): no event, no person, the row's columns."""
-    base = {
-        "signal_name": "Heavy users",
-        "action": "triggered “Heavy users”",
-        "event_name": "$query:Heavy users",
-        "distinct_id": None,
-        "person_name": None,
-        "person_email": None,
-        "properties": {},
-        "history": (),
-        "query": query,
-    }
-    return acme_facts(**{**base, **overrides})
 
 
 def test_a_query_row_says_what_the_query_found():
