@@ -85,16 +85,18 @@ def test_slack_hanging_for_one_channel_holds_it_only_until_slack_answers_again(
             hung_at = time.time()
             assert app.post_webhook(body).status_code == 202
             fake_slack.wait_for(lambda s: s.calls("chat.postMessage"))
-            sent = time.time()
             assert app.post_webhook(activation("globex.de")).status_code == 202  # routed to C0EMEA
-            fake_slack.wait_for(lambda s: _posted_to(s, "C0EMEA"))
-            assert time.time() - sent < 1.0
+            # Posted while C0AE1 still hangs (it hangs until this block ends): one channel never
+            # holds another. (Typically 30 ms after the webhook; no bound here, the machine may be busy.)
+            fake_slack.wait_for(lambda s: _posted_to(s, "C0EMEA"), timeout=10)
             assert _posted_to(fake_slack, "C0AE1") == []
             time.sleep(max(0.0, hung_at + 2.0 - time.time()))
             tries = [c for c in fake_slack.calls("chat.postMessage") if c["channel"] == "C0AE1"]
         recovered = time.time()
         fake_slack.wait_for(lambda s: _posted_to(s, "C0AE1"), timeout=5)
-        assert time.time() - recovered < 0.8  # the call bound, one retry interval and the pacing
+        # The call bound, one retry interval and the pacing (~0.3 s); an exponential backoff after 8+
+        # tries would be 12 s or more, the lease 600 s.
+        assert time.time() - recovered < 3.0
         assert len(tries) > 8
         assert app.wait_decided([body["event"]["uuid"]])[0]["outcome"] == "alerted"
         time.sleep(0.3)
