@@ -70,6 +70,10 @@ def _posted_to(fake_slack: FakeSlack, channel: str) -> list[dict]:
     return [m for m in fake_slack.posted() if m["channel"] == channel]
 
 
+def _tries(slack: FakeSlack, channel: str) -> list[dict]:
+    return [c for c in slack.calls("chat.postMessage") if c["channel"] == channel]
+
+
 def test_slack_hanging_for_one_channel_holds_it_only_until_slack_answers_again(
     db_url, fake_slack, example_config
 ):
@@ -90,8 +94,10 @@ def test_slack_hanging_for_one_channel_holds_it_only_until_slack_answers_again(
             # holds another. (Typically 30 ms after the webhook; no bound here, the machine may be busy.)
             fake_slack.wait_for(lambda s: _posted_to(s, "C0EMEA"), timeout=10)
             assert _posted_to(fake_slack, "C0AE1") == []
+            # Hung for at least 2 s and through more tries than the 8 attempts real errors get.
             time.sleep(max(0.0, hung_at + 2.0 - time.time()))
-            tries = [c for c in fake_slack.calls("chat.postMessage") if c["channel"] == "C0AE1"]
+            fake_slack.wait_for(lambda s: len(_tries(s, "C0AE1")) > 8, timeout=15)
+            tries = _tries(fake_slack, "C0AE1")
         recovered = time.time()
         fake_slack.wait_for(lambda s: _posted_to(s, "C0AE1"), timeout=5)
         # The call bound, one retry interval and the pacing (~0.3 s); an exponential backoff after 8+
