@@ -7,6 +7,11 @@ between the post and the task leaves the alert owing it (`alerts.auto_task`, no 
 finds such alerts at start and every `sweep_s`, and an attempt abandoned mid-way is taken over after
 `CrmTasks`' busy window, looking in the CRM for what it may have created before creating again.
 
+A `deliver: digest` alert has no message of its own: delivery hands each posted digest to
+`submit_digest`, which does the same for every alert it lists that owes its task, and the digest is
+updated in place to show it (`CrmTasks._show_in_digest`); the sweep finds those alerts through
+their digest (`owed_auto_tasks`) after a process died between the digest's post and their tasks.
+
 A process that died after the task was created (or failed) but before the alert's message said so
 leaves the message saying "Creating…": the state records the outcome only once the message shows it,
 so the sweep finds those alerts too and shows the outcome the store kept, asking nothing of the CRM.
@@ -39,6 +44,19 @@ class AutoTasks:
     def submit(self, alert_id: str) -> None:
         """Create the alert's task now, in the background (once per alert in this process)."""
         self._start(alert_id, self._create(alert_id))
+
+    def submit_digest(self, digest_id: str) -> None:
+        """Create, in the background, the tasks owed by the alerts the posted digest lists."""
+        self._start(f"digest {digest_id}", self._digest(digest_id))
+
+    async def _digest(self, digest_id: str) -> None:
+        try:
+            owed = await asyncio.to_thread(self.store.listed_auto_tasks, digest_id)
+        except Exception as exc:  # the sweep finds them
+            log.warning("cannot read a digest's automatic tasks: %s", type(exc).__name__)
+            return
+        for alert_id in owed:
+            self.submit(alert_id)
 
     def _start(self, alert_id: str, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` on the alert in the background, unless something already runs on it here."""

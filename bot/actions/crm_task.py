@@ -16,22 +16,24 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import task_content as crm
 from bot.actions.alert_access import SHOW_TRIES, ActionError, AlertAccess
-from bot.alerts.model import AlertState, TaskShown
+from bot.alerts.model import AlertDetails, AlertState, TaskShown
 from bot.clients.hubspot import HubSpot, HubSpotError, HubSpotTask
 from bot.config.signals_file import SignalsConfig
 from bot.slack.blocks.alert import mention
-from bot.slack.blocks.digest import digest_update
+from bot.slack.blocks.digest import _best as best_of
+from bot.slack.blocks.digest import by_account, digest_update
 from bot.slack.mrkdwn import escape, escape_line, link, safe_url
 from bot.store import AlertRecord, Store, is_row_error
 from bot.store.alert_actions import AUTO_REQUESTER, CrmKind, NewTask, TaskRecord
+from bot.store.digests import TAKEN, PostedDigest
 from bot.store.until_stored import until_stored
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,7 @@ class CrmTasks:
         """The signal's `auto_task`: the same creation as a click, under the same key (one task per
         alert, whoever asks first). When the CRM fails, the alert keeps its button and says why."""
         record = await asyncio.to_thread(self.store.alert, alert_id)
-        if record is None or not record.ts:
+        if record is None or not await self._in_slack(record):
             return
         try:
             await self._create(client, record, AUTO_REQUESTER)
@@ -97,7 +99,7 @@ class CrmTasks:
         failed, as the store kept them. Nothing is asked of the CRM, so nothing is created."""
         record = await asyncio.to_thread(self.store.alert, alert_id)
         task = await asyncio.to_thread(self.store.task, alert_id)
-        if record is None or not record.ts or task is None:
+        if record is None or task is None or not await self._in_slack(record):
             return
         try:
             if task.status == "created":
@@ -111,6 +113,14 @@ class CrmTasks:
                 await self.access.show(client, record, failed, swept=True)
         except ActionError as exc:
             log.warning("task outcome not shown: %s", exc, extra={"alert_id": alert_id})
+
+    async def _in_slack(self, record: AlertRecord) -> bool:
+        """Posted: with a message of its own, or listed in a digest that is in Slack."""
+        if record.ts:
+            return True
+        if record.status != TAKEN:
+            return False
+        return await asyncio.to_thread(self.store.posted_digest_of, record.id) is not None
 
     async def _create(self, client: AsyncWebClient, record: AlertRecord, requested_by: str) -> str | None:
         details = record.details
@@ -206,43 +216,121 @@ class CrmTasks:
         """Show the task on the alert, or, when the alert has no message of its own, in the digest
         that lists it; when neither could show it, the note for the clicker says it instead."""
         shown = TaskShown(by=by, url=url, crm=kind)
+
+        def change(state: AlertState) -> AlertState:
+            return state.with_task(shown)
+
         swept = record.details.auto_task  # an automatic task's alert: the sweep shows it
-        if await self.access.show(client, record, lambda state: state.with_task(shown), swept=swept):
+        if swept and not record.ts:
+            in_digest = await self._show_first_in_digest(client, record.id, change)
+            if in_digest is not None:
+                return None if in_digest else _task_note(record, url)
+        if await self.access.show(client, record, change, swept=swept):
             return None
         if await self._show_in_digest(client, record.id):
             return None
-        where = f": {link(url, 'Open in HubSpot')}" if safe_url(url) else ""
-        return f"Task created for {escape_line(record.details.account_label, 150)}{where}"
+        return _task_note(record, url)
 
-    async def _show_in_digest(self, client: AsyncWebClient, alert_id: str) -> bool:
+    async def _show_first_in_digest(
+        self, client: AsyncWebClient, alert_id: str, change: Callable[[AlertState], AlertState]
+    ) -> bool | None:
+        """An automatic task's alert listed in a digest, as `AlertAccess.show` does it with `swept`:
+        the digest is updated to show the change first, and the change is recorded only after, if
+        the alert's state is still the one it was made from (else made anew), so a process killed in
+        between, or a Slack that did not answer, leaves it unrecorded for the sweep to show
+        (`unshown_auto_tasks`). False when not shown (recorded anyway when Slack refused the
+        update); None when the alert is in no digest in Slack."""
+        for _ in range(SHOW_TRIES):
+            digest = await asyncio.to_thread(self.store.posted_digest_of, alert_id)
+            if digest is None or alert_id not in digest.states:
+                return None
+            current = digest.states[alert_id]
+            states = {
+                **digest.states,
+                alert_id: change(current).model_copy(update={"version": current.version + 1}),
+            }
+            failed = await self._update_digest(client, digest, states, alert_id)
+            if failed == "refused":  # trying again would not show it either
+                await asyncio.to_thread(self.store.update_alert_state, alert_id, change)
+                return False
+            if failed is not None:
+                return False
+            if await asyncio.to_thread(self.store.record_alert_state, alert_id, states[alert_id]):
+                # Another alert it lists may have been recorded meanwhile, and shown by an update
+                # Slack applied before this one: show again while the store has newer states.
+                await self._show_in_digest(client, alert_id, shown=_versions(states))
+                return True
+        await asyncio.to_thread(self.store.update_alert_state, alert_id, change)
+        return await self._show_in_digest(client, alert_id)
+
+    async def _show_in_digest(
+        self, client: AsyncWebClient, alert_id: str, shown: tuple[tuple[str, int], ...] | None = None
+    ) -> bool:
         """Update the digest that lists the alert (its state recorded already) to show the states of
         all it lists, read from the store; False when it is in no digest in Slack, or Slack did not
         update it. chat.update shows a whole message, so another process may have shown an older read
         after this one's: once updated, read again, and show again while the store has newer states
-        (the last update Slack applies then shows every change recorded before it)."""
-        shown: tuple[tuple[str, int], ...] | None = None
+        (the last update Slack applies then shows every change recorded before it). `shown`: the
+        versions this process showed last, if it did."""
         for _ in range(SHOW_TRIES):
             digest = await asyncio.to_thread(self.store.posted_digest_of, alert_id)
             if digest is None:
                 return shown is not None
             if digest.versions == shown:
                 return True
-            try:
-                await client.chat_update(
-                    channel=digest.channel,
-                    ts=digest.ts,
-                    **digest_update(digest.id, digest.items, digest.since, digest.states),
-                )
-            except SlackApiError as exc:
-                error = exc.response.get("error") or exc.response.status_code
-                log.warning("could not update the digest: %s", error, extra={"alert_id": alert_id})
+            if await self._update_digest(client, digest, digest.states, alert_id) is not None:
                 return shown is not None  # an earlier update showed this alert's task
-            except Exception as exc:  # no answer: the digest may or may not show it
-                name = type(exc).__name__
-                log.warning("could not update the digest: %s", name, extra={"alert_id": alert_id})
-                return shown is not None
             shown = digest.versions
         return True
+
+    async def _update_digest(
+        self, client: AsyncWebClient, digest: PostedDigest, states: dict[str, AlertState], alert_id: str
+    ) -> Literal["refused", "no answer"] | None:
+        """chat.update the digest to show `states`; None once Slack updated it."""
+        try:
+            await client.chat_update(
+                channel=digest.channel,
+                ts=digest.ts,
+                **digest_update(digest.id, digest.items, digest.since, account_states(digest.items, states)),
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error") or exc.response.status_code
+            log.warning("could not update the digest: %s", error, extra={"alert_id": alert_id})
+            return "refused"
+        except Exception as exc:  # no answer: the digest may or may not show it
+            name = type(exc).__name__
+            log.warning("could not update the digest: %s", name, extra={"alert_id": alert_id})
+            return "no answer"
+        return None
+
+
+def account_states(items: Sequence[AlertDetails], states: Mapping[str, AlertState]) -> dict[str, AlertState]:
+    """The states a digest listing `items` shows. It shows each account's best alert, whose button
+    acts on that alert; when that alert has no task but another alert of the account has one (an
+    automatic task of another signal, say), the account shows that task instead of a button that
+    would create a second one. Only what is shown: the alerts' states stay as recorded."""
+    shown = dict(states)
+    for group in by_account(items):
+        best = best_of(group).alert_id
+        if best not in shown or shown[best].task is not None:
+            continue
+        task = next(
+            (states[d.alert_id].task for d in group if d.alert_id in states and states[d.alert_id].task), None
+        )
+        if task is not None:
+            shown[best] = shown[best].with_task(task)
+    return shown
+
+
+def _versions(states: Mapping[str, AlertState]) -> tuple[tuple[str, int], ...]:
+    """As `PostedDigest.versions`: which states a digest was shown with."""
+    return tuple(sorted((alert_id, state.version) for alert_id, state in states.items()))
+
+
+def _task_note(record: AlertRecord, url: str | None) -> str:
+    """For the clicker, when neither the alert nor its digest could show the task."""
+    where = f": {link(url, 'Open in HubSpot')}" if safe_url(url) else ""
+    return f"Task created for {escape_line(record.details.account_label, 150)}{where}"
 
 
 def _sentence(text: str) -> str:

@@ -44,7 +44,7 @@ from bot.config.durations import format_duration
 from bot.ops.metrics import Metrics
 from bot.slack.ids import METADATA_EVENT_TYPE
 from bot.store import ClaimedAlert, Store
-from bot.store.messages import MESSAGE_SIGNALS
+from bot.store.messages import DIGEST_SIGNAL, MESSAGE_SIGNALS
 from bot.store.until_stored import until_stored
 
 log = logging.getLogger(__name__)
@@ -151,8 +151,10 @@ class Delivery:
         call_timeout_s: float = 10.0,
         outage_limit_s: float = 3600.0,
         after_post: Callable[[str], None] | None = None,
+        after_digest: Callable[[str], None] | None = None,
     ):
-        """`after_post` is told of each posted alert that owes an automatic CRM task."""
+        """`after_post` is told of each posted alert that owes an automatic CRM task, `after_digest`
+        of each posted digest (the alerts it lists may owe theirs)."""
         self.store = store
         self.client = client
         self.metrics = metrics
@@ -168,6 +170,7 @@ class Delivery:
         self.call_timeout_s = call_timeout_s
         self.outage_limit_s = outage_limit_s
         self.after_post = after_post
+        self.after_digest = after_digest
         self._queues: dict[str, asyncio.Queue[str]] = {}
         self._senders: dict[str, asyncio.Task[None]] = {}
         self._retries: dict[str, asyncio.TimerHandle] = {}
@@ -340,6 +343,8 @@ class Delivery:
     def _owes_task(self, claimed: ClaimedAlert) -> None:
         if claimed.auto_task and self.after_post is not None:
             self.after_post(claimed.id)
+        elif claimed.signal == DIGEST_SIGNAL and self.after_digest is not None:
+            self.after_digest(claimed.id)
 
     async def _in_slack(
         self,

@@ -341,6 +341,7 @@ class Services:
             call_timeout_s=self.slack_timeout_s,
             outage_limit_s=t.slack_outage_limit_s,
             after_post=lambda alert_id: self.auto_tasks.submit(alert_id),
+            after_digest=lambda digest_id: self.auto_tasks.submit_digest(digest_id),
         )
 
     @cached_property

@@ -168,10 +168,6 @@ class Signal(_Strict):
     def _query_rules(self) -> Signal:
         if self.query is not None and self.threshold is not None:
             raise ValueError("a `query` signal cannot have a `threshold`: put the condition in the query")
-        if self.auto_task is not None and self.deliver == "digest":
-            raise ValueError(
-                "`auto_task` needs `deliver: now`: a digest lists accounts, each with its button"
-            )
         return self
 
     @property

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from sqlalchemy import and_, case, not_, or_, select, update
+from sqlalchemy import and_, case, func, not_, or_, select, update
 
 from bot.alerts.model import AlertDetails, AlertState, TaskShown
 from bot.store.base import StoreBase
@@ -71,6 +71,27 @@ class TaskStart:
 
     kind: TaskStartKind
     task: TaskRecord
+
+
+# The digest that lists a `deliver: digest` alert: such an alert is in Slack once its digest is.
+_listing = alerts.alias("listing_digest")
+_with_digest = alerts.outerjoin(_listing, _listing.c.id == alerts.c.digest_id)
+_in_slack = or_(
+    and_(alerts.c.status == "posted", alerts.c.ts.is_not(None)),
+    and_(alerts.c.status == "digested", _listing.c.status == "posted", _listing.c.ts.is_not(None)),
+)
+_posted_at = func.coalesce(alerts.c.posted_at, _listing.c.posted_at)  # an alert's own post, else its digest's
+
+
+def _auto_task_alerts_in_slack(within_s: float) -> tuple[Any, ...]:
+    """Alerts with an automatic task, in Slack on their own or in a posted digest, posted in the last
+    `within_s`: what the automatic-task sweep looks at."""
+    return (
+        alerts.c.auto_task == 1,
+        alerts.c.status.in_(("posted", "digested")),
+        _in_slack,
+        _posted_at >= time.time() - within_s,
+    )
 
 
 class ActionStore(StoreBase):
@@ -156,21 +177,20 @@ class ActionStore(StoreBase):
     def owed_auto_tasks(
         self, stale_before: float, limit: int = 100, within_s: float = 7 * 86400
     ) -> list[str]:
-        """Posted alerts of the last `within_s` whose automatic task was never started (their process
-        died after the post) or whose attempt was abandoned before `stale_before`; oldest first."""
+        """Alerts posted in the last `within_s`, on their own or listed in a digest posted then,
+        whose automatic task was never started (their process died after the post) or whose attempt
+        was abandoned before `stale_before`; oldest first."""
         owed = (
             select(alerts.c.id)
-            .select_from(alerts.outerjoin(tasks, tasks.c.alert_id == alerts.c.id))
+            .select_from(_with_digest.outerjoin(tasks, tasks.c.alert_id == alerts.c.id))
             .where(
-                alerts.c.auto_task == 1,
-                alerts.c.status == "posted",
-                alerts.c.posted_at >= time.time() - within_s,
+                *_auto_task_alerts_in_slack(within_s),
                 or_(
                     tasks.c.alert_id.is_(None),
                     and_(tasks.c.status == "creating", tasks.c.attempt_at < stale_before),
                 ),
             )
-            .order_by(alerts.c.posted_at)
+            .order_by(_posted_at)
             .limit(limit)
         )
         with self._read() as conn:
@@ -179,26 +199,24 @@ class ActionStore(StoreBase):
     def unshown_auto_tasks(
         self, settled_before: float, limit: int = 100, within_s: float = 7 * 86400
     ) -> list[str]:
-        """Posted alerts of the last `within_s` whose automatic task was created, or failed, in an
-        attempt begun before `settled_before`, while their state still has them creating it: their
-        message still says so (the process died before showing the outcome). Oldest first."""
+        """Posted alerts of the last `within_s` (on their own or in a digest) whose automatic task was
+        created, or failed, in an attempt begun before `settled_before`, while their state still has
+        them creating it: their message, or their digest, still says so (the process died before
+        showing the outcome). Oldest first."""
         # A prefilter on the state's JSON (all of it written by `to_json`, compact): a task shown,
         # or the automatic task's failure. Each row left is then read properly.
         no_task = not_(alerts.c.state.contains('"task":{', autoescape=True))
         no_error = not_(alerts.c.state.contains('"auto_task_error":"', autoescape=True))
         query = (
             select(alerts.c.id, alerts.c.state, tasks.c.status)
-            .select_from(alerts.join(tasks, tasks.c.alert_id == alerts.c.id))
+            .select_from(_with_digest.join(tasks, tasks.c.alert_id == alerts.c.id))
             .where(
-                alerts.c.auto_task == 1,
-                alerts.c.status == "posted",
-                alerts.c.ts.is_not(None),
-                alerts.c.posted_at >= time.time() - within_s,
+                *_auto_task_alerts_in_slack(within_s),
                 tasks.c.attempt_at < settled_before,
                 no_task,
                 or_(tasks.c.status == "created", and_(tasks.c.status == "failed", no_error)),
             )
-            .order_by(alerts.c.posted_at)
+            .order_by(_posted_at)
             .limit(limit)
         )
         with self._read() as conn:

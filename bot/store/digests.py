@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from bot.alerts.model import AlertDetails, AlertState
 from bot.store.base import StoreBase
 from bot.store.messages import DIGEST_SIGNAL, message_row
-from bot.store.tables import alerts
+from bot.store.tables import alerts, tasks
 
 WAITING = "digest"  # an alert's status while it waits for its channel's digest
 TAKEN = "digested"  # once a digest lists it
@@ -107,6 +107,23 @@ class DigestStore(StoreBase):
             items=[AlertDetails.model_validate_json(r.details) for r in rows],
             states={r.id: AlertState.model_validate_json(r.state or "{}") for r in rows},
         )
+
+    def listed_auto_tasks(self, digest_id: str) -> list[str]:
+        """The alerts the digest lists whose automatic task is owed and not begun yet (none has
+        asked for their task), in the order they were created."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(alerts.c.id)
+                .select_from(alerts.outerjoin(tasks, tasks.c.alert_id == alerts.c.id))
+                .where(
+                    alerts.c.auto_task == 1,
+                    alerts.c.status == TAKEN,
+                    alerts.c.digest_id == digest_id,
+                    tasks.c.alert_id.is_(None),
+                )
+                .order_by(alerts.c.created_at)
+            ).all()
+        return [r[0] for r in rows]
 
     def take_digest(
         self, channel: str, period: str, before: float, compose: ComposeDigest, now: float | None = None

@@ -58,9 +58,16 @@ async def posting_services(settings: Settings, config: SignalsConfig) -> AsyncIt
 
 
 async def until_sent(services: Services) -> None:
-    """Wait for what was queued to reach Slack, at most SEND_LIMIT_S (the rest stays for `serve`)."""
+    """Wait for what was queued to reach Slack, and for the automatic tasks a posted digest started,
+    at most SEND_LIMIT_S in all (the rest stays for `serve`, whose sweep finds what is owed)."""
+
+    async def sent() -> None:
+        await services.delivery.drain()
+        if "auto_tasks" in vars(services):  # made only when a posted digest had tasks to start
+            await services.auto_tasks.drain()
+
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(services.delivery.drain(), SEND_LIMIT_S)
+        await asyncio.wait_for(sent(), SEND_LIMIT_S)
 
 
 async def outcome(services: Services, message_id: str, what: str) -> tuple[str, str]:

@@ -21,7 +21,7 @@ from testkit.hubspot import TOKEN as HUBSPOT_TOKEN
 from testkit.processes import ServerProcess, process_spec
 from testkit.slack import FakeSlack
 from testkit.webhook_bodies import webhook_body
-from tests.conftest import make_settings, serve
+from tests.conftest import fast_tuning, make_settings, serve
 from tests.support import stored
 from tests.support.alert_clicks import click
 from tests.support.command_line import popen, required_settings, run
@@ -206,3 +206,144 @@ def test_a_digest_is_posted_once_when_the_process_sending_it_is_killed(tmp_path,
         assert digest["status"] == "posted" and digest["ts"] == fake_slack.posted_ts()[0]
     finally:
         server.kill()
+
+
+# -- auto_task on a digest signal -----------------------------------------------------------------
+AUTO = ":white_check_mark: Task created automatically"
+TASKS = "/crm/v3/objects/tasks"
+
+
+def _auto_task_signals(tmp_path: Path) -> Path:
+    """The digest signals, with `auto_task: {min_score: 90}` on Trial finished onboarding."""
+    path = _digest_signals(tmp_path)
+    text = path.read_text().replace(
+        "    priority: high\n", "    priority: high\n    auto_task: {min_score: 90}\n", 1
+    )
+    path.write_text(text)
+    return path
+
+
+def _stark_and_piedpiper(db_url: str, fake_slack: FakeSlack, signals: Path) -> None:
+    """Stark Industries (ICP 100: its onboarding alert owes its task; its API integration alert, of a
+    signal without auto_task, does not, and is the account's best as the newer) and Pied Piper
+    (ICP 85 < 90: no automatic task), decided by a running server and left waiting for C0SIGNALS'
+    digest."""
+    bodies = [
+        webhook_body(
+            "onboarding_completed", properties={"company_domain": "starkindustries.com", "plan": "trial"}
+        ),
+        webhook_body(
+            "feature_activated",
+            properties={"company_domain": "starkindustries.com", "feature_name": "api_integration"},
+        ),
+        webhook_body("onboarding_completed", properties={"company_domain": "piedpiper.com", "plan": "trial"}),
+    ]
+    bodies[1]["event"]["timestamp"] = "2026-11-26T10:20:30.123Z"  # the newer: the account's best alert
+    with serve(make_settings(db_url, fake_slack), load_signals(signals)) as app:
+        for body in bodies:
+            assert app.post_webhook(body).status_code == 202
+        assert (
+            _ledger(app, [b["event"]["uuid"] for b in bodies])
+            == [("alerted", "routed to the C0SIGNALS digest")] * 3
+        )
+        time.sleep(0.2)
+        assert fake_slack.posted() == []
+
+
+def _owing(db_url: str) -> list[dict[str, Any]]:
+    """The alerts whose signal's auto_task applies."""
+    store = Store.from_url(db_url)
+    try:
+        return [r for r in stored.rows(store, tables.alerts) if r["auto_task"]]
+    finally:
+        store.dispose()
+
+
+def _tasks(db_url: str) -> list[dict[str, Any]]:
+    store = Store.from_url(db_url)
+    try:
+        return list(stored.rows(store, tables.tasks))
+    finally:
+        store.dispose()
+
+
+def _digest_now(fake_slack: FakeSlack) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The digest's two sections as they read now: (Stark Industries, Pied Piper)."""
+    ts = fake_slack.posted_ts()[0]
+    stark, piedpiper = _sections(fake_slack.current("C0SIGNALS", ts))
+    assert stark["text"]["text"].startswith("*Stark Industries*")
+    assert piedpiper["text"]["text"].startswith("*Pied Piper*")
+    return stark, piedpiper
+
+
+def test_a_digest_signals_auto_task_is_created_once_the_digest_is_posted_and_shown_in_it(
+    tmp_path, db_url, fake_slack, fake_hubspot
+):
+    """The server posts the day's digest itself (its clock a day on): the one alert it lists that owes
+    its task gets it right after, in HubSpot, exactly once, and the digest is updated in place to say
+    so for that account, with the task's link; the other account keeps its Create button. Later
+    sweeps create nothing more."""
+    signals = _auto_task_signals(tmp_path)
+    _stark_and_piedpiper(db_url, fake_slack, signals)
+    [owing] = _owing(db_url)
+    assert (owing["account"], owing["signal"], owing["status"]) == (
+        "starkindustries.com",
+        "Trial finished onboarding",
+        "digest",
+    )
+
+    settings = make_settings(
+        db_url, fake_slack, hubspot_access_token=HUBSPOT_TOKEN, hubspot_api_url=fake_hubspot.api_url
+    )
+    tuning = fast_tuning(auto_task_sweep_s=0.1)
+    with serve(settings, load_signals(signals), tuning, clock=lambda: time.time() + 86400) as app:
+        [task] = fake_hubspot.wait_for(lambda h: h.tasks())
+        fake_slack.wait_for(lambda s: s.posted() and AUTO in str(_digest_now(s)[0]))
+        [digest] = fake_slack.posted()
+        assert digest["channel"] == "C0SIGNALS"
+        posted_stark = _sections(digest)[0]
+        # The account's button acts on its best alert (API integration), not on the one with the task:
+        # the account shows that task all the same, and no button to create a second one.
+        assert decode(AlertRef, posted_stark["accessory"]["value"]).alert_id != owing["id"]
+        stark, piedpiper = _digest_now(fake_slack)
+        url = f"https://app.hubspot.com/tasks/{PORTAL_ID}/view/all/task/{task.id}"
+        assert stark["text"]["text"].split("\n")[1] == f"{AUTO} · <{url}|Open in HubSpot>"
+        assert stark["accessory"]["action_id"] == "open_crm_task"
+        assert piedpiper["accessory"]["action_id"] == "create_crm_task"
+        time.sleep(0.5)  # several sweeps
+        assert app.services.store.owed_auto_tasks(time.time()) == []
+        assert app.services.store.unshown_auto_tasks(time.time()) == []
+    [stored_task] = _tasks(db_url)
+    assert (stored_task["alert_id"], stored_task["status"], stored_task["requested_by"]) == (
+        owing["id"],
+        "created",
+        "auto",
+    )
+    assert len(fake_hubspot.tasks()) == 1 and len(fake_hubspot.calls(TASKS)) == 1
+
+
+def test_a_digest_posted_by_the_command_leaves_no_automatic_task_behind(tmp_path, db_url, fake_slack):
+    """`python -m bot digest` posts the digest and may exit before the task is made: the server's sweep
+    finds the alert through its posted digest and creates the task (kept in the store, no CRM), once;
+    the digest then shows it."""
+    signals = _auto_task_signals(tmp_path)
+    _stark_and_piedpiper(db_url, fake_slack, signals)
+    env = {**required_settings(db_url), "SIGNALS_CONFIG": str(signals), "SLACK_API_URL": fake_slack.api_url}
+    result = run(["digest"], tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Posted the digest to C0SIGNALS."
+
+    tuning = fast_tuning(auto_task_sweep_s=0.1, crm_task_busy_s=0.3)
+    with serve(make_settings(db_url, fake_slack), load_signals(signals), tuning) as app:
+        fake_slack.wait_for(lambda s: AUTO in str(_digest_now(s)[0]), timeout=10)
+        stark, piedpiper = _digest_now(fake_slack)
+        assert stark["text"]["text"].split("\n")[1] == (
+            f"{AUTO} · kept in posthog-slack-signals (no CRM configured)"
+        )
+        assert piedpiper["accessory"]["action_id"] == "create_crm_task"
+        time.sleep(0.5)
+        assert app.services.store.owed_auto_tasks(time.time()) == []
+    [owing] = _owing(db_url)
+    [task] = _tasks(db_url)
+    assert (task["alert_id"], task["status"], task["requested_by"]) == (owing["id"], "created", "auto")
+    assert len(fake_slack.posted()) == 1

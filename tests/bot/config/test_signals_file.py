@@ -595,10 +595,6 @@ def with_signal(**signal: Any) -> dict[str, Any]:
         ),
         ({**MINIMAL, "digest": {"when": "09:00"}}, "digest.when: unknown key (check the spelling)"),
         (
-            with_signal(event="e", deliver="digest", auto_task={"min_score": 80}),
-            "signals[0]: `auto_task` needs `deliver: now`: a digest lists accounts, each with its button",
-        ),
-        (
             with_signal(event="e", auto_task={"min_score": 101}),
             "signals[0].auto_task.min_score: Input should be less than or equal to 100",
         ),
@@ -621,6 +617,13 @@ def test_a_query_signal_listens_to_its_own_event_name_and_not_to_the_webhook():
     assert config.event_names == frozenset() and config.query_signals == [signal]
     assert signal.thread == "none" and signal.deliver == "now"
     assert (config.digest.at, config.digest.timezone) == ("07:30", "Europe/Amsterdam")
+
+
+def test_a_digest_signal_may_have_an_auto_task():
+    """Its task is created once the digest listing its alert is posted (bot/actions/auto_tasks.py)."""
+    data = with_signal(event="e", deliver="digest", auto_task={"min_score": 80})
+    [signal] = parse_signals(data, FILE).signals
+    assert signal.deliver == "digest" and signal.auto_task is not None and signal.auto_task.min_score == 80
 
 
 def test_threads_and_delivery_now_by_default():

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bot.alerts.model import AlertState, FeedbackShown, SnoozeShown, TaskShown
+from bot.slack.blocks.digest import digest_message
 from bot.store.alert_actions import NewTask
 from tests.support import stored
 from tests.support.stored import decide, new_alert
@@ -162,3 +163,34 @@ def test_alerts_owed_their_automatic_task_are_the_posted_ones_with_no_task_or_an
     store.begin_task(abandoned.id, new)
     assert set(store.owed_auto_tasks(time.time() - 60)) == {owed.id}
     assert set(store.owed_auto_tasks(time.time() + 1)) == {owed.id, started.id, abandoned.id}
+
+
+def test_a_digest_alert_owes_its_automatic_task_once_its_digest_is_posted(store):
+    """A `deliver: digest` alert has no message of its own: it is in Slack once the digest listing it
+    is, and from then on owed its task (the sweep finds it through its digest) until one is begun."""
+    store.heartbeat("w1")
+    owing, clicked_only = (
+        stored.new_alert(signal=name, account=account, deliver="digest", auto_task=name == "owing")
+        for name, account in (("owing", "acme.com"), ("clicked", "initech.com"))
+    )
+    for alert in (owing, clicked_only):
+        stored.decide(store, alert)
+    assert store.owed_auto_tasks(time.time() + 1) == []  # waiting for the digest
+    digest_id = store.take_digest("C0AE1", "2026-12-07", time.time() + 1, digest_message)
+    assert digest_id is not None
+    assert store.owed_auto_tasks(time.time() + 1) == []  # taken, not in Slack yet
+    assert store.listed_auto_tasks(digest_id) == [owing.id]
+    claimed = store.claim_alert(digest_id, "w1", 60)
+    assert store.mark_posted(claimed.id, "w1", "C0AE1", "1.digest")
+    assert store.owed_auto_tasks(time.time() + 1) == [owing.id]
+    assert store.unshown_auto_tasks(time.time() + 1) == []
+
+    start = store.begin_task(owing.id, NewTask("auto", "store", "s", "b", 0.0, None))
+    assert start.kind == "start" and store.listed_auto_tasks(digest_id) == []
+    assert store.owed_auto_tasks(time.time() - 60) == []  # its attempt may still be running
+    assert store.owed_auto_tasks(time.time() + 1) == [owing.id]  # abandoned
+    store.task_created(owing.id, None, None)
+    assert store.owed_auto_tasks(time.time() + 1) == []
+    assert store.unshown_auto_tasks(time.time() + 1) == [owing.id]  # the digest may not show it yet
+    store.update_alert_state(owing.id, lambda state: state.with_task(TaskShown(by="auto", crm="store")))
+    assert store.unshown_auto_tasks(time.time() + 1) == []
