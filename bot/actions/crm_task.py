@@ -16,7 +16,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from slack_sdk.errors import SlackApiError
@@ -24,12 +24,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import task_content as crm
 from bot.actions.alert_access import SHOW_TRIES, ActionError, AlertAccess
-from bot.alerts.model import AlertDetails, AlertState, TaskShown
+from bot.alerts.model import AlertState, TaskShown
 from bot.clients.hubspot import HubSpot, HubSpotError, HubSpotTask
 from bot.config.signals_file import SignalsConfig
 from bot.slack.blocks.alert import mention
-from bot.slack.blocks.digest import _best as best_of
-from bot.slack.blocks.digest import by_account, digest_update
+from bot.slack.blocks.digest import digest_update, shown_states
 from bot.slack.mrkdwn import escape, escape_line, link, safe_url
 from bot.store import AlertRecord, Store, is_row_error
 from bot.store.alert_actions import AUTO_REQUESTER, CrmKind, NewTask, TaskRecord
@@ -89,9 +88,18 @@ class CrmTasks:
 
     async def _auto_failed(self, client: AsyncWebClient, record: AlertRecord, why: str) -> None:
         try:
-            await self.access.show(client, record, lambda state: state.auto_task_failed(why), swept=True)
+            await self._show_failure(client, record, lambda state: state.auto_task_failed(why))
         except Exception as exc:  # the sweep shows it (`show_settled`), or the next update does
             log.warning("automatic task failure not shown: %s", exc, extra={"alert_id": record.id})
+
+    async def _show_failure(
+        self, client: AsyncWebClient, record: AlertRecord, change: Callable[[AlertState], AlertState]
+    ) -> None:
+        """Why the automatic task failed, shown where the alert is: its own message, or the digest
+        that lists it; shown first and recorded after, as its task would be (the sweep's rule)."""
+        if not record.ts and await self._show_first_in_digest(client, record.id, change) is not None:
+            return
+        await self.access.show(client, record, change, swept=True)
 
     async def show_settled(self, client: AsyncWebClient, alert_id: str) -> None:
         """Show what became of the alert's task when the process that settled it died before the
@@ -110,7 +118,7 @@ class CrmTasks:
                 def failed(state: AlertState) -> AlertState:  # unless it shows an outcome already
                     return state if state.task or state.auto_task_error else state.auto_task_failed(why)
 
-                await self.access.show(client, record, failed, swept=True)
+                await self._show_failure(client, record, failed)
         except ActionError as exc:
             log.warning("task outcome not shown: %s", exc, extra={"alert_id": alert_id})
 
@@ -291,7 +299,7 @@ class CrmTasks:
             await client.chat_update(
                 channel=digest.channel,
                 ts=digest.ts,
-                **digest_update(digest.id, digest.items, digest.since, account_states(digest.items, states)),
+                **digest_update(digest.id, digest.items, digest.since, shown_states(digest.items, states)),
             )
         except SlackApiError as exc:
             error = exc.response.get("error") or exc.response.status_code
@@ -302,24 +310,6 @@ class CrmTasks:
             log.warning("could not update the digest: %s", name, extra={"alert_id": alert_id})
             return "no answer"
         return None
-
-
-def account_states(items: Sequence[AlertDetails], states: Mapping[str, AlertState]) -> dict[str, AlertState]:
-    """The states a digest listing `items` shows. It shows each account's best alert, whose button
-    acts on that alert; when that alert has no task but another alert of the account has one (an
-    automatic task of another signal, say), the account shows that task instead of a button that
-    would create a second one. Only what is shown: the alerts' states stay as recorded."""
-    shown = dict(states)
-    for group in by_account(items):
-        best = best_of(group).alert_id
-        if best not in shown or shown[best].task is not None:
-            continue
-        task = next(
-            (states[d.alert_id].task for d in group if d.alert_id in states and states[d.alert_id].task), None
-        )
-        if task is not None:
-            shown[best] = shown[best].with_task(task)
-    return shown
 
 
 def _versions(states: Mapping[str, AlertState]) -> tuple[tuple[str, int], ...]:

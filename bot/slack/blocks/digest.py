@@ -55,6 +55,30 @@ def _best(group: list[AlertDetails]) -> AlertDetails:
     return max(group, key=lambda d: (d.score.value, d.event_time or 0.0))
 
 
+def shown_states(items: Sequence[AlertDetails], states: Mapping[str, AlertState]) -> dict[str, AlertState]:
+    """The states a digest listing `items` shows. It shows each account's best alert, whose button
+    acts on that alert; when that alert has no task but another alert of the account has one (an
+    automatic task of another signal, say), the account shows that task instead of a button that
+    would create a second one; with no task, why another alert's automatic task failed. Only what
+    is shown: the alerts' states stay as recorded."""
+    shown = dict(states)
+    for group in by_account(items):
+        best = _best(group).alert_id
+        if best not in shown or shown[best].task is not None:
+            continue
+        task = next(
+            (states[d.alert_id].task for d in group if d.alert_id in states and states[d.alert_id].task), None
+        )
+        if task is not None:
+            shown[best] = shown[best].with_task(task)
+            continue
+        errors = (states[d.alert_id].auto_task_error for d in group if d.alert_id in states)
+        error = next((e for e in errors if e), None)
+        if error is not None and not shown[best].auto_task_error:
+            shown[best] = shown[best].auto_task_failed(error)
+    return shown
+
+
 def _task_lines(task: TaskShown) -> tuple[str, str]:
     """What the alert says of its task (alert.py `state_lines`): with its link, and without it (the
     Open task button links to it too) for a section too full for the link."""
@@ -95,6 +119,8 @@ def account_section(group: list[AlertDetails], state: AlertState | None = None) 
     if task is not None:
         full, bare = _task_lines(task)
         done.append(full if fits(head, full) else bare)
+    elif state is not None and state.auto_task_error:  # the button stays: a click retries
+        done += state_lines(AlertState(auto_task_error=state.auto_task_error))
     linked = f"{head} · {link(best.posthog_url, 'Open in PostHog')}" if safe_url(best.posthog_url) else head
     if fits(linked, *done):
         head = linked

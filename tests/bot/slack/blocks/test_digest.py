@@ -10,7 +10,7 @@ import pytest
 from bot.alerts.model import AlertDetails, AlertState, TaskShown
 from bot.decide.routing import RouteDecision
 from bot.decide.scoring import Score
-from bot.slack.blocks.digest import MAX_ACCOUNTS, digest_message, digest_update
+from bot.slack.blocks.digest import MAX_ACCOUNTS, digest_message, digest_update, shown_states
 from bot.slack.ids import AlertRef, decode
 from testkit.slack import block_problems
 from tests.support.factories import acme_facts
@@ -196,3 +196,21 @@ def test_fifteen_accounts_with_tasks_stay_within_slacks_limits():
     sections = [b for b in blocks if b["type"] == "section"]
     assert len(sections) == MAX_ACCOUNTS
     assert all(s["accessory"]["action_id"] == "open_crm_task" for s in sections)
+
+
+def test_an_automatic_task_that_failed_says_why_and_keeps_the_button():
+    """As on an alert: the reason under the account's name, and Create CRM task still there to retry."""
+    states = {"a3": AlertState().auto_task_failed("HubSpot refused the task (<!channel> bad owner).")}
+    message = digest_message("d1", _two_accounts(), None, states)
+    assert block_problems(message["blocks"]) == []
+    acme = _sections(message)["Acme"]
+    line = acme["text"]["text"].split("\n")[1]
+    assert line.startswith(":warning: The automatic task failed: HubSpot refused the task (&lt;!channel&gt;")
+    assert acme["accessory"]["action_id"] == "create_crm_task"
+
+
+def test_the_digest_shows_another_alerts_automatic_failure_when_the_best_has_no_task():
+    items = _two_accounts()
+    states = {"a2": AlertState().auto_task_failed("HubSpot did not answer."), "a3": AlertState()}
+    shown = shown_states(items, states)
+    assert shown["a3"].auto_task_error == "HubSpot did not answer." and states["a3"].auto_task_error is None
