@@ -2,7 +2,8 @@
 
 - Auth as PostHog orders it (DRF: authenticate, then permissions, then throttles): no
   `Authorization: Bearer` -> 401 `not_authenticated`; an unknown key -> 401 `authentication_failed`;
-  a key without the route's scope (`query:read`, `insight:read`, `event_definition:read`; `:write`
+  a key without the route's scope (`query:read`, `insight:read`, `event_definition:read`,
+  `person:read`; `:write`
   covers `:read`, `*` covers all) -> 403 "API key missing required scope '…'"; a project in
   `other_projects` -> 403 "You don't have access to the project."; any other project -> 404
   "Project not found.". `/api/projects/{id}/` and `/api/environments/{id}/`, trailing slash optional.
@@ -26,6 +27,11 @@
   query with OFFSET gets PostHog's refusal for personal API keys. Any other HogQL reads the events
   table (the replay's paging query). `add_hogql_error` and `hogql_error(detail)` give PostHog's
   answer to a query it cannot run; `add_hogql_table(…, delay_s=)` a slow one.
+- `GET …/persons/?distinct_id=…[&limit&offset]`: the people of the dataset (`add_person`, with
+  `aliases` as further distinct ids) as PostHog's `PersonSerializer` writes them (`id` numeric,
+  `uuid`, `name` the display name: email, else name, else the first distinct id, `distinct_ids`,
+  `properties`, `created_at`, `last_seen_at`), in `{next, previous, results}`; `distinct_id`
+  matches any of a person's ids exactly, and the list is empty when none does.
 - `script(Reply(...), path=...)` answers the next calls (to a path ending in `path`, or any) with the
   given replies; `unauthorized()`, `missing_scope()`, `rate_limited()`, `server_error()`, `slow()`.
 
@@ -53,7 +59,7 @@ from testkit.base import FakeServer, Recorded, Reply
 
 PERSONAL_KEY = "phx_test_personal_key_0123456789"
 PROJECT_ID = "4242"
-ALL_SCOPES = frozenset({"query:read", "insight:read", "event_definition:read"})
+ALL_SCOPES = frozenset({"query:read", "insight:read", "event_definition:read", "person:read"})
 FUNNEL_INSIGHT = "FuNn3l01"
 TRENDS_INSIGHT = "TrNd5678"
 SEEDED_STEPS = ["$pageview", "signup_started", "signup_completed", "onboarding_completed"]
@@ -64,6 +70,7 @@ _ROUTE_SCOPES = {
     ("POST", "query"): "query:read",
     ("GET", "insights"): "insight:read",
     ("GET", "event_definitions"): "event_definition:read",
+    ("GET", "persons"): "person:read",
 }
 
 
@@ -190,6 +197,11 @@ class FakePerson:
     distinct_id: str
     properties: dict[str, Any]
     events: list[FakeEvent]
+    aliases: list[str] = field(default_factory=list)  # further distinct ids of the same person
+
+    @property
+    def distinct_ids(self) -> list[str]:
+        return [self.distinct_id, *self.aliases]
 
 
 class _Invalid(Exception):
@@ -235,15 +247,23 @@ class FakePostHogApi(FakeServer):
         distinct_id: str,
         events: list[tuple[str, float | datetime] | tuple[str, float | datetime, dict[str, Any]]],
         properties: dict[str, Any] | None = None,
+        *,
+        aliases: list[str] | None = None,
     ) -> FakePerson:
-        """`events` as (name, seconds before `now` or a datetime[, properties])."""
+        """`events` as (name, seconds before `now` or a datetime[, properties]); `aliases` are further
+        distinct ids of the same person."""
         parsed = []
         for item in events:
             name, when = item[0], item[1]
             props = item[2] if len(item) > 2 else {}
             stamp = when if isinstance(when, datetime) else self.now - timedelta(seconds=float(when))
             parsed.append(FakeEvent(name, stamp, dict(props)))
-        person = FakePerson(distinct_id, dict(properties or {}), sorted(parsed, key=lambda e: e.timestamp))
+        person = FakePerson(
+            distinct_id,
+            dict(properties or {}),
+            sorted(parsed, key=lambda e: e.timestamp),
+            list(aliases or []),
+        )
         with self.lock:
             self.people.append(person)
             self._cache.clear()
@@ -392,6 +412,8 @@ class FakePostHogApi(FakeServer):
                 return self._query(request)
             if route == ("GET", "insights"):
                 return self._insights(request)
+            if route == ("GET", "persons"):
+                return self._persons(request)
             return self._event_definitions(request)
         except _Invalid as exc:
             return error(400, "validation_error", "invalid_input", exc.detail, exc.attr)
@@ -587,6 +609,53 @@ class FakePostHogApi(FakeServer):
                 }
             )
         return Reply(200, {"count": len(results), "next": None, "previous": None, "results": results})
+
+    def persons_calls(self) -> list[Recorded]:
+        """The requests to …/persons/, in order."""
+        return self.calls("persons/")
+
+    def _persons(self, request: Recorded) -> Reply:
+        """posthog/api/person.py `PersonViewSet.list` with the `distinct_id` filter."""
+        params = {k: v[0] for k, v in request.query.items()}
+        try:
+            limit = int(params.get("limit", 100))
+            offset = int(params.get("offset", 0))
+        except ValueError:
+            raise _Invalid("A valid integer is required.", "limit") from None
+        if limit < 1 or offset < 0:
+            raise _Invalid("Ensure this value is greater than or equal to 1.", "limit")
+        with self.lock:
+            people = list(enumerate(self.people))
+        wanted = params.get("distinct_id")
+        if wanted is not None:
+            people = [(i, p) for i, p in people if wanted in p.distinct_ids]
+        page = people[offset : offset + limit]
+        base = f"{self.url}/api/projects/{self.project_id}/persons/"
+        more = offset + limit < len(people)
+        return Reply(
+            200,
+            {
+                "next": f"{base}?limit={limit}&offset={offset + limit}" if more else None,
+                "previous": f"{base}?limit={limit}&offset={max(offset - limit, 0)}" if offset else None,
+                "results": [self._person_record(i, p) for i, p in page],
+            },
+        )
+
+    def _person_record(self, index: int, person: FakePerson) -> dict[str, Any]:
+        props = person.properties
+        name = next(
+            (str(props[k]) for k in ("email", "name", "username") if props.get(k)), person.distinct_id
+        )
+        last = person.events[-1].timestamp if person.events else None
+        return {
+            "id": 1000 + index,
+            "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"fake-posthog-person/{person.distinct_id}")),
+            "name": name,
+            "distinct_ids": person.distinct_ids,
+            "properties": dict(props),
+            "created_at": _iso(self.now - timedelta(days=60)),
+            "last_seen_at": _iso(last) if last else None,
+        }
 
     def _event_definitions(self, request: Recorded) -> Reply:
         params = {k: v[0] for k, v in request.query.items()}

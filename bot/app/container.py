@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from bot.clients.posthog_writer import PostHogWriter
     from bot.commands.run import PostHogCommands
     from bot.decide.owners import OwnerResolver
+    from bot.decide.persons import PersonLookup
     from bot.decide.pipeline import Pipeline
     from bot.schedule.digests import Digests
     from bot.schedule.queries import QuerySchedule
@@ -155,7 +156,18 @@ class Services:
             settings.posthog_project_id,
             clock=self.clock,
             owners=self.owner_resolver,
+            persons=self.person_lookup,
         )
+
+    @cached_property
+    def person_lookup(self) -> PersonLookup | None:
+        """A query row's person from PostHog's Persons API (scope person:read), with a short time
+        limit of its own; None without a personal API key and project id."""
+        from bot.clients.posthog_api import PERSON_TIMEOUT_S
+        from bot.decide.persons import PersonLookup
+
+        api = self._posthog_api(PERSON_TIMEOUT_S)
+        return PersonLookup(api) if api is not None else None
 
     @cached_property
     def owner_resolver(self) -> OwnerResolver:

@@ -1,13 +1,15 @@
-"""PostHog's private API, read-only, with a personal API key: funnels, saved insights, event names.
+"""PostHog's private API, read-only, with a personal API key: funnels, saved insights, event names,
+persons.
 
-Three calls do not justify a generated SDK: this keeps one timeout, one exception type and a sentence a
+A few calls do not justify a generated SDK: this keeps one timeout, one exception type and a sentence a
 Slack user can act on (`PostHogApiError.explain()`). Nothing here retries; the caller decides.
 
 Wire format (PostHog/posthog; sources in brackets):
 - Auth: `Authorization: Bearer phx_…` on the app host (`https://us.posthog.com`, not `us.i.`). Scopes
   are `<object>:read`, and a `:write` scope covers the read [posthog/permissions.py
   `APIScopePermission`]: `query:read` for `/query/`, `insight:read` for `/insights/`,
-  `event_definition:read` for `/event_definitions/` (`scope_object` of each viewset).
+  `event_definition:read` for `/event_definitions/`, `person:read` for `/persons/` (`scope_object` of
+  each viewset).
 - `POST /api/projects/{id}/query/` takes `{"query": <node>, "refresh": "blocking", "name": …}`; `name`
   labels the query in PostHog's query log, up to 128 characters [schema-general.ts `QueryRequest`].
   The node and the answer's `results` are read and written in posthog_queries.py.
@@ -19,6 +21,10 @@ Wire format (PostHog/posthog; sources in brackets):
   [{id, name, volume_30_day, query_usage_30_day, created_at, last_seen_at, last_updated_at, tags, …}]}`,
   most recently seen first, then by name [posthog/api/event_definition.py]; `volume_30_day` is null
   or absent on many projects (newer serializers leave it out).
+- `GET /api/projects/{id}/persons/?distinct_id=…` answers `{next, previous, results: [person]}`, the
+  persons one of whose distinct ids is exactly that one (none or one); a person is `{id (numeric),
+  uuid, name (display name), distinct_ids, properties, created_at, last_seen_at}`; persons reads are
+  throttled at 240/minute per key [posthog/api/person.py `PersonViewSet`, `PersonSerializer`].
 - Errors are `{"type", "code", "detail", "attr"}` [PostHog/drf-exceptions-hog]: 401
   `authentication_failed` "Personal API key found in request Authorization header is invalid."; 403
   "API key missing required scope 'query:read'" or "API key does not have access to the requested
@@ -144,6 +150,7 @@ class PostHogApiError(ApiError):
 
 
 COMMAND_TIMEOUT_S = 30.0  # one call on behalf of a `/posthog` command
+PERSON_TIMEOUT_S = 3.0  # one person looked up while deciding: short, an alert is never held up for it
 
 
 @dataclass(frozen=True)
@@ -301,6 +308,27 @@ class PostHogApi:
             raise PostHogApiError(
                 str(exc), status=200, code="bad_response", project_id=self.project_id
             ) from None
+
+    async def person(self, distinct_id: str) -> dict[str, Any] | None:
+        """The person one of whose distinct ids is `distinct_id` (scope person:read), as PostHog sends
+        it (an untrusted dict), or None when PostHog knows no such person."""
+        data = await self._call("GET", self._path("persons/"), params={"distinct_id": distinct_id})
+        raw = data.get("results")
+        if not isinstance(raw, list):
+            raise PostHogApiError(
+                "PostHog answered without a list of persons",
+                status=200,
+                code="bad_response",
+                project_id=self.project_id,
+            )
+        for found in raw:
+            if not isinstance(found, dict):
+                continue
+            ids = found.get("distinct_ids")
+            # PostHog's filter is exact; a person listing other ids only is not the one asked for.
+            if not isinstance(ids, list) or distinct_id in ids:
+                return found
+        return None
 
     # -- links -----------------------------------------------------------------------------------
     def funnel_url(

@@ -33,6 +33,7 @@ from bot.decide.outcomes import (
     routed_to,
     snoozed_until,
 )
+from bot.decide.persons import PersonLookup, needs_person
 from bot.decide.routing import RouteDecision, route
 from bot.decide.scoring import Score, score
 from bot.decide.thresholds import Tally, contribution, progress, reached, reached_phrase
@@ -149,9 +150,11 @@ class Pipeline:
         project_id: str | None = None,
         clock: Callable[[], float] = time.time,
         owners: OwnerResolver | None = None,
+        persons: PersonLookup | None = None,
     ):
         self.config = config
         self.owners = owners  # looks up `owner: crm` routes; without it they have no owner
+        self.persons = persons  # a query row's person from PostHog; without it the row has none
         self.store = store
         self.enricher = enricher
         self.app_host = posthog_app_host.rstrip("/")
@@ -173,6 +176,8 @@ class Pipeline:
                 continue
             bodies[event.uuid] = body
             if body.event.event in self._events and not is_test_command_event(body.event.properties):
+                if self.persons is not None and needs_person(body):
+                    continue  # its account is known once its person is: `evaluate` reads its state
                 account = resolve_account(body)
                 if account is not None:
                     keys.add(account.key)
@@ -220,6 +225,8 @@ class Pipeline:
             )
 
         candidates = [s for s in self.config.signals if s.event == event.event]
+        if candidates and self.persons is not None:
+            body = await self.persons.with_person(body)  # a query row's person: `person.*`, the account
         early_context = build_context(body, None, {})
         passing: list[tuple[Signal, dict[str, Any]]] = []
         for signal in candidates:

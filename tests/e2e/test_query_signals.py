@@ -6,6 +6,7 @@ webhook and the other signals go on."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from bot.config.signals_file import Route, Signal
 from bot.store.tables import inbox
 from testkit.anthropic import API_KEY, FakeAnthropic
-from testkit.posthog_api import PERSONAL_KEY, PROJECT_ID, FakePostHogApi
+from testkit.posthog_api import PERSONAL_KEY, PROJECT_ID, FakePostHogApi, server_error
 from testkit.webhook_bodies import webhook_body
 from tests.conftest import make_settings, serve
 
@@ -183,3 +184,81 @@ def test_claude_is_told_the_query_columns_and_may_cite_them(sqlite_url, fake_sla
     assert 'signals_summaries_total{kind="claude"} 1.0' in metrics
     everything = json.dumps(message)
     assert "<!channel>" not in everything and "<!here>" not in everything
+
+
+# -- a person's row: their company from PostHog's Persons API --------------------------------------------
+SEATS = Signal(
+    name="Seats maxed",
+    query="SELECT distinct_id, count() AS seats FROM events WHERE event = 'seat_added' GROUP BY distinct_id",
+    every="1h",
+    min_score=90,  # reached only when the company and the person's work email both count
+    action="maxed out their seats",
+)
+
+
+def _decided(app, count: int) -> list[dict] | None:
+    """The query rows' ledger entries once `count` of them are decided."""
+    entries = app.services.store.ledger_entries(_query_uuids(app))
+    return entries if len(entries) >= count else None
+
+
+def _persons_settings(url, fake_slack, posthog_api):
+    return make_settings(
+        url,
+        fake_slack,
+        posthog_personal_api_key=PERSONAL_KEY,
+        posthog_project_id=PROJECT_ID,
+        posthog_app_host_setting=posthog_api.url,
+    )
+
+
+def test_a_persons_row_alerts_their_company_found_through_the_persons_api(db_url, fake_slack, example_config):
+    with FakePostHogApi(seed=False) as posthog_api:
+        posthog_api.add_person("u_jane", [], {"email": "jane@acme.com", "name": "Jane Doe"})
+        posthog_api.add_hogql_table(
+            "count() AS seats", ["distinct_id", "seats"], [["u_jane", 12], ["u_unknown", 30]]
+        )
+        config = example_config.model_copy(update={"signals": [*example_config.signals, SEATS]})
+        with serve(_persons_settings(db_url, fake_slack, posthog_api), config) as app:
+            [message] = fake_slack.wait_for(lambda s: s.posted(), timeout=10)
+            # A webhook event carries its person: PostHog is not asked for it.
+            body = webhook_body(
+                "feature_activated",
+                properties={"feature_name": "api_integration", "company_domain": "soylent.com"},
+            )
+            assert app.post_webhook(body).status_code == 202
+            fake_slack.wait_for(lambda s: len(s.posted()) >= 2, timeout=10)
+            entries = fake_slack.wait_for(lambda _: _decided(app, 2), timeout=10)
+        asked = [c.query["distinct_id"] for c in posthog_api.persons_calls()]
+
+    assert message["channel"] == "C0AE1"  # routed on company.domain, which only the person's email gives
+    blocks = json.dumps(message["blocks"])
+    assert "Acme Corp" in blocks and "Jane Doe" in blocks
+    by_account = {e["account"]: e["outcome"] for e in entries}
+    assert by_account == {"acme.com": "alerted", "person:u_unknown": "below_threshold"}
+    assert sorted(asked) == [["u_jane"], ["u_unknown"]]
+
+
+def test_a_failing_persons_api_leaves_the_rows_alerting_as_before(
+    sqlite_url, fake_slack, example_config, caplog
+):
+    anyone = SEATS.model_copy(update={"min_score": 0})
+    with FakePostHogApi(seed=False) as posthog_api:
+        posthog_api.add_person("u_jane", [], {"email": "jane@acme.com"})
+        posthog_api.add_hogql_table(
+            "count() AS seats", ["distinct_id", "seats"], [["u_jane", 12], ["u_bo", 3]]
+        )
+        posthog_api.script(server_error(500), server_error(500), path="persons/")
+        config = example_config.model_copy(update={"signals": [*example_config.signals, anyone]})
+        with (
+            caplog.at_level(logging.WARNING, logger="bot.decide.persons"),
+            serve(_persons_settings(sqlite_url, fake_slack, posthog_api), config) as app,
+        ):
+            posted = fake_slack.wait_for(lambda s: len(s.posted()) >= 2 and s.posted(), timeout=10)
+            entries = fake_slack.wait_for(lambda _: _decided(app, 2), timeout=10)
+
+    assert {m["channel"] for m in posted} == {"C0SIGNALS"}  # no company: the default route, as before
+    assert {e["account"] for e in entries} == {"person:u_jane", "person:u_bo"}
+    # Said once for the run (rows decided at once may each have asked before the first failure).
+    [warning] = [r for r in caplog.records if r.name == "bot.decide.persons"]
+    assert "HTTP 500" in warning.getMessage()

@@ -357,6 +357,7 @@ def test_a_wrong_key_names_the_setting_and_never_the_key(fake):
         (lambda api: api.funnel(STEPS, "-7d", None), "query:read"),
         (lambda api: api.saved_funnel(FUNNEL_INSIGHT), "insight:read"),
         (lambda api: api.event_names(), "event_definition:read"),
+        (lambda api: api.person("alice"), "person:read"),
     ],
 )
 def test_a_missing_scope_is_named(call, scope):
@@ -510,3 +511,41 @@ def test_an_answer_that_is_not_a_table_is_a_bad_response(fake):
     caught = error_of(fake, lambda api: api.hogql_table("SELECT 1 AS a, 2 AS a", 10, "q"))
     assert (caught.status, caught.code) == (200, "bad_response")
     assert "column name twice" in caught.detail
+
+
+# -- persons by distinct id ------------------------------------------------------------------------------
+def test_a_person_is_looked_up_by_any_of_their_distinct_ids(fake):
+    fake.add_person("u_81723", [], {"email": "jane@acme.com", "name": "Jane Doe"}, aliases=["anon-1"])
+    person = run(fake, lambda api: api.person("anon-1"))
+    assert person["distinct_ids"] == ["u_81723", "anon-1"]
+    assert person["properties"] == {"email": "jane@acme.com", "name": "Jane Doe"}
+    assert person["name"] == "jane@acme.com" and isinstance(person["id"], int) and person["uuid"]
+
+    [call] = fake.persons_calls()
+    assert (call.method, call.path) == ("GET", f"/api/projects/{PROJECT_ID}/persons/")
+    assert call.query == {"distinct_id": ["anon-1"]}
+    assert call.headers["authorization"] == f"Bearer {PERSONAL_KEY}"
+
+
+def test_a_distinct_id_posthog_does_not_know_is_no_person(fake):
+    assert run(fake, lambda api: api.person("nobody")) is None
+    assert run(fake, lambda api: api.person("alice/../../bob")) is None  # sent as a query value
+
+
+def test_a_person_listing_other_distinct_ids_only_is_not_the_one_asked_for(fake):
+    other = {"id": 1, "uuid": "x", "distinct_ids": ["someone-else"], "properties": {"email": "x@y.com"}}
+    fake.script(Reply(200, {"next": None, "previous": None, "results": ["junk", other]}), path="persons/")
+    assert run(fake, lambda api: api.person("alice")) is None
+    fake.script(Reply(200, {"results": {"id": 1}}), path="persons/")
+    assert error_of(fake, lambda api: api.person("alice")).code == "bad_response"
+
+
+def test_person_lookups_fail_as_other_calls_do(fake):
+    fake.script(server_error(500), path="persons/")
+    assert error_of(fake, lambda api: api.person("alice")).status == 500
+    fake.script(rate_limited(3), path="persons/")
+    assert error_of(fake, lambda api: api.person("alice")).retry_after == 3.0
+    fake.script(slow(3.0), path="persons/")
+    err = error_of(fake, lambda api: api.person("alice"), timeout_s=0.3)
+    assert err.code == "timeout"
+    assert error_of(fake, lambda api: api.person("alice"), key="phx_wrong").status == 401
