@@ -617,13 +617,7 @@ class FakePostHogApi(FakeServer):
     def _persons(self, request: Recorded) -> Reply:
         """posthog/api/person.py `PersonViewSet.list` with the `distinct_id` filter."""
         params = {k: v[0] for k, v in request.query.items()}
-        try:
-            limit = int(params.get("limit", 100))
-            offset = int(params.get("offset", 0))
-        except ValueError:
-            raise _Invalid("A valid integer is required.", "limit") from None
-        if limit < 1 or offset < 0:
-            raise _Invalid("Ensure this value is greater than or equal to 1.", "limit")
+        limit, offset = _page(params)
         with self.lock:
             people = list(enumerate(self.people))
         wanted = params.get("distinct_id")
@@ -659,13 +653,7 @@ class FakePostHogApi(FakeServer):
 
     def _event_definitions(self, request: Recorded) -> Reply:
         params = {k: v[0] for k, v in request.query.items()}
-        try:
-            limit = int(params.get("limit", 100))
-            offset = int(params.get("offset", 0))
-        except ValueError:
-            raise _Invalid("A valid integer is required.", "limit") from None
-        if limit < 1 or offset < 0:
-            raise _Invalid("Ensure this value is greater than or equal to 1.", "limit")
+        limit, offset = _page(params)
         names = self.event_names()
         search = params.get("search")
         if search:  # PostHog's filter matches parts of names, whatever their case
@@ -978,3 +966,15 @@ def _digest(value: Any) -> str:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _page(params: dict[str, str]) -> tuple[int, int]:
+    """A list endpoint's `limit` and `offset`, refused as DRF's pagination refuses them."""
+    try:
+        limit = int(params.get("limit", 100))
+        offset = int(params.get("offset", 0))
+    except ValueError:
+        raise _Invalid("A valid integer is required.", "limit") from None
+    if limit < 1 or offset < 0:
+        raise _Invalid("Ensure this value is greater than or equal to 1.", "limit")
+    return limit, offset
