@@ -25,6 +25,7 @@ def query_signal_findings(settings: Settings, config: SignalsConfig) -> list[Fin
     import asyncio
 
     from bot.clients.posthog_api import PostHogApi, PostHogApiError
+    from bot.clients.posthog_queries import HogQLTable
     from bot.schedule.queries import NOT_CONFIGURED
 
     signals = config.query_signals
@@ -54,7 +55,21 @@ def query_signal_findings(settings: Settings, config: SignalsConfig) -> list[Fin
                     continue
                 rows = "rows" if table.truncated else f"{len(table.rows)} row(s)"
                 found.append(Finding("ok", subject, f"the query runs ({rows}); columns: {columns}"))
+                if not {"account", "email"} & set(table.columns):
+                    found += await persons_finding(api, subject, table)
         return found
+
+    async def persons_finding(api: PostHogApi, subject: str, table: HogQLTable) -> list[Finding]:
+        """Rows that name only a person are looked up in the Persons API: tried once, as the worker
+        would, with the first row's distinct id."""
+        first = table.rows[0].get("distinct_id") if table.rows else None
+        probe = str(first) if first is not None else "posthog-slack-signals-check"
+        try:
+            await api.person(probe)
+        except PostHogApiError as exc:
+            detail = f"rows name only a person, and their lookup failed: {exc.explain()}"
+            return [Finding("note", subject, detail + "; their company stays unknown")]
+        return []
 
     return asyncio.run(run_each())
 

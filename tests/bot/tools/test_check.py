@@ -57,6 +57,31 @@ def test_each_query_signal_is_run_once_and_says_what_posthog_said(tmp_path: Path
     assert all(q["query"]["query"].endswith(") LIMIT 2") for q in posthog.queries())
 
 
+PEOPLE = Signal(name="Stuck", query="SELECT distinct_id FROM stuck", every="1h")
+
+
+@pytest.mark.parametrize("scopes", [{"query:read"}, {"query:read", "person:read"}], ids=["without", "with"])
+def test_rows_that_name_only_a_person_try_the_persons_api_once(tmp_path: Path, scopes):
+    with FakePostHogApi(seed=False, scopes=scopes) as posthog:
+        posthog.add_hogql_table("FROM stuck", ["distinct_id"], [["u_42"]])
+        settings = make_settings(
+            f"sqlite:///{tmp_path / 'c.db'}",
+            posthog_personal_api_key=PERSONAL_KEY,
+            posthog_project_id=PROJECT_ID,
+            posthog_app_host_setting=posthog.url,
+        )
+        findings = query_signal_findings(settings, config_with(PEOPLE))
+        ran = Finding("ok", "signals: Stuck", "the query runs (1 row(s)); columns: distinct_id")
+        assert findings[0] == ran
+        assert [c.query.get("distinct_id") for c in posthog.persons_calls()] == [["u_42"]]
+    if "person:read" in scopes:
+        assert findings[1:] == []
+    else:
+        [note] = findings[1:]
+        assert note.status == "note" and "person:read" in note.detail
+        assert note.detail.endswith("; their company stays unknown")
+
+
 def test_without_a_personal_api_key_each_query_signal_is_an_error(tmp_path: Path):
     settings = make_settings(f"sqlite:///{tmp_path / 'c.db'}")
     assert query_signal_findings(settings, config_with(GOOD)) == [
