@@ -14,13 +14,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import timedelta
 
-from bot.config.signals_file import MAX_THRESHOLD_WINDOW
+from bot.config.signals_file import THRESHOLD_EVENTS_KEPT
 from bot.store import Store
 
 log = logging.getLogger(__name__)
-KEEP_THRESHOLD_EVENTS = MAX_THRESHOLD_WINDOW + timedelta(days=1)
 
 
 async def housekeeping(
@@ -39,7 +37,7 @@ async def housekeeping(
         try:
             now = clock()
             gone = await asyncio.to_thread(
-                store.forget_threshold_events, now - KEEP_THRESHOLD_EVENTS.total_seconds()
+                store.forget_threshold_events, now - THRESHOLD_EVENTS_KEPT.total_seconds()
             )
             bodies = 0
             if keep_payloads_s is not None:

@@ -5,19 +5,18 @@ Secrets are `SecretStr` so they never show up in logs, reprs or error messages.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import cached_property
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.config.signals_file import MAX_THRESHOLD_WINDOW
+from bot.config.signals_file import MAX_THRESHOLD_WINDOW, THRESHOLD_EVENTS_KEPT
 
 DEFAULT_SUMMARY_MODEL = "claude-haiku-4-5"
 # The shortest ledger retention: past the longest window a decision looks back over (a threshold's,
 # up to 90 days; an account's 30-day history and a snooze of at most 30 days are shorter), plus a day.
-MIN_LEDGER_RETENTION_DAYS = (MAX_THRESHOLD_WINDOW + timedelta(days=1)).days
+MIN_LEDGER_RETENTION_DAYS = THRESHOLD_EVENTS_KEPT.days
 
 
 def derive_app_host(ingest_host: str) -> str:

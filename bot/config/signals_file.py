@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from bot.config.durations import parse_duration
+from bot.slack.ids import is_user_id
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Scalar = str | int | float | bool
@@ -33,7 +34,6 @@ CONTEXT_ROOTS = ("event", "properties", "person", "company", "groups", "account"
 QUERY_EVENT_PREFIX = "$query:"  # a query signal's rows go through the pipeline under this event name
 MIN_QUERY_EVERY = timedelta(minutes=5)
 OWNER_FROM_CRM = "crm"  # a route's owner: the HubSpot owner of the account's company, found in Slack
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _SLACK_CHANNEL = re.compile(r"^(#[a-z0-9_\-.]{1,80}|[CGD][A-Z0-9]{2,})$")
 # The bot's own settings (SPEC "Secrets stay where they are"): an enrichment API never receives them.
 _OWN_SETTING_PREFIXES = ("SLACK_", "POSTHOG_", "ANTHROPIC_", "HUBSPOT_")
@@ -53,6 +53,8 @@ def _check_paths(conditions: dict[str, Any]) -> dict[str, Any]:
 
 
 MAX_THRESHOLD_WINDOW = timedelta(days=90)
+# How long a threshold's counted events may still be read: its longest window, plus a day.
+THRESHOLD_EVENTS_KEPT = MAX_THRESHOLD_WINDOW + timedelta(days=1)
 
 
 class Threshold(_Strict):
@@ -297,7 +299,7 @@ class Route(_Strict):
     @field_validator("owner")
     @classmethod
     def _owner(cls, value: str | None) -> str | None:
-        if value is not None and value != OWNER_FROM_CRM and not _SLACK_USER.match(value):
+        if value is not None and value != OWNER_FROM_CRM and not is_user_id(value):
             raise ValueError(f"{value!r} is not a Slack user id (U…) or `crm` (the HubSpot company's owner)")
         return value
 
@@ -356,7 +358,7 @@ class Access(_Strict):
     @classmethod
     def _users(cls, value: list[str]) -> list[str]:
         for user in value:
-            if not _SLACK_USER.match(user):
+            if not is_user_id(user):
                 raise ValueError(f"{user!r} is not a Slack user id (U…)")
         return value
 
@@ -371,7 +373,7 @@ class Crm(_Strict):
     @classmethod
     def _owner_ids(cls, value: dict[str, str]) -> dict[str, str]:
         for user, owner in value.items():
-            if not _SLACK_USER.match(user):
+            if not is_user_id(user):
                 raise ValueError(f"{user!r} is not a Slack user id (U…)")
             if not str(owner).isdigit():
                 raise ValueError(f"HubSpot owner id for {user} must be a number, not {owner!r}")

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from bot.app.housekeeping import KEEP_THRESHOLD_EVENTS, housekeeping
-from bot.config.signals_file import Threshold
+from bot.app.housekeeping import housekeeping
+from bot.config.signals_file import THRESHOLD_EVENTS_KEPT, Threshold
 from bot.decide.outcomes import Outcome, SignalDecision
 from bot.decide.thresholds import Contribution
 from bot.store import Finish, InboxRow, Store
@@ -31,7 +31,7 @@ def test_old_threshold_events_are_forgotten_on_the_schedule(db_url):
     store = Store.from_url(db_url)
     store.upgrade()
     now = time.time()
-    keep = KEEP_THRESHOLD_EVENTS.total_seconds()
+    keep = THRESHOLD_EVENTS_KEPT.total_seconds()
     weekly = Threshold(count=5, within="7d")
     for n, age in enumerate((keep + 60, keep + 30, keep - 60, 0)):
         store.count_towards("S", "acme.com", Contribution(f"e{n}", now - age, "u1", 1.0), weekly)
