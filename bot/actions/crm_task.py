@@ -16,7 +16,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Literal
 
 from slack_sdk.errors import SlackApiError
@@ -32,7 +32,7 @@ from bot.slack.blocks.digest import digest_update, shown_states
 from bot.slack.mrkdwn import escape, escape_line, link, safe_url
 from bot.store import AlertRecord, Store, is_row_error
 from bot.store.alert_actions import AUTO_REQUESTER, CrmKind, NewTask, TaskRecord
-from bot.store.digests import TAKEN, PostedDigest
+from bot.store.digests import TAKEN, PostedDigest, state_versions
 from bot.store.until_stored import until_stored
 
 log = logging.getLogger(__name__)
@@ -88,18 +88,21 @@ class CrmTasks:
 
     async def _auto_failed(self, client: AsyncWebClient, record: AlertRecord, why: str) -> None:
         try:
-            await self._show_failure(client, record, lambda state: state.auto_task_failed(why))
+            await self._show_swept(client, record, lambda state: state.auto_task_failed(why))
         except Exception as exc:  # the sweep shows it (`show_settled`), or the next update does
             log.warning("automatic task failure not shown: %s", exc, extra={"alert_id": record.id})
 
-    async def _show_failure(
+    async def _show_swept(
         self, client: AsyncWebClient, record: AlertRecord, change: Callable[[AlertState], AlertState]
-    ) -> None:
-        """Why the automatic task failed, shown where the alert is: its own message, or the digest
-        that lists it; shown first and recorded after, as its task would be (the sweep's rule)."""
-        if not record.ts and await self._show_first_in_digest(client, record.id, change) is not None:
-            return
-        await self.access.show(client, record, change, swept=True)
+    ) -> bool:
+        """What became of an automatic task, shown where the alert is (its own message, or the digest
+        that lists it) first and recorded after, so the sweep can tell what is not shown yet; False
+        when it could not be shown."""
+        if not record.ts:
+            in_digest = await self._show_first_in_digest(client, record.id, change)
+            if in_digest is not None:
+                return in_digest
+        return await self.access.show(client, record, change, swept=True)
 
     async def show_settled(self, client: AsyncWebClient, alert_id: str) -> None:
         """Show what became of the alert's task when the process that settled it died before the
@@ -118,7 +121,7 @@ class CrmTasks:
                 def failed(state: AlertState) -> AlertState:  # unless it shows an outcome already
                     return state if state.task or state.auto_task_error else state.auto_task_failed(why)
 
-                await self._show_failure(client, record, failed)
+                await self._show_swept(client, record, failed)
         except ActionError as exc:
             log.warning("task outcome not shown: %s", exc, extra={"alert_id": alert_id})
 
@@ -228,12 +231,9 @@ class CrmTasks:
         def change(state: AlertState) -> AlertState:
             return state.with_task(shown)
 
-        swept = record.details.auto_task  # an automatic task's alert: the sweep shows it
-        if swept and not record.ts:
-            in_digest = await self._show_first_in_digest(client, record.id, change)
-            if in_digest is not None:
-                return None if in_digest else _task_note(record, url)
-        if await self.access.show(client, record, change, swept=swept):
+        if record.details.auto_task:  # an automatic task's alert: the sweep shows what is not shown
+            return None if await self._show_swept(client, record, change) else _task_note(record, url)
+        if await self.access.show(client, record, change):
             return None
         if await self._show_in_digest(client, record.id):
             return None
@@ -266,7 +266,7 @@ class CrmTasks:
             if await asyncio.to_thread(self.store.record_alert_state, alert_id, states[alert_id]):
                 # Another alert it lists may have been recorded meanwhile, and shown by an update
                 # Slack applied before this one: show again while the store has newer states.
-                await self._show_in_digest(client, alert_id, shown=_versions(states))
+                await self._show_in_digest(client, alert_id, shown=state_versions(states))
                 return True
         await asyncio.to_thread(self.store.update_alert_state, alert_id, change)
         return await self._show_in_digest(client, alert_id)
@@ -310,11 +310,6 @@ class CrmTasks:
             log.warning("could not update the digest: %s", name, extra={"alert_id": alert_id})
             return "no answer"
         return None
-
-
-def _versions(states: Mapping[str, AlertState]) -> tuple[tuple[str, int], ...]:
-    """As `PostedDigest.versions`: which states a digest was shown with."""
-    return tuple(sorted((alert_id, state.version) for alert_id, state in states.items()))
 
 
 def _task_note(record: AlertRecord, url: str | None) -> str:

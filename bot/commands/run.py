@@ -185,7 +185,7 @@ class PostHogCommands:
             report = await build_lint_report(self.api, self.config, time.time())
         except PostHogApiError as exc:
             return _problem(explain_failure(exc))
-        text, blocks = lint_message(report)
+        text, blocks = await asyncio.to_thread(lint_message, report)  # up to 10,000 names a list
         return Reply(text=text, blocks=blocks, share=command.share)
 
     # -- snoozes -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +41,7 @@ class PostedDigest:
     @property
     def versions(self) -> tuple[tuple[str, int], ...]:
         """Which states it was read with: another read with the same versions shows the same."""
-        return tuple(sorted((alert_id, state.version) for alert_id, state in self.states.items()))
+        return state_versions(self.states)
 
 
 class DigestStore(StoreBase):
@@ -169,3 +169,8 @@ class DigestStore(StoreBase):
                 .values(status=TAKEN, digest_id=digest_id)
             )
         return digest_id
+
+
+def state_versions(states: Mapping[str, AlertState]) -> tuple[tuple[str, int], ...]:
+    """Which states a digest shows (or was read with), alert by alert."""
+    return tuple(sorted((alert_id, state.version) for alert_id, state in states.items()))
