@@ -6,6 +6,7 @@ untrusted; the builders escape them.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -18,6 +19,24 @@ from bot.slack.ids import FeedbackReason
 Priority = Literal["low", "medium", "high"]
 ThreadMode = Literal["account", "none"]
 DeliverMode = Literal["now", "digest"]
+
+
+# A query row's columns that say whose row it is (the account, the person): shown by the alert's
+# header and event line and named by the summary, so never repeated as the row's own fields.
+QUERY_IDENTITY = ("account", "distinct_id")
+
+
+def query_columns(query: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """A query row's own columns, in order: all but those that say whose row it is."""
+    return [(name, value) for name, value in (query or {}).items() if name not in QUERY_IDENTITY]
+
+
+def compact_json(value: Any, unreadable: str) -> str:
+    """A column's value that is not plain text, as compact JSON (`unreadable` when it cannot be)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    except (TypeError, ValueError, RecursionError):
+        return unreadable
 
 
 class Written(BaseModel):

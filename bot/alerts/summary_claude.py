@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import re
 from collections import OrderedDict
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import ValidationError
 
-from bot.alerts.model import AlertFacts, Written
+from bot.alerts.model import AlertFacts, Written, compact_json, query_columns
 from bot.config.signals_file import Pii
 from bot.decide.matching import lookup
 from bot.ops.metrics import Metrics
@@ -57,7 +56,6 @@ _EMAIL = re.compile(r"[\w.+-]+@([\w-]+(?:\.[\w-]+)+)")
 QUERY_COLUMNS = 20
 QUERY_NAME_LIMIT = 64
 QUERY_VALUE_LIMIT = 200
-_QUERY_IDENTITY = ("account", "distinct_id")
 _INT64 = 2**63  # orjson writes 64-bit integers only; a larger one (Int128, UInt256) goes as text
 
 SYSTEM = """You write the top of a sales alert in Slack for an account executive.
@@ -117,13 +115,7 @@ def _query_value(value: Any, redact: Callable[[str], str]) -> Any:
         return value
     if (isinstance(value, int) and -_INT64 <= value < _INT64) or isinstance(value, float):
         return value
-    if isinstance(value, str | int):
-        text = str(value)
-    else:
-        try:
-            text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-        except (TypeError, ValueError, RecursionError):
-            text = "[unreadable]"
+    text = str(value) if isinstance(value, str | int) else compact_json(value, "[unreadable]")
     # Cut before redacting to bound the work, and after it so no half of a withheld value shows.
     return redact(clean(text[: QUERY_VALUE_LIMIT * 10]))[:QUERY_VALUE_LIMIT]
 
@@ -133,11 +125,7 @@ def _query_columns(
 ) -> tuple[dict[str, Any], int]:
     """The query row's columns the model may see (names cleaned and cut short), and how many more
     there were."""
-    columns = [
-        (name, value)
-        for name, value in (facts.query or {}).items()
-        if name not in _QUERY_IDENTITY and allowed(f"query.{name}")
-    ]
+    columns = [(name, value) for name, value in query_columns(facts.query) if allowed(f"query.{name}")]
     shown: dict[str, Any] = {}
     for name, value in columns[:QUERY_COLUMNS]:
         key = redact(one_line(str(name)).strip())[:QUERY_NAME_LIMIT] or "?"

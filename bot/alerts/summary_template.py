@@ -8,10 +8,9 @@ it.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from bot.alerts.model import AlertFacts, PastSignal
+from bot.alerts.model import AlertFacts, PastSignal, compact_json, query_columns
 from bot.slack.mrkdwn import clip, one_line
 
 _STAGES = {
@@ -104,25 +103,19 @@ def recent_activity(history: tuple[PastSignal, ...], now: float, limit: int = 2)
 
 QUERY_FOUND_LIMIT = 120  # what a query found, in the summary's first sentence
 _QUERY_PART_LIMIT = 40  # a column's name, and its value, each at most
-_QUERY_IDENTITY = ("account", "distinct_id")  # the account and person the summary names already
 
 
 def _column_text(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, str):
-        return value[: _QUERY_PART_LIMIT * 2]
-    try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-    except (TypeError, ValueError, RecursionError):
-        return "?"
+    text = value if isinstance(value, str) else compact_json(value, "?")
     return text[: _QUERY_PART_LIMIT * 2]
 
 
 def query_found(query: dict[str, Any] | None, limit: int = QUERY_FOUND_LIMIT) -> str | None:
     """`calls_this_week 3, plan team`: a query row's columns (not its account or person), as many
     whole ones as fit in `limit`, names and values cut short; None when it has no other column."""
-    columns = [(k, v) for k, v in (query or {}).items() if k not in _QUERY_IDENTITY]
+    columns = query_columns(query)
     parts: list[str] = []
     for name, value in columns:
         name_text = clip(one_line(str(name)[: _QUERY_PART_LIMIT * 2]).strip(), _QUERY_PART_LIMIT)

@@ -28,7 +28,7 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.alerts.model import AlertDetails, AlertState, Written
+from bot.alerts.model import AlertDetails, AlertState, Written, query_columns
 from bot.alerts.summary_template import employees_label, funding_label
 from bot.decide.scoring import CriterionResult
 from bot.slack.ids import (
@@ -107,7 +107,6 @@ def fields_section(details: AlertDetails) -> SectionBlock:
 
 
 QUERY_FIELDS = 10  # Slack's limit of fields in one section
-_QUERY_IDENTITY = ("account", "distinct_id")  # shown by the header and the event line
 
 
 def query_value(value: Any) -> str:
@@ -122,7 +121,7 @@ def query_value(value: Any) -> str:
 def query_section(details: AlertDetails) -> SectionBlock | None:
     """The query row's other columns as fields, names and values escaped like any data; past
     Slack's ten fields, the last says how many more there are."""
-    columns = [(k, v) for k, v in (details.query or {}).items() if k not in _QUERY_IDENTITY]
+    columns = query_columns(details.query)
     if not columns:
         return None
     shown = columns if len(columns) <= QUERY_FIELDS else columns[: QUERY_FIELDS - 1]
