@@ -13,7 +13,6 @@ still say "Creating…", and `show_settled` (AutoTasks' sweep) shows it from wha
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -33,7 +32,7 @@ from bot.slack.mrkdwn import escape, escape_line, link, safe_url
 from bot.store import AlertRecord, Store, is_row_error
 from bot.store.alert_actions import AUTO_REQUESTER, CrmKind, NewTask, TaskRecord
 from bot.store.digests import TAKEN, PostedDigest, state_versions
-from bot.store.until_stored import until_stored
+from bot.store.until_stored import StoreGaveUp, stored_within
 
 log = logging.getLogger(__name__)
 TASK_BUSY_S = 60.0  # an attempt older than this is presumed dead and may be taken over
@@ -177,23 +176,19 @@ class CrmTasks:
     async def _settle(self, call: Callable[..., None], alert_id: str, *args: Any) -> None:
         """Record how the attempt ended, kept trying while the database is away, until the attempt
         would be taken over anyway (then whoever takes it over finds the task by its marker)."""
-        give_up_at = time.monotonic() + self.busy_s
-
-        @functools.wraps(call)
-        def recorded(*args: Any) -> bool:  # True once stored: until_stored's None means it gave up
-            call(*args)
-            return True
-
-        done = await until_stored(
-            recorded,
-            alert_id,
-            *args,
-            stopping=lambda: time.monotonic() >= give_up_at,
-            extra={"alert_id": alert_id},
-            give_up_on=is_row_error,
-        )
-        if done is None:
-            raise ActionError("The database did not answer; the task will show on the alert once it does.")
+        try:
+            await stored_within(
+                call,
+                alert_id,
+                *args,
+                seconds=self.busy_s,
+                extra={"alert_id": alert_id},
+                give_up_on=is_row_error,
+            )
+        except StoreGaveUp:
+            raise ActionError(
+                "The database did not answer; the task will show on the alert once it does."
+            ) from None
 
     async def _find_earlier_task(self, record: AlertRecord, task: TaskRecord) -> HubSpotTask | None:
         """After an attempt that got no answer, the task may exist. HubSpot's search sees new records a

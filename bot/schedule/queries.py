@@ -30,7 +30,7 @@ from bot.config.signals_file import Signal
 from bot.ingest.webhook_body import WebhookBody
 from bot.ops.metrics import Metrics
 from bot.store import InboxRow, Store, is_row_error
-from bot.store.until_stored import until_stored
+from bot.store.until_stored import stored_within
 
 log = logging.getLogger(__name__)
 ROW_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "posthog-slack-signals/query-rows")
@@ -42,10 +42,6 @@ NOT_CONFIGURED = (
 )
 
 Result = Literal["ok", "error"]
-
-
-class StoreGaveUp(Exception):
-    """The database did not take a run's rows before the signal's next run was due."""
 
 
 @dataclass(frozen=True)
@@ -230,33 +226,24 @@ class QuerySchedule:
         new = 0
         for start in range(0, len(rows), ROWS_PER_TRANSACTION):
             chunk = rows[start : start + ROWS_PER_TRANSACTION]
-            stored = await self._until_stored(signal, self.store.ingest_query_rows, chunk)
-            if stored is None:
-                raise StoreGaveUp("the database did not answer before the next run was due")
-            new += len(stored)
+            new += len(await self._until_stored(signal, self.store.ingest_query_rows, chunk))
             if new:
                 self.wake()
         return new
 
-    async def _until_stored(self, signal: Signal, call: Callable[..., T], *args: Any) -> T | None:
+    async def _until_stored(self, signal: Signal, call: Callable[..., T], *args: Any) -> T:
         """`call` retried while the database is away, until the signal's next run would take over
-        (None then): PostHog's rows are in hand, and a repeated insert skips the rows it has."""
-        give_up_at = time.monotonic() + (signal.every.total_seconds() if signal.every else 60.0)
-        return await until_stored(
-            call,
-            *args,
-            stopping=lambda: time.monotonic() >= give_up_at,
-            extra={"signal": signal.name},
-            give_up_on=is_row_error,
-        )
+        (StoreGaveUp then): PostHog's rows are in hand, and a repeated insert skips the rows it has."""
+        seconds = signal.every.total_seconds() if signal.every else 60.0
+        extra = {"signal": signal.name}
+        return await stored_within(call, *args, seconds=seconds, extra=extra, give_up_on=is_row_error)
 
     async def _finish(self, signal: Signal, report: RunReport) -> RunReport:
         self.metrics.query_runs.labels(signal=report.signal, result=report.result).inc()
         finish = self.store.finish_query_run
         args = (report.signal, self.worker_id, report.result, report.rows, report.error)
         try:
-            if await self._until_stored(signal, finish, *args) is None:
-                log.error("could not record the run of %r: the database did not answer", report.signal)
+            await self._until_stored(signal, finish, *args)
         except Exception as exc:  # the run happened; only its record is missing
             log.error("could not record the run of %r: %s", report.signal, type(exc).__name__)
         return report
